@@ -1,0 +1,96 @@
+"""The local stack without Docker: python -m devstack {install|up|down|status|restart NAME}.
+
+Ports and the state folder come from the environment (KAFKA_PORT, MONGO_PORT,
+SUBMISSIONS_PORT, ..., STACK_DIR); see README.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from devstack import parts
+from devstack.config import SERVICES, StackConfig
+from devstack.install import install
+from devstack.procs import StackError
+
+
+def up(cfg: StackConfig, services: bool = True) -> None:
+    from services.common.topics import ensure_topics
+
+    print(f"local stack in {cfg.state}")
+    install(cfg)
+    print(f"  kafka      127.0.0.1:{cfg.kafka_port}: {parts.start_kafka(cfg)}")
+    print(f"  ferretdb   127.0.0.1:{cfg.mongo_port}: {parts.start_ferretdb(cfg)}")
+    created = ensure_topics(cfg.kafka_bootstrap, replication=1)
+    print(f"  topics: {'created ' + ', '.join(created) if created else 'present'}")
+    parts.ensure_credentials(cfg)
+    print(f"  credentials: {cfg.credentials}")
+    _publish_registry(cfg)
+    if services:
+        for name in SERVICES:
+            print(f"  {name:<15}{cfg.service_url(name)}: {parts.start_service(cfg, name)}")
+
+
+def _publish_registry(cfg: StackConfig) -> None:
+    from services.submissions.publish_registry import publish_registry
+    from services.submissions.settings import SubmissionsSettings
+
+    count = asyncio.run(publish_registry(SubmissionsSettings(
+        kafka_bootstrap=cfg.kafka_bootstrap)))
+    print(f"  registry: {count} records on emulation.units.v1")
+
+
+def down(cfg: StackConfig) -> None:
+    for name in (*reversed(SERVICES), "ferretdb", "kafka"):
+        stopped = parts.proc(cfg, name).stop()
+        print(f"  {name:<15}{'stopped' if stopped else 'not running'}")
+
+
+def status(cfg: StackConfig) -> int:
+    print(f"local stack in {cfg.state}")
+    rows = [("kafka", f"127.0.0.1:{cfg.kafka_port}"), ("ferretdb", cfg.mongo_url)]
+    rows += [(name, cfg.service_url(name)) for name in SERVICES]
+    running = 0
+    for name, where in rows:
+        pid = parts.proc(cfg, name).pid()
+        state = f"running (pid {pid})" if pid else "stopped"
+        if pid and name in SERVICES:
+            state += ", ready" if parts.http_ready(where) else ", not ready"
+        running += bool(pid)
+        print(f"  {name:<15}{state:<32}{where}")
+    print(f"  logs: {cfg.logs}")
+    return 0 if running == len(rows) else 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("command", choices=["install", "up", "infra", "down", "status",
+                                            "restart"])
+    parser.add_argument("name", nargs="?", help="service to restart")
+    args = parser.parse_args(argv)
+    cfg = StackConfig.from_env()
+    try:
+        if args.command == "install":
+            install(cfg)
+        elif args.command == "up":
+            up(cfg)
+        elif args.command == "infra":
+            up(cfg, services=False)
+        elif args.command == "down":
+            down(cfg)
+        elif args.command == "status":
+            return status(cfg)
+        elif args.command == "restart":
+            if args.name not in SERVICES:
+                parser.error(f"restart needs one of {', '.join(SERVICES)}")
+            parts.proc(cfg, args.name).stop()
+            print(f"  {args.name}: {parts.start_service(cfg, args.name)}")
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

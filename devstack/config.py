@@ -1,0 +1,89 @@
+"""Where the local stack lives and which ports it uses (all from the environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA_VERSION = "4.1.1"
+SERVICES = ("submissions", "scoring", "notifications", "reporting")
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """One stack: its state folder (data, logs, pids, credentials) and its ports."""
+
+    state: Path
+    kafka_port: int
+    controller_port: int
+    mongo_port: int
+    service_ports: dict[str, int]
+    clock_control: bool = False
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        state = Path(os.environ.get("STACK_DIR", ROOT / ".local"))
+        return cls(
+            state=state if state.is_absolute() else ROOT / state,
+            kafka_port=_port("KAFKA_PORT", 9092),
+            controller_port=_port("KAFKA_CONTROLLER_PORT", 9093),
+            mongo_port=_port("MONGO_PORT", 27017),
+            service_ports={
+                "submissions": _port("SUBMISSIONS_PORT", 8001),
+                "scoring": _port("SCORING_PORT", 8002),
+                "notifications": _port("NOTIFICATIONS_PORT", 8003),
+                "reporting": _port("REPORTING_PORT", 8004),
+            },
+            clock_control=os.environ.get("EMULATION_CLOCK_CONTROL", "").lower()
+            in ("1", "true", "yes"),
+        )
+
+    # Downloads and builds are shared by every stack of this checkout.
+    @property
+    def opt(self) -> Path:
+        return ROOT / ".local" / "opt"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.opt / f"kafka-{KAFKA_VERSION}" / "libs"
+
+    @property
+    def ferretdb_bin(self) -> Path:
+        return self.opt / "bin" / "ferretdb-local"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.state / "run"
+
+    @property
+    def data(self) -> Path:
+        return self.state / "data"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}"
+
+    @property
+    def credentials(self) -> Path:
+        return self.state / "credentials.json"
+
+    @property
+    def hashed_credentials(self) -> Path:
+        return self.state / "credentials.hashed.json"
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.service_ports[name]}"

@@ -1,0 +1,177 @@
+"""The parts of the local stack: Kafka (KRaft), FerretDB, and the four services."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from devstack.config import ROOT, SERVICES, StackConfig
+from devstack.procs import Proc, StackError, port_open, wait_until
+
+LOG4J2 = """Configuration:
+  Appenders:
+    RollingFile:
+      - name: Server
+        fileName: "${sys:kafka.logs.dir}/server.log"
+        filePattern: "${sys:kafka.logs.dir}/server.log.%i"
+        PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
+        Policies: {SizeBasedTriggeringPolicy: {size: 20MB}}
+        DefaultRolloverStrategy: {max: 3}
+  Loggers:
+    Root: {level: INFO, AppenderRef: [{ref: Server}]}
+"""
+
+
+def proc(cfg: StackConfig, name: str) -> Proc:
+    return Proc(name, cfg.run, cfg.logs)
+
+
+# -- Kafka ---------------------------------------------------------------------------------
+
+def kafka_properties(cfg: StackConfig, log_dir: Path) -> str:
+    k, c = cfg.kafka_port, cfg.controller_port
+    return "\n".join([
+        "process.roles=broker,controller", "node.id=1",
+        f"controller.quorum.bootstrap.servers=127.0.0.1:{c}",
+        f"listeners=PLAINTEXT://127.0.0.1:{k},CONTROLLER://127.0.0.1:{c}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{k}",
+        "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={log_dir}", "num.partitions=6", "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1", "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1", "group.initial.rebalance.delay.ms=0",
+        "offsets.topic.num.partitions=6", "log.retention.hours=-1", "",
+    ])
+
+
+def start_kafka(cfg: StackConfig) -> str:
+    p = proc(cfg, "kafka")
+    if p.pid() is not None:
+        return "already running"
+    if port_open(cfg.kafka_port):
+        raise StackError(f"port {cfg.kafka_port} is taken by another process (set KAFKA_PORT)")
+    home = cfg.state / "kafka"
+    data = cfg.data / "kafka"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "server.properties").write_text(kafka_properties(cfg, data))
+    (home / "log4j2.yaml").write_text(LOG4J2)
+    classpath = f"{cfg.kafka_libs}/*"
+    java = ["java", "-cp", classpath]
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run([*java, "kafka.tools.StorageTool", "random-uuid"],
+                                    capture_output=True, text=True, check=True
+                                    ).stdout.strip().splitlines()[-1]
+        fmt = ["kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+               "-c", str(home / "server.properties")]
+        result = subprocess.run([*java, *fmt], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+    p.start(["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
+             f"-Dkafka.logs.dir={cfg.logs / 'kafka-server'}",
+             f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
+             "-cp", classpath, "kafka.Kafka", str(home / "server.properties")],
+            env=dict(os.environ), cwd=home)
+    wait_until("Kafka", lambda: port_open(cfg.kafka_port) and kafka_metadata(cfg), 90, p)
+    return "started"
+
+
+def kafka_metadata(cfg: StackConfig) -> bool:
+    """Readiness: the broker answers a metadata request and lists itself unfenced."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=3000,
+                             client_id="devstack")
+    try:
+        cluster = admin.describe_cluster()
+        return any(not b.get("is_fenced", False) for b in cluster.get("brokers", []))
+    finally:
+        admin.close()
+
+
+# -- FerretDB ------------------------------------------------------------------------------
+
+def start_ferretdb(cfg: StackConfig) -> str:
+    p = proc(cfg, "ferretdb")
+    if p.pid() is not None:
+        return "already running"
+    if port_open(cfg.mongo_port):
+        raise StackError(f"port {cfg.mongo_port} is taken by another process (set MONGO_PORT)")
+    p.start([str(cfg.ferretdb_bin), "-listen", f"127.0.0.1:{cfg.mongo_port}",
+             "-data", str(cfg.data / "ferretdb")], env=dict(os.environ), cwd=ROOT)
+    wait_until("FerretDB", lambda: mongo_ping(cfg), 30, p)
+    return "started"
+
+
+def mongo_ping(cfg: StackConfig) -> bool:
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+        cfg.mongo_url, serverSelectionTimeoutMS=1000)
+    try:
+        return bool(client.admin.command("ping").get("ok"))
+    finally:
+        client.close()
+
+
+# -- the services --------------------------------------------------------------------------
+
+def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "EMULATION_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
+        "EMULATION_MONGO_URL": cfg.mongo_url,
+        "EMULATION_HTTP_PORT": str(cfg.service_ports[name]),
+        "EMULATION_CREDENTIALS_FILE": str(cfg.hashed_credentials),
+        "EMULATION_CLOCK_CONTROL": "true" if cfg.clock_control else "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start_service(cfg: StackConfig, name: str, wait: bool = True) -> str:
+    p = proc(cfg, name)
+    if p.pid() is not None:
+        return "already running"
+    port = cfg.service_ports[name]
+    if port_open(port):
+        raise StackError(f"port {port} is taken by another process "
+                         f"(set {name.upper()}_PORT)")
+    p.start([sys.executable, "-m", f"services.{name}"], env=service_env(cfg, name), cwd=ROOT)
+    if wait:
+        wait_until(f"the {name} service", lambda: http_ready(cfg.service_url(name)), 90, p)
+    return "started"
+
+
+def http_ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/readyz", timeout=3) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def ensure_credentials(cfg: StackConfig) -> None:
+    """Development tokens for the operator and every unit (kept across restarts)."""
+    from services.common.auth import issue_credentials
+    from services.submissions.registry import load_registry
+
+    units = [u.unit_id for u in load_registry().all_units()]
+    if cfg.credentials.exists() and cfg.hashed_credentials.exists():
+        known = json.loads(cfg.credentials.read_text()).get("units", {})
+        if set(known) >= set(units):
+            return
+    plain, hashed = issue_credentials(units)
+    cfg.state.mkdir(parents=True, exist_ok=True)
+    for path, doc in ((cfg.credentials, plain), (cfg.hashed_credentials, hashed)):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+
+def all_services() -> tuple[str, ...]:
+    return SERVICES

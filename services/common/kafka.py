@@ -1,0 +1,233 @@
+"""Kafka plumbing: an acks=all producer of envelopes, the faust app factory, and the
+record loop every agent uses (trace context, schema check, retries, dead letters)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from services.common import metrics, schemas
+from services.common.envelope import EnvelopeError, Event, new_event, parse_event
+from services.common.mongo import TRANSIENT_ERRORS
+from services.common.telemetry import extract_context, inject_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class TransientError(RuntimeError):
+    """A failure that goes away when a dependency returns: retry, never drop."""
+
+
+class KafkaUnavailable(TransientError):
+    """Kafka did not acknowledge in time: nothing may be confirmed to the caller."""
+
+
+class Rejected(ValueError):
+    """A record that can never be processed: it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.extra = reason, detail, extra
+
+
+class EventProducer:
+    """Produces envelopes with acks=all and idempotence; starts lazily, so a service
+    comes up (not ready) while Kafka is down and recovers when it returns."""
+
+    def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0) -> None:
+        self.bootstrap, self.client_id, self.timeout = bootstrap, client_id, timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _get(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap.split(","), client_id=self.client_id,
+                    acks="all", enable_idempotence=True, linger_ms=2,
+                    request_timeout_ms=int(self.timeout * 1000),
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self.timeout)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    await producer.stop()
+                    raise KafkaUnavailable(f"cannot reach Kafka: {exc!r}") from exc
+                self._producer = producer
+        return self._producer
+
+    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
+        """Return once every in-sync replica has the record; raise KafkaUnavailable."""
+        fut = await self.send_nowait(topic, event, key)
+        try:
+            await asyncio.wait_for(fut, self.timeout)
+        except (KafkaError, TimeoutError) as exc:
+            metrics.PRODUCE_FAILURES.labels(topic).inc()
+            raise KafkaUnavailable(f"Kafka did not acknowledge on {topic}: {exc!r}") from exc
+        metrics.EVENTS_PRODUCED.labels(topic).inc()
+
+    async def send_nowait(
+        self, topic: str, event: Event, key: str | None = None
+    ) -> asyncio.Future[Any]:
+        """Queue one record and return its delivery future (for batching)."""
+        producer = await self._get()
+        try:
+            return await asyncio.wait_for(
+                producer.send(topic, event.to_bytes(), key=(key or event.subject).encode(),
+                              headers=inject_headers()),
+                self.timeout,
+            )
+        except (KafkaError, TimeoutError) as exc:
+            metrics.PRODUCE_FAILURES.labels(topic).inc()
+            raise KafkaUnavailable(f"cannot produce to {topic}: {exc!r}") from exc
+
+    async def ready(self) -> None:
+        producer = await self._get()
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), self.timeout)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def make_faust_app(app_id: str, bootstrap: str) -> faust.App:
+    """A faust app that only consumes: no web server, no tables, no leader topic."""
+    brokers = ";".join(f"kafka://{b}" for b in bootstrap.split(","))
+    return faust.App(
+        app_id, broker=brokers, web_enabled=False, store="memory://", autodiscover=False,
+        topic_allow_declare=False, topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest", broker_commit_interval=1.0,
+        producer_acks=-1, stream_wait_empty=False,
+        # A crashed worker's partitions move to a live one within ~10 s (faust's
+        # default session is 60 s: a restarted service would sit idle that long).
+        broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
+        broker_rebalance_timeout=20.0,
+    )
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class RecordLoop:
+    """Processes each record of an agent's stream exactly as the platform promises:
+    permanent failures go to a dead-letter topic with the reason and the partition
+    moves on; transient failures (database or Kafka down) are retried with backoff
+    and never skipped; offsets are committed by faust only after processing."""
+
+    def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
+                 source: str, handler_retries: int = 3) -> None:
+        self.consumer, self.producer = consumer, producer
+        self.dead_letter_topic, self.source = dead_letter_topic, source
+        self.handler_retries = handler_retries
+
+    async def run(self, stream: AsyncIterator[Any], handler: Handler) -> None:
+        async for ev in stream.events():  # type: ignore[attr-defined]
+            await self.process(ev.message, handler)
+
+    async def process(self, message: Any, handler: Handler) -> None:
+        topic = message.topic
+        ctx = extract_context(message.headers)
+        with tracer.start_as_current_span(f"{topic} process", context=ctx, kind=SpanKind.CONSUMER,
+                                          attributes={"messaging.destination.name": topic,
+                                                      "messaging.consumer.group.name":
+                                                          self.consumer}):
+            try:
+                event = self._decode(message)
+                await self._call(handler, event, topic)
+            except Rejected as exc:
+                await self._dead_letter(message, exc)
+                metrics.EVENTS_CONSUMED.labels(topic, "dead-lettered").inc()
+                return
+            metrics.EVENTS_CONSUMED.labels(topic, "processed").inc()
+            _observe_delay(topic, event.time)
+
+    def _decode(self, message: Any) -> Event:
+        try:
+            event = parse_event(message.value)
+        except EnvelopeError as exc:
+            raise Rejected("bad-envelope", str(exc)) from exc
+        name = f"{event.schema_name}.v{event.schema_version}"
+        try:
+            found = schemas.errors(name, event.to_dict())
+        except KeyError as exc:
+            raise Rejected("unknown-schema", f"no schema {name} for {event.type}") from exc
+        if found:
+            raise Rejected("schema-violation", "; ".join(
+                f"{e.field}: {e.message}" for e in found[:5]),
+                errors=[e.to_dict() for e in found[:20]])
+        return event
+
+    async def _call(self, handler: Handler, event: Event, topic: str) -> None:
+        attempt, failures = 0, 0
+        while True:
+            try:
+                await handler(event)
+                return
+            except Rejected:
+                raise
+            except (*TRANSIENT_ERRORS, TransientError, KafkaError) as exc:
+                # The store or Kafka is away: wait for it, however long it takes.
+                attempt += 1
+                metrics.RETRIES.labels(topic).inc()
+                log.warning("transient failure, retrying", extra={"fields": {
+                    "topic": topic, "event_id": event.id, "attempt": attempt, "error": repr(exc)}})
+                await asyncio.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
+            except Exception as exc:
+                failures += 1
+                metrics.RETRIES.labels(topic).inc()
+                log.exception("handler failed", extra={"fields": {
+                    "topic": topic, "event_id": event.id, "failures": failures}})
+                if failures >= self.handler_retries:
+                    raise Rejected("handler-error", repr(exc)[:500]) from exc
+                await asyncio.sleep(0.1 * failures)
+
+    async def _dead_letter(self, message: Any, exc: Rejected) -> None:
+        value: bytes = message.value or b""
+        try:
+            text, encoding = value.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(value).decode(), "base64"
+        key = message.key.decode("utf-8", "replace") if message.key else ""
+        letter = new_event(
+            type="vn.emulation.dead-letter", source=self.source, subject=key or "unknown",
+            schema="dead-letter", data={
+                "consumer": self.consumer, "topic": message.topic,
+                "partition": message.partition, "offset": message.offset, "key": key,
+                "reason": exc.reason, "detail": exc.detail[:2000],
+                "value": text[:100_000], "value_encoding": encoding, **exc.extra,
+            })
+        # Transient produce failures are retried: a dead letter is never dropped.
+        attempt = 0
+        while True:
+            try:
+                await self.producer.send(self.dead_letter_topic, letter, key=key or None)
+                break
+            except KafkaUnavailable:
+                attempt += 1
+                await asyncio.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
+        metrics.DLQ_RECORDS.labels(message.topic, exc.reason).inc()
+        log.warning("record dead-lettered", extra={"fields": {
+            "topic": message.topic, "partition": message.partition,
+            "offset": message.offset, "reason": exc.reason, "detail": exc.detail[:300]}})
+
+
+def _observe_delay(topic: str, event_time: str) -> None:
+    try:
+        then = datetime.fromisoformat(event_time).timestamp()
+    except ValueError:
+        return
+    metrics.EVENT_LAG.labels(topic).observe(max(0.0, time.time() - then))

@@ -1,0 +1,44 @@
+"""Prometheus metric families shared by the services (low-cardinality labels only)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+LAG_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600, 86400)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered, by route and status.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request.",
+    ["method", "route"], buckets=LATENCY_BUCKETS,
+)
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Kafka records consumed, by topic and outcome.",
+    ["topic", "outcome"],
+)
+EVENTS_PRODUCED = Counter(
+    "events_produced_total", "Kafka records produced and acknowledged, by topic.", ["topic"]
+)
+PRODUCE_FAILURES = Counter(
+    "produce_failures_total", "Kafka produces that failed or timed out, by topic.", ["topic"]
+)
+EVENT_LAG = Histogram(
+    "event_processing_delay_seconds",
+    "Delay from an event's time to the end of its processing, by topic.",
+    ["topic"], buckets=LAG_BUCKETS,
+)
+DLQ_RECORDS = Counter(
+    "dlq_records_total", "Records sent to a dead-letter topic, by source topic and reason.",
+    ["topic", "reason"],
+)
+RETRIES = Counter(
+    "processing_retries_total", "Retries of a record after a transient error, by topic.",
+    ["topic"],
+)
+CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag_records", "Records not yet consumed, by topic and partition.",
+    ["topic", "partition"],
+)

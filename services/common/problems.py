@@ -1,0 +1,40 @@
+"""RFC 9457 problem details: the one error shape of every endpoint."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+PROBLEM_BASE = "urn:emulation:problem:"
+
+
+class Problem(Exception):
+    """Raise anywhere below a route to answer with a problem body."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    status: int, code: str, detail: str, *, instance: str | None = None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)

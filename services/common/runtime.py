@@ -1,0 +1,126 @@
+"""What every service's composition root builds the same way: settings-driven clock,
+tokens, tracing, logging, Kafka producer, faust app, database, and their lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import uvicorn
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.auth import TokenStore
+from services.common.clock import Clock, ControlledClock
+from services.common.http import create_app
+from services.common.kafka import EventProducer, RecordLoop, make_faust_app
+from services.common.logs import setup_logging
+from services.common.mongo import async_database, connect_odm, ping
+from services.common.settings import ServiceSettings
+from services.common.telemetry import setup_tracing
+from services.common.topics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+Task = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    clock: Clock
+    tokens: TokenStore
+    producer: EventProducer
+    mongo: AsyncMongoClient[Any]
+    db: AsyncDatabase[Any]
+    faust_app: faust.App
+    documents: list[Any] = field(default_factory=list)
+    background: list[Task] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return f"urn:emulation:service:{self.settings.service_name}"
+
+    def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS) -> RecordLoop:
+        return RecordLoop(consumer=consumer, producer=self.producer,
+                          dead_letter_topic=dead_letter_topic, source=self.source)
+
+    def every(self, seconds: float, job: Task) -> None:
+        """Run `job` every `seconds` while the service runs; failures are logged, not fatal."""
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("periodic job failed", extra={"fields": {"job": job.__name__}})
+                await asyncio.sleep(seconds)
+        self.background.append(loop)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await _retrying("database indexes", lambda: asyncio.to_thread(
+            connect_odm, self.settings.mongo_url, self.settings.mongo_db, self.documents))
+        tasks = [asyncio.create_task(job()) for job in self.background]
+        # Faust joins its consumer group in the background: the API answers meanwhile
+        # and /readyz tells whether Kafka is reachable.
+        tasks.append(asyncio.create_task(_retrying("faust", self.faust_app.start)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.faust_app.stop(), 15)
+            await self.producer.stop()
+            await self.mongo.close()
+
+    def readiness(self) -> dict[str, Task]:
+        return {"kafka": self.producer.ready, "mongodb": lambda: ping(self.db)}
+
+
+async def _retrying(what: str, start: Callable[[], Awaitable[Any]]) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await start()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("start failed, retrying", extra={"fields": {"part": what,
+                                                                    "error": repr(exc)}})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+
+
+def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
+    setup_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings.service_name)
+    mongo, db = async_database(settings.mongo_url, settings.mongo_db)
+    return Runtime(
+        settings=settings,
+        clock=ControlledClock() if settings.clock_control else Clock(),
+        tokens=TokenStore(settings.credentials_file),
+        producer=EventProducer(settings.kafka_bootstrap, settings.service_name,
+                               settings.produce_timeout_seconds),
+        mongo=mongo, db=db,
+        faust_app=make_faust_app(f"emulation-{settings.service_name}", settings.kafka_bootstrap),
+        documents=documents,
+    )
+
+
+def http_app(runtime: Runtime, title: str) -> FastAPI:
+    return create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
+                      clock=runtime.clock, readiness=runtime.readiness(),
+                      max_body_bytes=runtime.settings.max_body_bytes)
+
+
+def serve(factory: str, settings: ServiceSettings) -> None:
+    """Run the service's app factory (`module:function`) under uvicorn."""
+    uvicorn.run(factory, factory=True, host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=10)

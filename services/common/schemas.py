@@ -1,0 +1,70 @@
+"""JSON Schemas from `schemas/`, loaded once, with errors that name the field."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from services.common.settings import REPO_ROOT
+
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@cache
+def _registry(root: Path) -> tuple[Registry, dict[str, dict[str, Any]]]:
+    by_name: dict[str, dict[str, Any]] = {}
+    resources = []
+    for path in sorted(root.rglob("*.json")):
+        if "examples" in path.parts:
+            continue
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        by_name[path.name.removesuffix(".json")] = schema
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources), by_name
+
+
+@cache
+def validator(name: str, root: Path = SCHEMAS_DIR) -> Draft202012Validator:
+    """The validator of `schemas/**/<name>.json`, e.g. `submission-request.v1`."""
+    registry, by_name = _registry(root)
+    if name not in by_name:
+        raise KeyError(f"no schema named {name!r} in {root}")
+    return Draft202012Validator(
+        by_name[name], registry=registry, format_checker=FormatChecker()
+    )
+
+
+def errors(name: str, instance: Any) -> list[FieldError]:
+    """Every violation of the schema, as (field path, message), most specific first."""
+    found = []
+    for err in validator(name).iter_errors(instance):
+        leaves = _leaves(err)
+        for leaf in leaves:
+            path = "/".join(str(p) for p in leaf.absolute_path)
+            found.append(FieldError(field=path or "(root)", message=leaf.message[:300]))
+    found.sort(key=lambda e: e.field)
+    return found
+
+
+def _leaves(err: Any) -> list[Any]:
+    # For if/then and oneOf branches the useful message is in the deepest errors.
+    if not err.context:
+        return [err]
+    best = [e for e in err.context if e.absolute_path == max(
+        (c.absolute_path for c in err.context), key=len)]
+    return [leaf for e in best for leaf in _leaves(e)]

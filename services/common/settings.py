@@ -1,0 +1,33 @@
+"""Typed settings shared by every service (pydantic-settings, `EMULATION_` prefix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; each service subclasses it with its own defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="EMULATION_", extra="ignore")
+
+    service_name: str = "service"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str = "emulation"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # JSON file of hashed tokens written by `make up` (never the plain tokens).
+    credentials_file: Path = REPO_ROOT / ".local" / "credentials.hashed.json"
+    topic_replication: int = 1
+    schemas_dir: Path = REPO_ROOT / "schemas"
+    # Largest request body accepted, in bytes.
+    max_body_bytes: int = 1_000_000
+    # Lets tests and the demo set the clock through an operator endpoint.
+    clock_control: bool = False
+    log_level: str = "INFO"
+    # Timeout for one Kafka produce to be acknowledged by all in-sync replicas.
+    produce_timeout_seconds: float = 10.0

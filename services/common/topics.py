@@ -1,0 +1,96 @@
+"""The platform's Kafka topics (CONTRACT.md) and a command that creates them.
+
+    python -m services.common.topics --bootstrap 127.0.0.1:9092 --replication 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+
+UNITS = "emulation.units.v1"
+SUBMISSION_REQUESTS = "emulation.submission-requests.v1"
+SUBMISSION_REQUESTS_DLQ = "emulation.submission-requests.dlq.v1"
+SUBMISSIONS = "emulation.submissions.v1"
+SCORES = "emulation.scores.v1"
+NOTIFICATIONS = "emulation.notifications.v1"
+# Records the internal consumers could not process, with the reason (beyond CONTRACT.md).
+DEAD_LETTERS = "emulation.dead-letters.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 6
+    config: dict[str, str] = field(default_factory=dict)
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(UNITS, config={"cleanup.policy": "compact"}),
+    TopicSpec(SUBMISSION_REQUESTS),
+    TopicSpec(SUBMISSION_REQUESTS_DLQ),
+    TopicSpec(SUBMISSIONS),
+    TopicSpec(SCORES),
+    TopicSpec(NOTIFICATIONS),
+    TopicSpec(DEAD_LETTERS),
+)
+
+
+def ensure_topics(bootstrap: str, replication: int, timeout: float = 60.0) -> list[str]:
+    """Create the missing topics; return the names created. Safe to call again."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="topics")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [t for t in TOPICS if t.name not in existing]
+        created: list[str] = []
+        for spec in wanted:
+            config = dict(spec.config)
+            if replication > 1:
+                config.setdefault("min.insync.replicas", str(min(2, replication)))
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, replication, topic_configs=config)]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        _wait_for_leaders(admin, [t.name for t in TOPICS], timeout)
+        return created
+    finally:
+        admin.close()
+
+
+def _wait_for_leaders(admin: object, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = admin.describe_topics(names)  # type: ignore[attr-defined]
+        ready = all(
+            t.get("error_code", 0) == 0
+            and t.get("partitions")
+            and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout}s: {names}")
+        time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--replication", type=int, default=1)
+    args = parser.parse_args(argv)
+    created = ensure_topics(args.bootstrap, args.replication)
+    print(f"topics created: {', '.join(created) or 'none (all present)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Stream entrypoints: the Kafka way in for systems that produce submissions themselves."""
+
+from __future__ import annotations
+
+from services.common.envelope import Event
+from services.common.kafka import Handler, Rejected
+from services.submissions.domain import SubmissionRefused
+from services.submissions.service import Intake
+
+
+def request_handler(intake: Intake) -> Handler:
+    async def handle(event: Event) -> None:
+        if event.type != "vn.emulation.submission.requested":
+            raise Rejected("unexpected-type", f"type {event.type} is not a submission request")
+        if event.subject != event.data.get("unit_id"):
+            raise Rejected("subject-mismatch",
+                           f"subject {event.subject} differs from data.unit_id")
+        try:
+            # The event id is the idempotency key: a redelivered record is a replay.
+            await intake.submit(event.data, idempotency_key=f"event:{event.id}")
+        except SubmissionRefused as exc:
+            raise Rejected(exc.code, exc.detail, **exc.extra) from exc
+        # Unavailable is transient: the record loop retries it until the store is back.
+
+    return handle

@@ -1,0 +1,154 @@
+"""HTTP entrypoints of the submissions service: thin, they call the intake."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.common import schemas
+from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.problems import Problem
+from services.submissions import domain
+from services.submissions.domain import SubmissionRefused
+from services.submissions.service import Intake, Unavailable, receipt_of
+
+Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
+
+
+class ReceiptRead(BaseModel):
+    submission_id: str
+    unit_id: str
+    period: int
+    revision: int
+    on_time: bool
+    received_at: datetime
+    deadline: datetime
+    supersedes: str | None = None
+
+
+class SubmissionRead(ReceiptRead):
+    content: dict[str, Any]
+
+
+class UnitRead(BaseModel):
+    unit_id: str
+    name: str
+    name_en: str
+    type: str
+    cluster_id: str | None
+    successor: str | None = None
+
+
+class UnlockCreate(BaseModel):
+    period: int = Field(ge=2000, le=2100)
+    reason: str = Field(min_length=3, max_length=1000)
+    hours: float = Field(default=72, gt=0, le=24 * 90)
+
+
+class UnlockRead(BaseModel):
+    unit_id: str
+    period: int
+    reason: str
+    granted_at: datetime
+    expires_at: datetime
+
+
+def _refused(exc: SubmissionRefused) -> Problem:
+    return Problem(exc.status, exc.code, exc.detail, **exc.extra)
+
+
+def build_router(intake: Intake) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["submissions"])
+
+    @router.post(
+        "/submissions", status_code=202, response_model=ReceiptRead,
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/SubmissionRequest"}}}}},
+        responses={409: {"description": "key reused with another body, or deadline rules"},
+                   422: {"description": "invalid submission"},
+                   503: {"description": "store or Kafka unavailable; retry with the same key"}},
+    )
+    async def submit(
+        request: Request, principal: CurrentPrincipal,
+        idempotency_key: Annotated[str | None, Header(
+            max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
+    ) -> JSONResponse:
+        """Hand in a unit's yearly report (or an amendment). 202 means stored and published."""
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Problem(400, "malformed-json", f"the body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
+            found = schemas.errors("submission-request.v1", body)
+            raise Problem(422, "invalid-submission", "the body must be a submission object",
+                          errors=[e.to_dict() for e in found[:50]])
+        ensure_access(principal, body["unit_id"])
+        try:
+            outcome = await intake.submit(body, idempotency_key)
+        except SubmissionRefused as exc:
+            raise _refused(exc) from exc
+        except Unavailable as exc:
+            raise Problem(503, "unavailable", str(exc), headers={"Retry-After": "5"}) from exc
+        receipt = outcome.receipt
+        return JSONResponse(
+            ReceiptRead(**receipt.to_dict()).model_dump(mode="json"), status_code=202,
+            headers={"Location": f"/v1/submissions/{receipt.submission_id}",
+                     "Idempotent-Replayed": "true" if outcome.replayed else "false"})
+
+    @router.get("/submissions/{submission_id}", response_model=SubmissionRead)
+    async def read_submission(submission_id: str, principal: CurrentPrincipal
+                              ) -> SubmissionRead:
+        doc = await intake.store.by_id(submission_id)
+        if doc is None or not principal.may_access(doc["unit_id"]):
+            # The same answer for "absent" and "not yours": ids are not probed.
+            raise Problem(404, "not-found", f"no submission {submission_id}")
+        return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"])
+
+    @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead])
+    async def unit_submissions(unit_id: str, principal: CurrentPrincipal,
+                               period: Period | None = None) -> list[SubmissionRead]:
+        ensure_access(principal, unit_id)
+        docs = await intake.store.list_for(unit_id, period)
+        return [SubmissionRead(**receipt_of(d).to_dict(), content=d["content"]) for d in docs]
+
+    @router.get("/units", response_model=list[UnitRead])
+    async def units(_: CurrentPrincipal, period: Period) -> list[UnitRead]:
+        registry = intake.registry
+        return [
+            UnitRead(unit_id=u.unit_id, name=u.name, name_en=u.name_en, type=u.type,
+                     cluster_id=registry.cluster_of(u.unit_id, period), successor=u.successor)
+            for u in registry.units(period)
+        ]
+
+    @router.post("/units/{unit_id}/unlocks", status_code=201, response_model=UnlockRead)
+    async def grant_unlock(unit_id: str, body: UnlockCreate, _: OperatorPrincipal
+                           ) -> UnlockRead:
+        """Let a unit amend after the deadline, for a while (operator action)."""
+        if intake.registry.unit(unit_id) is None:
+            raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
+        now = intake.clock.now()
+        doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
+               "reason": body.reason, "granted_at": now,
+               "expires_at": domain.unlock_expiry(now, body.hours)}
+        await intake.store.grant_unlock(doc)
+        return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
+
+    return router
+
+
+def request_schema_component() -> dict[str, Any]:
+    """The JSON Schema of the request, for /openapi.json (its $defs made local)."""
+    schema: dict[str, Any] = dict(schemas.validator("submission-request.v1").schema)  # type: ignore[arg-type]
+    text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/SubmissionRequest_')
+    out: dict[str, Any] = json.loads(text)
+    defs = out.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        out.pop(key, None)
+    return {"SubmissionRequest": out,
+            **{f"SubmissionRequest_{k}": v for k, v in defs.items()}}

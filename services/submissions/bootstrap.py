@@ -1,0 +1,54 @@
+"""Composition root of the submissions service: the one place adapters are wired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from services.common.runtime import build_runtime, http_app
+from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
+from services.submissions.agents import request_handler
+from services.submissions.api import build_router, request_schema_component
+from services.submissions.registry import load_registry
+from services.submissions.service import Intake
+from services.submissions.settings import SubmissionsSettings
+from services.submissions.store import DOCUMENTS, SubmissionStore
+
+
+def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
+    settings = settings or SubmissionsSettings()
+    rt = build_runtime(settings, DOCUMENTS)
+    intake = Intake(store=SubmissionStore(rt.db), producer=rt.producer,
+                    registry=load_registry(settings.registry_dir), clock=rt.clock)
+
+    requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
+                                  key_serializer="raw")
+    loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ)
+    handle = request_handler(intake)
+
+    async def intake_agent(stream: Any) -> None:
+        await loop.run(stream, handle)
+
+    rt.faust_app.agent(requests, name="submission-requests")(intake_agent)
+
+    async def relay() -> None:
+        await intake.relay_once(settings.relay_grace_seconds)
+
+    rt.every(settings.relay_interval_seconds, relay)
+
+    app = http_app(rt, "Submissions service")
+    app.include_router(build_router(intake))
+    app.state.intake = intake
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                request_schema_component())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

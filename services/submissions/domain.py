@@ -1,0 +1,92 @@
+"""Submission rules as plain functions: deadlines, revisions, idempotency, receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DEADLINE_MONTH_DAY = (11, 30)
+
+
+def deadline_for(period: int, override: datetime | None = None) -> datetime:
+    """30 November of the period, 23:59:59 in Hanoi, unless a campaign sets another."""
+    if override is not None:
+        return override
+    month, day = DEADLINE_MONTH_DAY
+    return datetime.combine(date(period, month, day), time(23, 59, 59), tzinfo=VN_TZ)
+
+
+def to_millis(when: datetime) -> datetime:
+    """Times as the database stores them (milliseconds, UTC), so receipts replay exactly."""
+    return when.astimezone(UTC).replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def is_on_time(received_at: datetime, deadline: datetime) -> bool:
+    return received_at <= deadline
+
+
+def content_hash(body: dict[str, Any]) -> str:
+    """Hash of the canonical JSON of a request: equal bodies, equal hashes."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submission_id(unit_id: str, period: int, revision: int) -> str:
+    """Deterministic, so claiming a revision is one insert of one document."""
+    return f"{period}.{unit_id.replace(':', '.')}.r{revision}"
+
+
+def default_idempotency_key(body_hash: str) -> str:
+    # Without a key, the same body from the same unit is the same submission.
+    return f"content:{body_hash}"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    submission_id: str
+    unit_id: str
+    period: int
+    revision: int
+    on_time: bool
+    received_at: datetime
+    deadline: datetime
+    supersedes: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["received_at"] = self.received_at.isoformat()
+        doc["deadline"] = self.deadline.isoformat()
+        return doc
+
+
+class SubmissionRefused(Exception):
+    """A request the rules refuse; `code` names the rule for the problem body."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime | None
+                    ) -> None:
+    """An amendment after the deadline needs an operator's unlock that has not expired."""
+    if now <= deadline:
+        return
+    if unlock_until is None:
+        raise SubmissionRefused(
+            409, "deadline-passed",
+            f"the deadline {deadline.isoformat()} has passed; an amendment needs an unlock "
+            "granted by an operator")
+    if now > unlock_until:
+        raise SubmissionRefused(
+            409, "unlock-expired",
+            f"the unlock for this unit and period expired at {unlock_until.isoformat()}")
+
+
+def unlock_expiry(now: datetime, hours: float) -> datetime:
+    return now + timedelta(hours=hours)

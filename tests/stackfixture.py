@@ -1,0 +1,130 @@
+"""The test stack: real Kafka, real FerretDB and the four services, on ports of their
+own (so a developer's `make up` stack is left alone), started once per test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+TEST_ENV = {
+    "STACK_DIR": ".local/test",
+    "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "MONGO_PORT": "27117",
+    "SUBMISSIONS_PORT": "18001", "SCORING_PORT": "18002", "NOTIFICATIONS_PORT": "18003",
+    "REPORTING_PORT": "18004", "EMULATION_CLOCK_CONTROL": "true",
+}
+# Tests run on a known date before the 2026 deadline, whatever the real date is.
+TEST_NOW = "2026-11-20T09:00:00+07:00"
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+            if last:
+                return last
+        except (httpx.HTTPError, KeyError, AssertionError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@dataclass
+class Stack:
+    cfg: Any
+    credentials: dict[str, Any]
+
+    @property
+    def operator(self) -> str:
+        return str(self.credentials["operator"])
+
+    def token(self, unit_id: str) -> str:
+        return str(self.credentials["units"][unit_id])
+
+    def client(self, service: str, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.cfg.service_url(service), headers=headers,
+                            timeout=30)
+
+    def as_operator(self, service: str) -> httpx.Client:
+        return self.client(service, self.operator)
+
+    def set_clock(self, iso: str, services: tuple[str, ...] | None = None) -> None:
+        from devstack.config import SERVICES
+
+        for name in services or SERVICES:
+            with self.as_operator(name) as c:
+                r = c.put("/v1/admin/clock", json={"now": iso})
+                assert r.status_code == 200, r.text
+
+    def proc(self, name: str) -> Any:
+        from devstack import parts
+
+        return parts.proc(self.cfg, name)
+
+    def start(self, name: str) -> None:
+        from devstack import parts
+
+        parts.start_service(self.cfg, name)
+
+    def producer(self) -> KafkaProducer:
+        return KafkaProducer(bootstrap_servers=self.cfg.kafka_bootstrap, acks="all")
+
+    def read_topic(self, topic: str, match: Callable[[dict[str, Any]], bool],
+                   timeout: float = 30.0, count: int = 1) -> list[dict[str, Any]]:
+        """Records of `topic` (from the beginning) whose JSON value matches."""
+        consumer = KafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap,
+                                 group_id=None, enable_auto_commit=False,
+                                 consumer_timeout_ms=500)
+        try:
+            parts = [TopicPartition(topic, p)
+                     for p in sorted(consumer.partitions_for_topic(topic) or [])]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            found: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and len(found) < count:
+                for record in consumer:
+                    with suppress(ValueError):
+                        value = json.loads(record.value)
+                        if isinstance(value, dict) and match(value):
+                            value["_headers"] = dict(record.headers or [])
+                            found.append(value)
+            return found
+        finally:
+            consumer.close()
+
+
+def start_test_stack() -> Iterator[Stack]:
+    os.environ.update(TEST_ENV)
+    from devstack import __main__ as cli
+    from devstack.config import StackConfig
+
+    cfg = StackConfig.from_env()
+    cli.down(cfg)
+    shutil.rmtree(cfg.data, ignore_errors=True)
+    shutil.rmtree(cfg.logs, ignore_errors=True)
+    cli.up(cfg)
+    stack = Stack(cfg=cfg, credentials=json.loads(cfg.credentials.read_text()))
+    stack.set_clock(TEST_NOW)
+    try:
+        yield stack
+    finally:
+        if os.environ.get("KEEP_TEST_STACK") != "1":
+            cli.down(cfg)
+
+
+def unique_key() -> str:
+    return uuid.uuid4().hex

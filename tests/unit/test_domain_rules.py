@@ -1,0 +1,91 @@
+"""The services' pure rules: deadline, amendments, scoring arithmetic, rates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifications.domain import campaign_deadline, deadline_status
+from services.reporting.domain import national_report, report_csv_rows
+from services.scoring.domain import score_submission
+from services.submissions import domain as sub
+
+
+def test_deadline_is_30_november_end_of_day_in_hanoi() -> None:
+    d = sub.deadline_for(2026)
+    assert d.astimezone(UTC) == datetime(2026, 11, 30, 16, 59, 59, tzinfo=UTC)
+    assert campaign_deadline(2026) == d
+
+
+def test_on_time_is_inclusive_of_the_last_second() -> None:
+    d = sub.deadline_for(2026)
+    assert sub.is_on_time(d, d)
+    assert not sub.is_on_time(d + timedelta(seconds=1), d)
+
+
+def test_amendment_rules_after_the_deadline() -> None:
+    d = sub.deadline_for(2026)
+    sub.check_amendment(now=d, deadline=d, unlock_until=None)
+    with pytest.raises(sub.SubmissionRefused) as refused:
+        sub.check_amendment(now=d + timedelta(hours=1), deadline=d, unlock_until=None)
+    assert refused.value.code == "deadline-passed"
+    sub.check_amendment(now=d + timedelta(hours=1), deadline=d,
+                        unlock_until=d + timedelta(hours=2))
+    with pytest.raises(sub.SubmissionRefused) as expired:
+        sub.check_amendment(now=d + timedelta(hours=3), deadline=d,
+                            unlock_until=d + timedelta(hours=2))
+    assert expired.value.code == "unlock-expired"
+
+
+def test_content_hash_ignores_key_order() -> None:
+    assert sub.content_hash({"a": 1, "b": [1, 2]}) == sub.content_hash({"b": [1, 2], "a": 1})
+    assert sub.content_hash({"a": 1}) != sub.content_hash({"a": 2})
+
+
+def test_receipt_times_are_kept_to_milliseconds() -> None:
+    t = datetime(2026, 11, 20, 1, 2, 3, 456789, tzinfo=UTC)
+    assert sub.to_millis(t).microsecond == 456000
+
+
+def _content(rating: int = 8) -> dict:
+    return {"self_assessment": {c: {"rating": rating} for c in ("P1", "P2", "P3", "P4")},
+            "contents": {"propaganda": {"summary": "x", "evidence": [{"url": "https://a.example",
+                                                                       "sha256": "0" * 64}]},
+                         "movement_quality": {"summary": "y"}}}
+
+
+def test_score_breakdown_adds_up_to_the_total() -> None:
+    score = score_submission(_content(), on_time=True)
+    assert score.total == pytest.approx(sum(line.points for line in score.breakdown), abs=0.01)
+    assert score.total <= score.max == 100
+    late = score_submission(_content(), on_time=False)
+    assert late.total == pytest.approx(score.total - 5, abs=0.01)
+
+
+def test_higher_self_assessment_scores_higher() -> None:
+    assert score_submission(_content(9), True).total > score_submission(_content(5), True).total
+
+
+def test_deadline_status_counts_only_expected_units() -> None:
+    st = deadline_status(2026, campaign_deadline(2026), ["a", "b", "c"],
+                         {"a": True, "b": False, "zzz": True})
+    assert (st.expected, st.submitted, st.on_time, st.late) == (3, 2, 1, 1)
+    assert st.missing == ["c"]
+
+
+def test_national_report_rates_and_breakdowns() -> None:
+    units = [{"_id": "province:a", "type": "province"}, {"_id": "province:b", "type": "province"},
+             {"_id": "police:a", "type": "police"}, {"_id": "police:b", "type": "police"}]
+    clusters = {"mps-cluster-10": {"name": "10", "members": ["police:a"]},
+                "mps-cluster-2": {"name": "2", "members": ["police:b"]}}
+    reports = {"province:a": {"on_time": True}, "police:a": {"on_time": False}}
+    rep = national_report(period=2026, as_of=datetime(2026, 11, 20, tzinfo=UTC), units=units,
+                          clusters=clusters, reports=reports, scores={})
+    assert (rep["expected"], rep["submitted"], rep["on_time"], rep["late"]) == (4, 2, 1, 1)
+    assert rep["completeness"] == 0.5 and rep["timeliness"] == 0.25
+    assert rep["by_type"]["police"]["late"] == 1
+    assert list(rep["by_cluster"]) == ["mps-cluster-2", "mps-cluster-10"]
+    assert rep["missing"] == ["province:b", "police:b"]
+    rows = report_csv_rows(rep)
+    assert rows[1][:4] == ["national", "2026", 4, 2]

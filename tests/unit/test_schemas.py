@@ -1,0 +1,71 @@
+"""Every contract in schemas/ has a valid example, and the request schema refuses what
+MISSION.md says it must (criteria of another unit type, bad hashes, unknown fields)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common import schemas
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "schemas" / "examples"
+SCHEMA_FILES = sorted(p for p in (ROOT / "schemas").rglob("*.v1.json"))
+
+
+def example(name: str) -> Any:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
+def test_every_schema_has_a_valid_example(path: Path) -> None:
+    name = path.name.removesuffix(".v1.json")
+    if name == "envelope":
+        instance = example("submission-accepted")
+    else:
+        instance = example(name)
+    assert schemas.errors(path.name.removesuffix(".json"), instance) == []
+
+
+def test_the_contract_example_is_a_top_level_request() -> None:
+    req = example("submission-request")
+    assert req["unit_id"] == "province:quang-ninh" and req["period"] == 2026
+
+
+def _errors(body: dict[str, Any]) -> list[str]:
+    return [e.field for e in schemas.errors("submission-request.v1", body)]
+
+
+def test_a_province_answering_the_ministries_criteria_is_refused() -> None:
+    body = example("submission-request")
+    body["self_assessment"] = {c: {"rating": 5} for c in ("M1", "M2", "M3", "M4")}
+    fields = _errors(body)
+    assert fields and all(f.startswith("self_assessment") for f in fields)
+
+
+def test_a_ministry_answering_its_own_criteria_is_accepted() -> None:
+    body = example("submission-request")
+    body["unit_id"] = "ministry:public-security"
+    body["self_assessment"] = {c: {"rating": 5} for c in ("M1", "M2", "M3", "M4")}
+    assert _errors(body) == []
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda b: b["contents"]["implement_directives"]["evidence"][0].update(sha256="ABC"),
+     "contents/implement_directives/evidence/0/sha256"),
+    (lambda b: b.update(period="2026"), "period"),
+    (lambda b: b.update(unit_id="Province:Quang Ninh"), "unit_id"),
+    (lambda b: b.update(extra=1), "(root)"),
+    (lambda b: b["self_assessment"]["P1"].update(rating=11), "self_assessment/P1/rating"),
+    (lambda b: b["contents"].update(unknown_content={"summary": "x"}), "contents"),
+    (lambda b: b["contents"]["propaganda"]["indicators"].update(people_reached=-1),
+     "contents/propaganda/indicators/people_reached"),
+])
+def test_bad_fields_are_named(mutate: Any, field: str) -> None:
+    body = copy.deepcopy(example("submission-request"))
+    mutate(body)
+    assert field in _errors(body)
