@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.stackfixture import Stack, start_test_stack
+from tests.stackfixture import TEST_NOW, Stack, start_test_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     yield from start_test_stack()
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[Stack]:
+    """Lets a test set the services' clock (`clock.set_clock(iso)`); puts it back after."""
+    yield stack
+    stack.set_clock(TEST_NOW)
 
 
 @pytest.fixture

@@ -16,12 +16,22 @@ from typing import Any, TypeVar
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-TEST_ENV = {
-    "STACK_DIR": ".local/test",
-    "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "MONGO_PORT": "27117",
-    "SUBMISSIONS_PORT": "18001", "SCORING_PORT": "18002", "NOTIFICATIONS_PORT": "18003",
-    "REPORTING_PORT": "18004", "EMULATION_CLOCK_CONTROL": "true",
-}
+
+def stack_env(base: int) -> dict[str, str]:
+    """Ports of a test stack, all derived from one base (default 19000), so several test
+    runs on one machine (or a developer's `make up`) never collide."""
+    return {
+        "STACK_DIR": f".local/test-{base}",
+        "KAFKA_PORT": str(base + 92), "KAFKA_CONTROLLER_PORT": str(base + 93),
+        "MONGO_PORT": str(base + 17),
+        "SUBMISSIONS_PORT": str(base + 1), "SCORING_PORT": str(base + 2),
+        "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
+        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75),
+        "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
+    }
+
+
+TEST_ENV = stack_env(int(os.environ.get("TEST_PORT_BASE", "19000")))
 # Tests run on a known date before the 2026 deadline, whatever the real date is.
 TEST_NOW = "2026-11-20T09:00:00+07:00"
 T = TypeVar("T")

@@ -24,10 +24,7 @@ def example(name: str) -> Any:
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
 def test_every_schema_has_a_valid_example(path: Path) -> None:
     name = path.name.removesuffix(".v1.json")
-    if name == "envelope":
-        instance = example("submission-accepted")
-    else:
-        instance = example(name)
+    instance = example("submission-accepted") if name == "envelope" else example(name)
     assert schemas.errors(path.name.removesuffix(".json"), instance) == []
 
 
