@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -31,8 +31,20 @@ class ReceiptRead(BaseModel):
     supersedes: str | None = None
 
 
+class ChangeRead(BaseModel):
+    path: str
+    op: str
+    before: Any = None
+    after: Any = None
+
+
 class SubmissionRead(ReceiptRead):
+    status: Literal["accepted", "pending"] = Field(
+        description="accepted: stored and on Kafka (a receipt was or can be given); pending: "
+                    "stored while Kafka was unreachable, published by the relay shortly")
     content: dict[str, Any]
+    changes: list[ChangeRead] = Field(
+        default_factory=list, description="what changed since the previous revision")
 
 
 class UnitRead(BaseModel):
@@ -50,12 +62,18 @@ class UnlockCreate(BaseModel):
     hours: float = Field(default=72, gt=0, le=24 * 90)
 
 
+class LockCreate(BaseModel):
+    period: int = Field(ge=2000, le=2100)
+    reason: str = Field(min_length=3, max_length=1000)
+
+
 class UnlockRead(BaseModel):
     unit_id: str
     period: int
     reason: str
     granted_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None
+    locked_reason: str | None = None
 
 
 def _refused(exc: SubmissionRefused) -> Problem:
@@ -108,14 +126,14 @@ def build_router(intake: Intake) -> APIRouter:
         if doc is None or not principal.may_access(doc["unit_id"]):
             # The same answer for "absent" and "not yours": ids are not probed.
             raise Problem(404, "not-found", f"no submission {submission_id}")
-        return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"])
+        return _read(doc)
 
     @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead])
     async def unit_submissions(unit_id: str, principal: CurrentPrincipal,
                                period: Period | None = None) -> list[SubmissionRead]:
         ensure_access(principal, unit_id)
         docs = await intake.store.list_for(unit_id, period)
-        return [SubmissionRead(**receipt_of(d).to_dict(), content=d["content"]) for d in docs]
+        return [_read(d) for d in docs]
 
     @router.get("/units", response_model=list[UnitRead])
     async def units(_: CurrentPrincipal, period: Period) -> list[UnitRead]:
@@ -135,11 +153,29 @@ def build_router(intake: Intake) -> APIRouter:
         now = intake.clock.now()
         doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
                "reason": body.reason, "granted_at": now,
-               "expires_at": domain.unlock_expiry(now, body.hours)}
+               "expires_at": domain.unlock_expiry(now, body.hours), "locked_reason": None}
+        await intake.store.grant_unlock(doc)
+        return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
+
+    @router.post("/units/{unit_id}/locks", status_code=201, response_model=UnlockRead)
+    async def lock(unit_id: str, body: LockCreate, _: OperatorPrincipal) -> UnlockRead:
+        """Refuse every further amendment of a unit's period (operator action); a later
+        unlock lifts it."""
+        if intake.registry.unit(unit_id) is None:
+            raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
+        doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
+               "reason": body.reason, "granted_at": intake.clock.now(), "expires_at": None,
+               "locked_reason": body.reason}
         await intake.store.grant_unlock(doc)
         return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
 
     return router
+
+
+def _read(doc: dict[str, Any]) -> SubmissionRead:
+    return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"],
+                          status="accepted" if doc.get("published") else "pending",
+                          changes=doc.get("changes", []))
 
 
 def request_schema_component() -> dict[str, Any]:

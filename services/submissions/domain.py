@@ -72,9 +72,13 @@ class SubmissionRefused(Exception):
         self.status, self.code, self.detail, self.extra = status, code, detail, extra
 
 
-def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime | None
-                    ) -> None:
-    """An amendment after the deadline needs an operator's unlock that has not expired."""
+def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime | None,
+                    locked: str | None = None) -> None:
+    """An amendment after the deadline needs an operator's unlock that has not expired;
+    an operator's lock (`locked` = its reason) refuses amendments at any time."""
+    if locked is not None:
+        raise SubmissionRefused(
+            409, "locked", f"an operator locked this unit and period: {locked}")
     if now <= deadline:
         return
     if unlock_until is None:
@@ -90,3 +94,22 @@ def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime
 
 def unlock_expiry(now: datetime, hours: float) -> datetime:
     return now + timedelta(hours=hours)
+
+
+def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
+    """What changed between two revisions, as JSON-pointer-like paths with both values
+    (nothing is overwritten: each revision keeps its content and this list)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes: list[dict[str, Any]] = []
+        for key in sorted(before.keys() | after.keys()):
+            sub_path = f"{path}/{key}"
+            if key not in after:
+                changes.append({"path": sub_path, "op": "remove", "before": before[key]})
+            elif key not in before:
+                changes.append({"path": sub_path, "op": "add", "after": after[key]})
+            else:
+                changes += diff(before[key], after[key], sub_path)
+        return changes
+    if before != after:
+        return [{"path": path or "/", "op": "replace", "before": before, "after": after}]
+    return []

@@ -114,10 +114,16 @@ class Intake:
         now = domain.to_millis(self.clock.now())
         deadline = domain.deadline_for(period)
         latest = await self.store.latest(unit_id, period)
+        unlock = await self.store.unlock_for(unit_id, period)
+        locked = unlock.get("locked_reason") if unlock else None
+        if latest is not None or locked:
+            domain.check_amendment(
+                now=now, deadline=deadline, locked=locked,
+                unlock_until=unlock.get("expires_at") if unlock and not locked else None)
+        changes: list[dict[str, Any]] = []
         if latest is not None:
-            unlock = await self.store.unlock_for(unit_id, period)
-            domain.check_amendment(now=now, deadline=deadline,
-                                   unlock_until=unlock["expires_at"] if unlock else None)
+            previous = await self.store.by_id(latest["_id"])
+            changes = domain.diff(previous["content"] if previous else {}, body)
         revision = (latest["revision"] + 1) if latest else 1
         sid = domain.submission_id(unit_id, period, revision)
         unit = self.registry.unit(unit_id)
@@ -130,14 +136,14 @@ class Intake:
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
             schema="submission-accepted", id=sid,
             data={**receipt.to_dict(), "unit_type": unit.type if unit else "",
-                  "content": body},
+                  "content": body, "changed_paths": [c["path"] for c in changes]},
         )
         return {
             "_id": sid, "unit_id": unit_id, "period": period, "revision": revision,
             "idempotency_key": key, "content_hash": body_hash, "received_at": now,
             "deadline": deadline, "on_time": on_time, "supersedes": receipt.supersedes,
             "content": body, "event": event.to_dict(), "published": False,
-            "published_at": None, "stored_at": datetime.now(UTC),
+            "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }
 
     async def _publish(self, doc: dict[str, Any]) -> None:

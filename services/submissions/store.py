@@ -39,10 +39,13 @@ class SubmissionDoc(me.Document):
     published = me.BooleanField(default=False)
     published_at = me.DateTimeField(null=True)
     stored_at = me.DateTimeField(required=True)
+    # What changed since the previous revision (paths with before and after values).
+    changes = me.ListField(me.DictField(), default=list)
 
 
 class UnlockDoc(me.Document):
-    """An operator's permission to amend after the deadline (`_id` = unit|period)."""
+    """An operator's decision on amending a unit's period (`_id` = unit|period): an
+    unlock until `expires_at`, or a lock (`locked_reason`) that refuses amendments."""
 
     meta = {"collection": "unlocks"}
     id = me.StringField(primary_key=True)
@@ -50,7 +53,8 @@ class UnlockDoc(me.Document):
     period = me.IntField(required=True)
     reason = me.StringField(required=True)
     granted_at = me.DateTimeField(required=True)
-    expires_at = me.DateTimeField(required=True)
+    expires_at = me.DateTimeField(null=True)
+    locked_reason = me.StringField(null=True)
 
 
 DOCUMENTS = [SubmissionDoc, UnlockDoc]
