@@ -126,9 +126,13 @@ def start_test_stack() -> Iterator[Stack]:
     cli.down(cfg)
     shutil.rmtree(cfg.data, ignore_errors=True)
     shutil.rmtree(cfg.logs, ignore_errors=True)
-    cli.up(cfg)
-    stack = Stack(cfg=cfg, credentials=json.loads(cfg.credentials.read_text()))
-    stack.set_clock(TEST_NOW)
+    try:
+        cli.up(cfg)
+        stack = Stack(cfg=cfg, credentials=json.loads(cfg.credentials.read_text()))
+        stack.set_clock(TEST_NOW)
+    except BaseException:
+        cli.down(cfg)  # never leave a half-started stack behind
+        raise
     try:
         yield stack
     finally:
