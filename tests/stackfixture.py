@@ -26,8 +26,11 @@ def stack_env(base: int) -> dict[str, str]:
         "MONGO_PORT": str(base + 17),
         "SUBMISSIONS_PORT": str(base + 1), "SCORING_PORT": str(base + 2),
         "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
-        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75),
+        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75), "HTTP_SMS_PORT": str(base + 80),
         "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
+        # Every service writes its spans to a file of its own, for the tracing test.
+        "OTEL_TRACES_EXPORTER": "file",
+        "OTEL_TRACES_FILE": f".local/test-{base}/traces/{{service}}.jsonl",
     }
 
 
@@ -89,6 +92,21 @@ class Stack:
 
         parts.start_service(self.cfg, name)
 
+    @property
+    def sinks_dir(self) -> Any:
+        """Where devstack/sinks.py writes what it received (and reads fail-* files)."""
+        from devstack import parts
+
+        return parts.sinks_dir(self.cfg)
+
+    def sink_records(self, kind: str) -> list[dict[str, Any]]:
+        """What the local SMTP, SMPP or HTTP SMS sink received: kind smtp|smpp|http_sms."""
+        path = self.sinks_dir / f"{kind}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+
     def producer(self) -> KafkaProducer:
         return KafkaProducer(bootstrap_servers=self.cfg.kafka_bootstrap, acks="all")
 
@@ -124,6 +142,8 @@ def start_test_stack() -> Iterator[Stack]:
 
     cfg = StackConfig.from_env()
     cli.down(cfg)
+    shutil.rmtree(cfg.state / "traces", ignore_errors=True)
+    (cfg.state / "traces").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(cfg.data, ignore_errors=True)
     shutil.rmtree(cfg.logs, ignore_errors=True)
     try:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common import metrics
 from services.common.auth import TokenStore
 from services.common.clock import Clock, ControlledClock
 from services.common.http import create_app
@@ -79,6 +80,23 @@ class Runtime:
             await self.producer.stop()
             await self.mongo.close()
 
+    async def observe_lag(self) -> None:
+        """Consumer lag per partition: records on Kafka not yet processed and committed."""
+        if not getattr(self.faust_app, "started", False):
+            return
+        consumer = self.faust_app.consumer
+        partitions = consumer.assignment()
+        if not partitions:
+            return
+        ends = await consumer.highwaters(*partitions)
+        for tp in partitions:
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+            done = committed + 1 if committed is not None else await consumer.position(tp)
+            if done is None or tp not in ends:
+                continue
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                max(0, ends[tp] - done))
+
     def readiness(self) -> dict[str, Task]:
         return {"kafka": self.producer.ready, "mongodb": lambda: ping(self.db)}
 
@@ -102,7 +120,7 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
     mongo, db = async_database(settings.mongo_url, settings.mongo_db)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         clock=ControlledClock() if settings.clock_control else Clock(),
         tokens=TokenStore(settings.credentials_file),
@@ -112,6 +130,8 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
         faust_app=make_faust_app(f"emulation-{settings.service_name}", settings.kafka_bootstrap),
         documents=documents,
     )
+    runtime.every(5.0, runtime.observe_lag)
+    return runtime
 
 
 def http_app(runtime: Runtime, title: str) -> FastAPI:

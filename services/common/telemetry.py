@@ -1,7 +1,8 @@
 """OpenTelemetry tracing, configured by the standard OTEL_* variables.
 
-OTEL_TRACES_EXPORTER: `none` (default), `console`, `otlp` (needs the OTLP exporter
-package) or `file` (JSON lines to OTEL_TRACES_FILE; used by the tests).
+OTEL_TRACES_EXPORTER: `none` (default), `console`, `otlp` (OTLP over HTTP, configured
+by OTEL_EXPORTER_OTLP_ENDPOINT and friends) or `file` (JSON lines to OTEL_TRACES_FILE,
+where `{service}` is replaced by the service name; used by the tests).
 Sampling follows OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK reads them).
 """
 
@@ -60,7 +61,8 @@ def setup_tracing(service: str) -> TracerProvider:
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "file":
-        path = os.environ.get("OTEL_TRACES_FILE", "traces.jsonl")
+        path = os.environ.get("OTEL_TRACES_FILE", "traces-{service}.jsonl").format(
+            service=service)
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
     elif exporter == "otlp":
         try:
