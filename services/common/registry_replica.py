@@ -35,9 +35,11 @@ def active_in(unit: dict[str, Any], period: int) -> bool:
 
 
 def year_entry(cluster: dict[str, Any], period: int) -> dict[str, Any] | None:
-    """A year with no entry of its own inherits the latest earlier year's."""
+    """A year with no entry of its own inherits the latest earlier year's; a cluster
+    dissolved in a year has no entry from then on."""
     years = [int(y) for y in cluster.get("years", {}) if int(y) <= period]
-    return cluster["years"][str(max(years))] if years else None
+    entry = cluster["years"][str(max(years))] if years else None
+    return None if entry is None or entry.get("dissolved") else entry
 
 
 class RegistryReplica:

@@ -1,17 +1,23 @@
-"""HTTP entrypoints of the scoring service."""
+"""HTTP entrypoints of the scoring service: scores, rubrics and the operator's rescore."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.common.http import CurrentPrincipal, ensure_access
+from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
+from services.scoring.rescore import Rescorer, RescoreRefused
+from services.scoring.rubrics import RubricBook
+from services.scoring.service import Scorer
 from services.scoring.store import ScoreStore
 
 Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
+VERSION_PATTERN = r"^[a-z]+-[0-9]{4}\.[0-9]+$"
 
 
 class LineRead(BaseModel):
@@ -31,18 +37,107 @@ class ScoreRead(BaseModel):
     submission_id: str
     revision: int
     on_time: bool
+    scored_at: datetime | None = None
+    first_received_at: datetime | None = None
+    current: bool = Field(description="whether this is the score in force")
 
 
-def build_router(store: ScoreStore) -> APIRouter:
+class RubricRead(BaseModel):
+    version: str
+    unit_type: str
+    from_period: int
+    title: str
+    description: str
+    max_total: float
+    criteria: list[dict[str, Any]]
+    contents: dict[str, Any]
+    bonus: dict[str, Any]
+    deductions: dict[str, Any]
+
+
+class RescoreCreate(BaseModel):
+    period: int = Field(ge=2000, le=2100)
+    rubric_version: str = Field(max_length=60, pattern=VERSION_PATTERN,
+                                examples=["police-2026.1"])
+
+
+class RescoreRead(BaseModel):
+    period: int
+    rubric_version: str
+    unit_type: str
+    records_read: int
+    submissions: int
+    rescored: int
+    superseded: int
+
+
+def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
+    in_force = current is not None and current.get("event_id") == doc.get("event_id")
+    return ScoreRead(**{k: v for k, v in doc.items() if k in ScoreRead.model_fields},
+                     current=in_force)
+
+
+def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
+                 rescorer: Rescorer) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["scores"])
 
     @router.get("/scores/{unit_id}", response_model=ScoreRead)
-    async def read_score(unit_id: str, period: Period, principal: CurrentPrincipal
+    async def read_score(unit_id: str, period: Period, principal: CurrentPrincipal,
+                         rubric_version: Annotated[str | None, Query(
+                             max_length=60, pattern=VERSION_PATTERN,
+                             description="an earlier score, kept under this rubric")] = None,
                          ) -> ScoreRead:
+        """The score in force, or the latest one kept under `rubric_version`."""
         ensure_access(principal, unit_id)
-        doc = await store.current(unit_id, period)
+        current = await store.current(unit_id, period)
+        doc = current if rubric_version is None else await store.by_version(
+            unit_id, period, rubric_version)
         if doc is None:
-            raise Problem(404, "not-found", f"no score for {unit_id} in {period}")
-        return ScoreRead(**doc)
+            under = f" under {rubric_version}" if rubric_version else ""
+            raise Problem(404, "not-found", f"no score for {unit_id} in {period}{under}")
+        return _score(doc, current)
+
+    @router.get("/scores/{unit_id}/history", response_model=list[ScoreRead])
+    async def score_history(unit_id: str, period: Period, principal: CurrentPrincipal
+                            ) -> list[ScoreRead]:
+        """Every score kept for the unit and period, by revision and rubric version."""
+        ensure_access(principal, unit_id)
+        current = await store.current(unit_id, period)
+        return [_score(d, current) for d in await store.history_of(unit_id, period)]
+
+    @router.get("/rubrics", response_model=list[RubricRead], tags=["rubrics"])
+    async def list_rubrics(_: CurrentPrincipal) -> list[RubricRead]:
+        return [RubricRead(**r.to_dict()) for r in rubrics.versions()]
+
+    @router.get("/rubrics/{version}", response_model=RubricRead, tags=["rubrics"])
+    async def read_rubric(version: str, _: CurrentPrincipal) -> RubricRead:
+        rubric = rubrics.get(version)
+        if rubric is None:
+            raise Problem(404, "not-found", f"no rubric version {version!r}")
+        return RubricRead(**rubric.to_dict())
+
+    @router.get("/rubrics/in-force/{unit_type}", response_model=RubricRead, tags=["rubrics"])
+    async def rubric_in_force(unit_type: str, period: Period, _: CurrentPrincipal
+                              ) -> RubricRead:
+        """The rubric new submissions of that type and period are scored with."""
+        rubric = await scorer.rubric_for(unit_type, period)
+        if rubric is None:
+            raise Problem(404, "not-found", f"no {unit_type} rubric in force for {period}")
+        return RubricRead(**rubric.to_dict())
+
+    @router.post("/admin/rescore", response_model=RescoreRead, tags=["ops"],
+                 responses={409: {"description": "a rescore is already running"},
+                            422: {"description": "unknown or inapplicable rubric version"},
+                            503: {"description": "Kafka or the database is unavailable"}})
+    async def rescore(body: RescoreCreate, _: OperatorPrincipal) -> RescoreRead:
+        """Score a period again under a rubric version, which stays in force for that
+        unit type and period; earlier scores stay readable by their version."""
+        try:
+            result = await rescorer.rescore(body.period, body.rubric_version)
+        except RescoreRefused as exc:
+            raise Problem(exc.status, exc.code, exc.detail) from exc
+        except KafkaUnavailable as exc:
+            raise Problem(503, "unavailable", str(exc), headers={"Retry-After": "10"}) from exc
+        return RescoreRead(**result.to_dict())
 
     return router

@@ -2,39 +2,83 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.clock import Clock
+from services.common.kafka import EventProducer
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSIONS, UNITS
+from services.scoring import metrics
 from services.scoring.api import build_router
+from services.scoring.api_clusters import build_cluster_router
+from services.scoring.publisher import Publisher
+from services.scoring.rankings import Rankings
+from services.scoring.register import LeadershipRegister
+from services.scoring.rescore import Rescorer
+from services.scoring.rubrics import RubricBook, load_rubrics
 from services.scoring.service import Scorer
 from services.scoring.settings import ScoringSettings
-from services.scoring.store import DOCUMENTS, ScoreStore
+from services.scoring.store import DOCUMENTS, LeadershipStore, ScoreStore
+
+
+@dataclass
+class Parts:
+    """The service's objects, wired; the HTTP app and the rescore command share them."""
+
+    store: ScoreStore
+    rubrics: RubricBook
+    replica: RegistryReplica
+    register: LeadershipRegister
+    rankings: Rankings
+    scorer: Scorer
+    rescorer: Rescorer
+
+
+def build_parts(settings: ScoringSettings, db: AsyncDatabase[Any], producer: EventProducer,
+                clock: Clock) -> Parts:
+    rubrics = load_rubrics(settings.rubrics_dir)  # an invalid rubric stops the start-up
+    metrics.RUBRICS_LOADED.set(len(rubrics.versions()))
+    store = ScoreStore(db)
+    replica = RegistryReplica(db)
+    publisher = Publisher(store=store, producer=producer)
+    register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
+                                  publisher=publisher, clock=clock)
+    rankings = Rankings(store=store, replica=replica, publisher=publisher, clock=clock,
+                        register=register)
+    scorer = Scorer(store=store, rubrics=rubrics, producer=producer, clock=clock,
+                    rankings=rankings)
+    rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,
+                        rankings=rankings, clock=clock,
+                        timeout=settings.rescore_timeout_seconds)
+    return Parts(store=store, rubrics=rubrics, replica=replica, register=register,
+                 rankings=rankings, scorer=scorer, rescorer=rescorer)
 
 
 def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
-    store = ScoreStore(rt.db)
-    scorer = Scorer(store=store, producer=rt.producer)
-    replica = RegistryReplica(rt.db)
+    parts = build_parts(settings, rt.db, rt.producer, rt.clock)
     loop = rt.record_loop("scoring")
 
     def topic(name: str) -> Any:
         return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
 
     async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, scorer.on_submission)
+        await loop.run(stream, parts.scorer.on_submission)
 
     async def units_agent(stream: Any) -> None:
-        await loop.run(stream, replica.apply)
+        await loop.run(stream, parts.replica.apply)
 
     rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
     rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
 
     app = http_app(rt, "Scoring service")
-    app.include_router(build_router(store))
+    app.include_router(build_router(store=parts.store, rubrics=parts.rubrics,
+                                    scorer=parts.scorer, rescorer=parts.rescorer))
+    app.include_router(build_cluster_router(rankings=parts.rankings, register=parts.register))
     return app

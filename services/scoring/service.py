@@ -1,52 +1,91 @@
-"""Scores each accepted submission and publishes it; redelivery changes nothing."""
+"""Scores each accepted submission with the rubric in force, stores it, publishes it,
+and has the standings and proposals republished; a redelivery changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC
 from typing import Any
 
 from opentelemetry import trace
 
-from services.common.envelope import Event, new_event
-from services.common.kafka import EventProducer
+from services.common.clock import Clock
+from services.common.envelope import Event
+from services.common.kafka import EventProducer, Rejected
 from services.common.topics import SCORES
-from services.scoring.domain import score_submission
+from services.scoring import metrics
+from services.scoring.domain import Rubric, earliest, score_submission
+from services.scoring.events import score_event, score_event_id
+from services.scoring.rankings import Rankings
+from services.scoring.rubrics import RubricBook
 from services.scoring.store import ScoreStore
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-SOURCE = "urn:emulation:service:scoring"
 ACCEPTED = "vn.emulation.submission.accepted"
 
 
+def unit_type_of(data: dict[str, Any]) -> str:
+    return str(data.get("unit_type") or data["unit_id"].split(":", 1)[0])
+
+
 class Scorer:
-    def __init__(self, *, store: ScoreStore, producer: EventProducer) -> None:
-        self.store, self.producer = store, producer
+    def __init__(self, *, store: ScoreStore, rubrics: RubricBook, producer: EventProducer,
+                 clock: Clock, rankings: Rankings) -> None:
+        self.store, self.rubrics, self.producer = store, rubrics, producer
+        self.clock, self.rankings = clock, rankings
+
+    async def rubric_for(self, unit_type: str, period: int) -> Rubric | None:
+        """The rubric an operator's rescore chose for the period, else the one in force."""
+        chosen = await self.store.selected(unit_type, period)
+        rubric = self.rubrics.get(chosen) if chosen else None
+        if rubric is not None and rubric.unit_type == unit_type:
+            return rubric
+        return self.rubrics.in_force(unit_type, period)
 
     async def on_submission(self, event: Event) -> None:
         if event.type != ACCEPTED:
             return
         data = event.data
+        unit_type, period = unit_type_of(data), data["period"]
+        rubric = await self.rubric_for(unit_type, period)
+        if rubric is None:
+            raise Rejected("no-rubric", f"no {unit_type} rubric is in force for {period}")
+        current = await self.store.current(data["unit_id"], period)
+        first = earliest(current.get("first_received_at") if current else None,
+                         data.get("received_at"))
+        if await self.score(data, rubric, first_received_at=first, fresh=False):
+            await self.rankings.after_scores(period, [data["unit_id"]])
+
+    async def score(self, data: dict[str, Any], rubric: Rubric, *,
+                    first_received_at: str | None, fresh: bool) -> dict[str, Any] | None:
+        """Score one submission, keep it, and publish it if it is (now) in force.
+        `fresh=False` (a delivery) reuses a score already kept for the same revision and
+        rubric, so a redelivery republishes the very same event; a rescore scores anew."""
+        unit, period = data["unit_id"], data["period"]
         with tracer.start_as_current_span("scoring.score", attributes={
-                "emulation.period": data["period"], "emulation.revision": data["revision"]}):
-            score = score_submission(data["content"], data["on_time"])
+                "emulation.period": period, "emulation.revision": data["revision"],
+                "emulation.rubric_version": rubric.version}):
+            score = score_submission(rubric, data["content"], data["on_time"])
             doc: dict[str, Any] = {
-                "_id": f"{data['unit_id']}|{data['period']}",
-                "unit_id": data["unit_id"], "period": data["period"],
-                "unit_type": data.get("unit_type"),
+                "unit_id": unit, "period": period, "unit_type": unit_type_of(data),
                 "total": score.total, "max": score.max, "breakdown": score.breakdown_dicts(),
                 "rubric_version": score.rubric_version,
                 "submission_id": data["submission_id"], "revision": data["revision"],
-                "on_time": data["on_time"], "scored_at": datetime.now(UTC).isoformat(),
+                "on_time": data["on_time"], "received_at": data.get("received_at"),
+                "first_received_at": first_received_at,
+                "scored_at": self.clock.now().astimezone(UTC).isoformat(),
             }
+            doc["event_id"] = score_event_id(doc)
+            kept = None if fresh else await self.store.kept(doc)
+            if kept is not None:
+                doc = {k: v for k, v in kept.items() if k != "_id"}
             if not await self.store.save(doc):
-                return
-            await self.producer.send(SCORES, score_event(doc), key=data["unit_id"])
-
-
-def score_event(doc: dict[str, Any]) -> Event:
-    data = {k: v for k, v in doc.items() if k not in ("_id", "unit_type")}
-    return new_event(
-        type="vn.emulation.score.computed", source=SOURCE, subject=doc["unit_id"],
-        schema="score-computed", data=data,
-        # Deterministic: a re-emitted score is recognised downstream as the same event.
-        id=f"score:{doc['unit_id']}:{doc['period']}:r{doc['revision']}:{doc['rubric_version']}")
+                metrics.SCORES.labels(doc["unit_type"], "superseded").inc()
+                return None
+            await self.producer.send(SCORES, score_event(doc), key=unit)
+            metrics.SCORES.labels(doc["unit_type"], "replayed" if kept else "current").inc()
+            log.info("scored", extra={"fields": {
+                "unit_id": unit, "period": period, "revision": doc["revision"],
+                "rubric_version": doc["rubric_version"], "total": doc["total"]}})
+            return doc

@@ -36,6 +36,9 @@ def registry_events(registry: Registry) -> list[tuple[str, Any]]:
             if c is not None:
                 name = c.name
                 years[str(p)] = {"members": list(c.members), "head": c.head, "deputy": c.deputy}
+            elif years:
+                # Said explicitly, so that copies do not inherit the earlier year's entry.
+                years[str(p)] = {"members": [], "head": None, "deputy": None, "dissolved": True}
         data = {"cluster_id": cid, "name": name, "years": years}
         out.append((cid, new_event(
             type="vn.emulation.registry.cluster", source=SOURCE, subject=cid,

@@ -1,4 +1,4 @@
-"""The services' pure rules: deadline, amendments, scoring arithmetic, rates."""
+"""The services' pure rules: deadline, amendments, rates (scoring: test_scoring_*.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from services.notifications.domain import campaign_deadline, deadline_status
 from services.reporting.domain import national_report, report_csv_rows
-from services.scoring.domain import score_submission
 from services.submissions import domain as sub
 
 
@@ -46,25 +45,6 @@ def test_content_hash_ignores_key_order() -> None:
 def test_receipt_times_are_kept_to_milliseconds() -> None:
     t = datetime(2026, 11, 20, 1, 2, 3, 456789, tzinfo=UTC)
     assert sub.to_millis(t).microsecond == 456000
-
-
-def _content(rating: int = 8) -> dict:
-    return {"self_assessment": {c: {"rating": rating} for c in ("P1", "P2", "P3", "P4")},
-            "contents": {"propaganda": {"summary": "x", "evidence": [{"url": "https://a.example",
-                                                                       "sha256": "0" * 64}]},
-                         "movement_quality": {"summary": "y"}}}
-
-
-def test_score_breakdown_adds_up_to_the_total() -> None:
-    score = score_submission(_content(), on_time=True)
-    assert score.total == pytest.approx(sum(line.points for line in score.breakdown), abs=0.01)
-    assert score.total <= score.max == 100
-    late = score_submission(_content(), on_time=False)
-    assert late.total == pytest.approx(score.total - 5, abs=0.01)
-
-
-def test_higher_self_assessment_scores_higher() -> None:
-    assert score_submission(_content(9), True).total > score_submission(_content(5), True).total
 
 
 def test_deadline_status_counts_only_expected_units() -> None:

@@ -320,3 +320,18 @@ def test_missing_or_malformed_files_are_rejected(tmp_path: Path) -> None:
     (tmp_path / "units.yaml").write_text("units: [\n")
     with pytest.raises(RegistryError, match="not valid YAML"):
         load_registry(tmp_path)
+
+
+def test_published_clusters_say_when_they_are_dissolved() -> None:
+    """Copies of the registry (scoring, notifications, reporting) must not keep a cluster
+    dissolved in 2025 alive with its 2024 members."""
+    from services.common.envelope import parse_event
+    from services.common.registry_replica import year_entry
+    from services.submissions.publish_registry import registry_events
+
+    registry = load_registry()
+    clusters = {key: parse_event(ev.to_bytes()).data for key, ev in registry_events(registry)
+                if key.startswith("mps-cluster-")}
+    for period in (2024, 2025, 2026, 2031):
+        alive = {cid for cid, data in clusters.items() if year_entry(data, period)}
+        assert alive == {c.cluster_id for c in registry.clusters(period)}, period

@@ -1,0 +1,155 @@
+"""HTTP entrypoints for clusters: standings, proposals for recognition, and the cluster
+head and deputy (the rule's suggestion, the operator's decision)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.kafka import KafkaUnavailable
+from services.common.problems import Problem
+from services.scoring.api import LineRead, Period
+from services.scoring.rankings import Rankings
+from services.scoring.register import LeadershipRefused, LeadershipRegister
+from services.scoring.standings import CERTIFICATE_MIN_RATIO
+
+ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]+$", max_length=40)]
+UnitId = Annotated[str, Field(
+    max_length=120,
+    pattern=r"^(ministry|province|front|organization|individual|police):[a-z0-9]+(-[a-z0-9]+)*$")]
+PROPOSAL_RULE = (
+    "the first-ranked member of each cluster with a score leads it; the on-time leaders "
+    "with the best share of their maximum get the Government emulation flag, at most 20% "
+    "of the cluster leaders rounded down; the other leaders get the MPS emulation flag; any "
+    f"other unit on time with at least {CERTIFICATE_MIN_RATIO:.0%} of its maximum gets a "
+    "certificate of merit")
+
+
+class StandingRead(BaseModel):
+    unit_id: str
+    rank: int
+    score: float | None
+    max: float | None
+    submitted: bool
+    on_time: bool | None
+    revision: int | None
+    breakdown: list[LineRead]
+
+
+class StandingsRead(BaseModel):
+    cluster_id: str
+    period: int
+    rubric_version: str | None
+    computed_at: datetime
+    tie_break: str
+    standings: list[StandingRead]
+
+
+class ProposalRead(BaseModel):
+    unit_id: str
+    cluster_id: str | None
+    award: Literal["government_emulation_flag", "mps_emulation_flag", "certificate_of_merit"]
+    reason: str
+
+
+class ProposalsRead(BaseModel):
+    period: int
+    computed_at: datetime
+    cluster_leaders: int
+    government_flag_cap: int
+    rule: str
+    proposals: list[ProposalRead]
+
+
+class DecisionRead(BaseModel):
+    status: str
+    head: str
+    deputy: str | None
+    reason: str | None
+    decided_at: datetime
+
+
+class SuggestedRead(BaseModel):
+    head: str
+    deputy: str | None
+    basis: str
+
+
+class LeadershipRead(BaseModel):
+    cluster_id: str
+    period: int = Field(description="the year the head and deputy serve")
+    head: str
+    deputy: str | None
+    status: Literal["suggested", "confirmed", "overridden"]
+    rule: str
+    reason: str | None
+    decided_at: datetime
+    source: Literal["rule", "registry", "operator"] = Field(
+        description="where it comes from: the rotation rule's suggestion, the unit registry "
+                    "(who was elected that year), or an operator's decision")
+    members: list[str]
+    decisions: list[DecisionRead] = Field(description="every operator decision, oldest first")
+    suggested: SuggestedRead | None = Field(
+        default=None, description="what the rule suggested when the operator decided")
+
+
+class LeadershipUpdate(BaseModel):
+    decision: Literal["confirm", "override"]
+    head: UnitId | None = None
+    deputy: UnitId | None = None
+    reason: str | None = Field(default=None, min_length=3, max_length=1000)
+
+
+def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["clusters"])
+
+    @router.get("/clusters/{cluster_id}/standings", response_model=StandingsRead)
+    async def standings(cluster_id: ClusterId, period: Period, _: CurrentPrincipal
+                        ) -> StandingsRead:
+        """Every member of the cluster that year, submitted or not, ranked."""
+        data = await rankings.standings(cluster_id, period)
+        if data is None:
+            raise Problem(404, "not-found", f"{cluster_id} does not exist in {period}")
+        return StandingsRead(**data)
+
+    @router.get("/proposals", response_model=ProposalsRead)
+    async def proposals(period: Period, _: CurrentPrincipal) -> ProposalsRead:
+        """The cluster leaders and other outstanding units proposed for recognition."""
+        return ProposalsRead(**await rankings.proposals(period), rule=PROPOSAL_RULE)
+
+    @router.get("/clusters/{cluster_id}/leadership", response_model=LeadershipRead)
+    async def leadership(cluster_id: ClusterId, _: CurrentPrincipal,
+                         period: Annotated[int, Query(
+                             ge=2000, le=2100, description="the year they serve")]
+                         ) -> LeadershipRead:
+        view = await register.view(cluster_id, period)
+        if view is None:
+            raise Problem(404, "not-found", f"{cluster_id} does not exist in {period}")
+        return LeadershipRead(**view)
+
+    @router.put("/clusters/{cluster_id}/leadership", response_model=LeadershipRead,
+                responses={404: {"description": "no such cluster that year"},
+                           422: {"description": "not members, or not the suggestion"},
+                           503: {"description": "recorded; publishing failed, retry"}})
+    async def decide(cluster_id: ClusterId, body: LeadershipUpdate, _: OperatorPrincipal,
+                     period: Annotated[int, Query(
+                         ge=2000, le=2100, description="the year they serve")]
+                     ) -> LeadershipRead:
+        """Confirm the rule's suggestion, or override it with a reason (operator)."""
+        try:
+            view = await register.decide(cluster_id, period, decision=body.decision,
+                                         head=body.head, deputy=body.deputy,
+                                         reason=body.reason)
+        except LeadershipRefused as exc:
+            raise Problem(exc.status, exc.code, exc.detail) from exc
+        except KafkaUnavailable as exc:
+            raise Problem(503, "unavailable", f"{exc}; the decision is recorded: send the "
+                          "same request again to publish it",
+                          headers={"Retry-After": "5"}) from exc
+        return LeadershipRead(**{"source": "operator", **view})
+
+    return router

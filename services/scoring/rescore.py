@@ -1,0 +1,175 @@
+"""Rescoring a period under a chosen rubric version (an operator action): the rubric is
+put in force for that unit type and period, emulation.submissions.v1 is replayed from
+the beginning to its end offsets by a consumer of its own (no group, nothing
+committed), and the latest revision of each unit is scored again, stored, made current
+and published, followed by the standings and proposals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from opentelemetry import trace
+
+from services.common import schemas
+from services.common.clock import Clock
+from services.common.envelope import EnvelopeError, parse_event
+from services.common.kafka import KafkaUnavailable
+from services.common.topics import SUBMISSIONS
+from services.scoring import metrics
+from services.scoring.domain import latest_revisions
+from services.scoring.rankings import Rankings
+from services.scoring.service import ACCEPTED, Scorer, unit_type_of
+from services.scoring.store import ScoreStore
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class RescoreRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    period: int
+    rubric_version: str
+    unit_type: str
+    records_read: int
+    submissions: int
+    rescored: int
+    superseded: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def replay(bootstrap: str, topic: str, limit_seconds: float) -> AsyncIterator[bytes]:
+    """Every record value of `topic` from the beginning up to the end offsets taken at
+    the start (records produced meanwhile are the live consumer's); bounded in time."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                client_id="scoring-rescore")
+    deadline = time.monotonic() + limit_seconds
+    try:
+        await asyncio.wait_for(consumer.start(), limit_seconds)
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(await _partitions(consumer, topic, deadline))]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        pending = {tp for tp in partitions if ends[tp] > 0}
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"replaying {topic} took more than {limit_seconds}s")
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ends[tp] and record.value is not None:
+                        yield record.value
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, deadline: float) -> set[int]:
+    while True:
+        # A consumer without subscriptions keeps no metadata of its own: ask the cluster.
+        cluster = await consumer._client.fetch_all_metadata()
+        found = cluster.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} has no partitions")
+        await asyncio.sleep(0.2)
+
+
+class Rescorer:
+    def __init__(self, *, bootstrap: str, scorer: Scorer, store: ScoreStore,
+                 rankings: Rankings, clock: Clock, timeout: float) -> None:
+        self.bootstrap, self.scorer, self.store = bootstrap, scorer, store
+        self.rankings, self.clock, self.timeout = rankings, clock, timeout
+        self._running = asyncio.Lock()
+
+    async def rescore(self, period: int, version: str) -> RescoreResult:
+        rubric = self.scorer.rubrics.get(version)
+        if rubric is None:
+            metrics.RESCORES.labels("refused").inc()
+            raise RescoreRefused(422, "unknown-rubric", f"no rubric version {version!r}")
+        if rubric.from_period > period:
+            metrics.RESCORES.labels("refused").inc()
+            raise RescoreRefused(422, "rubric-not-applicable",
+                                 f"{version} applies from {rubric.from_period}, after {period}")
+        if self._running.locked():
+            metrics.RESCORES.labels("refused").inc()
+            raise RescoreRefused(409, "rescore-running", "a rescore is already running")
+        async with self._running:
+            started = time.perf_counter()
+            with tracer.start_as_current_span("scoring.rescore", attributes={
+                    "emulation.period": period, "emulation.rubric_version": version}):
+                try:
+                    result = await self._rescore(period, rubric.unit_type, version)
+                except (KafkaError, TimeoutError, OSError) as exc:
+                    metrics.RESCORES.labels("failed").inc()
+                    raise KafkaUnavailable(f"could not replay {SUBMISSIONS}: {exc!r}") from exc
+            metrics.RESCORES.labels("completed").inc()
+            metrics.RESCORE_SECONDS.observe(time.perf_counter() - started)
+            log.info("rescored", extra={"fields": result.to_dict()})
+            return result
+
+    async def _rescore(self, period: int, unit_type: str, version: str) -> RescoreResult:
+        rubric = self.scorer.rubrics.get(version)
+        assert rubric is not None
+        # First put the rubric in force, so submissions arriving during the replay are
+        # scored under it by the live consumer too.
+        await self.store.select(unit_type, period, version, self.clock.now())
+        found: list[dict[str, Any]] = []
+        read = 0
+        async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout):
+            read += 1
+            data = _accepted(value)
+            if data and data["period"] == period and unit_type_of(data) == unit_type:
+                found.append(data)
+        latest = latest_revisions(found)
+        rescored = superseded = 0
+        for unit, item in latest.items():
+            doc = await self.scorer.score(item.data, rubric,
+                                          first_received_at=item.first_received_at, fresh=True)
+            metrics.RESCORED.inc()
+            if doc is None:
+                superseded += 1  # a newer revision arrived meanwhile; it is in force
+            else:
+                rescored += 1
+            log.debug("rescored unit", extra={"fields": {"unit_id": unit}})
+        if latest:
+            await self.rankings.after_scores(period, list(latest))
+        return RescoreResult(period=period, rubric_version=version, unit_type=unit_type,
+                             records_read=read, submissions=len(latest), rescored=rescored,
+                             superseded=superseded)
+
+
+def _accepted(value: bytes) -> dict[str, Any] | None:
+    """The data of a valid accepted-submission record, else None (the live consumer
+    dead-letters what is invalid; a replay skips it)."""
+    try:
+        event = parse_event(value)
+    except EnvelopeError:
+        return None
+    if event.type != ACCEPTED:
+        return None
+    try:
+        if schemas.errors(f"{event.schema_name}.v{event.schema_version}", event.to_dict()):
+            return None
+    except KeyError:
+        return None
+    return event.data

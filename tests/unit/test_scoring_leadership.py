@@ -1,0 +1,100 @@
+"""The rotation rule for a cluster's head and deputy, checked against the seed: Emulation
+Cluster No. 4 elected Phu Tho head and Bac Ninh deputy for 2025 (27 November 2024)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.scoring.leadership import (
+    Known,
+    Pair,
+    check_choice,
+    members_in,
+    registry_known,
+    rotate,
+    suggest,
+)
+from services.submissions.publish_registry import registry_events
+from services.submissions.registry import load_registry
+
+
+def published_years(cluster_id: str) -> dict[str, Any]:
+    """The cluster's `years` as the registry publishes them on emulation.units.v1."""
+    for key, event in registry_events(load_registry()):
+        if key == cluster_id:
+            return dict(event.data["years"])
+    raise KeyError(cluster_id)
+
+
+CLUSTER_4 = published_years("mps-cluster-4")
+
+
+def test_the_rule_reproduces_the_seed_election_for_2025() -> None:
+    # As the conference of 2024 saw it: no head known for 2024, the 2025 members.
+    before = {y: e for y, e in CLUSTER_4.items() if int(y) <= 2025}
+    before["2025"] = {**before["2025"], "head": None, "deputy": None}
+    found = suggest(2025, before, registry_known(before))
+    assert found is not None
+    assert found.pair == Pair("police:phu-tho", "police:bac-ninh")
+
+
+def test_the_registry_anchors_the_next_years() -> None:
+    known = registry_known(CLUSTER_4)
+    assert known[2025].pair == Pair("police:phu-tho", "police:bac-ninh")
+    found = suggest(2026, {y: e for y, e in CLUSTER_4.items() if int(y) <= 2025}, known)
+    assert found is not None and found.pair == Pair("police:bac-ninh", "police:quang-ninh")
+    assert found.basis == "2025: head police:phu-tho, deputy police:bac-ninh (registry)"
+
+
+def test_without_news_the_rotation_goes_round_the_members() -> None:
+    known = registry_known(CLUSTER_4)
+    last = max(known)
+    heads = []
+    for year in range(last + 1, last + 7):
+        s = suggest(year, CLUSTER_4, known)
+        assert s is not None
+        heads.append(s.pair.head)
+        assert s.pair.deputy != s.pair.head
+    assert sorted(heads) == sorted(members_in(CLUSTER_4, last + 1) or [])  # each one turn
+    assert "rotated 6 times" in (suggest(last + 6, CLUSTER_4, known) or pytest.fail()).basis
+
+
+def test_an_operator_decision_anchors_the_following_years() -> None:
+    known = registry_known(CLUSTER_4)
+    known[2032] = Known(Pair("police:hung-yen", "police:lang-son"), "operator overridden")
+    found = suggest(2033, CLUSTER_4, known)
+    assert found is not None and found.pair.head == "police:lang-son"
+    assert "operator overridden" in found.basis
+
+
+@pytest.mark.parametrize("previous, members, expected", [
+    (None, ["a", "b", "c"], Pair("a", "b")),
+    (None, ["a"], Pair("a", None)),
+    (Pair("a", "b"), ["a", "b", "c"], Pair("b", "c")),
+    (Pair("c", "b"), ["a", "b", "c"], Pair("b", "a")),          # skips the outgoing head c
+    (Pair("a", "gone"), ["a", "b", "c"], Pair("b", "c")),       # the deputy left: next after a
+    (Pair("gone", "also-gone"), ["x", "y"], Pair("x", "y")),    # a new cluster: the first two
+    (Pair("a", "b"), ["a", "b"], Pair("b", "a")),               # two members take turns
+    (Pair("a", None), ["a", "b", "c"], Pair("b", "c")),
+    (Pair("a", "b"), [], None),
+])
+def test_rotation_cases(previous: Pair | None, members: list[str], expected: Pair | None
+                        ) -> None:
+    assert rotate(previous, members) == expected
+
+
+def test_no_suggestion_before_a_cluster_exists() -> None:
+    assert suggest(2020, CLUSTER_4, registry_known(CLUSTER_4)) is None
+    assert members_in(CLUSTER_4, 2031) == members_in(CLUSTER_4, 2025)  # inherited
+
+
+def test_choices_must_be_two_members() -> None:
+    members = ["police:a", "police:b"]
+    assert check_choice(members, "police:a", "police:b") is None
+    assert "not a member" in (check_choice(members, "police:x", "police:b") or "")
+    assert "not a member" in (check_choice(members, "police:a", "police:x") or "")
+    assert "different" in (check_choice(members, "police:a", "police:a") or "")
+    assert "needs a deputy" in (check_choice(members, "police:a", None) or "")
+    assert check_choice(["police:a"], "police:a", None) is None
