@@ -1,34 +1,187 @@
-"""HTTP entrypoints of the reporting service."""
+"""HTTP entrypoints of the reporting service: the reports in every format, and the
+operator's rebuild. Thin: they ask the service and hand the result to a renderer."""
 
 from __future__ import annotations
 
-import csv
-import io
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
-from services.common.http import OperatorPrincipal
-from services.reporting.domain import report_csv_rows
-from services.reporting.service import Reports
+from services.common.auth import Principal
+from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.problems import Problem
+from services.reporting import metrics
+from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
+from services.reporting.render import html, pdf, tables, xlsx
+from services.reporting.service import Reports, UnknownCluster
 
 Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
+ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
+NationalFormat = Literal["json", "csv", "xlsx", "pdf", "html"]
+ClusterFormat = Literal["json", "csv", "pdf", "html"]
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+}
 
 
-def build_router(reports: Reports) -> APIRouter:
+class CountsRead(BaseModel):
+    expected: int
+    submitted: int
+    on_time: int
+    late: int
+    completeness: float
+    timeliness: float
+
+
+class NationalReportRead(CountsRead):
+    """The national synthesis (json); the other formats carry the same content."""
+
+    period: int
+    as_of: str
+    last_event_at: str | None
+    statement: str
+    deadline: str
+    by_type: dict[str, CountsRead]
+    by_cluster: dict[str, dict[str, Any]]
+    missing: list[str]
+    missing_units: list[dict[str, Any]]
+    reminders_sent: int
+    scored: int
+    scores: dict[str, Any]
+    contents: dict[str, dict[str, Any]]
+    proposals: dict[str, Any] | None
+    units: list[dict[str, Any]]
+
+
+class ClusterReportRead(CountsRead):
+    cluster_id: str
+    name: str
+    period: int
+    as_of: str
+    last_event_at: str | None
+    statement: str
+    deadline: str
+    members: list[dict[str, Any]]
+    head: dict[str, Any] | None
+    deputy: dict[str, Any] | None
+    standings: list[dict[str, Any]]
+    standings_source: Literal["scoring", "derived"]
+    standings_computed_at: str | None
+    rubric_version: str | None
+    tie_break: Any
+    proposals: list[dict[str, Any]]
+    next_year_leadership: dict[str, Any] | None
+    missing: list[str]
+    missing_units: list[dict[str, Any]]
+
+
+class RebuildRead(BaseModel):
+    started_at: str
+    finished_at: str
+    seconds: float
+    end_offsets: dict[str, int]
+    applied: dict[str, int]
+    skipped: dict[str, int]
+    skipped_reasons: dict[str, int]
+
+
+def _documented(model: type[BaseModel], formats: tuple[str, ...]) -> dict[int | str, Any]:
+    content: dict[str, Any] = {MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
+    return {200: {"model": model, "content": content}}
+
+
+def ensure_cluster_access(principal: Principal, members: list[str]) -> None:
+    """The operator reads every cluster's report; a unit reads its own cluster's."""
+    if principal.is_operator or principal.unit_id in members:
+        return
+    raise Problem(403, "forbidden", "a unit may read only the report of its own cluster")
+
+
+async def _render(kind: str, fmt: str, report: dict[str, Any], name: str,
+                  render: Callable[[], bytes]) -> Response:
+    started = time.perf_counter()
+    try:
+        # PDF and XLSX take a noticeable moment of CPU: off the event loop, which also
+        # runs the stream agents.
+        body = await asyncio.to_thread(render)
+    except pdf.FontMissing as exc:
+        raise Problem(503, "pdf-font-missing", str(exc)) from exc
+    metrics.REPORTS_RENDERED.labels(kind, fmt).inc()
+    metrics.REPORT_SECONDS.labels(kind, fmt).observe(time.perf_counter() - started)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+               "Cache-Control": "no-store", "X-Report-As-Of": report["as_of"]}
+    if fmt == "html":
+        headers["Content-Disposition"] = f'inline; filename="{name}.{fmt}"'
+        # The page has no script; what units wrote is escaped, and this says so again.
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
+
+
+def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
 
-    @router.get("/reports/national", response_model=None)
+    @router.get("/reports/national", response_model=None,
+                responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
     async def national(_: OperatorPrincipal, period: Period,
-                       format: Literal["json", "csv"] = "json") -> Any:
-        """The national synthesis of a period, as of now (the report says when)."""
+                       format: NationalFormat = "json") -> Any:
+        """The national synthesis of a period as of now (each format says when)."""
         report = await reports.national(period)
-        if format == "csv":
-            buf = io.StringIO()
-            csv.writer(buf).writerows(report_csv_rows(report))
-            return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f'attachment; filename="national-{period}.csv"'})
-        return report
+        name = f"national-{period}"
+        if format == "json":
+            metrics.REPORTS_RENDERED.labels("national", "json").inc()
+            return JSONResponse(report, headers={"Cache-Control": "no-store"})
+        renderers: dict[str, Callable[[], bytes]] = {
+            "csv": lambda: tables.national_csv(report),
+            "xlsx": lambda: xlsx.national_xlsx(report),
+            "pdf": lambda: pdf.national_pdf(report, font_dir),
+            "html": lambda: html.national_html(report),
+        }
+        return await _render("national", format, report, name, renderers[format])
+
+    @router.get("/reports/clusters/{cluster_id}", response_model=None,
+                responses=_documented(ClusterReportRead, ("csv", "pdf", "html")))
+    async def cluster(cluster_id: ClusterId, period: Period, principal: CurrentPrincipal,
+                      format: ClusterFormat = "json") -> Any:
+        """A cluster's year-end report for its conference. The operator reads every
+        cluster's; a unit's token reads the report of the cluster it belongs to that
+        year."""
+        try:
+            members = await reports.cluster_members(cluster_id, period)
+            ensure_cluster_access(principal, members)
+            report = await reports.cluster(cluster_id, period)
+        except UnknownCluster as exc:
+            raise Problem(404, "not-found", str(exc)) from exc
+        if format == "json":
+            metrics.REPORTS_RENDERED.labels("cluster", "json").inc()
+            return JSONResponse(report, headers={"Cache-Control": "no-store"})
+        renderers: dict[str, Callable[[], bytes]] = {
+            "csv": lambda: tables.cluster_csv(report),
+            "pdf": lambda: pdf.cluster_pdf(report, font_dir),
+            "html": lambda: html.cluster_html(report),
+        }
+        return await _render("cluster", format, report, f"{cluster_id}-{period}",
+                             renderers[format])
+
+    @router.post("/admin/rebuild", response_model=RebuildRead, tags=["ops"])
+    async def rebuild(_: OperatorPrincipal) -> RebuildRead:
+        """Drop the read models and replay the topics from the beginning up to their
+        current end; answers when done. The reports are incomplete while it runs."""
+        try:
+            result = await rebuilder.run()
+        except RebuildRunning as exc:
+            raise Problem(409, "rebuild-running", str(exc)) from exc
+        except RebuildError as exc:
+            raise Problem(503, "rebuild-failed", f"{exc}; the read models are incomplete "
+                          "until a rebuild succeeds: try again") from exc
+        return RebuildRead(**result.to_dict())
 
     return router

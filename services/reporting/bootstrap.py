@@ -2,42 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
-from services.common.runtime import build_runtime, http_app
-from services.common.topics import SCORES, SUBMISSIONS, UNITS
+from services.common.runtime import Runtime, build_runtime, http_app
+from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting.api import build_router
+from services.reporting.dashboard_api import mount_dashboard
+from services.reporting.rebuild import Rebuilder
 from services.reporting.service import Reports
 from services.reporting.settings import ReportingSettings
 from services.reporting.store import DOCUMENTS, ReadModel
 
+# The registry replica is a read model too: a rebuild drops and replays it as well.
+READ_MODELS = DOCUMENTS + REPLICA_DOCUMENTS
+
+
+@dataclass
+class Parts:
+    reports: Reports
+    rebuilder: Rebuilder
+
+
+def build_parts(rt: Runtime, settings: ReportingSettings) -> Parts:
+    """The service's adapters on a runtime; the CLI's rebuild uses the same."""
+    model = ReadModel(rt.db)
+    reports = Reports(model=model, replica=RegistryReplica(rt.db), clock=rt.clock,
+                      refresh_seconds=settings.dashboard_refresh_seconds)
+    rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
+                          handlers=reports.handlers(), documents=READ_MODELS,
+                          timeout=settings.rebuild_timeout_seconds)
+    return Parts(reports=reports, rebuilder=rebuilder)
+
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
-    rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
-    replica = RegistryReplica(rt.db)
-    reports = Reports(model=ReadModel(rt.db), replica=replica, clock=rt.clock)
+    rt = build_runtime(settings, READ_MODELS)
+    parts = build_parts(rt, settings)
+    handlers = parts.reports.handlers()
     loop = rt.record_loop("reporting")
 
     def topic(name: str) -> Any:
         return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
 
-    async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, reports.on_submission)
+    def agent(topic_name: str, name: str) -> None:
+        handler = handlers[topic_name]
 
-    async def scores_agent(stream: Any) -> None:
-        await loop.run(stream, reports.on_score)
+        async def consume(stream: Any) -> None:
+            await loop.run(stream, handler)
 
-    async def units_agent(stream: Any) -> None:
-        await loop.run(stream, replica.apply)
+        rt.faust_app.agent(topic(topic_name), name=name)(consume)
 
-    rt.faust_app.agent(topic(SUBMISSIONS), name="reporting-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(SCORES), name="reporting-scores")(scores_agent)
-    rt.faust_app.agent(topic(UNITS), name="reporting-units")(units_agent)
+    agent(SUBMISSIONS, "reporting-submissions")
+    agent(SCORES, "reporting-scores")
+    agent(NOTIFICATIONS, "reporting-notifications")
+    agent(UNITS, "reporting-units")
 
     app = http_app(rt, "Reporting service")
-    app.include_router(build_router(reports))
+    app.include_router(build_router(parts.reports, parts.rebuilder, settings.pdf_font_dir))
+    mount_dashboard(app, parts.reports, rt.clock)
     return app

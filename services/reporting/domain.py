@@ -1,19 +1,45 @@
-"""The national synthesis as a plain function of the read model."""
+"""The national synthesis as a plain function of the read model (no I/O).
+
+Completeness (submitted / expected) and timeliness (on time / expected) follow DHIS2's
+reporting rates; expected units are those of that year's registry."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
+
+from services.reporting.labels import CONTENTS, VN_TZ, award_label
+
+EXAMPLES_PER_CONTENT = 3
+EXAMPLE_SUMMARY_CHARS = 400
+HISTOGRAM_BUCKETS = 10
 
 
 def rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def default_deadline(period: int) -> datetime:
+    """30 November of the period, 23:59:59 Hanoi time (CONTRACT.md)."""
+    return datetime.combine(date(period, 11, 30), time(23, 59, 59), tzinfo=VN_TZ)
+
+
+def campaign_deadline(period: int, reports: dict[str, dict[str, Any]]) -> datetime:
+    """The deadline the submissions were judged by (each event carries it), else the
+    default one."""
+    seen = [r["deadline"] for r in reports.values() if isinstance(r.get("deadline"), datetime)]
+    return max(seen) if seen else default_deadline(period)
+
+
+def counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     submitted = [u for u in expected if u in reports]
-    on_time = [u for u in submitted if reports[u]["on_time"]]
+    on_time = [u for u in submitted if reports[u].get("on_time")]
     return {
         "expected": len(expected), "submitted": len(submitted), "on_time": len(on_time),
         "late": len(submitted) - len(on_time),
@@ -22,33 +48,175 @@ def _counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str
     }
 
 
+def cluster_of(clusters: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {m: cid for cid, c in clusters.items() for m in c.get("members", [])}
+
+
+def cluster_order(cluster_id: str) -> tuple[str, int]:
+    prefix, _, number = cluster_id.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (cluster_id, 0)
+
+
+def statement(as_of: datetime, last_event_at: datetime | None) -> str:
+    newest = f"; the newest event applied is of {last_event_at.isoformat()}" \
+        if last_event_at else "; no event applied yet"
+    return (f"Generated at {as_of.isoformat()} from the events the reporting service had "
+            f"processed by then{newest}.")
+
+
+def reminder_view(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [{"stage": d.get("stage"), "channel": d.get("channel"),
+             "recipient": d.get("recipient"), "status": d.get("status"),
+             "sent_at": iso(d.get("sent_at"))} for d in docs]
+    return sorted(rows, key=lambda r: (r["sent_at"] or "", str(r["stage"]), str(r["channel"]),
+                                       str(r["recipient"])))
+
+
+def unit_rows(units: list[dict[str, Any]], clusters: dict[str, dict[str, Any]],
+              reports: dict[str, dict[str, Any]], scores: dict[str, dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+    """One line per expected unit: who it is, whether and when it reported, its score."""
+    in_cluster = cluster_of(clusters)
+    rows = []
+    for u in units:
+        uid, rep, score = u["_id"], reports.get(u["_id"]), scores.get(u["_id"])
+        rows.append({
+            "unit_id": uid, "name": u.get("name", uid), "name_en": u.get("name_en", uid),
+            "type": u.get("type", uid.split(":")[0]), "cluster_id": in_cluster.get(uid),
+            "submitted": rep is not None,
+            "first_received_at": iso(rep.get("first_received_at")) if rep else None,
+            "on_time": bool(rep.get("on_time")) if rep else None,
+            "revision": rep.get("revision") if rep else None,
+            "score": score.get("total") if score else None,
+            "max": score.get("max") if score else None,
+        })
+    return rows
+
+
+def score_distribution(totals: list[tuple[float, float]]) -> dict[str, Any]:
+    """Statistics of (total, max) pairs; the histogram is over the percentage of the
+    maximum, in buckets of 10 points (the last one includes 100 %)."""
+    width = 100 // HISTOGRAM_BUCKETS
+    buckets = [0] * HISTOGRAM_BUCKETS
+    for total, top in totals:
+        pct = 100.0 * total / top if top else 0.0
+        buckets[min(max(int(pct // width), 0), HISTOGRAM_BUCKETS - 1)] += 1
+    values = [t for t, _ in totals]
+    return {
+        "count": len(values),
+        "mean": round(statistics.fmean(values), 2) if values else None,
+        "median": round(statistics.median(values), 2) if values else None,
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+        "max_possible": max((m for _, m in totals), default=None),
+        "histogram": [{"from": i * width, "to": (i + 1) * width, "count": n}
+                      for i, n in enumerate(buckets)],
+    }
+
+
+def content_synthesis(units: list[dict[str, Any]], reports: dict[str, dict[str, Any]],
+                      scores: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per content: how many units reported on it, the sum of each indicator, and a
+    few examples (the best-scored units' summaries)."""
+    names = {u["_id"]: u.get("name", u["_id"]) for u in units}
+    out: dict[str, dict[str, Any]] = {}
+    for key, (title, title_en) in CONTENTS.items():
+        sums: dict[str, float] = defaultdict(float)
+        reporters = []
+        for uid in names:
+            item = (reports.get(uid) or {}).get("contents", {}).get(key)
+            if not item:
+                continue
+            reporters.append(uid)
+            for name, value in item.get("indicators", {}).items():
+                sums[name] += value
+        best = sorted(reporters, key=lambda u: (-_score_of(scores.get(u)), u))
+        examples = []
+        for uid in best[:EXAMPLES_PER_CONTENT]:
+            summary = str(reports[uid]["contents"][key].get("summary", ""))
+            if len(summary) > EXAMPLE_SUMMARY_CHARS:
+                summary = summary[:EXAMPLE_SUMMARY_CHARS - 1].rstrip() + "…"
+            examples.append({"unit_id": uid, "name": names[uid], "summary": summary})
+        out[key] = {
+            "title": title, "title_en": title_en, "units_reported": len(reporters),
+            "indicators": {k: _number(v) for k, v in sorted(sums.items())},
+            "examples": examples,
+        }
+    return out
+
+
+def _score_of(doc: dict[str, Any] | None) -> float:
+    total = (doc or {}).get("total")
+    return float(total) if isinstance(total, int | float) else -1.0
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def proposals_view(doc: dict[str, Any] | None, names: dict[str, str],
+                   cluster_id: str | None = None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    items = [
+        {**p, "name": names.get(p["unit_id"], p["unit_id"]),
+         "award_label": award_label(p.get("award", ""))}
+        for p in doc.get("proposals", [])
+        if cluster_id is None or p.get("cluster_id") == cluster_id
+    ]
+    return {"computed_at": iso(doc.get("computed_at")),
+            "government_flag_cap": doc.get("government_flag_cap"),
+            "cluster_leaders": doc.get("cluster_leaders"), "items": items}
+
+
+def missing_units(rows: list[dict[str, Any]], reminders: dict[str, list[dict[str, Any]]]
+                  ) -> list[dict[str, Any]]:
+    return [
+        {"unit_id": r["unit_id"], "name": r["name"], "type": r["type"],
+         "cluster_id": r["cluster_id"], "reminders": reminder_view(reminders.get(r["unit_id"],
+                                                                                 []))}
+        for r in rows if not r["submitted"]
+    ]
+
+
 def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]],
                     clusters: dict[str, dict[str, Any]], reports: dict[str, dict[str, Any]],
-                    scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Completeness (submitted / expected) and timeliness (on time / expected), as
-    DHIS2 defines its reporting rates, over the units of that year's registry."""
+                    scores: dict[str, dict[str, Any]],
+                    reminders: dict[str, list[dict[str, Any]]] | None = None,
+                    proposals: dict[str, Any] | None = None,
+                    last_event_at: datetime | None = None) -> dict[str, Any]:
+    """The synthesis for the Prime Minister: reporting rates overall, by unit type and
+    by cluster; what was done under each content; scores; proposals; who is missing."""
     expected = [u["_id"] for u in units]
     by_type: dict[str, list[str]] = defaultdict(list)
     for u in units:
         by_type[u["type"]].append(u["_id"])
-    report = {
+    rows = unit_rows(units, clusters, reports, scores)
+    names = {r["unit_id"]: r["name"] for r in rows}
+    scored = [(float(s["total"]), float(s.get("max") or 0)) for u, s in scores.items()
+              if u in names and isinstance(s.get("total"), int | float)]
+    missing_rows = missing_units(rows, reminders or {})
+    return {
         "period": period,
         "as_of": as_of.isoformat(),
-        **_counts(expected, reports),
-        "by_type": {t: _counts(ids, reports) for t, ids in sorted(by_type.items())},
+        "last_event_at": iso(last_event_at),
+        "statement": statement(as_of, last_event_at),
+        "deadline": campaign_deadline(period, reports).isoformat(),
+        **counts(expected, reports),
+        "by_type": {t: counts(ids, reports) for t, ids in sorted(by_type.items())},
         "by_cluster": {
-            cid: {"name": c.get("name", cid), **_counts(list(c["members"]), reports)}
-            for cid, c in sorted(clusters.items(), key=lambda kv: _cluster_order(kv[0]))
+            cid: {"name": c.get("name", cid), **counts(list(c["members"]), reports)}
+            for cid, c in sorted(clusters.items(), key=lambda kv: cluster_order(kv[0]))
         },
         "missing": [u for u in expected if u not in reports],
-        "scored": sum(1 for u in expected if u in scores),
+        "missing_units": missing_rows,
+        "reminders_sent": sum(len(m["reminders"]) for m in missing_rows),
+        "scored": len(scored),
+        "scores": score_distribution(scored),
+        "contents": content_synthesis(units, reports, scores),
+        "proposals": proposals_view(proposals, names),
+        "units": rows,
     }
-    return report
-
-
-def _cluster_order(cluster_id: str) -> tuple[str, int]:
-    prefix, _, number = cluster_id.rpartition("-")
-    return (prefix, int(number)) if number.isdigit() else (cluster_id, 0)
 
 
 def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:

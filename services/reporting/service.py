@@ -1,34 +1,160 @@
-"""Applies events to the read model and assembles the reports."""
+"""Applies events to the read models and assembles the reports from them."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+
+from opentelemetry import trace
 
 from services.common.clock import Clock
 from services.common.envelope import Event
+from services.common.kafka import Handler, Rejected
 from services.common.registry_replica import RegistryReplica
-from services.reporting.domain import national_report
+from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
+from services.reporting import metrics, projections
+from services.reporting.cluster_report import cluster_report
+from services.reporting.dashboard import daily_series, dashboard_view
+from services.reporting.domain import campaign_deadline, national_report
+from services.reporting.membership import clusters_for_period
 from services.reporting.store import ReadModel
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 ACCEPTED = "vn.emulation.submission.accepted"
 SCORED = "vn.emulation.score.computed"
+STANDINGS = "vn.emulation.cluster.standings"
+PROPOSALS = "vn.emulation.recognition.proposals"
+LEADERSHIP = "vn.emulation.cluster.leadership"
+NOTIFICATION_PREFIX = "vn.emulation.notification."
+
+
+class UnknownCluster(LookupError):
+    """No such cluster in that period's registry."""
 
 
 class Reports:
-    def __init__(self, *, model: ReadModel, replica: RegistryReplica, clock: Clock) -> None:
+    def __init__(self, *, model: ReadModel, replica: RegistryReplica, clock: Clock,
+                 refresh_seconds: float = 3.0) -> None:
         self.model, self.replica, self.clock = model, replica, clock
+        self.refresh_seconds = refresh_seconds
+
+    def handlers(self) -> dict[str, Handler]:
+        """The handler of each topic: the live agents and the rebuild use the same."""
+        return {UNITS: self.replica.apply, SUBMISSIONS: self.on_submission,
+                SCORES: self.on_score, NOTIFICATIONS: self.on_notification}
+
+    # -- events -------------------------------------------------------------------------
 
     async def on_submission(self, event: Event) -> None:
-        if event.type == ACCEPTED:
-            await self.model.apply_submission(event.data)
+        if event.type != ACCEPTED:
+            metrics.applied(event.type, "ignored")
+            return
+        with _usable(event):
+            data = event.data
+            first, latest = projections.submission_parts(data)
+            key = projections.unit_key(data["unit_id"], data["period"])
+            base = {"unit_id": data["unit_id"], "period": int(data["period"])}
+        await self.model.apply_submission(key, base, first, latest)
+        await self._applied(event, True)
 
     async def on_score(self, event: Event) -> None:
-        if event.type == SCORED:
-            await self.model.apply_score(event.data)
+        with _usable(event):
+            if event.type == SCORED:
+                doc = projections.score_doc(event.data, event.time)
+                write = self.model.apply_score
+            elif event.type == STANDINGS:
+                doc, write = projections.standings_doc(event.data), self.model.apply_standings
+            elif event.type == PROPOSALS:
+                doc, write = projections.proposals_doc(event.data), self.model.apply_proposals
+            elif event.type == LEADERSHIP:
+                doc, write = projections.leadership_doc(event.data), self.model.apply_leadership
+            else:
+                metrics.applied(event.type, "ignored")
+                return
+        await self._applied(event, await write(doc))
+
+    async def on_notification(self, event: Event) -> None:
+        if not event.type.startswith(NOTIFICATION_PREFIX):
+            metrics.applied(event.type, "ignored")
+            return
+        with _usable(event):
+            doc = projections.reminder_doc(event.type, event.time, event.data)
+        await self._applied(event, await self.model.apply_reminder(doc))
+
+    async def _applied(self, event: Event, stored: bool) -> None:
+        await self.model.advance_watermark(projections.parse_time(event.time))
+        metrics.applied(event.type, "applied" if stored else "stale")
+
+    # -- reports ------------------------------------------------------------------------
 
     async def national(self, period: int) -> dict[str, Any]:
-        return national_report(
-            period=period, as_of=self.clock.now(), units=await self.replica.units(period),
-            clusters=await self.replica.clusters(period),
-            reports=await self.model.reports_for(period),
-            scores=await self.model.scores_for(period))
+        return (await self._national(period))[0]
+
+    async def _national(self, period: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        with tracer.start_as_current_span("reporting.national",
+                                          attributes={"emulation.period": period}):
+            units = await self.replica.units(period)
+            reports = await self.model.reports_for(period)
+            report = national_report(
+                period=period, as_of=self.clock.now(), units=units,
+                clusters=await self._clusters(period, units), reports=reports,
+                scores=await self.model.scores_for(period),
+                reminders=await self.model.reminders_for(period),
+                proposals=await self.model.proposals_of(period),
+                last_event_at=await self.model.last_event_at())
+            return report, reports
+
+    async def _clusters(self, period: int, units: list[dict[str, Any]] | None = None
+                        ) -> dict[str, dict[str, Any]]:
+        units = units if units is not None else await self.replica.units(period)
+        raw = await self.replica.clusters_coll.find({}).to_list(None)
+        return clusters_for_period(period, units, raw)
+
+    async def cluster_members(self, cluster_id: str, period: int) -> list[str]:
+        cluster = (await self._clusters(period)).get(cluster_id)
+        if cluster is None:
+            raise UnknownCluster(f"no cluster {cluster_id} in {period}")
+        return list(cluster.get("members", []))
+
+    async def cluster(self, cluster_id: str, period: int) -> dict[str, Any]:
+        with tracer.start_as_current_span("reporting.cluster",
+                                          attributes={"emulation.period": period,
+                                                      "emulation.cluster": cluster_id}):
+            units = await self.replica.units(period)
+            cluster = (await self._clusters(period, units)).get(cluster_id)
+            if cluster is None:
+                raise UnknownCluster(f"no cluster {cluster_id} in {period}")
+            raw = await self.replica.clusters_coll.find_one({"_id": cluster_id}) or {}
+            return cluster_report(
+                cluster_id=cluster_id, period=period, as_of=self.clock.now(), cluster=cluster,
+                registry_years=raw.get("years", {}), units=units,
+                reports=await self.model.reports_for(period),
+                scores=await self.model.scores_for(period),
+                reminders=await self.model.reminders_for(period),
+                standings=await self.model.standings_of(cluster_id, period),
+                proposals=await self.model.proposals_of(period),
+                leadership=await self.model.leadership_of(cluster_id, period + 1),
+                last_event_at=await self.model.last_event_at())
+
+    async def dashboard(self, period: int) -> dict[str, Any]:
+        report, reports = await self._national(period)
+        series = daily_series(expected=[u["unit_id"] for u in report["units"]],
+                              reports=reports, deadline=campaign_deadline(period, reports),
+                              as_of=datetime.fromisoformat(report["as_of"]))
+        return dashboard_view(report, series, self.refresh_seconds)
+
+
+@contextlib.contextmanager
+def _usable(event: Event) -> Iterator[None]:
+    """Turns a malformed event (a field missing or of the wrong type, which the schema
+    let through) into a dead letter at once instead of after three failed retries."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Rejected("unusable-event",
+                       f"{event.type} lacks what reporting needs: {exc!r}") from exc

@@ -1,0 +1,127 @@
+"""A cluster's year-end report for its conference, as a plain function (no I/O):
+standings with each score's breakdown, the cluster's proposals for recognition, next
+year's head and deputy, and who has not reported."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.reporting.domain import (
+    campaign_deadline,
+    counts,
+    iso,
+    missing_units,
+    proposals_view,
+    statement,
+    unit_rows,
+)
+from services.reporting.labels import LEADERSHIP_STATUS
+
+
+def derived_standings(members: list[str], reports: dict[str, dict[str, Any]],
+                      scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Standings from the current scores, for as long as the scoring service has not
+    published the cluster's own: higher score first, equal scores share a rank
+    (1, 1, 3), units without a score are listed after, unranked."""
+    rows: list[dict[str, Any]] = []
+    for uid in members:
+        rep, score = reports.get(uid), scores.get(uid) or {}
+        total = score.get("total")
+        rows.append({
+            "unit_id": uid, "rank": None,
+            "score": total if isinstance(total, int | float) else None,
+            "max": score.get("max"), "submitted": rep is not None,
+            "on_time": bool(rep.get("on_time")) if rep else None,
+            "revision": rep.get("revision") if rep else None,
+            "breakdown": list(score.get("breakdown") or []),
+        })
+    ranked = sorted((r for r in rows if r["score"] is not None),
+                    key=lambda r: (-r["score"], r["unit_id"]))
+    for position, row in enumerate(ranked, start=1):
+        previous = ranked[position - 2] if position > 1 else None
+        row["rank"] = previous["rank"] if previous and previous["score"] == row["score"] \
+            else position
+    unranked = sorted((r for r in rows if r["score"] is None), key=lambda r: r["unit_id"])
+    return ranked + unranked
+
+
+def _named(unit_id: str | None, names: dict[str, str]) -> dict[str, str] | None:
+    return {"unit_id": unit_id, "name": names.get(unit_id, unit_id)} if unit_id else None
+
+
+def next_leadership(period: int, decided: dict[str, Any] | None,
+                    registry_years: dict[str, Any], names: dict[str, str]
+                    ) -> dict[str, Any] | None:
+    """Head and deputy for period + 1: the scoring service's decision if there is one,
+    else what the registry records for that year, else None (not decided yet)."""
+    year = period + 1
+    if decided is not None:
+        status = decided.get("status")
+        return {"period": year, "head": _named(decided.get("head"), names),
+                "deputy": _named(decided.get("deputy"), names), "status": status,
+                "status_label": LEADERSHIP_STATUS.get(str(status), status),
+                "rule": decided.get("rule"), "reason": decided.get("reason"),
+                "decided_at": iso(decided.get("decided_at")), "source": "scoring"}
+    entry = registry_years.get(str(year))
+    if entry and (entry.get("head") or entry.get("deputy")):
+        return {"period": year, "head": _named(entry.get("head"), names),
+                "deputy": _named(entry.get("deputy"), names), "status": "confirmed",
+                "status_label": LEADERSHIP_STATUS["confirmed"], "rule": "registry",
+                "reason": "recorded in the unit registry", "decided_at": None,
+                "source": "registry"}
+    return None
+
+
+def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
+                   cluster: dict[str, Any], registry_years: dict[str, Any],
+                   units: list[dict[str, Any]], reports: dict[str, dict[str, Any]],
+                   scores: dict[str, dict[str, Any]],
+                   reminders: dict[str, list[dict[str, Any]]],
+                   standings: dict[str, Any] | None, proposals: dict[str, Any] | None,
+                   leadership: dict[str, Any] | None,
+                   last_event_at: datetime | None = None) -> dict[str, Any]:
+    members = list(cluster.get("members", []))
+    by_id = {u["_id"]: u for u in units}
+    member_units = [by_id.get(m, {"_id": m, "type": m.split(":")[0]}) for m in members]
+    rows = unit_rows(member_units, {cluster_id: cluster}, reports, scores)
+    names = {u["_id"]: u.get("name", u["_id"]) for u in units}
+    if standings is not None:
+        table = sorted(standings.get("standings", []),
+                       key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["unit_id"]))
+        source = "scoring"
+    else:
+        table = derived_standings(members, reports, scores)
+        source = "derived"
+    own_reports = {u: r for u, r in reports.items() if u in members}
+    return {
+        "cluster_id": cluster_id, "name": cluster.get("name", cluster_id), "period": period,
+        "as_of": as_of.isoformat(), "last_event_at": iso(last_event_at),
+        "statement": statement(as_of, last_event_at),
+        "deadline": campaign_deadline(period, own_reports).isoformat(),
+        **counts(members, reports),
+        "members": rows,
+        "head": _named(cluster.get("head"), names),
+        "deputy": _named(cluster.get("deputy"), names),
+        "standings": [{**r, "name": names.get(r["unit_id"], r["unit_id"])} for r in table],
+        "standings_source": source,
+        "standings_computed_at": iso(standings.get("computed_at")) if standings else None,
+        "rubric_version": standings.get("rubric_version") if standings else None,
+        "tie_break": standings.get("tie_break") if standings else None,
+        "proposals": (proposals_view(proposals, names, cluster_id) or {"items": []})["items"],
+        "next_year_leadership": next_leadership(period, leadership, registry_years, names),
+        "missing": [r["unit_id"] for r in rows if not r["submitted"]],
+        "missing_units": missing_units(rows, reminders),
+    }
+
+
+def cluster_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The standings, one row per unit, with the breakdown in one readable column."""
+    rows: list[list[Any]] = [["rank", "unit_id", "name", "score", "max", "submitted",
+                              "on_time", "revision", "breakdown"]]
+    for r in report["standings"]:
+        lines = "; ".join(f"{b['criterion']}: {b['points']}/{b['max_points']}"
+                          for b in r.get("breakdown", []))
+        rows.append([r.get("rank"), r["unit_id"], r["name"], r.get("score"), r.get("max"),
+                     r.get("submitted"), r.get("on_time"), r.get("revision"), lines])
+    return rows

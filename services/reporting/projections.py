@@ -1,0 +1,154 @@
+"""What the read models keep of each event, as plain functions (no I/O).
+
+Each function returns the document to store and, where events of one key may arrive
+more than once or out of order, an `order` value: the store replaces a document only
+with one of a greater order, so replaying the topics gives the same result as live."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+SUMMARY_LIMIT = 2000  # characters of each content's summary kept for the reports
+
+STATUS_RANK = {"deferred": 0, "sent": 1, "cancelled": 2, "failed": 3, "delivered": 4}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time as an aware UTC datetime; None when absent or unreadable."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def order_stamp(when: datetime | None) -> str:
+    """A sortable text for a time (fixed width, UTC), '' when unknown."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else ""
+
+
+def unit_key(unit_id: str, period: int) -> str:
+    return f"{unit_id}|{period}"
+
+
+def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(first-report fields, latest-revision fields) of an accepted submission.
+
+    The first report decides timeliness; the latest revision says what was done."""
+    revision = int(data["revision"])
+    first = {
+        "first_revision": revision,
+        "first_submission_id": data.get("submission_id"),
+        "first_received_at": parse_time(data.get("received_at")),
+        "on_time": bool(data.get("on_time")),
+    }
+    content = data.get("content") or {}
+    contents = {}
+    for name, item in (content.get("contents") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        indicators = {k: v for k, v in (item.get("indicators") or {}).items()
+                      if isinstance(v, int | float) and not isinstance(v, bool)}
+        contents[name] = {"summary": str(item.get("summary", ""))[:SUMMARY_LIMIT],
+                          "indicators": indicators,
+                          "evidence_count": len(item.get("evidence") or [])}
+    latest = {
+        "revision": revision,
+        "latest_submission_id": data.get("submission_id"),
+        "latest_received_at": parse_time(data.get("received_at")),
+        "deadline": parse_time(data.get("deadline")),
+        "unit_type": data.get("unit_type") or str(data["unit_id"]).split(":")[0],
+        "contents": contents,
+        "flags_held": list(content.get("flags_held") or []),
+    }
+    return first, latest
+
+
+def score_doc(data: dict[str, Any], event_time: str) -> dict[str, Any]:
+    """The current score of a unit; a newer revision, or a rescoring of the same
+    revision (a later `scored_at`), replaces it."""
+    scored_at = parse_time(data.get("scored_at")) or parse_time(event_time)
+    revision = int(data.get("revision") or 0)
+    return {
+        "_id": unit_key(data["unit_id"], data["period"]),
+        "unit_id": data["unit_id"], "period": int(data["period"]),
+        "total": data.get("total"), "max": data.get("max"),
+        "breakdown": [_line(x) for x in data.get("breakdown") or [] if isinstance(x, dict)],
+        "rubric_version": data.get("rubric_version"),
+        "submission_id": data.get("submission_id"), "revision": revision,
+        "on_time": data.get("on_time"), "scored_at": scored_at,
+        "order": f"{revision:08d}|{order_stamp(scored_at)}",
+    }
+
+
+def _line(item: dict[str, Any]) -> dict[str, Any]:
+    return {"criterion": str(item.get("criterion", "")), "points": item.get("points"),
+            "max_points": item.get("max_points"),
+            "explanation": str(item.get("explanation", ""))}
+
+
+def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One reminder (unit, period, stage, channel, recipient) with its latest status."""
+    status = str(data.get("status") or event_type.rsplit(".", 1)[-1])
+    when = parse_time(event_time)
+    key = "|".join(str(data.get(k, "")) for k in ("unit_id", "period", "stage", "channel",
+                                                  "recipient"))
+    return {
+        "_id": key, "unit_id": data["unit_id"], "period": int(data["period"]),
+        "stage": str(data.get("stage", "")), "channel": str(data.get("channel", "")),
+        "recipient": str(data.get("recipient", "")), "status": status,
+        "sent_at": parse_time(data.get("sent_at")), "updated_at": when,
+        "order": f"{order_stamp(when)}|{STATUS_RANK.get(status, 0)}",
+    }
+
+
+def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
+    computed_at = parse_time(data.get("computed_at"))
+    rows = []
+    for row in data.get("standings") or []:
+        if not isinstance(row, dict) or "unit_id" not in row:
+            continue
+        rows.append({
+            "unit_id": row["unit_id"], "rank": row.get("rank"), "score": row.get("score"),
+            "max": row.get("max"), "submitted": bool(row.get("submitted")),
+            "on_time": row.get("on_time"), "revision": row.get("revision"),
+            "breakdown": [_line(x) for x in row.get("breakdown") or [] if isinstance(x, dict)],
+        })
+    return {
+        "_id": unit_key(data["cluster_id"], data["period"]),
+        "cluster_id": data["cluster_id"], "period": int(data["period"]),
+        "rubric_version": data.get("rubric_version"), "tie_break": data.get("tie_break"),
+        "computed_at": computed_at, "standings": rows, "order": order_stamp(computed_at),
+    }
+
+
+def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
+    computed_at = parse_time(data.get("computed_at"))
+    items = [
+        {"unit_id": p["unit_id"], "cluster_id": p.get("cluster_id"),
+         "award": str(p.get("award", "")), "reason": str(p.get("reason", ""))}
+        for p in data.get("proposals") or [] if isinstance(p, dict) and "unit_id" in p
+    ]
+    return {
+        "_id": str(int(data["period"])), "period": int(data["period"]),
+        "computed_at": computed_at, "cluster_leaders": data.get("cluster_leaders"),
+        "government_flag_cap": data.get("government_flag_cap"), "proposals": items,
+        "order": order_stamp(computed_at),
+    }
+
+
+def leadership_doc(data: dict[str, Any]) -> dict[str, Any]:
+    """Head and deputy of a cluster for the year they serve (`period`)."""
+    decided_at = parse_time(data.get("decided_at"))
+    return {
+        "_id": unit_key(data["cluster_id"], data["period"]),
+        "cluster_id": data["cluster_id"], "period": int(data["period"]),
+        "head": data.get("head"), "deputy": data.get("deputy"),
+        "status": data.get("status"), "rule": data.get("rule"), "reason": data.get("reason"),
+        "decided_at": decided_at, "order": order_stamp(decided_at),
+    }

@@ -1,0 +1,201 @@
+"""Rebuilds the read models from the topics: drop them, then replay every topic from
+the beginning up to the end offsets captured at the start, through the same handlers
+the live agents use, with a consumer of its own (no group, nothing committed).
+
+The live agents keep running meanwhile. That is safe because every read-model write is
+idempotent and order-insensitive (see store.py), and because the drop happens before
+the end offsets are captured: whatever a live agent wrote before the drop is replayed,
+whatever it writes after the drop stays."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from opentelemetry import trace
+
+from services.common import schemas
+from services.common.envelope import EnvelopeError, Event, parse_event
+from services.common.kafka import Handler, Rejected, TransientError
+from services.common.mongo import TRANSIENT_ERRORS
+from services.reporting import metrics
+from services.reporting.store import ReadModel
+
+log = logging.getLogger(__name__)
+RETRYABLE: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, TransientError)
+tracer = trace.get_tracer(__name__)
+
+
+class RebuildError(RuntimeError):
+    """The rebuild could not finish (Kafka or the database away, or too slow); the read
+    models are incomplete until a rebuild succeeds."""
+
+
+class RebuildRunning(RebuildError):
+    """A rebuild is already running in this process."""
+
+
+@dataclass
+class RebuildResult:
+    started_at: str
+    finished_at: str = ""
+    seconds: float = 0.0
+    end_offsets: dict[str, int] = field(default_factory=dict)
+    applied: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class Rebuilder:
+    def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
+                 documents: list[Any], timeout: float = 300.0,
+                 transient_retries: int = 8) -> None:
+        self.bootstrap, self.model, self.handlers = bootstrap, model, handlers
+        self.documents, self.timeout = documents, timeout
+        self.transient_retries = transient_retries
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def run(self) -> RebuildResult:
+        if self._lock.locked():
+            raise RebuildRunning("a rebuild is already running")
+        async with self._lock:
+            started = time.monotonic()
+            with tracer.start_as_current_span("reporting.rebuild") as span:
+                try:
+                    result = await self._run(started)
+                except Exception:
+                    metrics.REBUILDS.labels("failed").inc()
+                    raise
+                span.set_attribute("emulation.records", sum(result.applied.values()))
+            metrics.REBUILDS.labels("succeeded").inc()
+            metrics.REBUILD_SECONDS.observe(result.seconds)
+            log.info("read models rebuilt", extra={"fields": result.to_dict()})
+            return result
+
+    async def _run(self, started: float) -> RebuildResult:
+        result = RebuildResult(started_at=datetime.now(UTC).isoformat())
+        try:
+            await self.model.drop_all(self.documents)
+        except TRANSIENT_ERRORS as exc:
+            raise RebuildError(f"the reporting database is unavailable: {exc!r}") from exc
+        consumer = await asyncio.to_thread(self._consumer)
+        try:
+            end = await asyncio.to_thread(self._assign, consumer)
+            for tp, offset in end.items():
+                result.end_offsets[tp.topic] = result.end_offsets.get(tp.topic, 0) + offset
+            await self._replay(consumer, end, started, result)
+        except KafkaError as exc:
+            raise RebuildError(f"Kafka failed during the replay: {exc!r}") from exc
+        finally:
+            await asyncio.to_thread(consumer.close)
+        result.seconds = round(time.monotonic() - started, 3)
+        result.finished_at = datetime.now(UTC).isoformat()
+        return result
+
+    def _consumer(self) -> KafkaConsumer:
+        try:
+            return KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=None,
+                                 enable_auto_commit=False, client_id="reporting-rebuild",
+                                 auto_offset_reset="earliest", request_timeout_ms=30000)
+        except Exception as exc:
+            raise RebuildError(f"cannot reach Kafka: {exc!r}") from exc
+
+    def _assign(self, consumer: KafkaConsumer) -> dict[TopicPartition, int]:
+        """Assign every partition of the topics, seek to the beginning, and return the
+        end offsets as of now: the replay stops there."""
+        parts = [TopicPartition(topic, p) for topic in self.handlers
+                 for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end: dict[TopicPartition, int] = consumer.end_offsets(parts)
+        consumer.pause(*(tp for tp, offset in end.items() if offset == 0))
+        return end
+
+    async def _replay(self, consumer: KafkaConsumer, end: dict[TopicPartition, int],
+                      started: float, result: RebuildResult) -> None:
+        left = {tp for tp, offset in end.items() if offset > 0}
+        while True:
+            # kafka-python blocks (position() may ask the broker): in a worker thread.
+            left, batch = await asyncio.to_thread(_poll, consumer, left, end)
+            if not left:
+                return
+            if time.monotonic() - started > self.timeout:
+                raise RebuildError(f"not finished after {self.timeout:.0f} s; partitions "
+                                   f"left: {sorted(str(tp) for tp in left)}")
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < end[tp]:
+                        await self._apply(tp.topic, record, result)
+
+    async def _apply(self, topic: str, record: Any, result: RebuildResult) -> None:
+        try:
+            event = _decode(record.value)
+            await self._call(self.handlers[topic], event)
+        except Rejected as exc:
+            # Already dead-lettered when it first arrived: counted, not sent again.
+            result.skipped[topic] = result.skipped.get(topic, 0) + 1
+            reasons = Counter(result.skipped_reasons)
+            reasons[exc.reason] += 1
+            result.skipped_reasons = dict(reasons)
+            metrics.REBUILD_RECORDS.labels(topic, "skipped").inc()
+            return
+        result.applied[topic] = result.applied.get(topic, 0) + 1
+        metrics.REBUILD_RECORDS.labels(topic, "applied").inc()
+
+    async def _call(self, handler: Handler, event: Event) -> None:
+        failures = 0
+        while True:
+            try:
+                await handler(event)
+                return
+            except Rejected:
+                raise
+            except RETRYABLE as exc:
+                failures += 1
+                if failures > self.transient_retries:
+                    raise RebuildError(f"the database stayed unavailable: {exc!r}") from exc
+                await asyncio.sleep(min(0.2 * 2 ** failures, 5.0))
+            except Exception as exc:
+                log.exception("rebuild handler failed", extra={"fields": {"event_id": event.id}})
+                raise Rejected("handler-error", repr(exc)[:500]) from exc
+
+
+def _poll(consumer: KafkaConsumer, left: set[TopicPartition], end: dict[TopicPartition, int]
+          ) -> tuple[set[TopicPartition], dict[TopicPartition, list[Any]]]:
+    """The partitions not yet read up to their end offset, and the next records."""
+    still = {tp for tp in left if consumer.position(tp) < end[tp]}
+    if left - still:
+        consumer.pause(*(left - still))  # read up to its end: fetch no more of it
+    if not still:
+        return still, {}
+    return still, consumer.poll(timeout_ms=500, max_records=500)
+
+
+def _decode(value: bytes | None) -> Event:
+    """As the live record loop decodes: the envelope, then the event's own schema."""
+    try:
+        event = parse_event(value)
+    except EnvelopeError as exc:
+        raise Rejected("bad-envelope", str(exc)) from exc
+    name = f"{event.schema_name}.v{event.schema_version}"
+    try:
+        found = schemas.errors(name, event.to_dict())
+    except KeyError as exc:
+        raise Rejected("unknown-schema", f"no schema {name}") from exc
+    if found:
+        raise Rejected("schema-violation", found[0].message)
+    return event

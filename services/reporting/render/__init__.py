@@ -1,0 +1,1 @@
+"""The reports in the formats people open: CSV, XLSX, PDF and a printable HTML page."""

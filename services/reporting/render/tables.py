@@ -1,0 +1,24 @@
+"""CSV: one table per report (the national breakdown; a cluster's standings)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from services.reporting.cluster_report import cluster_csv_rows
+from services.reporting.domain import report_csv_rows
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def national_csv(report: dict[str, Any]) -> bytes:
+    return _csv(report_csv_rows(report))
+
+
+def cluster_csv(report: dict[str, Any]) -> bytes:
+    return _csv(cluster_csv_rows(report))
