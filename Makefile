@@ -28,13 +28,14 @@ up: install
 
 down: $(STAMP)
 	$(PY) -m devstack down
+	@if [ -d .local/demo/run ]; then STACK_DIR=.local/demo $(PY) -m devstack down; fi
 
 status: $(STAMP)
 	$(PY) -m devstack status
 
+# The demo runs its own season on a fresh stack in .local/demo (default ports).
 demo: install
-	EMULATION_CLOCK_CONTROL=true $(PY) -m devstack up
-	$(PY) -m devstack.demo
+	STACK_DIR=.local/demo EMULATION_CLOCK_CONTROL=true $(PY) -m devstack.demo
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -27,6 +27,7 @@ def up(cfg: StackConfig, services: bool = True) -> None:
     parts.ensure_credentials(cfg)
     print(f"  credentials: {cfg.credentials}")
     _publish_registry(cfg)
+    print(f"  sinks      {parts.sinks_dir(cfg)}: {parts.start_sinks(cfg)}")
     if services:
         for name in SERVICES:
             print(f"  {name:<15}{cfg.service_url(name)}: {parts.start_service(cfg, name)}")
@@ -42,7 +43,7 @@ def _publish_registry(cfg: StackConfig) -> None:
 
 
 def down(cfg: StackConfig) -> None:
-    for name in (*reversed(SERVICES), "ferretdb", "kafka"):
+    for name in (*reversed(SERVICES), "sinks", "ferretdb", "kafka"):
         stopped = parts.proc(cfg, name).stop()
         print(f"  {name:<15}{'stopped' if stopped else 'not running'}")
 

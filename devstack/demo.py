@@ -1,110 +1,293 @@
-"""`make demo`: a handful of real submissions through the running local stack, and
-what each service made of them, ending with the national report."""
+"""`make demo`: one reporting season on the real local stack, in a few minutes.
+
+The clock runs from 1 November to 3 December of the current period. Units hand in their
+reports as they would (most in the last two weeks, some amended, a few late, some
+never, a few invalid ones refused with clear errors); reminders go out by e-mail and
+SMS to the local sinks; the MPS clusters hold their conferences on 27 November; at the
+end the national synthesis is written to reports/<period>/ and the dashboard is up."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import random
+import shutil
 import sys
 import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from devstack.config import ROOT, StackConfig
+from devstack import __main__ as cli
+from devstack import parts
+from devstack.config import ROOT, SERVICES, StackConfig
 
-UNITS = ["police:phu-tho", "police:bac-ninh", "police:quang-ninh", "police:lang-son",
-         "province:ha-noi", "ministry:public-security", "front:vietnam-fatherland-front"]
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
             "police": ["P1", "P2", "P3", "P4"], "front": ["F1", "F2", "F3", "F4"],
-            "organization": ["O1", "O2"]}
+            "organization": ["O1", "O2"], "individual": ["I1", "I2"]}
+SEED = 2026
 
 
-def body_for(base: dict[str, Any], unit_id: str, period: int, n: int) -> dict[str, Any]:
+@dataclass
+class Plan:
+    unit_id: str
+    day: date          # first report
+    amend_day: date | None
+    late_amendment: bool = False
+
+
+def make_plans(units: list[str], period: int, rng: random.Random) -> list[Plan]:
+    """Most report in the last two weeks, about a tenth amend, a few are late, some never."""
+    order = units[:]
+    rng.shuffle(order)
+    never, late = order[:7], order[7:12]
+    plans = []
+    for unit in order[7:]:
+        if unit in late:
+            day = date(period, 12, rng.choice([1, 1, 2]))
+        elif rng.random() < 0.15:
+            day = date(period, 11, rng.randint(2, 16))
+        else:
+            day = date(period, 11, min(30, 17 + int(rng.triangular(0, 14, 12))))
+        amend = None
+        if unit not in late and rng.random() < 0.12 and day.day < 29:
+            amend = day + timedelta(days=rng.randint(1, min(4, 30 - day.day)))
+        plans.append(Plan(unit, day, amend))
+    # One unit tries to amend after the deadline: refused, then an operator unlocks it.
+    on_time = [p for p in plans if p.day.month == 11 and p.amend_day is None]
+    on_time[0].late_amendment = True
+    print(f"  plan: {len(plans)} of {len(units)} units report ({len(late)} late), "
+          f"{sum(p.amend_day is not None for p in plans)} amend, {len(never)} never report")
+    return plans
+
+
+def body_for(base: dict[str, Any], unit_id: str, period: int, rng: random.Random
+             ) -> dict[str, Any]:
     body = copy.deepcopy(base)
     body["unit_id"], body["period"] = unit_id, period
-    crit = CRITERIA[unit_id.split(":")[0]]
-    body["self_assessment"] = {c: {"rating": 6 + (n + i) % 5} for i, c in enumerate(crit)}
+    body["self_assessment"] = {c: {"rating": rng.randint(5, 10)}
+                               for c in CRITERIA[unit_id.split(":")[0]]}
+    for name in list(body["contents"]):
+        content = body["contents"][name]
+        if rng.random() < 0.08:
+            del body["contents"][name]  # a content not reported: a deduction
+            continue
+        content["indicators"] = {k: round(v * rng.uniform(0.3, 1.6))
+                                 for k, v in content.get("indicators", {}).items()}
+        if rng.random() < 0.3:
+            content.pop("evidence", None)
+    body.pop("flags_held", None)
+    if rng.random() < 0.2:
+        body["flags_held"] = ["provincial_emulation_flag"]
     return body
+
+
+class Season:
+    def __init__(self, cfg: StackConfig, period: int) -> None:
+        self.cfg, self.period = cfg, period
+        creds = json.loads(cfg.credentials.read_text())
+        self.operator, self.tokens = creds["operator"], creds["units"]
+        self.base = json.loads(
+            (ROOT / "schemas/examples/submission-request.json").read_text("utf-8"))
+        self.accepted: set[str] = set()
+        self.refusals: list[str] = []
+
+    def client(self, service: str, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.cfg.service_url(service), timeout=60,
+                            headers={"Authorization": f"Bearer {token or self.operator}"})
+
+    def at(self, day: date, hour: int, minute: int = 0) -> None:
+        when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=VN).isoformat()
+        for name in SERVICES:
+            with self.client(name) as c:
+                c.put("/v1/admin/clock", json={"now": when}).raise_for_status()
+
+    def tick(self) -> None:
+        with self.client("notifications") as c:
+            c.post("/v1/admin/tick").raise_for_status()
+
+    def submit(self, body: dict[str, Any], token: str | None = None) -> httpx.Response:
+        with self.client("submissions", token or self.tokens.get(body["unit_id"])) as c:
+            r = c.post("/v1/submissions", json=body)
+        if r.status_code == 202:
+            self.accepted.add(body["unit_id"])
+        return r
+
+    def settle(self) -> None:
+        """Wait until notifications knows every accepted report (so no reminder goes to a
+        unit that has reported) and reporting counts them."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with self.client("notifications") as c:
+                known = c.get(f"/v1/deadlines/{self.period}").json()["submitted"]
+            with self.client("reporting") as c:
+                counted = c.get("/v1/reports/national",
+                                params={"period": self.period}).json()["submitted"]
+            if known >= len(self.accepted) and counted >= len(self.accepted):
+                return
+            time.sleep(0.2)
+
+    def sent(self) -> dict[str, int]:
+        sinks = parts.sinks_dir(self.cfg)
+        return {name: _lines(sinks / f"{name}.jsonl") for name in ("smtp", "smpp", "http_sms")}
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def invalid_attempts(season: Season, rng: random.Random) -> None:
+    period = season.period
+    wrong = body_for(season.base, "province:ha-noi", period, rng)
+    wrong["self_assessment"] = {c: {"rating": 7} for c in CRITERIA["ministry"]}
+    merged = body_for(season.base, "province:hoa-binh", period, rng)
+    bad_hash = body_for(season.base, "province:can-tho", period, rng)
+    bad_hash["contents"]["implement_directives"]["evidence"] = [
+        {"url": "https://cantho.example/report.pdf", "sha256": "not-a-hash"}]
+    for what, body, token in (
+            ("a province answering the ministries' criteria", wrong, None),
+            ("a province merged in 2025", merged, season.operator),
+            ("an evidence reference with a bad hash", bad_hash, None)):
+        r = season.submit(body, token)
+        detail = r.json().get("detail", "") if r.status_code != 202 else "accepted?!"
+        season.refusals.append(f"{what}: {r.status_code} {detail[:150]}")
+
+
+def conferences(season: Season) -> list[str]:
+    """27 November: each cluster reviews its standings and elects next year's leaders
+    (here the operator confirms the rotation rule's suggestion)."""
+    lines = []
+    with season.client("reporting") as c:
+        clusters = c.get("/v1/reports/national",
+                         params={"period": season.period}).json()["by_cluster"]
+    with season.client("scoring") as c:
+        for cid, info in clusters.items():
+            st = c.get(f"/v1/clusters/{cid}/standings", params={"period": season.period})
+            top = [s for s in st.json()["standings"] if s["score"] is not None][:3]
+            lead = c.get(f"/v1/clusters/{cid}/leadership",
+                         params={"period": season.period + 1}).json()
+            c.put(f"/v1/clusters/{cid}/leadership", params={"period": season.period + 1},
+                  json={"decision": "confirm", "reason": "elected at the 27 November conference"})
+            podium = ", ".join(f"{s['unit_id'].split(':')[1]} {s['score']:.1f}" for s in top)
+            lines.append(f"  {info['name']} ({cid}): {podium or 'no scores yet'}; "
+                         f"{season.period + 1}: head {lead['head'].split(':')[1]}, deputy "
+                         f"{(lead['deputy'] or ':-').split(':')[1]}")
+    return lines
+
+
+def bar(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / total)
+    sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {label:<58}")
+    sys.stdout.flush()
+
+
+def prepare(cfg: StackConfig) -> None:
+    dev = dataclasses.replace(cfg, state=ROOT / ".local")
+    if dev.state != cfg.state and any(parts.proc(dev, n).pid() for n in (*SERVICES, "kafka")):
+        print("  the `make up` stack uses the same ports: stopping it for the demo")
+        cli.down(dev)
+    cli.down(cfg)
+    for sub in ("data", "logs", "sinks"):
+        shutil.rmtree(cfg.state / sub, ignore_errors=True)
+    cli.up(cfg)
 
 
 def main() -> int:
     cfg = StackConfig.from_env()
-    creds = json.loads(cfg.credentials.read_text())
-    base = json.loads((ROOT / "schemas/examples/submission-request.json").read_text("utf-8"))
-
-    def client(service: str, token: str) -> httpx.Client:
-        return httpx.Client(base_url=cfg.service_url(service), timeout=30,
-                            headers={"Authorization": f"Bearer {token}"})
-
-    op = creds["operator"]
-    with client("submissions", op) as c:
-        now = c.get("/v1/admin/clock")
-    period = int(now.json()["now"][:4]) if now.status_code == 200 else time.gmtime().tm_year
-    print(f"\n== Demo: period {period}, {len(UNITS)} units report ==")
-    for n, unit in enumerate(UNITS):
-        with client("submissions", creds["units"][unit]) as c:
-            r = c.post("/v1/submissions", json=body_for(base, unit, period, n),
-                       headers={"Idempotency-Key": f"demo-{period}-{unit}"})
-        rec = r.json()
-        what = ("replayed (same key, same receipt)" if r.headers.get("Idempotent-Replayed")
-                == "true" else "accepted")
-        print(f"  {unit:<34} {r.status_code} {what}: revision {rec.get('revision')}, "
-              f"on time: {rec.get('on_time')}")
-    # Mistakes get a clear answer, and change nothing.
-    bad = body_for(base, "province:ha-noi", period, 0)
-    bad["self_assessment"] = {c: {"rating": 5} for c in CRITERIA["ministry"]}
-    with client("submissions", creds["units"]["province:ha-noi"]) as c:
-        r = c.post("/v1/submissions", json=bad)
-    print(f"  a province answering the ministries' criteria -> {r.status_code}: "
-          f"{r.json().get('detail', '')[:110]}")
-    with client("submissions", creds["units"]["province:ha-noi"]) as c:
-        r = c.post("/v1/submissions", json=body_for(base, "police:phu-tho", period, 0))
-    print(f"  a unit submitting for another -> {r.status_code}: {r.json().get('detail')}")
-
-    print("\n== Scores (scoring service) ==")
-    with client("scoring", op) as c:
-        for unit in UNITS:
-            score = _wait(lambda u=unit: c.get(f"/v1/scores/{u}", params={"period": period}))
-            if score:
-                print(f"  {unit:<34} {score['total']:6.2f} / {score['max']:.0f}  "
-                      f"(revision {score['revision']}, rubric {score['rubric_version']})")
-            else:
-                print(f"  {unit:<34} not scored yet")
-
-    with client("notifications", op) as c:
-        d = c.get(f"/v1/deadlines/{period}").json()
-    print(f"\n== Deadline {d['deadline']} (notifications service) ==")
-    print(f"  expected {d['expected']}, submitted {d['submitted']}, on time {d['on_time']}, "
-          f"late {d['late']}, still missing {len(d['missing'])}")
-
-    with client("reporting", op) as c:
-        rep = _wait(lambda: c.get("/v1/reports/national", params={"period": period}),
-                    ok=lambda j: j["submitted"] >= len(UNITS))
-        rep = rep or c.get("/v1/reports/national", params={"period": period}).json()
-    print(f"\n== National report {period}, as of {rep['as_of']} (reporting service) ==")
-    print(f"  expected {rep['expected']}  submitted {rep['submitted']}  on time "
-          f"{rep['on_time']}  late {rep['late']}  completeness {rep['completeness']:.1%}  "
-          f"timeliness {rep['timeliness']:.1%}")
-    for t, row in rep["by_type"].items():
-        print(f"  {t:<14} {row['submitted']:>3} of {row['expected']:>3} submitted")
-    c4 = rep["by_cluster"].get("mps-cluster-4")
-    if c4:
-        print(f"  mps-cluster-4  {c4['submitted']} of {c4['expected']} submitted ({c4['name']})")
-    print(f"\nReport: {cfg.service_url('reporting')}/v1/reports/national?period={period}"
-          f"  (operator token in {cfg.credentials})")
-    print(f"API docs: {cfg.service_url('submissions')}/docs   Stop: make down")
-    return 0 if rep["submitted"] >= len(UNITS) else 1
+    period = datetime.now(VN).year
+    print(f"\n== A reporting season, period {period}, on the local stack ({cfg.state}) ==")
+    prepare(cfg)
+    season = Season(cfg, period)
+    rng = random.Random(SEED)
+    with season.client("submissions") as c:
+        units = [u["unit_id"] for u in c.get("/v1/units", params={"period": period}).json()]
+    plans = make_plans(units, period, rng)
+    bodies = {p.unit_id: body_for(season.base, p.unit_id, period, rng) for p in plans}
+    days = [date(period, 11, 1) + timedelta(days=i) for i in range(33)]
+    conference: list[str] = []
+    late_story = ""
+    for i, day in enumerate(days):
+        season.at(day, 9, 5)
+        season.tick()  # the reminders due at 08:00-09:00 go out
+        season.at(day, 14)
+        for p in plans:
+            if p.day == day:
+                season.submit(bodies[p.unit_id])
+            if p.amend_day == day:
+                amended = copy.deepcopy(bodies[p.unit_id])
+                amended["notes"] = "Bổ sung số liệu tháng 11."
+                season.submit(amended)
+        if day == date(period, 11, 20):
+            invalid_attempts(season, rng)
+        if day == date(period, 12, 2):
+            late_story = late_amendment(season, next(p for p in plans if p.late_amendment),
+                                        bodies)
+        season.settle()
+        if day == date(period, 11, 27):
+            conference = conferences(season)
+        sent = season.sent()
+        bar(i + 1, len(days), f"{day:%d %b}: {len(season.accepted)} reported, "
+                              f"{sent['smtp']} e-mails, {sent['smpp'] + sent['http_sms']} SMS")
+    print()
+    return summary(season, conference, late_story)
 
 
-def _wait(call: Any, ok: Any = lambda j: True, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = call()
-        if r.status_code == 200 and ok(r.json()):
-            return r.json()
-        time.sleep(0.3)
-    return None
+def late_amendment(season: Season, plan: Plan, bodies: dict[str, dict[str, Any]]) -> str:
+    amended = copy.deepcopy(bodies[plan.unit_id])
+    amended["notes"] = "Đính chính sau hạn."
+    refused = season.submit(amended)
+    with season.client("submissions") as c:
+        c.post(f"/v1/units/{plan.unit_id}/unlocks", json={
+            "period": season.period, "reason": "correction requested in writing", "hours": 24})
+    accepted = season.submit(amended)
+    return (f"  {plan.unit_id} amends on 2 December: {refused.status_code} "
+            f"({refused.json().get('type', '').rsplit(':', 1)[-1]}); after an operator's "
+            f"unlock: {accepted.status_code}, revision {accepted.json().get('revision')}")
+
+
+def summary(season: Season, conference: list[str], late_story: str) -> int:
+    period = season.period
+    with season.client("reporting") as c:
+        rep = c.get("/v1/reports/national", params={"period": period}).json()
+    with season.client("scoring") as c:
+        props = c.get("/v1/proposals", params={"period": period}).json()
+    sent = season.sent()
+    print("\n== Refused, with the reason ==")
+    print("\n".join(f"  {r}" for r in season.refusals))
+    if late_story:
+        print(late_story)
+    print("\n== 27 November: the MPS cluster conferences ==")
+    print("\n".join(conference))
+    awards: dict[str, int] = {}
+    for p in props["proposals"]:
+        awards[p["award"]] = awards.get(p["award"], 0) + 1
+    print(f"  proposals: {awards} (Government flag cap {props['government_flag_cap']} "
+          f"of {props['cluster_leaders']} cluster leaders)")
+    print(f"\n== Reminders: {sent['smtp']} e-mails and {sent['smpp'] + sent['http_sms']} SMS "
+          f"reached the sinks ({parts.sinks_dir(season.cfg)}) ==")
+    print(f"\n== National synthesis {period} ({rep.get('statement', rep['as_of'])}) ==")
+    print(f"  expected {rep['expected']}, submitted {rep['submitted']} "
+          f"(on time {rep['on_time']}, late {rep['late']}), missing {len(rep['missing'])}; "
+          f"completeness {rep['completeness']:.0%}, timeliness {rep['timeliness']:.0%}")
+    folder = ROOT / "reports" / str(period)
+    from services.reporting.export import export_reports
+    from services.reporting.settings import ReportingSettings
+
+    export_reports(ReportingSettings(), period=period, folder=str(folder),
+                   url=season.cfg.service_url("reporting"),
+                   credentials=str(season.cfg.credentials))
+    print(f"\nDashboard: {season.cfg.service_url('reporting')}/dashboard?period={period}"
+          f"#token={season.operator}")
+    print("The demo stack keeps running for you to look around; `make down` stops it.")
+    ok = rep["submitted"] == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def mongo_ping(cfg: StackConfig) -> bool:
 # -- the services --------------------------------------------------------------------------
 
 def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
-    return {
+    env = {
         **os.environ,
         "EMULATION_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
         "EMULATION_MONGO_URL": cfg.mongo_url,
@@ -130,6 +130,41 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         "EMULATION_CLOCK_CONTROL": "true" if cfg.clock_control else "false",
         "PYTHONUNBUFFERED": "1",
     }
+    if name == "notifications":
+        ports = sink_ports()
+        env.update({"EMULATION_SMTP_PORT": str(ports["smtp"]),
+                    "EMULATION_SMPP_PORT": str(ports["smpp"]),
+                    "EMULATION_HTTP_SMS_URL": f"http://127.0.0.1:{ports['http_sms']}/sms"})
+    return env
+
+
+# -- the provider sinks (SMTP, SMPP, HTTP SMS) the notifications service sends to ------------
+
+def sink_ports() -> dict[str, int]:
+    return {"smtp": int(os.environ.get("SMTP_PORT", 1025)),
+            "smpp": int(os.environ.get("SMPP_PORT", 2775)),
+            "http_sms": int(os.environ.get("HTTP_SMS_PORT", 2780))}
+
+
+def sinks_dir(cfg: StackConfig) -> Path:
+    return cfg.state / "sinks"
+
+
+def start_sinks(cfg: StackConfig) -> str:
+    """devstack/sinks.py: what they receive is in <state>/sinks/*.jsonl."""
+    p = proc(cfg, "sinks")
+    if p.pid() is not None:
+        return "already running"
+    ports = sink_ports()
+    for what, port in ports.items():
+        if port_open(port):
+            raise StackError(f"port {port} is taken by another process "
+                             f"(set {what.upper()}_PORT)")
+    p.start([sys.executable, "-m", "devstack.sinks", "--smtp-port", str(ports["smtp"]),
+             "--smpp-port", str(ports["smpp"]), "--http-sms-port", str(ports["http_sms"]),
+             "--out", str(sinks_dir(cfg))], env=dict(os.environ), cwd=ROOT)
+    wait_until("the sinks", lambda: all(port_open(port) for port in ports.values()), 30, p)
+    return "started"
 
 
 def start_service(cfg: StackConfig, name: str, wait: bool = True) -> str:
@@ -144,6 +179,25 @@ def start_service(cfg: StackConfig, name: str, wait: bool = True) -> str:
     if wait:
         wait_until(f"the {name} service", lambda: http_ready(cfg.service_url(name)), 90, p)
     return "started"
+
+
+def start_instance(cfg: StackConfig, name: str, instance: str, port: int, *,
+                   env: dict[str, str] | None = None, wait: bool = True) -> Proc:
+    """One more process of service `name` (process `<name>-<instance>`, its own pid file
+    and log) on another HTTP port, with the stack's settings otherwise: the same consumer
+    group and database, for the scale-out proofs. `env` overrides settings (another Kafka,
+    another database). `make down` does not know it: whoever starts it stops it."""
+    p = proc(cfg, f"{name}-{instance}")
+    if p.pid() is not None:
+        raise StackError(f"{p.name} is already running (pid {p.pid()})")
+    if port_open(port):
+        raise StackError(f"port {port} is taken by another process")
+    p.start([sys.executable, "-m", f"services.{name}"],
+            env={**service_env(cfg, name), "EMULATION_HTTP_PORT": str(port), **(env or {})},
+            cwd=ROOT)
+    if wait:
+        wait_until(f"{p.name}", lambda: http_ready(f"http://127.0.0.1:{port}"), 90, p)
+    return p
 
 
 def http_ready(base: str) -> bool:

@@ -28,6 +28,9 @@ def stack_env(base: int) -> dict[str, str]:
         "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
         "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75), "HTTP_SMS_PORT": str(base + 80),
         "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
+        # Reminder campaigns only where a test creates one, not a default campaign for
+        # every period a test moves the clock into.
+        "EMULATION_AUTO_CAMPAIGN": "false",
         # Every service writes its spans to a file of its own, for the tracing test.
         "OTEL_TRACES_EXPORTER": "file",
         "OTEL_TRACES_FILE": f".local/test-{base}/traces/{{service}}.jsonl",

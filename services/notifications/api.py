@@ -1,15 +1,26 @@
-"""HTTP entrypoints of the notifications service."""
+"""HTTP entrypoints of the notifications service: thin, they call the service layer."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.http import OperatorPrincipal
+from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.mongo import TRANSIENT_ERRORS
+from services.common.problems import Problem
+from services.notifications.campaigns import CampaignInvalid, campaign_spec
+from services.notifications.domain import Campaign, stage_time
+from services.notifications.scheduler import PassReport, Scheduler
 from services.notifications.service import Campaigns
+
+PeriodPath = Annotated[int, Path(ge=2000, le=2100, description="the year")]
+PeriodQuery = Annotated[int | None, Query(ge=2000, le=2100, description="the year")]
+UnitType = Literal["ministry", "province", "police", "front", "organization", "individual"]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+UNIT_ID = r"^(ministry|province|front|organization|individual|police):[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 class DeadlineRead(BaseModel):
@@ -22,13 +33,214 @@ class DeadlineRead(BaseModel):
     missing: list[str]
 
 
-def build_router(campaigns: Campaigns) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["deadlines"])
+class NotificationRead(BaseModel):
+    unit_id: str
+    period: int
+    stage: str
+    channel: str
+    recipient: str
+    status: str
+    sent_at: datetime | None = None
+    kind: str = "reminder"
+    provider: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    not_before: datetime | None = None
+    delivered_at: datetime | None = None
+    message_id: str | None = None
+    provider_ids: list[str] = Field(default=[], description="the provider's message ids")
+    fallback: str | None = None
+    units: list[str] = Field(default=[], description="a digest's overdue units")
 
-    @router.get("/deadlines/{period}", response_model=DeadlineRead)
-    async def deadline(period: Annotated[int, Path(ge=2000, le=2100)], _: OperatorPrincipal
-                       ) -> DeadlineRead:
+
+class StageWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    days: int = Field(ge=-366, le=366, description="after the deadline's day (negative: before)")
+    hour: int = Field(ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    escalate: bool | None = Field(default=None, description="default: overdue stages")
+
+
+class StageRead(BaseModel):
+    name: str
+    days: int
+    hour: int
+    minute: int
+    escalate: bool
+    kind: str
+    due_at: datetime
+
+
+class QuietHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(pattern=HHMM, examples=["21:00"])
+    end: str = Field(pattern=HHMM, examples=["07:00"])
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_ids: list[Annotated[str, Field(pattern=UNIT_ID, max_length=120)]] = Field(
+        default=[], max_length=1000)
+    unit_types: list[UnitType] = []
+
+
+class Escalation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    national: list[Annotated[str, Field(pattern=UNIT_ID)]] = Field(
+        default=["ministry:public-security", "ministry:home-affairs"], max_length=20)
+    cluster_heads: bool = True
+    supervisors: bool = True
+
+
+class CampaignWrite(BaseModel):
+    """Fields left out take the defaults (services/notifications/campaign_defaults.yaml);
+    `quiet_hours: null` switches quiet hours off."""
+
+    model_config = ConfigDict(extra="forbid")
+    deadline: datetime | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    stages: list[StageWrite] | None = Field(default=None, min_length=1, max_length=50)
+    channels: list[Literal["email", "sms"]] | None = Field(default=None, min_length=1)
+    quiet_hours: QuietHours | None = None
+    audience: Audience | None = None
+    escalation: Escalation | None = None
+    catch_up_hours: float | None = Field(default=None, gt=0, le=24 * 90)
+    paused: bool | None = None
+
+
+class CampaignRead(BaseModel):
+    period: int
+    deadline: datetime
+    timezone: str
+    stages: list[StageRead]
+    channels: list[str]
+    quiet_hours: QuietHours | None
+    audience: Audience
+    escalation: Escalation
+    catch_up_hours: float
+    paused: bool
+    current_stage: str | None
+
+
+class CampaignPassRead(BaseModel):
+    period: int
+    stage: str | None
+    due_at: datetime | None
+    paused: bool
+    units: int
+    outcomes: dict[str, int]
+
+
+class TickRead(BaseModel):
+    trigger: str
+    now: datetime
+    partitions: list[int]
+    campaigns: list[CampaignPassRead]
+    abandoned: list[str]
+    breakers: dict[str, str]
+    seconds: float
+
+
+def campaign_read(campaign: Campaign, current: str | None) -> CampaignRead:
+    spec = campaign_spec(campaign)
+    stages = [StageRead(name=s.name, days=s.days, hour=s.hour, minute=s.minute,
+                        escalate=s.escalate, kind=s.kind, due_at=stage_time(campaign, s))
+              for s in campaign.stages]
+    return CampaignRead(**{**spec, "stages": stages, "current_stage": current})
+
+
+def tick_read(report: PassReport) -> TickRead:
+    return TickRead(
+        trigger=report.trigger, now=report.now, partitions=report.partitions,
+        campaigns=[CampaignPassRead(period=c.period, stage=c.stage, due_at=c.due_at,
+                                    paused=c.paused, units=c.units, outcomes=dict(c.outcomes))
+                   for c in report.campaigns],
+        abandoned=report.abandoned, breakers=report.breakers, seconds=report.seconds)
+
+
+def notification_read(row: dict[str, Any]) -> NotificationRead:
+    fields = {k: v for k, v in row.items() if k in NotificationRead.model_fields}
+    return NotificationRead(**{**fields, "attempts": len(row.get("attempts") or [])})
+
+
+def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/deadlines/{period}", response_model=DeadlineRead, tags=["deadlines"])
+    async def deadline(period: PeriodPath, _: OperatorPrincipal) -> DeadlineRead:
         status = await campaigns.status(period)
         return DeadlineRead(**vars(status))
+
+    @router.get("/notifications", response_model=list[NotificationRead],
+                tags=["notifications"])
+    async def notifications(principal: CurrentPrincipal, period: PeriodQuery = None,
+                            unit_id: Annotated[str | None, Query(
+                                pattern=UNIT_ID, max_length=120)] = None,
+                            ) -> list[NotificationRead]:
+        """Reminders and digests of a unit (a unit's token: its own), or of a whole
+        period (operator), with their state: sent, delivered, deferred, failed, ..."""
+        if not principal.is_operator:
+            unit_id = unit_id or principal.unit_id
+        if unit_id is not None:
+            ensure_access(principal, unit_id)
+        elif period is None:
+            raise Problem(422, "invalid-request", "give unit_id or period",
+                          errors=[{"field": "unit_id", "message": "unit_id or period needed"}])
+        rows = await campaigns.notifications(unit_id=unit_id, period=period)
+        return [notification_read(r) for r in rows]
+
+    @router.get("/campaigns", response_model=list[CampaignRead], tags=["campaigns"])
+    async def list_campaigns(_: OperatorPrincipal) -> list[CampaignRead]:
+        return [campaign_read(c, campaigns.current(c)) for c in await campaigns.all_campaigns()]
+
+    @router.get("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
+    async def read_campaign(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
+        campaign = await campaigns.campaign(period)
+        if campaign is None:
+            raise Problem(404, "not-found", f"no campaign for {period} yet")
+        return campaign_read(campaign, campaigns.current(campaign))
+
+    @router.put("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
+    async def put_campaign(period: PeriodPath, body: CampaignWrite, _: OperatorPrincipal
+                           ) -> CampaignRead:
+        """Set the period's campaign: stages, deadline, quiet hours, channels, audience
+        (operators may target a subset of units), escalation."""
+        overrides = body.model_dump(mode="json", exclude_unset=True)
+        for stage in overrides.get("stages") or []:
+            if stage.get("escalate") is None:
+                stage.pop("escalate", None)
+        try:
+            campaign = await campaigns.put_campaign(period, overrides)
+        except CampaignInvalid as exc:
+            raise Problem(422, "invalid-campaign", str(exc)) from exc
+        return campaign_read(campaign, campaigns.current(campaign))
+
+    @router.post("/campaigns/{period}/pause", response_model=CampaignRead, tags=["campaigns"])
+    async def pause(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
+        """Stop sending the period's reminders (what waits keeps waiting)."""
+        campaign = await campaigns.set_paused(period, True)
+        return campaign_read(campaign, campaigns.current(campaign))
+
+    @router.post("/campaigns/{period}/resume", response_model=CampaignRead, tags=["campaigns"])
+    async def resume(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
+        """Send again: the current stage goes out at the next pass (catch-up rules)."""
+        campaign = await campaigns.set_paused(period, False)
+        return campaign_read(campaign, campaigns.current(campaign))
+
+    @router.post("/admin/providers/reset", response_model=dict[str, str], tags=["ops"])
+    async def reset_providers(_: OperatorPrincipal) -> dict[str, str]:
+        """Close every provider's circuit breaker (after a provider was fixed); answers
+        the breakers' states."""
+        return scheduler.sender.dispatcher.reset_breakers()
+
+    @router.post("/admin/tick", response_model=TickRead, tags=["ops"])
+    async def tick(_: OperatorPrincipal) -> TickRead:
+        """Run one scheduling pass now, at the service's clock, and say what it did."""
+        try:
+            return tick_read(await scheduler.run_pass("tick"))
+        except TRANSIENT_ERRORS as exc:
+            raise Problem(503, "unavailable", f"the database is unavailable: {exc!r}",
+                          headers={"Retry-After": "5"}) from exc
 
     return router

@@ -1,25 +1,96 @@
-"""Composition root of the notifications service."""
+"""Composition root of the notifications service: the one place adapters are wired."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSIONS, UNITS
+from services.common.topics import SUBMISSIONS, TOPICS, UNITS
+from services.notifications.abandoned import AbandonedClaims
 from services.notifications.api import build_router
+from services.notifications.campaigns import load_defaults
+from services.notifications.channels import HttpSmsProvider, Provider, SmtpProvider
+from services.notifications.delivery import Dispatcher
+from services.notifications.events import EventLog
+from services.notifications.ownership import Ownership
+from services.notifications.receipts import Receipts
+from services.notifications.scheduler import Scheduler, SchedulerConfig
+from services.notifications.sender import Sender, SenderConfig
 from services.notifications.service import Campaigns
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import DOCUMENTS, StatusStore
+from services.notifications.smpp import SmppProvider
+from services.notifications.store import (
+    DOCUMENTS,
+    CampaignStore,
+    LedgerStore,
+    OutboxStore,
+    StatusStore,
+)
+from services.notifications.templates import Templates
+
+log = logging.getLogger(__name__)
+
+
+def sms_providers(settings: NotificationsSettings, smpp: SmppProvider) -> list[Provider]:
+    chain: list[Provider] = []
+    for name in (n.strip() for n in settings.sms_providers.split(",") if n.strip()):
+        if name == "smpp":
+            chain.append(smpp)
+        elif name == "http-sms" and settings.http_sms_url:
+            chain.append(HttpSmsProvider(settings.http_sms_url, settings.smpp_source_addr,
+                                         settings.http_sms_timeout_seconds))
+        elif name != "http-sms":
+            raise ValueError(f"unknown SMS provider {name!r} (smpp, http-sms)")
+    return chain
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
+    defaults = load_defaults(settings.campaign_defaults_file)
     replica = RegistryReplica(rt.db)
-    campaigns = Campaigns(store=StatusStore(rt.db), replica=replica)
+    status, campaign_store = StatusStore(rt.db), CampaignStore(rt.db)
+    ledger = LedgerStore(rt.db)
+    events = EventLog(producer=rt.producer, outbox=OutboxStore(rt.db), source=rt.source)
+    receipts = Receipts(clock=rt.clock, ledger=ledger, events=events)
+    smpp = SmppProvider(settings.smpp_host, settings.smpp_port,
+                        system_id=settings.smpp_system_id, password=settings.smpp_password,
+                        source_addr=settings.smpp_source_addr,
+                        timeout=settings.smpp_timeout_seconds)
+    dispatcher = Dispatcher(
+        {"email": [SmtpProvider(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                                settings.smtp_timeout_seconds)],
+         "sms": sms_providers(settings, smpp)},
+        attempts_per_provider=settings.provider_attempts,
+        backoff_seconds=settings.provider_backoff_seconds,
+        breaker_failures=settings.breaker_failures,
+        breaker_cooldown=settings.breaker_cooldown_seconds)
+    sender = Sender(clock=rt.clock, status=status, campaigns=campaign_store, ledger=ledger,
+                    events=events, dispatcher=dispatcher,
+                    templates=Templates(settings.templates_dir), receipts=receipts,
+                    config=SenderConfig(instance=f"{settings.service_name}-{uuid.uuid4().hex[:12]}",
+                                        email_domain=settings.email_domain,
+                                        retry_rounds=settings.retry_rounds,
+                                        retry_backoff_seconds=settings.retry_backoff_seconds))
+    ownership = Ownership(UNITS, next(t.partitions for t in TOPICS if t.name == UNITS))
+    ownership.connect(rt.faust_app)
+    abandoned = AbandonedClaims(ledger=ledger, events=events, ownership=ownership,
+                                inflight=sender.inflight,
+                                timeout_seconds=settings.claim_timeout_seconds)
+    scheduler = Scheduler(
+        clock=rt.clock, replica=replica, status=status, campaigns=campaign_store, ledger=ledger,
+        sender=sender, ownership=ownership, abandoned=abandoned, defaults=defaults,
+        config=SchedulerConfig(auto_campaign=settings.auto_campaign,
+                               claim_timeout_seconds=settings.claim_timeout_seconds,
+                               concurrency=settings.send_concurrency))
+    campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
+                          ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
     loop = rt.record_loop("notifications")
 
     def topic(name: str) -> Any:
@@ -34,6 +105,54 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     rt.faust_app.agent(topic(SUBMISSIONS), name="notifications-submissions")(submissions_agent)
     rt.faust_app.agent(topic(UNITS), name="notifications-units")(units_agent)
 
+    async def scheduled_pass() -> None:
+        await scheduler.run_pass("timer")
+
+    async def event_relay() -> None:
+        await events.relay_once()
+
+    async def receipt_listener() -> None:
+        # smpplib's reader thread hands receipts to the event loop through a queue.
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        running = asyncio.get_running_loop()
+
+        def hand_over(mid: str, stat: str) -> None:
+            running.call_soon_threadsafe(queue.put_nowait, (mid, stat))
+
+        smpp.on_receipt = hand_over
+        try:
+            while True:
+                mid, stat = await queue.get()
+                await _retry_forever(lambda m=mid, s=stat: receipts.received("smpp", m, s))
+        finally:
+            await asyncio.to_thread(smpp.close)
+
+    async def campaign_gauges() -> None:
+        await campaigns.publish_gauges()
+
+    rt.every(settings.scheduler_interval_seconds, scheduled_pass)
+    rt.every(settings.gauges_interval_seconds, campaign_gauges)
+    rt.every(settings.relay_interval_seconds, event_relay)
+    rt.background.append(receipt_listener)
+
     app = http_app(rt, "Notifications service")
-    app.include_router(build_router(campaigns))
+    app.include_router(build_router(campaigns, scheduler))
+    app.state.scheduler = scheduler
     return app
+
+
+async def _retry_forever(call: Any, tries: int = 20) -> None:
+    """A receipt is worth a few retries while the database is away, not a stuck queue."""
+    delay = 0.2
+    for attempt in range(tries):
+        try:
+            await call()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if attempt == tries - 1:
+                log.exception("a delivery receipt could not be recorded")
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,24 +1,175 @@
-"""Tracks who has reported, so reminders go only to units that have not."""
+"""Application logic outside the scheduling pass: who has reported (and what that
+cancels), the campaigns operators manage, and the reminders a unit can read."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.registry_replica import RegistryReplica
-from services.notifications.domain import DeadlineStatus, campaign_deadline, deadline_status
-from services.notifications.store import StatusStore
+from services.notifications import metrics
+from services.notifications.campaigns import (
+    CampaignInvalid,
+    build_campaign,
+    campaign_spec,
+    with_overrides,
+)
+from services.notifications.domain import (
+    CHANNELS,
+    EMAIL,
+    Campaign,
+    DeadlineStatus,
+    campaign_deadline,
+    current_stage,
+    deadline_status,
+    digest_stage,
+    ledger_key,
+    recipients,
+    stage_time,
+)
+from services.notifications.sender import Job, Sender
+from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
+log = logging.getLogger(__name__)
 ACCEPTED = "vn.emulation.submission.accepted"
 
 
-class Campaigns:
-    def __init__(self, *, store: StatusStore, replica: RegistryReplica) -> None:
-        self.store, self.replica = store, replica
+class UnknownCampaign(LookupError):
+    """No campaign for that period."""
 
+
+class Campaigns:
+    def __init__(self, *, store: StatusStore, replica: RegistryReplica,
+                 campaigns: CampaignStore, ledger: LedgerStore, sender: Sender,
+                 defaults: Mapping[str, Any], clock: Clock) -> None:
+        self.store, self.replica, self.campaigns = store, replica, campaigns
+        self.ledger, self.sender, self.defaults, self.clock = ledger, sender, defaults, clock
+
+    # -- submissions -----------------------------------------------------------------------
     async def on_submission(self, event: Event) -> None:
-        if event.type == ACCEPTED:
-            await self.store.record_submission(event.data)
+        """Idempotent: record the report, then cancel whatever waits for that unit."""
+        if event.type != ACCEPTED:
+            return
+        await self.store.record_submission(event.data)
+        unit_id, period = event.data["unit_id"], event.data["period"]
+        waits = [w for w in await self.ledger.pending_of(unit_id, period)
+                 if w.get("kind", "reminder") == "reminder"]
+        if not waits:
+            return
+        try:
+            campaign = await self.campaign(period)
+        except CampaignInvalid:  # the report is recorded; the pass will not send anyway
+            campaign = None
+        unit = await self.replica.unit(unit_id) or {"_id": unit_id}
+        for wait in waits:
+            stage = campaign.stage(wait["stage"]) if campaign else None
+            if campaign is None or stage is None:
+                await self.ledger.drop_deferral(wait["_id"])
+                continue
+            job = Job(key=wait["_id"], campaign=campaign, stage=stage, stage_name=stage.name,
+                      unit=unit, channel=wait["channel"], recipient=wait["recipient"])
+            await self.sender.close_wait(wait, job, "cancelled", "the unit has reported")
+        log.info("pending reminders cancelled", extra={"fields": {
+            "unit_id": unit_id, "period": period, "count": len(waits)}})
 
     async def status(self, period: int) -> DeadlineStatus:
         expected = [u["_id"] for u in await self.replica.units(period)]
-        return deadline_status(period, campaign_deadline(period), expected,
-                               await self.store.submitted(period))
+        campaign = await self.campaign(period)
+        deadline = campaign.deadline if campaign else campaign_deadline(period)
+        return deadline_status(period, deadline, expected, await self.store.submitted(period))
+
+    async def publish_gauges(self) -> None:
+        """Completeness per campaign period, for the dashboards and the alert on low
+        completeness before the deadline (campaign_units, campaign_deadline_...)."""
+        for campaign in await self.all_campaigns():
+            status = await self.status(campaign.period)
+            period = str(campaign.period)
+            for state, value in (("expected", status.expected), ("submitted", status.submitted),
+                                 ("on_time", status.on_time), ("late", status.late),
+                                 ("missing", len(status.missing))):
+                metrics.CAMPAIGN_UNITS.labels(period, state).set(value)
+            metrics.CAMPAIGN_DEADLINE.labels(period).set(campaign.deadline.timestamp())
+
+    # -- campaigns -------------------------------------------------------------------------
+    async def campaign(self, period: int) -> Campaign | None:
+        doc = await self.campaigns.get(period)
+        return build_campaign(period, doc) if doc else None
+
+    async def all_campaigns(self) -> list[Campaign]:
+        return [build_campaign(int(d["period"]), d) for d in await self.campaigns.all()]
+
+    async def put_campaign(self, period: int, overrides: Mapping[str, Any]) -> Campaign:
+        """Replace the period's campaign by the defaults plus `overrides` (raises
+        CampaignInvalid); an existing campaign keeps its paused flag unless given."""
+        existing = await self.campaigns.get(period)
+        fields = dict(overrides)
+        if "paused" not in fields and existing is not None:
+            fields["paused"] = bool(existing.get("paused"))
+        campaign = with_overrides(period, self.defaults, fields)
+        await self.campaigns.put({**campaign_spec(campaign), "source": "operator",
+                                  "updated_at": self.clock.now()})
+        return campaign
+
+    async def set_paused(self, period: int, paused: bool) -> Campaign:
+        """Pause or resume; pausing a period without a campaign stores the default one."""
+        if await self.campaigns.get(period) is None:
+            await self.campaigns.create({**campaign_spec(build_campaign(period, self.defaults)),
+                                         "source": "defaults", "created_at": self.clock.now()})
+        await self.campaigns.set_paused(period, paused, self.clock.now())
+        campaign = await self.campaign(period)
+        if campaign is None:
+            raise UnknownCampaign(period)
+        return campaign
+
+    def current(self, campaign: Campaign, now: datetime | None = None) -> str | None:
+        due = current_stage(campaign, now or self.clock.now())
+        return due.stage.name if due else None
+
+    # -- what a unit received --------------------------------------------------------------
+    async def notifications(self, *, unit_id: str | None, period: int | None
+                            ) -> list[dict[str, Any]]:
+        """Ledger entries and waits. For one unit they are looked up by their keys (the
+        campaign's stages times the unit's addresses), which needs no collection scan."""
+        if unit_id is None:
+            assert period is not None
+            rows = await self.ledger.of_period(period)
+            waits = [w for w in await self.ledger.pending() if w.get("period") == period]
+        else:
+            rows, waits = [], []
+            periods = [period] if period else [c.period for c in await self.all_campaigns()]
+            unit = await self.replica.unit(unit_id) or {"_id": unit_id}
+            for p in periods:
+                campaign = await self.campaign(p)
+                if campaign is None:
+                    continue
+                keys = _keys_of(unit, campaign)
+                found = await asyncio.gather(*(self.ledger.get(k) for k in keys))
+                rows += [f for f in found if f is not None]
+                waits += await self.ledger.pending_of(unit_id, p)
+        have = {r["_id"] for r in rows}
+        rows += [{**w, "status": "deferred"} for w in waits
+                 if w["_id"] not in have and w.get("reason") == "quiet-hours"]
+        order = {}
+        for c in await self.all_campaigns():
+            for s in c.stages:
+                order[(c.period, s.name)] = stage_time(c, s)
+                order[(c.period, digest_stage(s.name))] = stage_time(c, s)
+        rows.sort(key=lambda r: (r["period"], str(order.get((r["period"], r["stage"]), "")),
+                                 r["stage"], r["channel"], r["recipient"]))
+        return rows
+
+
+def _keys_of(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    pairs = recipients(unit, CHANNELS)
+    keys = []
+    for stage in campaign.stages:
+        keys += [ledger_key(unit["_id"], campaign.period, stage.name, ch, r) for ch, r in pairs]
+        if stage.escalate:
+            keys += [ledger_key(unit["_id"], campaign.period, digest_stage(stage.name), ch, r)
+                     for ch, r in pairs if ch == EMAIL]
+    return keys

@@ -1,0 +1,91 @@
+"""Claims whose worker stopped between claiming a reminder and recording its outcome
+(a crash, kill -9): the message may or may not have gone out, so such an entry is marked
+`unknown`, reported (log, metric, event) and never resent.
+
+An entry is abandoned when it is still `sending` and untouched for longer than a send
+can take (a sender refreshes `touched_at` between tries). The ledger is searched for
+`sending` entries after every rebalance and every few minutes; passes also report the
+ones they meet on their way."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.notifications import metrics
+from services.notifications.domain import key_digest
+from services.notifications.events import EventLog
+from services.notifications.ownership import Ownership
+from services.notifications.receipts import job_of
+from services.notifications.store import LedgerStore
+
+log = logging.getLogger(__name__)
+DETAIL = ("claimed by a worker that stopped before recording the outcome; it may or may "
+          "not have been sent, and is not resent")
+
+
+class AbandonedClaims:
+    def __init__(self, *, ledger: LedgerStore, events: EventLog, ownership: Ownership,
+                 inflight: set[str], timeout_seconds: float, rescan_seconds: float = 300.0
+                 ) -> None:
+        self.ledger, self.events, self.ownership = ledger, events, ownership
+        self.inflight = inflight  # this worker's own sends: never abandoned
+        self.timeout = timedelta(seconds=timeout_seconds)
+        self.rescan_seconds = rescan_seconds
+        self._suspects: dict[str, Mapping[str, Any]] = {}
+        self._scanned: tuple[int, float] | None = None
+
+    def notice(self, entry: Mapping[str, Any]) -> None:
+        """A `sending` entry met on the way (not ours): check it at the next reconcile."""
+        if entry["_id"] not in self.inflight:
+            self._suspects.setdefault(entry["_id"], entry)
+
+    async def reconcile(self) -> list[str]:
+        """Mark the abandoned claims of owned units; returns their keys."""
+        if (self._scanned is None or self._scanned[0] != self.ownership.generation
+                or time.monotonic() - self._scanned[1] > self.rescan_seconds):
+            for found in await self.ledger.with_status("sending"):
+                self.notice(found)
+            self._scanned = (self.ownership.generation, time.monotonic())
+        now = datetime.now(UTC)
+        marked = []
+        for key, entry in list(self._suspects.items()):
+            if key in self.inflight:
+                del self._suspects[key]
+                continue
+            if not self.ownership.owns(entry["unit_id"]) or now - entry["touched_at"] < (
+                    self.timeout):
+                continue
+            fresh = await self.ledger.get(key)
+            del self._suspects[key]
+            if fresh is None or fresh.get("status") != "sending":
+                continue
+            if fresh.get("touched_at") != entry.get("touched_at"):
+                self._suspects[key] = fresh  # its worker is still at it
+                continue
+            if await self.mark(fresh):
+                marked.append(key)
+        return marked
+
+    async def mark(self, entry: Mapping[str, Any]) -> bool:
+        """Report one abandoned claim as unknown (unless it moved on meanwhile)."""
+        changed = await self.ledger.update(
+            entry["_id"], {"status": "unknown", "detail": DETAIL,
+                           "marked_at": datetime.now(UTC)},
+            where={"status": entry["status"], "owner": entry.get("owner"),
+                   "touched_at": entry.get("touched_at")})
+        if not changed:
+            return False
+        log.warning("reminder claim abandoned: outcome unknown, not resent", extra={
+            "fields": {"key": entry["_id"], "owner": entry.get("owner")}})
+        metrics.REMINDERS.labels("unknown", entry.get("kind", "reminder"),
+                                 entry["channel"]).inc()
+        await self.ledger.drop_deferral(entry["_id"])
+        await self.events.emit(
+            event_id=f"notif:{key_digest(entry['_id'])}:{entry.get('round', 1)}:abandoned",
+            subject=entry["unit_id"], data={**job_of(entry), "status": "unknown",
+                                            "detail": DETAIL})
+        return True

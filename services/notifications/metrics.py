@@ -1,0 +1,52 @@
+"""Prometheus metrics of the notifications service (low-cardinality labels only)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.common.metrics import LATENCY_BUCKETS
+
+SEND_ATTEMPTS = Counter(
+    "notification_send_attempts_total",
+    "Tries to hand a reminder to a provider, by channel, provider and outcome.",
+    ["channel", "provider", "outcome"],
+)
+SEND_SECONDS = Histogram(
+    "notification_send_duration_seconds", "Time one provider took to take a message.",
+    ["channel", "provider"], buckets=LATENCY_BUCKETS,
+)
+REMINDERS = Counter(
+    "notification_reminders_total",
+    "Reminders by final state (sent, failed, unknown, deferred, cancelled, skipped, "
+    "delivered, fallback), kind (reminder or digest) and channel.",
+    ["status", "kind", "channel"],
+)
+CIRCUIT_OPEN = Gauge(
+    "notification_provider_circuit_open", "1 while a provider's circuit breaker is open.",
+    ["provider"],
+)
+PASSES = Counter(
+    "notification_scheduler_passes_total", "Scheduling passes, by trigger.", ["trigger"],
+)
+PASS_SECONDS = Histogram(
+    "notification_scheduler_pass_duration_seconds", "Time one scheduling pass took.",
+    ["trigger"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+OWNED_PARTITIONS = Gauge(
+    "notification_owned_partitions",
+    "Partitions of emulation.units.v1 this worker schedules reminders for.",
+)
+RECEIPTS = Counter(
+    "notification_delivery_receipts_total", "Delivery receipts received, by provider and stat.",
+    ["provider", "stat"],
+)
+CAMPAIGN_UNITS = Gauge(
+    "campaign_units",
+    "Units of a campaign period's registry by state (expected, submitted, on_time, late, "
+    "missing).",
+    ["period", "state"],
+)
+CAMPAIGN_DEADLINE = Gauge(
+    "campaign_deadline_timestamp_seconds", "A campaign period's deadline, as a Unix time.",
+    ["period"],
+)

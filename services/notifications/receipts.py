@@ -1,0 +1,78 @@
+"""Delivery receipts (SMPP deliver_sm): a receipt may arrive before or after the
+ledger records the message ids, so both sides write to `provider_messages` and whoever
+comes second applies it. An SMS is delivered when every part has DELIVRD."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from services.common.clock import Clock
+from services.notifications import metrics
+from services.notifications.domain import key_digest
+from services.notifications.events import EventLog
+from services.notifications.store import LedgerStore
+
+FINAL_FAILURES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED")
+KNOWN_STATS = {"DELIVRD", "ACCEPTD", "ENROUTE", "UNKNOWN", *FINAL_FAILURES}
+
+
+def job_of(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The event fields that name a ledger entry."""
+    return {"unit_id": entry["unit_id"], "period": entry["period"], "stage": entry["stage"],
+            "channel": entry["channel"], "recipient": entry["recipient"],
+            "kind": entry.get("kind", "reminder")}
+
+
+class Receipts:
+    # Providers that send delivery receipts (others: the ledger stops at `sent`).
+    providers = frozenset({"smpp"})
+
+    def __init__(self, *, clock: Clock, ledger: LedgerStore, events: EventLog) -> None:
+        self.clock, self.ledger, self.events = clock, ledger, events
+
+    async def sent(self, key: str, provider: str, message_ids: list[str]) -> None:
+        """The ledger has these ids now; apply a receipt that came first."""
+        for mid in message_ids:
+            doc = await self.ledger.index_message(provider, mid, key)
+            if doc and doc.get("stat"):
+                await self.apply(key, provider)
+
+    async def received(self, provider: str, message_id: str, stat: str) -> None:
+        metrics.RECEIPTS.labels(provider, stat if stat in KNOWN_STATS else "other").inc()
+        doc = await self.ledger.record_receipt(provider, message_id, stat, self.clock.now())
+        if doc and doc.get("key"):
+            await self.apply(doc["key"], provider)
+
+    async def apply(self, key: str, provider: str) -> None:
+        entry = await self.ledger.get(key)
+        if entry is None or entry.get("status") != "sent":
+            return
+        ids = entry.get("provider_ids") or []
+        stats = {d["_id"].split(":", 1)[1]: d.get("stat")
+                 for d in await self.ledger.receipts_of(provider, ids)}
+        failed = [s for s in stats.values() if s in FINAL_FAILURES]
+        fields = job_of(entry)
+        if failed:
+            detail = f"delivery receipt: {failed[0]}"
+            if await self.ledger.update(key, {"status": "failed", "receipts": stats,
+                                              "detail": detail}, where={"status": "sent"}):
+                metrics.REMINDERS.labels("undelivered", fields["kind"], fields["channel"]).inc()
+                await self.events.emit(event_id=f"notif:{key_digest(key)}:undelivered",
+                                       subject=entry["unit_id"],
+                                       data={**fields, "status": "failed", "provider": provider,
+                                             "detail": detail})
+        elif ids and all(stats.get(i) == "DELIVRD" for i in ids):
+            delivered_at = self.clock.now()
+            if await self.ledger.update(key, {"status": "delivered", "receipts": stats,
+                                              "delivered_at": delivered_at},
+                                        where={"status": "sent"}):
+                metrics.REMINDERS.labels("delivered", fields["kind"], fields["channel"]).inc()
+                sent_at = entry.get("sent_at")
+                await self.events.emit(
+                    event_id=f"notif:{key_digest(key)}:delivered", subject=entry["unit_id"],
+                    data={**fields, "status": "delivered", "provider": provider,
+                          "sent_at": sent_at.astimezone(UTC).isoformat() if sent_at else None,
+                          "delivered_at": delivered_at.astimezone(UTC).isoformat()})
+

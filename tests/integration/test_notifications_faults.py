@@ -1,0 +1,199 @@
+"""Reminders when things break: the service killed (kill -9) in the middle of a stage
+and its events redelivered sends no duplicate (a claim whose outcome is unknown is
+reported, not resent); a failing SMS provider falls back to the next one, and to e-mail
+when every SMS provider fails."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.test_notifications_season import (
+    SENT,
+    Sinks,
+    assert_sinks_match_ledger,
+    at,
+    expected_keys,
+    keys,
+    ledger,
+    put_campaign,
+    submit,
+    tick,
+    units_of,
+    when,
+)
+from tests.stackfixture import Stack, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def redeliver(stack: Stack, topic: str, subjects: set[str]) -> int:
+    """Produce the topic's records about `subjects` again, as a replay would."""
+    import json
+
+    records = stack.read_topic(topic, lambda e: e.get("subject") in subjects,
+                               count=10_000, timeout=5)
+    producer = stack.producer()
+    try:
+        for record in records:
+            headers = list(record.pop("_headers").items())
+            producer.send(topic, json.dumps(record, ensure_ascii=False).encode(),
+                          key=record["subject"].encode(), headers=headers)
+        producer.flush()
+    finally:
+        producer.close()
+    return len(records)
+
+
+def test_a_service_killed_mid_stage_sends_no_duplicate(
+        clock: Stack, example_request: dict[str, Any]) -> None:
+    stack, period = clock, 2046
+    registry = units_of(stack, period)
+    audience = ["police:lang-son", "police:cao-bang", "police:son-la", "police:lai-chau",
+                "police:dien-bien", "police:tuyen-quang"]
+    reporter = "police:thai-nguyen"  # reported before the stage: never reminded
+    put_campaign(stack, period, [*audience, reporter], channels=["email"])
+    sinks = Sinks(stack)
+    stack.set_clock(f"{period}-11-20T10:00:00+07:00")
+    submit(stack, example_request, reporter, period)
+
+    # A slow SMTP server: each message is stored, then answered 2 s later.
+    delay = stack.sinks_dir / "delay-smtp"
+    delay.write_text("2")
+    stack.set_clock(when(period, "d-7"))
+    tick_error: list[BaseException] = []
+
+    def run_tick() -> None:
+        try:
+            with stack.as_operator("notifications") as c:
+                c.post("/v1/admin/tick", timeout=120)
+        except httpx.HTTPError as exc:  # the service dies under it
+            tick_error.append(exc)
+
+    worker = threading.Thread(target=run_tick)
+    try:
+        worker.start()
+        wait_for("the first reminders of the stage", lambda: any(
+            r["status"] == "sent" for r in ledger(stack, period)), timeout=60)
+        stack.proc("notifications").kill9()
+        worker.join(30)
+        assert tick_error, "the tick was still running when the service was killed"
+    finally:
+        delay.unlink(missing_ok=True)
+    in_flight = [r for r in ledger_direct(stack, period) if r["status"] == "sending"]
+    assert in_flight, "some reminders were claimed but not marked when the service died"
+
+    stack.start("notifications")
+    assert redeliver(stack, "emulation.units.v1", {*audience, reporter}) >= len(audience)
+    assert redeliver(stack, "emulation.submissions.v1", {reporter}) >= 1
+
+    want: Counter[tuple[str, ...]] = Counter()
+    for unit in audience:
+        want += expected_keys(registry, unit, ["d-7"], ("email",))
+
+    def settled() -> list[dict[str, Any]] | None:
+        # Until the dead member leaves the consumer group, the new worker may own only
+        # some partitions; the dead worker's claims become `unknown` once abandoned.
+        owns_all = tick(stack)["partitions"] == list(range(6))
+        rows = ledger(stack, period)
+        done = owns_all and set(keys(rows)) >= set(want) and all(
+            r["status"] != "sending" for r in rows)
+        return rows if done else None
+
+    wait_for("every reminder of the stage to be settled", settled, timeout=120)
+    tick(stack)
+    rows = ledger(stack, period)
+    assert keys(rows) == want  # every reminder once; the reporter got nothing
+    statuses = Counter(r["status"] for r in rows)
+    assert set(statuses) <= {"sent", "unknown"} and statuses["unknown"] >= 1, statuses
+    unknown = {r["recipient"] for r in rows if r["status"] == "unknown"}
+    assert unknown == {r["recipient"] for r in in_flight}  # exactly those in flight
+    assert_sinks_match_ledger(sinks, rows, period)  # each message at most once
+    reported = stack.read_topic(
+        "emulation.notifications.v1", lambda e: e.get("data", {}).get("period") == period
+        and e["data"]["status"] == "unknown", count=len(unknown), timeout=15)
+    assert {e["data"]["recipient"] for e in reported} == unknown
+
+
+def ledger_direct(stack: Stack, period: int) -> list[dict[str, Any]]:
+    """The ledger straight from the database (the service is down)."""
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(stack.cfg.mongo_url)
+    try:
+        return list(client["emulation_notifications"]["ledger"].find({"period": period}))
+    finally:
+        client.close()
+
+
+def reset_providers(stack: Stack) -> None:
+    """Close the circuits a fault test opened, so later tests start clean."""
+    with stack.as_operator("notifications") as c:
+        states = c.post("/v1/admin/providers/reset").json()
+    assert set(states.values()) == {"closed"}
+
+
+def test_a_transient_failure_is_retried_in_a_later_round(clock: Stack) -> None:
+    # One address, so two failed tries leave the SMTP circuit closed.
+    stack, period, unit = clock, 2048, "organization:vietnam-news-agency"
+    registry = units_of(stack, period)
+    put_campaign(stack, period, [unit], channels=["email"])
+    sinks = Sinks(stack)
+    fail = stack.sinks_dir / "fail-smtp"
+    try:
+        fail.touch()  # 451: the server is there but takes nothing now
+        at(stack, f"{period}-11-23T09:05:00+07:00")
+        rows = ledger(stack, period)
+        assert keys(rows) == expected_keys(registry, unit, ["d-7"], ("email",))
+        assert {r["status"] for r in rows} == {"retrying"}
+        assert all(r["not_before"] and r["attempts"] == 2 for r in rows)
+    finally:
+        fail.unlink(missing_ok=True)
+        reset_providers(stack)
+    assert sinks.emails(period) == []
+    at(stack, f"{period}-11-23T09:04:59+07:00")  # the retry is not due yet
+    assert {r["status"] for r in ledger(stack, period)} == {"retrying"}
+    at(stack, f"{period}-11-23T09:10:00+07:00")  # backoff over: round 2
+    rows = ledger(stack, period)
+    assert {r["status"] for r in rows} == {"sent"}
+    assert all(r["attempts"] == 3 for r in rows)
+    assert_sinks_match_ledger(sinks, rows, period)
+
+
+def test_a_failing_sms_provider_falls_back_to_the_next_then_to_email(clock: Stack) -> None:
+    stack, period, unit = clock, 2047, "police:quang-ninh"
+    registry = units_of(stack, period)
+    phones, first_email = registry[unit]["phones"], registry[unit]["emails"][0]
+    put_campaign(stack, period, [unit], channels=["sms"])
+    sinks = Sinks(stack)
+    fail_smpp, fail_http = stack.sinks_dir / "fail-smpp", stack.sinks_dir / "fail-http-sms"
+    try:
+        fail_smpp.touch()
+        at(stack, when(period, "d-7"))
+        rows = ledger(stack, period)
+        assert keys(rows) == expected_keys(registry, unit, ["d-7"], ("sms",))
+        assert {(r["status"], r["provider"]) for r in rows} == {("sent", "http-sms")}
+        assert sorted(m["to"] for m in sinks.http_sms(period)) == sorted(phones)
+        refused = [p for p in sinks.new("smpp") if p["command"] == "submit_sm"
+                   and p["command_status"] == 0x08]
+        assert refused, "SMPP was tried first and answered ESME_RSYSERR"
+
+        fail_http.touch()
+        at(stack, when(period, "d-3"))
+        rows = [r for r in ledger(stack, period) if r["stage"] == "d-3"]
+        sms_rows = [r for r in rows if r["channel"] == "sms"]
+        assert {r["status"] for r in sms_rows} == {"failed"}
+        assert {r["fallback"] for r in sms_rows} == {f"email:{first_email}"}
+        [email] = [r for r in rows if r["channel"] == "email"]
+        assert email["recipient"] == first_email and email["status"] in SENT
+    finally:
+        fail_smpp.unlink(missing_ok=True)
+        fail_http.unlink(missing_ok=True)
+        reset_providers(stack)
+    [mail] = [m for m in sinks.emails(period) if m["headers"]["X-Emulation-Stage"] == "d-3"]
+    assert mail["to"] == first_email and "còn 3 ngày" in mail["subject"]
+    assert_sinks_match_ledger(sinks, ledger(stack, period), period)

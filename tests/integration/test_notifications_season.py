@@ -1,0 +1,346 @@
+"""Reminders on the real stack, the clock driven through a season with the clock
+fixture and POST /v1/admin/tick: each stage once per channel and recipient, nothing
+after a unit reports, catch-up after downtime, quiet hours, pause and resume, escalation
+digests, and the SMTP and SMPP peers receiving exactly what the ledger says was sent.
+Campaigns are restricted to a few units (an operator feature) to keep the tests quick.
+The helpers here are shared with test_notifications_faults.py."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from services.common import schemas
+from services.notifications.domain import partition_of
+from tests.conftest import request_for
+from tests.stackfixture import Stack, wait_for
+
+pytestmark = pytest.mark.integration
+SENT = ("sent", "delivered")
+
+
+def put_campaign(stack: Stack, period: int, units: list[str], **fields: Any) -> dict[str, Any]:
+    """A campaign restricted to `units` (operators may target a subset)."""
+    with stack.as_operator("notifications") as c:
+        r = c.put(f"/v1/campaigns/{period}",
+                  json={"audience": {"unit_ids": units}, **fields})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def tick(stack: Stack) -> dict[str, Any]:
+    with stack.as_operator("notifications") as c:
+        r = c.post("/v1/admin/tick", timeout=180)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def at(stack: Stack, iso: str) -> dict[str, Any]:
+    """Set every service's clock, then run one scheduling pass at that time."""
+    stack.set_clock(iso)
+    return tick(stack)
+
+
+def ledger(stack: Stack, period: int, unit_id: str | None = None) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"period": period}
+    if unit_id:
+        params["unit_id"] = unit_id
+    with stack.as_operator("notifications") as c:
+        r = c.get("/v1/notifications", params=params)
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def keys(rows: Iterable[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
+    return Counter((r["unit_id"], r["stage"], r["channel"], r["recipient"]) for r in rows)
+
+
+def submit(stack: Stack, example: dict[str, Any], unit_id: str, period: int) -> None:
+    with stack.client("submissions", stack.token(unit_id)) as c:
+        r = c.post("/v1/submissions", json=request_for(example, unit_id, period))
+    assert r.status_code == 202, r.text
+    with stack.as_operator("notifications") as c:
+        wait_for(f"notifications to see {unit_id}'s report", lambda: unit_id not in c.get(
+            f"/v1/deadlines/{period}").json()["missing"])
+
+
+def units_of(stack: Stack, period: int) -> dict[str, dict[str, Any]]:
+    """The registry as the submissions service serves it, with contacts."""
+    from services.submissions.registry import load_registry
+
+    out = {}
+    for u in load_registry().units(period):
+        out[u.unit_id] = {"name": u.name, "name_en": u.name_en,
+                          "emails": list(u.contacts.emails), "phones": list(u.contacts.phones),
+                          "language": u.contacts.language}
+    return out
+
+
+class Sinks:
+    """What the sinks received since this object was made (the files outlive test runs)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.marks = {k: len(stack.sink_records(k)) for k in ("smtp", "smpp", "http_sms")}
+
+    def new(self, kind: str) -> list[dict[str, Any]]:
+        return self.stack.sink_records(kind)[self.marks[kind]:]
+
+    def emails(self, period: int) -> list[dict[str, Any]]:
+        return [m for m in self.new("smtp")
+                if m["headers"].get("X-Emulation-Period") == str(period)]
+
+    def smpp_messages(self, period: int) -> list[dict[str, Any]]:
+        """Accepted submit_sm PDUs joined into messages (parts of one message follow each
+        other per destination), those of `period` only."""
+        open_parts: dict[str, list[dict[str, Any]]] = {}
+        messages = []
+        for pdu in self.new("smpp"):
+            if pdu["command"] != "submit_sm" or pdu["command_status"] != 0:
+                continue
+            dest = "+" + pdu["destination_addr"]
+            parts = open_parts.setdefault(dest, []) if pdu["udh"] else []
+            parts.append(pdu)
+            if pdu["udh"] and pdu["udh"]["seq"] < pdu["udh"]["total"]:
+                continue
+            open_parts.pop(dest, None)
+            messages.append({"to": dest, "text": "".join(p["text"] for p in parts),
+                             "ids": [p["message_id"] for p in parts], "pdus": parts})
+        return [m for m in messages if str(period) in m["text"]]
+
+    def http_sms(self, period: int) -> list[dict[str, Any]]:
+        return [m for m in self.new("http_sms") if str(period) in m["text"]]
+
+
+def assert_sinks_match_ledger(sinks: Sinks, rows: list[dict[str, Any]], period: int) -> None:
+    """The peers received exactly what the ledger says was sent: each sent reminder once,
+    nothing else (a reminder marked unknown may or may not have arrived, at most once)."""
+    emails = sinks.emails(period)
+    by_id = Counter(m["message_id"] for m in emails)
+    assert all(n == 1 for n in by_id.values()), f"duplicate e-mails: {by_id.most_common(3)}"
+    sent_ids = {r["message_id"] for r in rows if r["channel"] == "email" and r["status"] in SENT}
+    maybe_ids = {r["message_id"] for r in rows if r["channel"] == "email"
+                 and r["status"] == "unknown"}
+    assert sent_ids <= set(by_id), f"sent but not received: {sent_ids - set(by_id)}"
+    assert set(by_id) <= sent_ids | maybe_ids, f"received, not in ledger: {set(by_id) - sent_ids}"
+    for m in emails:
+        assert m["rcpt_tos"] == [m["to"]]
+
+    sms_rows = [r for r in rows if r["channel"] == "sms" and r["status"] in SENT]
+    smpp = sinks.smpp_messages(period)
+    got = Counter(tuple(m["ids"]) for m in smpp)
+    assert all(n == 1 for n in got.values())
+    want = Counter(tuple(r["provider_ids"]) for r in sms_rows if r["provider"] == "smpp")
+    assert got == want, f"SMPP peer {sorted(got)} != ledger {sorted(want)}"
+    for m in smpp:
+        row = next(r for r in sms_rows if tuple(r["provider_ids"]) == tuple(m["ids"]))
+        assert row["recipient"] == m["to"]
+    http = Counter(m["message_id"] for m in sinks.http_sms(period))
+    want_http = Counter(i for r in sms_rows if r["provider"] == "http-sms"
+                        for i in r["provider_ids"])
+    assert http == want_http
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+STAGES = ["d-30", "d-14", "d-7", "d-3", "d-1", "d-0", "overdue-1", "overdue-3"]
+STAGE_TIMES = {"d-30": "10-31T09:05", "d-14": "11-16T09:05", "d-7": "11-23T09:05",
+               "d-3": "11-27T09:05", "d-1": "11-29T09:05", "d-0": "11-30T08:05",
+               "overdue-1": "12-01T09:05", "overdue-3": "12-03T09:05"}
+
+
+def when(period: int, stage: str) -> str:
+    return f"{period}-{STAGE_TIMES[stage]}:00+07:00"
+
+
+def expected_keys(registry: dict[str, dict[str, Any]], unit: str, stages: list[str],
+                  channels: tuple[str, ...] = ("email", "sms")) -> Counter[tuple[str, ...]]:
+    u = registry[unit]
+    out: Counter[tuple[str, ...]] = Counter()
+    for stage in stages:
+        if "email" in channels:
+            out.update((unit, stage, "email", a) for a in u["emails"])
+        if "sms" in channels:
+            out.update((unit, stage, "sms", p) for p in u["phones"])
+    return out
+
+
+def test_a_season_sends_each_stage_once_and_nothing_after_a_report(
+        clock: Stack, example_request: dict[str, Any]) -> None:
+    stack, period = clock, 2040
+    reporter = "province:lang-son"  # reports between d-7 and d-3
+    audience = ["police:lang-son", "ministry:foreign-affairs", reporter]
+    registry = units_of(stack, period)
+    put_campaign(stack, period, audience)
+    sinks = Sinks(stack)
+    for stage in STAGES:
+        report = at(stack, when(period, stage))
+        mine = next(c for c in report["campaigns"] if c["period"] == period)
+        assert mine["stage"] == stage
+        if stage == "d-7":
+            stack.set_clock(f"{period}-11-25T10:00:00+07:00")
+            submit(stack, example_request, reporter, period)
+            assert at(stack, f"{period}-11-25T10:05:00+07:00")["campaigns"]  # nothing due
+    # Passes again at the same moment, and in between stages, change nothing.
+    before = ledger(stack, period)
+    at(stack, f"{period}-12-03T10:00:00+07:00")
+    tick(stack)
+    rows = ledger(stack, period)
+    assert keys(rows) == keys(before)
+
+    reminders = [r for r in rows if r["kind"] == "reminder"]
+    want = (expected_keys(registry, "police:lang-son", STAGES)
+            + expected_keys(registry, "ministry:foreign-affairs", STAGES)
+            + expected_keys(registry, reporter, ["d-30", "d-14", "d-7"]))
+    assert keys(reminders) == want  # each stage once per channel and recipient, no more
+    assert all(r["status"] in SENT for r in reminders), Counter(r["status"] for r in reminders)
+    assert all(r["sent_at"] for r in reminders)
+
+    digests = [r for r in rows if r["kind"] == "digest"]
+    assert {r["stage"] for r in digests} == {"overdue-1-digest", "overdue-3-digest"}
+    by_recipient = {(r["unit_id"], r["stage"]): r["units"] for r in digests}
+    both = ["ministry:foreign-affairs", "police:lang-son"]
+    for body in ("ministry:public-security", "ministry:home-affairs"):
+        assert by_recipient[(body, "overdue-1-digest")] == both  # the reporter is not listed
+    assert by_recipient[("police:phu-tho", "overdue-3-digest")] == ["police:lang-son"]
+    assert keys(d for d in digests if d["unit_id"] == "police:phu-tho") == Counter(
+        ("police:phu-tho", s, "email", a) for s in ("overdue-1-digest", "overdue-3-digest")
+        for a in registry["police:phu-tho"]["emails"])
+
+    assert_sinks_match_ledger(sinks, rows, period)
+    # The SMPP peer sends deliver_sm receipts: those SMS end up delivered.
+    assert any(r["provider"] == "smpp" for r in rows)
+    wait_for("the SMPP delivery receipts", lambda: all(
+        r["status"] == "delivered" and r["delivered_at"] for r in ledger(stack, period)
+        if r["provider"] == "smpp"), timeout=30)
+    emails = {m["message_id"]: m for m in sinks.emails(period)}
+    en = [m for m in emails.values() if m["headers"]["X-Emulation-Unit"]
+          == "ministry:foreign-affairs"]
+    assert en and all(m["subject"].startswith("[Emulation 2040]") for m in en)
+    vi = next(m for m in emails.values() if m["headers"]["X-Emulation-Unit"]
+              == "police:lang-son" and m["headers"]["X-Emulation-Stage"] == "d-7")
+    assert "còn 7 ngày" in vi["subject"] and "Công an tỉnh Lạng Sơn" in vi["body"]
+    digest_mail = next(m for m in emails.values() if m["headers"]["X-Emulation-Unit"]
+                       == "ministry:home-affairs")
+    assert "Lạng Sơn" in digest_mail["body"] and "(ministry:foreign-affairs)" in \
+        digest_mail["body"]
+    smpp = sinks.smpp_messages(period)
+    vi_sms = [m for m in smpp if m["to"] in registry["police:lang-son"]["phones"]]
+    assert vi_sms and all(p["data_coding"] == 8 for m in vi_sms for p in m["pdus"])
+    assert any(len(m["pdus"]) == 2 and all(p["esm_class"] == 0x40 for p in m["pdus"])
+               for m in vi_sms)
+    en_sms = [m for m in smpp if m["to"] in registry["ministry:foreign-affairs"]["phones"]]
+    assert all(p["data_coding"] == 0 for m in en_sms for p in m["pdus"])
+
+    sent = [r for r in rows if r["status"] in SENT]
+    events = stack.read_topic(
+        "emulation.notifications.v1", lambda e: e.get("data", {}).get("period") == period
+        and e["data"]["status"] == "sent", count=len(sent) + 1, timeout=15)
+    assert len({e["id"] for e in events}) == len(sent)
+    for event in events[:20]:
+        event.pop("_headers")
+        assert schemas.errors("notification.v1", event) == []
+
+
+def test_catch_up_after_downtime_sends_only_the_latest_stage(clock: Stack) -> None:
+    stack, period, unit = clock, 2041, "police:cao-bang"
+    put_campaign(stack, period, [unit])
+    # The service was "down" from before d-30 until the deadline day's afternoon.
+    report = at(stack, f"{period}-11-30T15:00:00+07:00")
+    assert next(c for c in report["campaigns"] if c["period"] == period)["stage"] == "d-0"
+    rows = ledger(stack, period)
+    assert {r["stage"] for r in rows} == {"d-0"}
+    # Back again long after the last stage: everything is stale, nothing goes out.
+    report = at(stack, f"{period}-12-10T09:00:00+07:00")
+    assert next(c for c in report["campaigns"] if c["period"] == period)["stage"] is None
+    assert keys(ledger(stack, period)) == keys(rows)
+
+
+def test_sms_in_quiet_hours_waits_and_a_report_cancels_what_waits(
+        clock: Stack, example_request: dict[str, Any]) -> None:
+    stack, period = clock, 2042
+    waiting, reporter = "police:lang-son", "province:lang-son"
+    registry = units_of(stack, period)
+    put_campaign(stack, period, [waiting, reporter])
+    sinks = Sinks(stack)
+    at(stack, f"{period}-11-29T22:30:00+07:00")  # d-1 is due, but it is night
+    rows = ledger(stack, period)
+    sms_rows = [r for r in rows if r["channel"] == "sms"]
+    assert keys(sms_rows) == (expected_keys(registry, waiting, ["d-1"], ("sms",))
+                              + expected_keys(registry, reporter, ["d-1"], ("sms",)))
+    assert {r["status"] for r in sms_rows} == {"deferred"}
+    assert {r["not_before"] for r in sms_rows} == {f"{period}-11-30T00:00:00Z"}
+    assert all(r["status"] in SENT for r in rows if r["channel"] == "email")
+    assert sinks.smpp_messages(period) == [] and sinks.http_sms(period) == []
+
+    submit(stack, example_request, reporter, period)
+    assert {r["status"] for r in ledger(stack, period, reporter)
+            if r["channel"] == "sms"} == {"cancelled"}
+
+    at(stack, f"{period}-11-30T07:05:00+07:00")  # the window opens; d-0 is not due yet
+    rows = ledger(stack, period)
+    assert {r["status"] for r in rows if r["unit_id"] == waiting} <= set(SENT)
+    assert {r["status"] for r in rows if r["unit_id"] == reporter
+            and r["channel"] == "sms"} == {"cancelled"}
+    assert sorted(m["to"] for m in sinks.smpp_messages(period) + sinks.http_sms(period)
+                  ) == sorted(registry[waiting]["phones"])
+    assert_sinks_match_ledger(sinks, rows, period)
+
+
+def test_an_operator_pauses_and_resumes_a_campaign(clock: Stack) -> None:
+    stack, period, unit = clock, 2043, "police:son-la"
+    put_campaign(stack, period, [unit], channels=["email"])
+    with stack.as_operator("notifications") as c:
+        assert c.post(f"/v1/campaigns/{period}/pause").json()["paused"] is True
+    report = at(stack, when(period, "d-7"))
+    assert next(c for c in report["campaigns"] if c["period"] == period)["paused"] is True
+    assert ledger(stack, period) == []
+    with stack.as_operator("notifications") as c:
+        assert c.post(f"/v1/campaigns/{period}/resume").json()["paused"] is False
+    tick(stack)
+    rows = ledger(stack, period)
+    assert {(r["stage"], r["status"]) for r in rows} == {("d-7", "sent")}
+
+    # Who may read what.
+    with stack.client("notifications", stack.token(unit)) as c:
+        own = c.get("/v1/notifications", params={"period": period})
+        assert own.status_code == 200 and keys(own.json()) == keys(rows)
+        assert c.get("/v1/notifications", params={"unit_id": "police:lang-son"}
+                     ).status_code == 403
+        assert c.post("/v1/admin/tick").status_code == 403
+        assert c.post(f"/v1/campaigns/{period}/pause").status_code == 403
+    with stack.as_operator("notifications") as c:
+        missing = c.get("/v1/notifications")
+        assert missing.status_code == 422
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        assert c.get("/v1/notifications", params={"period": 1999}).status_code == 422
+        assert c.get("/v1/campaigns/2099").status_code == 404
+        bad = c.put(f"/v1/campaigns/{period}", json={"stages": [
+            {"name": "a", "days": -1, "hour": 9}, {"name": "a", "days": -2, "hour": 9}]})
+        assert bad.status_code == 422 and "unique" in bad.json()["detail"]
+        assert c.get(f"/v1/deadlines/{period}").json()["deadline"].startswith(
+            f"{period}-11-30T23:59:59")
+
+
+def test_each_unit_is_scheduled_by_the_owner_of_its_registry_partition(stack: Stack) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    assert tick(stack)["partitions"] == list(range(6))  # the only worker owns them all
+    consumer = KafkaConsumer(bootstrap_servers=stack.cfg.kafka_bootstrap,
+                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        tps = [TopicPartition("emulation.units.v1", p) for p in range(6)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        seen = {}
+        for record in consumer:
+            key = record.key.decode()
+            if ":" in key and not key.startswith("mps-cluster"):
+                seen[key] = record.partition
+    finally:
+        consumer.close()
+    assert len(seen) >= 100
+    assert all(partition_of(unit, 6) == p for unit, p in seen.items())
