@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import sys
 
-from devstack import parts
+from devstack import parts, prometheus
 from devstack.config import SERVICES, StackConfig
 from devstack.install import install
 from devstack.procs import StackError
@@ -31,6 +31,8 @@ def up(cfg: StackConfig, services: bool = True) -> None:
     if services:
         for name in SERVICES:
             print(f"  {name:<15}{cfg.service_url(name)}: {parts.start_service(cfg, name)}")
+        print(f"  {'prometheus':<15}http://127.0.0.1:{prometheus.prometheus_port()}: "
+              f"{prometheus.start(cfg)}")
 
 
 def _publish_registry(cfg: StackConfig) -> None:
@@ -43,7 +45,7 @@ def _publish_registry(cfg: StackConfig) -> None:
 
 
 def down(cfg: StackConfig) -> None:
-    for name in (*reversed(SERVICES), "sinks", "ferretdb", "kafka"):
+    for name in ("prometheus", *reversed(SERVICES), "sinks", "ferretdb", "kafka"):
         stopped = parts.proc(cfg, name).stop()
         print(f"  {name:<15}{'stopped' if stopped else 'not running'}")
 
@@ -52,6 +54,7 @@ def status(cfg: StackConfig) -> int:
     print(f"local stack in {cfg.state}")
     rows = [("kafka", f"127.0.0.1:{cfg.kafka_port}"), ("ferretdb", cfg.mongo_url)]
     rows += [(name, cfg.service_url(name)) for name in SERVICES]
+    rows += [("prometheus", f"http://127.0.0.1:{prometheus.prometheus_port()}")]
     running = 0
     for name, where in rows:
         pid = parts.proc(cfg, name).pid()
@@ -61,7 +64,8 @@ def status(cfg: StackConfig) -> int:
         running += bool(pid)
         print(f"  {name:<15}{state:<32}{where}")
     print(f"  logs: {cfg.logs}")
-    return 0 if running == len(rows) else 3
+    optional = 0 if prometheus.available() else 1  # the stack runs without Prometheus
+    return 0 if running >= len(rows) - optional else 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "install":
             install(cfg)
+            prometheus.install()
         elif args.command == "up":
             up(cfg)
         elif args.command == "infra":
