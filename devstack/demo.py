@@ -99,7 +99,7 @@ class Season:
         self.refusals: list[str] = []
 
     def client(self, service: str, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.cfg.service_url(service), timeout=60,
+        return httpx.Client(base_url=self.cfg.service_url(service), timeout=900,
                             headers={"Authorization": f"Bearer {token or self.operator}"})
 
     def at(self, day: date, hour: int, minute: int = 0) -> None:
@@ -134,12 +134,19 @@ class Season:
             time.sleep(0.2)
 
     def sent(self) -> dict[str, int]:
+        """Messages the sinks received: e-mails, and SMS counted once whatever their
+        number of parts (an SMPP message's first part, or one without a UDH)."""
         sinks = parts.sinks_dir(self.cfg)
-        return {name: _lines(sinks / f"{name}.jsonl") for name in ("smtp", "smpp", "http_sms")}
+        smpp = [r for r in _records(sinks / "smpp.jsonl") if r.get("command") == "submit_sm"]
+        return {"smtp": len(_records(sinks / "smtp.jsonl")),
+                "smpp": sum(1 for r in smpp if (r.get("udh") or {}).get("seq", 1) == 1),
+                "http_sms": len(_records(sinks / "http_sms.jsonl"))}
 
 
-def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def invalid_attempts(season: Season, rng: random.Random) -> None:
