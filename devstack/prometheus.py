@@ -39,6 +39,7 @@ def config(cfg: StackConfig) -> dict[str, object]:
     base = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.local.yml").read_text())
     base["rule_files"] = [str(ROOT / "deploy/prometheus/rules/*.yml")]
     base["global"]["scrape_interval"] = "5s"
+    base["global"]["scrape_timeout"] = "5s"  # Prometheus refuses a timeout over the interval
     jobs = []
     for job in base["scrape_configs"]:
         name = job["job_name"]
