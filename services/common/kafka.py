@@ -71,9 +71,13 @@ class EventProducer:
 
     async def send(self, topic: str, event: Event, key: str | None = None) -> None:
         """Return once every in-sync replica has the record; raise KafkaUnavailable."""
-        fut = await self.send_nowait(topic, event, key)
+        await self.confirm(topic, await self.send_nowait(topic, event, key))
+
+    async def confirm(self, topic: str, fut: asyncio.Future[Any]) -> None:
+        """Wait for a queued record's acknowledgement. On timeout the record stays queued
+        (shielded): the producer may still deliver it once Kafka is back."""
         try:
-            await asyncio.wait_for(fut, self.timeout)
+            await asyncio.wait_for(asyncio.shield(fut), self.timeout)
         except (KafkaError, TimeoutError) as exc:
             metrics.PRODUCE_FAILURES.labels(topic).inc()
             raise KafkaUnavailable(f"Kafka did not acknowledge on {topic}: {exc!r}") from exc
@@ -129,10 +133,12 @@ class RecordLoop:
     and never skipped; offsets are committed by faust only after processing."""
 
     def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
-                 source: str, handler_retries: int = 3) -> None:
+                 source: str, handler_retries: int = 3,
+                 max_value_bytes: int | None = None) -> None:
         self.consumer, self.producer = consumer, producer
         self.dead_letter_topic, self.source = dead_letter_topic, source
         self.handler_retries = handler_retries
+        self.max_value_bytes = max_value_bytes
 
     async def run(self, stream: AsyncIterator[Any], handler: Handler) -> None:
         async for ev in stream.events():  # type: ignore[attr-defined]
@@ -156,6 +162,12 @@ class RecordLoop:
             _observe_delay(topic, event.time)
 
     def _decode(self, message: Any) -> Event:
+        size = len(message.value or b"")
+        if self.max_value_bytes is not None and size > self.max_value_bytes:
+            # Refused before parsing: nothing the platform produces is this big.
+            raise Rejected("too-large", f"record value of {size} bytes is over this "
+                           f"consumer's limit of {self.max_value_bytes} bytes",
+                           size=size, limit=self.max_value_bytes)
         try:
             event = parse_event(message.value)
         except EnvelopeError as exc:

@@ -3,6 +3,8 @@ result. Nothing is confirmed before it is stored and acknowledged by Kafka."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -53,6 +55,9 @@ class Intake:
     def __init__(self, *, store: SubmissionStore, producer: EventProducer, registry: Registry,
                  clock: Clock) -> None:
         self.store, self.producer, self.registry, self.clock = store, producer, registry, clock
+        # Deliveries queued in the producer and not yet acknowledged, by submission id: a
+        # retry or the relay waits for them instead of queueing another copy.
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
 
     def validate(self, body: Any) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
@@ -149,15 +154,28 @@ class Intake:
     async def _publish(self, doc: dict[str, Any]) -> None:
         if doc.get("published"):
             return
-        event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+        sid = doc["_id"]
         try:
-            await self.producer.send(SUBMISSIONS, event, key=doc["unit_id"])
+            fut = self._inflight.get(sid)
+            if fut is None or (fut.done() and fut.exception() is not None):
+                event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+                fut = await self.producer.send_nowait(SUBMISSIONS, event, key=doc["unit_id"])
+                self._inflight[sid] = fut
+                fut.add_done_callback(functools.partial(self._forget, sid))
+            await self.producer.confirm(SUBMISSIONS, fut)
         except KafkaUnavailable as exc:
             raise Unavailable(
                 "Kafka did not acknowledge the submission; it is stored and will not be lost: "
                 "retry with the same Idempotency-Key to get the receipt") from exc
         await self.store.mark_published(doc["_id"], datetime.now(UTC))
+        self._inflight.pop(doc["_id"], None)
         doc["published"] = True
+
+    def _forget(self, sid: str, fut: asyncio.Future[Any]) -> None:
+        # A failed delivery is forgotten so the next attempt queues it again; a
+        # successful one stays until it is marked published.
+        if fut.cancelled() or fut.exception() is not None:
+            self._inflight.pop(sid, None)
 
     async def relay_once(self, grace_seconds: float) -> int:
         """Publish what was stored but not acknowledged (the outbox relay); returns count."""

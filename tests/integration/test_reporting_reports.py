@@ -225,7 +225,10 @@ def test_the_national_report_in_every_format(stack: Stack, campaign: dict[str, A
 def test_the_cluster_report_and_who_may_read_it(stack: Stack, campaign: dict[str, Any]) -> None:
     url, params = "/v1/reports/clusters/mps-cluster-4", {"period": PERIOD}
     with stack.client("reporting", stack.token("police:phu-tho")) as c:
-        rep = c.get(url, params=params).json()
+        # Scores arrive from the scoring service after the submissions: wait for all three.
+        rep = wait_for("the cluster's three scores", lambda: (
+            r := c.get(url, params=params).json()) and sum(
+                s["score"] is not None for s in r["standings"]) == 3 and r, timeout=60)
         assert c.get("/v1/reports/clusters/mps-cluster-1", params=params).status_code == 403
         assert c.get("/v1/reports/national", params=params).status_code == 403
     with stack.client("reporting", stack.token("province:ha-noi")) as c:
