@@ -104,7 +104,7 @@ def test_a_service_killed_mid_stage_sends_no_duplicate(
             r["status"] != "sending" for r in rows)
         return rows if done else None
 
-    wait_for("every reminder of the stage to be settled", settled, timeout=120)
+    wait_for("every reminder of the stage to be settled", settled, timeout=240)
     tick(stack)
     rows = ledger(stack, period)
     assert keys(rows) == want  # every reminder once; the reporter got nothing
