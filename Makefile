@@ -44,6 +44,11 @@ lint: $(STAMP)
 test: install lint
 	$(PY) -m pytest
 
+# The benchmarks on a stack of their own (ports from BENCH_PORT_BASE, default 26000);
+# writes docs/benchmarks.md. About 10 minutes.
+bench: install
+	$(PY) -m bench
+
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
