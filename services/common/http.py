@@ -1,12 +1,14 @@
 """The FastAPI shape every service shares: problem details for every error, a body
-size limit, request metrics, /healthz, /readyz, /metrics and the operator clock."""
+size limit, an in-flight limit for expensive routes, request metrics, /healthz, /readyz,
+/metrics and the operator clock."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated
@@ -63,6 +65,36 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class InflightLimit:
+    """At most `limit` requests of one kind in progress at once; the next one is refused
+    at once with 429 and Retry-After (never queued, never left hanging), so a burst
+    meets back-pressure instead of piling work onto the database until it times out."""
+
+    def __init__(self, route: str, limit: int, retry_after_seconds: int = 1) -> None:
+        if limit < 1:
+            raise ValueError("the limit must be at least 1")
+        self.route, self.limit, self.retry_after = route, limit, retry_after_seconds
+        self.inflight = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one place for the body of the `with`; raise Problem(429) if none is free.
+        No await between the check and the increment: one event loop, no race."""
+        if self.inflight >= self.limit:
+            metrics.HTTP_SHED.labels(self.route).inc()
+            raise Problem(429, "too-many-requests",
+                          f"more than {self.limit} requests of this kind are in progress; "
+                          f"retry after {self.retry_after} s",
+                          headers={"Retry-After": str(self.retry_after)}, limit=self.limit)
+        self.inflight += 1
+        metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
 
 
 def _route_of(request: Request) -> str:

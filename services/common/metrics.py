@@ -15,6 +15,14 @@ HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "Time to answer an HTTP request.",
     ["method", "route"], buckets=LATENCY_BUCKETS,
 )
+HTTP_INFLIGHT = Gauge(
+    "http_inflight_requests", "Requests of a limited route in progress now, by route.",
+    ["route"],
+)
+HTTP_SHED = Counter(
+    "http_requests_shed_total",
+    "Requests refused with 429 because their route's in-flight limit was reached.", ["route"],
+)
 EVENTS_CONSUMED = Counter(
     "events_consumed_total", "Kafka records consumed, by topic and outcome.",
     ["topic", "outcome"],

@@ -49,7 +49,8 @@ class Runtime:
 
     def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS) -> RecordLoop:
         return RecordLoop(consumer=consumer, producer=self.producer,
-                          dead_letter_topic=dead_letter_topic, source=self.source)
+                          dead_letter_topic=dead_letter_topic, source=self.source,
+                          max_value_bytes=self.settings.record_limit())
 
     def every(self, seconds: float, job: Task) -> None:
         """Run `job` every `seconds` while the service runs; failures are logged, not fatal."""

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Room for an event's envelope and receipt around a body of max_body_bytes.
+RECORD_ENVELOPE_ALLOWANCE = 32 * 1024
 
 
 class ServiceSettings(BaseSettings):
@@ -26,8 +28,16 @@ class ServiceSettings(BaseSettings):
     schemas_dir: Path = REPO_ROOT / "schemas"
     # Largest request body accepted, in bytes.
     max_body_bytes: int = 1_000_000
+    # Largest Kafka record value a consumer processes; a larger one is dead-lettered as
+    # `too-large` before it is parsed. None: the body limit plus room for an envelope, so
+    # whatever the platform produces fits, while a record made bigger than any accepted
+    # body (Kafka itself takes up to 1 MiB) does not.
+    max_record_bytes: int | None = None
     # Lets tests and the demo set the clock through an operator endpoint.
     clock_control: bool = False
     log_level: str = "INFO"
     # Timeout for one Kafka produce to be acknowledged by all in-sync replicas.
     produce_timeout_seconds: float = 10.0
+
+    def record_limit(self) -> int:
+        return self.max_record_bytes or self.max_body_bytes + RECORD_ENVELOPE_ALLOWANCE

@@ -11,7 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.common import schemas
-from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.auth import Principal
+from services.common.http import (
+    CurrentPrincipal,
+    InflightLimit,
+    OperatorPrincipal,
+    ensure_access,
+)
 from services.common.problems import Problem
 from services.submissions import domain
 from services.submissions.domain import SubmissionRefused
@@ -80,7 +86,8 @@ def _refused(exc: SubmissionRefused) -> Problem:
     return Problem(exc.status, exc.code, exc.detail, **exc.extra)
 
 
-def build_router(intake: Intake) -> APIRouter:
+def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
+    """`inflight` is the back-pressure on the expensive way in: past it, 429 at once."""
     router = APIRouter(prefix="/v1", tags=["submissions"])
 
     @router.post(
@@ -89,6 +96,8 @@ def build_router(intake: Intake) -> APIRouter:
             "schema": {"$ref": "#/components/schemas/SubmissionRequest"}}}}},
         responses={409: {"description": "key reused with another body, or deadline rules"},
                    422: {"description": "invalid submission"},
+                   429: {"description": "too many submissions in progress; retry after "
+                                        "Retry-After seconds with the same key"},
                    503: {"description": "store or Kafka unavailable; retry with the same key"}},
     )
     async def submit(
@@ -97,6 +106,11 @@ def build_router(intake: Intake) -> APIRouter:
             max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
     ) -> JSONResponse:
         """Hand in a unit's yearly report (or an amendment). 202 means stored and published."""
+        with inflight.slot():
+            return await _submit(request, principal, idempotency_key)
+
+    async def _submit(request: Request, principal: Principal, idempotency_key: str | None
+                      ) -> JSONResponse:
         raw = await request.body()
         try:
             body = json.loads(raw)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from services.common.http import InflightLimit
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
@@ -39,7 +40,8 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     rt.every(settings.relay_interval_seconds, relay)
 
     app = http_app(rt, "Submissions service")
-    app.include_router(build_router(intake))
+    app.include_router(build_router(intake, InflightLimit(
+        "/v1/submissions", settings.max_inflight_submissions)))
     app.state.intake = intake
 
     def openapi() -> dict[str, Any]:

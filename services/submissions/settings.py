@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from services.common.settings import ServiceSettings
 
 
@@ -15,3 +17,9 @@ class SubmissionsSettings(ServiceSettings):
     # (the request that stored it normally publishes it first).
     relay_grace_seconds: float = 5.0
     relay_interval_seconds: float = 1.0
+    # HTTP submissions in progress at once in this process; the next one gets 429 with
+    # Retry-After at once. Each holds a body (up to max_body_bytes) and a few database
+    # round trips. The local FerretDB serialises writes: on the 2-core machine throughput
+    # peaked at 4-8 concurrent submissions and collapsed into 503s (database timeouts)
+    # at 32 (docs/faults.md). Raise it on MongoDB; scale out with more processes.
+    max_inflight_submissions: int = Field(default=8, ge=1)

@@ -1,0 +1,140 @@
+"""The limits the fault suite relies on, without Kafka or Mongo: the in-flight limit of
+an expensive route (429 at once, never a hang, places given back whatever happens) and
+the record size limit of every consumer (dead-lettered as `too-large`, never parsed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.common.auth import TokenStore, issue_credentials
+from services.common.clock import ControlledClock
+from services.common.envelope import Event, new_event
+from services.common.http import InflightLimit, create_app
+from services.common.kafka import RecordLoop
+from services.common.problems import Problem
+from services.common.settings import RECORD_ENVELOPE_ALLOWANCE, ServiceSettings
+
+
+@contextlib.asynccontextmanager
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def limited_app(tmp_path: Path, limit: InflightLimit, gate: asyncio.Event,
+                full: asyncio.Event) -> FastAPI:
+    _, hashed = issue_credentials([])
+    (tmp_path / "hashed.json").write_text(json.dumps(hashed))
+
+    async def fine() -> None:
+        return None
+
+    app = create_app(title="t", lifespan=no_lifespan, tokens=TokenStore(tmp_path / "hashed.json"),
+                     clock=ControlledClock(), readiness={"kafka": fine, "mongodb": fine},
+                     max_body_bytes=1000)
+
+    @app.post("/slow")
+    async def slow(fail: bool = False) -> dict[str, int]:
+        with limit.slot():
+            if limit.inflight == limit.limit:
+                full.set()
+            await gate.wait()
+            if fail:
+                raise Problem(503, "unavailable", "the store is away")
+            return {"inflight": limit.inflight}
+
+    return app
+
+
+def test_past_the_limit_the_answer_is_429_at_once_and_places_come_back(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        limit = InflightLimit("/slow", 3, retry_after_seconds=2)
+        gate, full = asyncio.Event(), asyncio.Event()
+        transport = httpx.ASGITransport(app=limited_app(tmp_path, limit, gate, full))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            held = [asyncio.create_task(c.post("/slow", params={"fail": i == 0}))
+                    for i in range(3)]
+            await asyncio.wait_for(full.wait(), 5)  # the three wait inside, on the gate
+            # The fourth is refused while the three hold their places: no waiting.
+            refused = await asyncio.wait_for(c.post("/slow"), 5)
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == "2"
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert refused.json()["type"].endswith(":too-many-requests")
+            assert refused.json()["limit"] == 3
+            gate.set()
+            answers = [await t for t in held]
+            # A failure inside gives its place back like a success does.
+            assert sorted(r.status_code for r in answers) == [200, 200, 503]
+            assert limit.inflight == 0
+            again = await c.post("/slow")
+            assert again.status_code == 200
+            metrics = (await c.get("/metrics")).text
+            assert 'http_requests_shed_total{route="/slow"}' in metrics
+
+    asyncio.run(scenario())
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        InflightLimit("/x", 0)
+
+
+@dataclass
+class Message:
+    value: bytes
+    topic: str = "emulation.submissions.v1"
+    partition: int = 2
+    offset: int = 41
+    key: bytes = b"police:phu-tho"
+    headers: tuple[Any, ...] = ()
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Event]] = []
+
+    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
+        self.sent.append((topic, event))
+
+
+def test_a_record_over_the_consumer_limit_is_dead_lettered_unparsed() -> None:
+    producer = Producer()
+    loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+                      dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
+                      max_value_bytes=2000)
+    handled: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        handled.append(event)
+
+    small = new_event(type="vn.emulation.unit.registered", source="urn:test",
+                      subject="police:phu-tho", schema="unit-registered", data={"x": 1})
+    huge = b'{"specversion": "1.0", "notes": "' + b"x" * 5000 + b'"}'
+    asyncio.run(loop.process(Message(huge), handler))
+    assert handled == []
+    [(topic, letter)] = producer.sent
+    assert topic == "emulation.dead-letters.v1"
+    assert letter.data["reason"] == "too-large"
+    assert letter.data["size"] == len(huge) and letter.data["limit"] == 2000
+    assert (letter.data["partition"], letter.data["offset"]) == (2, 41)
+    # A small record still reaches the schema check (here: refused for its data).
+    asyncio.run(loop.process(Message(small.to_bytes()), handler))
+    assert producer.sent[-1][1].data["reason"] != "too-large"
+
+
+def test_the_default_record_limit_fits_any_accepted_body_but_not_kafkas_largest() -> None:
+    settings = ServiceSettings()
+    assert settings.record_limit() == settings.max_body_bytes + RECORD_ENVELOPE_ALLOWANCE
+    # Kafka's default max.message.bytes (1 MiB + 12): an oversized record can be produced.
+    assert settings.max_body_bytes < settings.record_limit() < 1_048_576
+    assert ServiceSettings(max_record_bytes=5000).record_limit() == 5000
