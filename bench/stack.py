@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from devstack.config import ports_from_base
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASE = 26000
 
@@ -24,13 +26,7 @@ DEFAULT_BASE = 26000
 def stack_env(base: int) -> dict[str, str]:
     """The stack's ports from one base; tracing off unless a benchmark turns it on."""
     return {
-        "STACK_DIR": f".local/bench-{base}",
-        "KAFKA_PORT": str(base + 92), "KAFKA_CONTROLLER_PORT": str(base + 93),
-        "MONGO_PORT": str(base + 17),
-        "SUBMISSIONS_PORT": str(base + 1), "SCORING_PORT": str(base + 2),
-        "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
-        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75), "HTTP_SMS_PORT": str(base + 80),
-        "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
+        **ports_from_base(base, f".local/bench-{base}"),
         "OTEL_TRACES_EXPORTER": "none",
         # The intake runs 16 requests in flight: the service's default limit (8) would
         # answer half of them 429 at once, and the figure would be that churn's.

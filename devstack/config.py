@@ -87,3 +87,17 @@ class StackConfig:
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[name]}"
+
+
+def ports_from_base(base: int, state_dir: str) -> dict[str, str]:
+    """The environment of a stack whose ports all derive from one base (test and bench
+    stacks), so several stacks on one machine never collide."""
+    return {
+        "STACK_DIR": state_dir,
+        "KAFKA_PORT": str(base + 92), "KAFKA_CONTROLLER_PORT": str(base + 93),
+        "MONGO_PORT": str(base + 17),
+        "SUBMISSIONS_PORT": str(base + 1), "SCORING_PORT": str(base + 2),
+        "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
+        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75), "HTTP_SMS_PORT": str(base + 80),
+        "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
+    }

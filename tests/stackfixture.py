@@ -16,20 +16,16 @@ from typing import Any, TypeVar
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from devstack.config import ports_from_base
+
 
 def stack_env(base: int) -> dict[str, str]:
     """Ports of a test stack, all derived from one base (default 19000), so several test
     runs on one machine (or a developer's `make up`) never collide."""
     return {
-        "STACK_DIR": f".local/test-{base}",
-        "KAFKA_PORT": str(base + 92), "KAFKA_CONTROLLER_PORT": str(base + 93),
-        "MONGO_PORT": str(base + 17),
-        "SUBMISSIONS_PORT": str(base + 1), "SCORING_PORT": str(base + 2),
-        "NOTIFICATIONS_PORT": str(base + 3), "REPORTING_PORT": str(base + 4),
-        "SMTP_PORT": str(base + 25), "SMPP_PORT": str(base + 75), "HTTP_SMS_PORT": str(base + 80),
-        "PROMETHEUS_PORT": str(base + 90), "EMULATION_CLOCK_CONTROL": "true",
-        # Reminder campaigns only where a test creates one, not a default campaign for
-        # every period a test moves the clock into.
+        **ports_from_base(base, f".local/test-{base}"),
+        # No default reminder campaign: a test that moves the clock into a season would
+        # otherwise remind all 100 units in the background (tests create their own).
         "EMULATION_AUTO_CAMPAIGN": "false",
         # Every service writes its spans to a file of its own, for the tracing test.
         "OTEL_TRACES_EXPORTER": "file",
