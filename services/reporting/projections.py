@@ -32,6 +32,16 @@ def order_stamp(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else ""
 
 
+def derived_order(data: dict[str, Any], when: datetime | None) -> str:
+    """The order of a scoring-derived event (standings, proposals, leadership): its
+    `sequence` (wall-clock microseconds of the computation), else its time in the same
+    unit, so the later computation wins even when the business clock went back."""
+    seq = data.get("sequence")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        seq = max(0, int(when.timestamp() * 1_000_000)) if when else 0
+    return f"{seq:020d}"
+
+
 def unit_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
@@ -123,7 +133,8 @@ def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
         "_id": unit_key(data["cluster_id"], data["period"]),
         "cluster_id": data["cluster_id"], "period": int(data["period"]),
         "rubric_version": data.get("rubric_version"), "tie_break": data.get("tie_break"),
-        "computed_at": computed_at, "standings": rows, "order": order_stamp(computed_at),
+        "computed_at": computed_at, "standings": rows,
+        "order": derived_order(data, computed_at),
     }
 
 
@@ -138,7 +149,7 @@ def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
         "_id": str(int(data["period"])), "period": int(data["period"]),
         "computed_at": computed_at, "cluster_leaders": data.get("cluster_leaders"),
         "government_flag_cap": data.get("government_flag_cap"), "proposals": items,
-        "order": order_stamp(computed_at),
+        "order": derived_order(data, computed_at),
     }
 
 
@@ -150,5 +161,5 @@ def leadership_doc(data: dict[str, Any]) -> dict[str, Any]:
         "cluster_id": data["cluster_id"], "period": int(data["period"]),
         "head": data.get("head"), "deputy": data.get("deputy"),
         "status": data.get("status"), "rule": data.get("rule"), "reason": data.get("reason"),
-        "decided_at": decided_at, "order": order_stamp(decided_at),
+        "decided_at": decided_at, "order": derived_order(data, decided_at),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +18,15 @@ STANDINGS = "vn.emulation.cluster.standings"
 PROPOSALS = "vn.emulation.recognition.proposals"
 LEADERSHIP = "vn.emulation.cluster.leadership"
 # Fields that say when something was computed, not what: left out of content hashes.
-_TIMES = ("computed_at", "decided_at")
+_TIMES = ("computed_at", "decided_at", "sequence")
+
+
+def wall_sequence() -> int:
+    """The `sequence` of a derived event: wall-clock microseconds taken before its
+    inputs are read, so the later computation (which saw more) orders after the
+    earlier one even when the business clock was set back (tests, the demo, an
+    operator). Consumers keep the event with the highest sequence per stream."""
+    return time.time_ns() // 1000
 
 
 def digest(data: Any, *extra: Any) -> str:
@@ -63,11 +72,11 @@ def proposals_event(data: dict[str, Any], basis: Iterable[str]) -> Event:
                      id=f"proposals:{data['period']}:{h}")
 
 
-def leadership_event(data: dict[str, Any], sequence: int) -> Event:
-    """`sequence`: how many operator decisions the register holds for that year, so a
+def leadership_event(data: dict[str, Any], decisions: int) -> Event:
+    """`decisions`: how many operator decisions the register holds for that year, so a
     decision that repeats an earlier one after a change of mind is news again."""
     h = digest(data)
     return new_event(type=LEADERSHIP, source=SOURCE, subject=data["cluster_id"],
                      schema="cluster-leadership", data=data,
                      id=(f"leadership:{data['cluster_id']}:{data['period']}:"
-                         f"{data['status']}:{sequence}:{h}"))
+                         f"{data['status']}:{decisions}:{h}"))

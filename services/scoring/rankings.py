@@ -11,7 +11,7 @@ from opentelemetry import trace
 
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica
-from services.scoring.events import proposals_event, standings_event
+from services.scoring.events import proposals_event, standings_event, wall_sequence
 from services.scoring.publisher import Publisher
 from services.scoring.register import LeadershipRegister
 from services.scoring.standings import cluster_standings, rank_members, recognition_proposals
@@ -54,6 +54,7 @@ class Rankings:
         async with self._lock:
             with tracer.start_as_current_span("scoring.publish_rankings",
                                               attributes={"emulation.period": period}):
+                sequence = wall_sequence()
                 scores, clusters = await self._period(period)
                 now = self.clock.now()
                 rows = {}
@@ -62,12 +63,14 @@ class Rankings:
                     rows[cid] = rank_members(members, scores)
                     if not changed & set(members):
                         continue
-                    data = cluster_standings(cid, period, members, scores, now)
+                    data = {**cluster_standings(cid, period, members, scores, now),
+                            "sequence": sequence}
                     basis = [scores[m]["event_id"] for m in members if m in scores]
                     await self.publisher.publish("standings", f"{cid}|{period}",
                                                  standings_event(data, basis), key=cid)
                     await self.register.publish_suggestion(cid, period + 1)
-                data = recognition_proposals(period, rows, scores, now)
+                data = {**recognition_proposals(period, rows, scores, now),
+                        "sequence": sequence}
                 basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]
                 await self.publisher.publish("proposals", str(period),
                                              proposals_event(data, basis),

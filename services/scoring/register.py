@@ -11,7 +11,7 @@ from opentelemetry import trace
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica
 from services.scoring import metrics
-from services.scoring.events import leadership_event
+from services.scoring.events import leadership_event, wall_sequence
 from services.scoring.leadership import (
     CONFIRMED,
     OVERRIDDEN,
@@ -91,13 +91,15 @@ class LeadershipRegister:
 
     async def publish_suggestion(self, cluster_id: str, period: int) -> None:
         """Record and publish the suggestion for the year, unless an operator decided."""
+        sequence = wall_sequence()
         view = await self.view(cluster_id, period)
         if view is None or view["status"] != SUGGESTED:
             return
         view = {k: v for k, v in view.items() if k != "source"}
         if not await self.store.suggest(view):
             return  # an operator decided in the meantime
-        event = leadership_event({k: view[k] for k in EVENT_FIELDS}, 0)
+        event = leadership_event({**{k: view[k] for k in EVENT_FIELDS},
+                                  "sequence": sequence}, 0)
         await self.publisher.publish("leadership", f"{cluster_id}|{period}", event,
                                      key=cluster_id)
 
@@ -106,6 +108,7 @@ class LeadershipRegister:
         """An operator confirms the suggestion or overrides it; kept and published."""
         with tracer.start_as_current_span("scoring.leadership_decision", attributes={
                 "emulation.period": period, "emulation.decision": decision}):
+            sequence = wall_sequence()
             current = await self.view(cluster_id, period)
             if current is None:
                 raise LeadershipRefused(404, "unknown-cluster",
@@ -151,7 +154,8 @@ class LeadershipRegister:
                                      "basis": suggestion.basis} if suggestion else None}
                 await self.store.decide(doc)
                 metrics.LEADERSHIP_DECISIONS.labels(decision).inc()
-            event = leadership_event({k: doc[k] for k in EVENT_FIELDS}, len(doc["decisions"]))
+            event = leadership_event({**{k: doc[k] for k in EVENT_FIELDS},
+                                      "sequence": sequence}, len(doc["decisions"]))
             await self.publisher.publish("leadership", f"{cluster_id}|{period}", event,
                                          key=cluster_id)
             return _public(doc)

@@ -63,6 +63,20 @@ def test_reminder_status_follows_time_then_progress() -> None:
     assert sent["order"] < delivered["order"]  # same second: delivered wins
 
 
+def test_standings_computed_later_win_even_when_the_business_clock_went_back() -> None:
+    data = json.loads((EXAMPLES / "cluster-standings.json").read_text("utf-8"))["data"]
+    early = projections.standings_doc({**data, "computed_at": "2050-12-10T03:00:00+00:00",
+                                       "sequence": 1_700_000_000_000_000})
+    later = projections.standings_doc({**data, "computed_at": "2026-11-20T02:00:00+00:00",
+                                       "sequence": 1_700_000_000_000_001})
+    assert early["order"] < later["order"]
+    # Without a sequence (older producers) the computation time orders, in the same unit.
+    undated = projections.standings_doc({**data, "computed_at": "2026-11-20T02:00:00+00:00"})
+    assert undated["order"] == f"{1795140000 * 1_000_000:020d}"
+    assert projections.leadership_doc({**data, "head": None, "decided_at": None})["order"] \
+        == f"{0:020d}"
+
+
 @pytest.mark.parametrize("name", ["cluster-standings", "recognition-proposals",
                                   "cluster-leadership", "score-computed", "notification"])
 def test_the_scoring_and_notification_examples_project(name: str) -> None:

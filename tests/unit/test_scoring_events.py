@@ -18,6 +18,7 @@ from services.scoring.events import (
     score_event,
     score_event_id,
     standings_event,
+    wall_sequence,
 )
 from services.scoring.leadership import RULE
 from services.scoring.rubrics import load_rubrics
@@ -69,6 +70,10 @@ def test_standings_and_proposals_events_are_valid_and_deterministic() -> None:
     assert first.subject == "mps-cluster-4"
     later = cluster_standings("mps-cluster-4", 2031, members, scores, NOW + timedelta(hours=1))
     assert standings_event(later, list(reversed(basis))).id == first.id
+    # The sequence orders computations; it is not content either.
+    sequenced = standings_event({**later, "sequence": wall_sequence()}, basis)
+    valid(sequenced, "cluster-standings.v1")
+    assert sequenced.id == first.id and sequenced.data["sequence"] > 1_700_000_000_000_000
     amended = {**scores, "police:bac-ninh": score_doc("police:bac-ninh", 10, revision=2)}
     moved = cluster_standings("mps-cluster-4", 2031, members, amended, NOW)
     assert standings_event(moved, [s["event_id"] for s in amended.values()]).id != first.id
