@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,65 @@ def test_bad_fields_are_named(mutate: Any, field: str) -> None:
     body = copy.deepcopy(example("submission-request"))
     mutate(body)
     assert field in _errors(body)
+
+
+_DROP = object()
+
+
+def _mutations(root: Any) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(path, mutated copy of `root`) for every field: removed, null, a number, a long
+    string, a malformed date, empty containers, for strings a trailing newline, an
+    upper-cased or empty copy, and for objects an extra member."""
+    def at(path: tuple[Any, ...], value: Any) -> Any:
+        out = copy.deepcopy(root)
+        target = out
+        for p in path[:-1]:
+            target = target[p]
+        if value is _DROP:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+        return out
+
+    def walk(doc: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        if path:
+            variants = [None, 12345, "x" * 5000, "2026-13-45T99:00:00Z", [], {}]
+            if not isinstance(path[-1], int):
+                variants.append(_DROP)
+            if isinstance(doc, str):
+                variants += [doc + "\n", doc.upper(), ""]
+            if isinstance(doc, dict):
+                variants.append({**doc, "unexpected": 1})
+            for value in variants:
+                yield path, at(path, value)
+        if isinstance(doc, dict):
+            for k, v in doc.items():
+                yield from walk(v, (*path, k))
+        elif isinstance(doc, list):
+            for i, v in enumerate(doc[:2]):
+                yield from walk(v, (*path, i))
+
+    yield from walk(root, ())
+
+
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
+def test_the_fast_validator_never_accepts_what_the_authority_refuses(path: Path) -> None:
+    name = path.name.removesuffix(".v1.json")
+    instance = example("submission-accepted") if name == "envelope" else example(name)
+    checked = refused = 0
+    for where, mutated in _mutations(instance):
+        slow = schemas.slow_errors(path.name.removesuffix(".json"), mutated)
+        fast = schemas.fast_valid(path.name.removesuffix(".json"), mutated)
+        checked += 1
+        if slow:
+            refused += 1
+            assert not fast, f"{where}: fast path accepts what jsonschema refuses: {slow[:2]}"
+            assert schemas.errors(path.name.removesuffix(".json"), mutated) == slow
+    assert checked > 20 and refused > 5  # the mutations do reach the schema's rules
+
+
+def test_values_with_no_json_form_go_to_the_slow_path() -> None:
+    body = example("submission-request")
+    body["period"] = object()
+    assert not schemas.fast_valid("submission-request.v1", body)
+    assert [e.field for e in schemas.errors("submission-request.v1", body)] == ["period"]
