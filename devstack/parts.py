@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from devstack.config import ROOT, SERVICES, StackConfig
-from devstack.procs import Proc, StackError, port_open, wait_until
+from devstack.procs import Proc, StackError, port_freed, port_open, wait_until
 
 LOG4J2 = """Configuration:
   Appenders:
@@ -172,7 +172,7 @@ def start_service(cfg: StackConfig, name: str, wait: bool = True) -> str:
     if p.pid() is not None:
         return "already running"
     port = cfg.service_ports[name]
-    if port_open(port):
+    if not port_freed(port):
         raise StackError(f"port {port} is taken by another process "
                          f"(set {name.upper()}_PORT)")
     p.start([sys.executable, "-m", f"services.{name}"], env=service_env(cfg, name), cwd=ROOT)
@@ -190,7 +190,7 @@ def start_instance(cfg: StackConfig, name: str, instance: str, port: int, *,
     p = proc(cfg, f"{name}-{instance}")
     if p.pid() is not None:
         raise StackError(f"{p.name} is already running (pid {p.pid()})")
-    if port_open(port):
+    if not port_freed(port):
         raise StackError(f"port {port} is taken by another process")
     p.start([sys.executable, "-m", f"services.{name}"],
             env={**service_env(cfg, name), "EMULATION_HTTP_PORT": str(port), **(env or {})},

@@ -96,6 +96,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def port_freed(port: int, timeout: float = 10.0) -> bool:
+    """Whether `port` stops accepting connections within `timeout`: a process just
+    killed may still be closing its listening socket when the next one starts."""
+    deadline = time.monotonic() + timeout
+    while port_open(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def wait_until(what: str, check: Callable[[], bool], timeout: float, proc: Proc) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
