@@ -42,6 +42,9 @@ class Runtime:
     faust_app: faust.App
     documents: list[Any] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
+    # Run at shutdown once the consumers have stopped, before the database closes
+    # (e.g. writing what a service holds back to batch its writes).
+    shutdown: list[Task] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -78,6 +81,11 @@ class Runtime:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.faust_app.stop(), 15)
+            for job in self.shutdown:
+                try:
+                    await asyncio.wait_for(job(), 10)
+                except Exception:
+                    log.exception("shutdown job failed", extra={"fields": {"job": job.__name__}})
             await self.producer.stop()
             await self.mongo.close()
 

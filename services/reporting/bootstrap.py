@@ -42,6 +42,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
     rt = build_runtime(settings, READ_MODELS)
     parts = build_parts(rt, settings)
+    # The watermark is written at most every few 100 ms: write what is held at exit.
+    rt.shutdown.append(parts.reports.model.flush)
     handlers = parts.reports.handlers()
     loop = rt.record_loop("reporting")
 

@@ -102,6 +102,10 @@ class Rebuilder:
             raise RebuildError(f"Kafka failed during the replay: {exc!r}") from exc
         finally:
             await asyncio.to_thread(consumer.close)
+        try:
+            await self.model.flush()  # the watermark is written at most every few 100 ms
+        except TRANSIENT_ERRORS as exc:
+            raise RebuildError(f"the reporting database is unavailable: {exc!r}") from exc
         result.seconds = round(time.monotonic() - started, 3)
         result.finished_at = datetime.now(UTC).isoformat()
         return result

@@ -59,8 +59,7 @@ class Reports:
             first, latest = projections.submission_parts(data)
             key = projections.unit_key(data["unit_id"], data["period"])
             base = {"unit_id": data["unit_id"], "period": int(data["period"])}
-        await self.model.apply_submission(key, base, first, latest)
-        await self._applied(event, True)
+        await self._applied(event, await self.model.apply_submission(key, base, first, latest))
 
     async def on_score(self, event: Event) -> None:
         with _usable(event):

@@ -1,14 +1,16 @@
 """The reporting read models, built only from the topics (so a replay rebuilds them).
 
-Every write is idempotent and order-insensitive: a document is replaced only by one of
-a greater `order` (a conditional replace in one document, the same on MongoDB and
-FerretDB), so a redelivered event, a replay, or a replay running beside the live
-consumers all end in the same state."""
+Every write is idempotent and order-insensitive, so a redelivered event, a replay, or a
+replay running beside the live consumers all end in the same state. The writes are
+`_id`-first: FerretDB answers only a filter that is exactly `{_id}` from its index and
+reads every document of the collection for any other, so each write reads (or
+remembers) the stored document by `_id`, decides in Python, and sends at most the one
+write that can still change it. That write keeps its condition (`order < new`,
+`revision < r`, ...), for the second writer a replay beside the live agents is."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.reporting.projections import unit_key
+from services.common.kafka import TransientError
+from services.reporting.projections import parse_time, unit_key
+from services.reporting.writes import ATTEMPTS, WATERMARK_SECONDS, Known, Watermark, below, insert
 
 
 class ReportDoc(me.Document):
@@ -79,20 +83,18 @@ DOCUMENTS: list[Any] = [ReportDoc, ScoreViewDoc, ReminderViewDoc, StandingsViewD
                         ProposalsViewDoc, LeadershipViewDoc, MetaDoc]
 
 
-async def replace_if_newer(coll: AsyncCollection[Any], doc: dict[str, Any]) -> bool:
-    """Store `doc` unless the stored one has the same or a greater `order`; True if
-    stored. The filter matches only an older document (or none, then inserts): when a
-    newer one exists the insert hits its `_id` and fails, which means "keep it"."""
-    try:
-        await coll.replace_one({"_id": doc["_id"], "order": {"$lt": doc["order"]}}, doc,
-                               upsert=True)
-    except DuplicateKeyError:
-        return False
-    return True
+async def _stored(coll: AsyncCollection[Any], key: str, keep: tuple[str, ...]
+                  ) -> tuple[Any, frozenset[str]] | None:
+    """The stored `order` of `key` and the `keep` fields it has; None if absent."""
+    doc = await coll.find_one({"_id": key}, {"order": 1, **dict.fromkeys(keep, 1)})
+    if doc is None:
+        return None
+    return doc.get("order"), frozenset(k for k in keep if doc.get(k) is not None)
 
 
 class ReadModel:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], *,
+                 watermark_seconds: float = WATERMARK_SECONDS) -> None:
         self.db = db
         self.reports = db["rm_submissions"]
         self.scores = db["rm_scores"]
@@ -101,47 +103,120 @@ class ReadModel:
         self.proposals = db["rm_proposals"]
         self.leadership = db["rm_leadership"]
         self.meta = db["rm_meta"]
+        self.known = {c.name: Known() for c in (self.reports, self.scores, self.reminders,
+                                                self.standings, self.proposals,
+                                                self.leadership)}
+        self.epoch = 0  # odd while drop_all runs; bumped at its start and its end
+        self.watermark = Watermark(self.meta, watermark_seconds)
+
+    def _remember(self, coll: AsyncCollection[Any], key: str, value: Any, epoch: int) -> None:
+        if epoch == self.epoch and epoch % 2 == 0:
+            self.known[coll.name].put(key, value)
 
     # -- writes (from events) ---------------------------------------------------------
 
     async def apply_submission(self, key: str, base: dict[str, Any], first: dict[str, Any],
-                               latest: dict[str, Any]) -> None:
-        """Three single-document writes, each safe in any order: create with this
-        event's fields; an earlier revision takes over the first-report fields; a
-        later revision takes over the latest-revision fields."""
-        # A duplicate key means a concurrent writer created it: the updates below apply.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.reports.update_one(
-                {"_id": key}, {"$setOnInsert": {**base, **first, **latest}}, upsert=True)
-        await self.reports.update_one(
-            {"_id": key, "first_revision": {"$gt": first["first_revision"]}}, {"$set": first})
-        await self.reports.update_one(
-            {"_id": key, "revision": {"$lt": latest["revision"]}}, {"$set": latest})
+                               latest: dict[str, Any]) -> bool:
+        """Insert with this event's fields if new; else an earlier revision takes over
+        the first-report fields (`first_revision > r`) and a later one the latest-revision
+        fields (`revision < r`): at most one of the two applies, and only that one is
+        sent. True if the document changed."""
+        rev, epoch = int(latest["revision"]), self.epoch
+        bounds = self.known[self.reports.name].get(key)  # (first_revision, revision)
+        for _ in range(ATTEMPTS):
+            if bounds is None:
+                if await insert(self.reports, {"_id": key, **base, **first, **latest}):
+                    self._remember(self.reports, key, (rev, rev), epoch)
+                    return True
+                stored = await self.reports.find_one({"_id": key},
+                                                     {"first_revision": 1, "revision": 1})
+                if stored is None:
+                    continue  # dropped meanwhile: insert again
+                bounds = (stored.get("first_revision"), stored.get("revision"))
+            low, high = bounds
+            writes = []
+            if below(rev, low):
+                writes.append(({"_id": key, "first_revision": {"$gt": rev}}, first))
+            if below(high, rev):
+                writes.append(({"_id": key, "revision": {"$lt": rev}}, latest))
+            matched = True
+            for condition, fields in writes:
+                result = await self.reports.update_one(condition, {"$set": fields})
+                matched = matched and result.matched_count == 1
+            if matched:
+                if isinstance(low, int) and isinstance(high, int):
+                    self._remember(self.reports, key, (min(low, rev), max(high, rev)), epoch)
+                return bool(writes)
+            bounds = None  # another writer got there first, or a drop: look again
+        raise TransientError(f"rm_submissions {key} kept changing during the write")
 
     async def apply_score(self, doc: dict[str, Any]) -> bool:
-        return await replace_if_newer(self.scores, doc)
+        return await self._replace_if_newer(self.scores, doc)
 
     async def apply_reminder(self, doc: dict[str, Any]) -> bool:
-        if doc.get("sent_at") is None:
-            # A later status event may not repeat when the reminder went out: keep it.
-            old = await self.reminders.find_one({"_id": doc["_id"]}, {"sent_at": 1})
-            if old and old.get("sent_at"):
-                doc = {**doc, "sent_at": old["sent_at"]}
-        return await replace_if_newer(self.reminders, doc)
+        # A later status event may not repeat when the reminder went out: keep it.
+        return await self._replace_if_newer(self.reminders, doc, keep=("sent_at",))
 
     async def apply_standings(self, doc: dict[str, Any]) -> bool:
-        return await replace_if_newer(self.standings, doc)
+        return await self._replace_if_newer(self.standings, doc)
 
     async def apply_proposals(self, doc: dict[str, Any]) -> bool:
-        return await replace_if_newer(self.proposals, doc)
+        return await self._replace_if_newer(self.proposals, doc)
 
     async def apply_leadership(self, doc: dict[str, Any]) -> bool:
-        return await replace_if_newer(self.leadership, doc)
+        return await self._replace_if_newer(self.leadership, doc)
+
+    async def _replace_if_newer(self, coll: AsyncCollection[Any], doc: dict[str, Any],
+                                keep: tuple[str, ...] = ()) -> bool:
+        """Store `doc` unless the stored one has the same or a greater `order`; True if
+        stored. A `keep` field the stored document has is never unset by a newer doc
+        without it, and a stale doc still fills it in when the stored one lacks it (so
+        the result does not depend on which status event came first).
+
+        New `_id`: one insert (taken: read it by `_id`, then as below). Known `_id`,
+        newer doc: one conditional write (`{_id, order: {$lt: new}}`, upsert for a
+        document dropped meanwhile; a duplicate key: another writer was first, read it
+        again). Known `_id`, stale doc: nothing, or the fill."""
+        key, order, epoch = doc["_id"], doc["order"], self.epoch
+        fill = {k: doc[k] for k in keep if doc.get(k) is not None}
+        known = self.known[coll.name].get(key)  # (order, kept fields it has)
+        for _ in range(ATTEMPTS):
+            if known is None:
+                if await insert(coll, doc):
+                    self._remember(coll, key, (order, frozenset(fill)), epoch)
+                    return True
+                known = await _stored(coll, key, keep)
+                if known is None:
+                    continue  # dropped meanwhile: insert again
+            stored_order, filled = known
+            if below(stored_order, order):
+                condition = {"_id": key, "order": {"$lt": order}}
+                try:
+                    if keep:  # $set leaves a kept field the doc lacks as stored
+                        await coll.update_one(condition, {"$set": {
+                            k: v for k, v in doc.items()
+                            if k != "_id" and not (k in keep and v is None)}}, upsert=True)
+                    else:
+                        await coll.replace_one(condition, doc, upsert=True)
+                except DuplicateKeyError:
+                    # Stored meanwhile, by a writer that was first: look at what it wrote.
+                    known = await _stored(coll, key, keep)
+                    continue
+                self._remember(coll, key, (order, filled | set(fill)), epoch)
+                return True
+            for field, value in fill.items():
+                if field not in filled:
+                    await coll.update_one({"_id": key, field: None}, {"$set": {field: value}})
+            self._remember(coll, key, (stored_order, filled | set(fill)), epoch)
+            return False
+        raise TransientError(f"{coll.name} {key} kept disappearing during the write")
 
     async def advance_watermark(self, when: datetime | None) -> None:
-        if when is not None:
-            await self.meta.update_one({"_id": "watermark"},
-                                       {"$max": {"last_event_at": when}}, upsert=True)
+        await self.watermark.advance(when)
+
+    async def flush(self) -> None:
+        """Write what is held back (the watermark): before a process that wrote exits."""
+        await self.watermark.flush()
 
     # -- reads --------------------------------------------------------------------------
 
@@ -169,14 +244,30 @@ class ReadModel:
         return await self.leadership.find_one({"_id": unit_key(cluster_id, period)})
 
     async def last_event_at(self) -> datetime | None:
+        """The newest event time applied: the stored watermark, or a newer one this
+        process applied and has not written yet (held back at most `watermark_seconds`)."""
         doc = await self.meta.find_one({"_id": "watermark"})
-        return doc.get("last_event_at") if doc else None
+        stored = parse_time(doc.get("last_event_at")) if doc else None
+        held = self.watermark.held
+        return max(stored, held) if stored and held else stored or held
 
     # -- rebuild ------------------------------------------------------------------------
 
     async def drop_all(self, documents: list[Any]) -> None:
-        """Drop every read-model collection, then recreate their indexes."""
-        for doc in documents:
-            await self.db.drop_collection(doc._get_collection_name())
-        # mongoengine creates indexes through its own (synchronous) connection.
-        await asyncio.to_thread(lambda: [d.ensure_indexes() for d in documents])
+        """Drop every read-model collection, then recreate their indexes. What this
+        process remembers of them is forgotten before and after (the epoch is odd in
+        between, so a write overlapping the drop is not remembered either)."""
+        self._forget()
+        try:
+            for doc in documents:
+                await self.db.drop_collection(doc._get_collection_name())
+            # mongoengine creates indexes through its own (synchronous) connection.
+            await asyncio.to_thread(lambda: [d.ensure_indexes() for d in documents])
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        self.epoch += 1
+        for known in self.known.values():
+            known.clear()
+        self.watermark.forget()

@@ -2,7 +2,8 @@
 was submitted, every format opens, cluster reports follow the scoring service's
 events, and rebuilding the read models from the topics reproduces the same reports.
 
-Periods 2050 (a small campaign) and 2052 (scoring events produced by the test)."""
+Periods 2050 (a small campaign), 2052 (scoring events produced by the test) and 2054
+(reminder events out of order)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PERIOD = 2050
 EVENTS_PERIOD = 2052
+REMINDER_PERIOD = 2054
 # Times when the reminder campaign of the period sends nothing (every stage is either
 # ahead or stale), so the only reminders are the ones this test produces.
 BEFORE = "2050-11-10T09:00:00+07:00"
@@ -337,6 +339,43 @@ def test_cluster_report_follows_the_scoring_services_events(
     assert "Cụm trưởng: Công an tỉnh Bắc Ninh" in text
 
 
+def reminder_event(status: str, time_: str, sent_at: str | None) -> bytes:
+    event = json.loads(notification(REMINDED, "sms", status, 0))
+    event.update(id=f"test-notif-{REMINDER_PERIOD}-{status}", time=time_)
+    event["data"].update(period=REMINDER_PERIOD, stage="d-3", status=status, sent_at=sent_at)
+    return json.dumps(event).encode()
+
+
+def test_a_reminder_delivered_before_it_was_sent_keeps_when_it_went_out(
+        stack: Stack) -> None:
+    """The receipt (no `sent_at`) is consumed before the older `sent` event: the newer
+    status stays and the stale event still says when the reminder went out, as if they
+    had come in order."""
+    producer = stack.producer()
+    for status, time_, sent_at in [
+            ("delivered", "2054-11-23T01:00:09+00:00", None),
+            ("sent", "2054-11-23T01:00:05+00:00", "2054-11-23T01:00:04+00:00")]:
+        producer.send("emulation.notifications.v1", key=REMINDED.encode(),
+                      value=reminder_event(status, time_, sent_at))
+    producer.flush()
+    producer.close()
+
+    def reminders() -> Any:
+        with stack.as_operator("reporting") as c:
+            rep = c.get("/v1/reports/national", params={"period": REMINDER_PERIOD}).json()
+        found = [m["reminders"] for m in rep["missing_units"] if m["unit_id"] == REMINDED]
+        if found and found[0] and found[0][0]["sent_at"]:
+            return found[0], rep["last_event_at"]
+        return None
+
+    found, last_event_at = wait_for("the reminder's sent_at in the report", reminders,
+                                    timeout=60)
+    assert [(r["status"], r["sent_at"]) for r in found] == [
+        ("delivered", "2054-11-23T01:00:04+00:00")]
+    # The report reflects both events, so its watermark is at least the newer one's time.
+    assert last_event_at >= "2054-11-23T01:00:09+00:00"
+
+
 def redeliver_first_revision(stack: Stack, campaign: dict[str, Any]) -> None:
     """The first revision of Phu Tho's report again, after its amendment."""
     sid = campaign["receipts"]["police:phu-tho"][0]["submission_id"]
@@ -352,6 +391,7 @@ def redeliver_first_revision(stack: Stack, campaign: dict[str, Any]) -> None:
 def snapshot(stack: Stack) -> dict[str, Any]:
     out = {"national": settled(stack, "/v1/reports/national", {"period": PERIOD}),
            "cluster": settled(stack, "/v1/reports/clusters/mps-cluster-4", {"period": PERIOD})}
+    out["reminded"] = settled(stack, "/v1/reports/national", {"period": REMINDER_PERIOD})
     if (SCHEMAS_DIR / "events" / "cluster-standings.v1.json").exists():
         out["events"] = settled(stack, "/v1/reports/clusters/mps-cluster-4",
                                 {"period": EVENTS_PERIOD})
