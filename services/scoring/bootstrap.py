@@ -49,7 +49,7 @@ def build_parts(settings: ScoringSettings, db: AsyncDatabase[Any], producer: Eve
     register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
                                   publisher=publisher, clock=clock)
     rankings = Rankings(store=store, replica=replica, publisher=publisher, clock=clock,
-                        register=register)
+                        register=register, sweep_seconds=settings.rankings_sweep_seconds)
     scorer = Scorer(store=store, rubrics=rubrics, producer=producer, clock=clock,
                     rankings=rankings)
     rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,
@@ -74,6 +74,8 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     async def units_agent(stream: Any) -> None:
         await loop.run(stream, parts.replica.apply)
 
+    # The debounced standings and proposals; its first run publishes what a crash left.
+    rt.every(settings.rankings_interval_seconds, parts.rankings.tick)
     rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
     rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
 

@@ -30,3 +30,12 @@ LEADERSHIP_DECISIONS = Counter(
     ["decision"],
 )
 RUBRICS_LOADED = Gauge("scoring_rubrics_loaded", "Rubric versions loaded at start-up.")
+RANKINGS_PERIODS = Counter(
+    "scoring_rankings_recomputed_total",
+    "Periods whose standings and proposals were recomputed (debounced, after new scores).",
+)
+RANKINGS_SECONDS = Histogram(
+    "scoring_rankings_recompute_duration_seconds",
+    "Time one debounced recomputation takes, every pending period with its publications.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

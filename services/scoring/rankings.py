@@ -1,16 +1,26 @@
 """Cluster standings and recognition proposals: answered from the store and the registry
-replica, and published on emulation.scores.v1 whenever a score changes them."""
+replica, and published on emulation.scores.v1 after scores change them.
+
+Publishing is debounced: a stored score only marks its period (and unit) pending, in a
+small `rankings_pending` document written before the record is done; a background job
+(`tick`, every `rankings_interval_seconds`) recomputes every pending period from one
+read of its scores, publishes what changed, and deletes the marker unless it was marked
+again meanwhile. A process that dies between storing a score and publishing leaves the
+marker behind: the next sweep of any worker (at start-up, and every
+`rankings_sweep_seconds`) publishes it."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry import trace
 
 from services.common.clock import Clock
-from services.common.registry_replica import RegistryReplica
+from services.common.registry_replica import RegistryReplica, year_entry
+from services.scoring import metrics
 from services.scoring.events import proposals_event, standings_event, wall_sequence
 from services.scoring.publisher import Publisher
 from services.scoring.register import LeadershipRegister
@@ -20,14 +30,30 @@ from services.scoring.store import ScoreStore
 tracer = trace.get_tracer(__name__)
 
 
+def clusters_in(raw: Iterable[dict[str, Any]], period: int) -> dict[str, dict[str, Any]]:
+    """cluster id -> {name, members, head, deputy} in force for the period, from the
+    replica's cluster records (as RegistryReplica.clusters, for several periods from
+    one read)."""
+    out = {}
+    for c in raw:
+        entry = year_entry(c, period)
+        if entry is not None:
+            out[c["_id"]] = {"name": c.get("name", c["_id"]), **entry}
+    return out
+
+
 class Rankings:
     def __init__(self, *, store: ScoreStore, replica: RegistryReplica, publisher: Publisher,
-                 clock: Clock, register: LeadershipRegister) -> None:
+                 clock: Clock, register: LeadershipRegister,
+                 sweep_seconds: float = 5.0) -> None:
         self.store, self.replica, self.publisher = store, replica, publisher
         self.clock, self.register = clock, register
-        # One publication at a time in this process, so standings computed earlier are
+        self.sweep_seconds = sweep_seconds
+        # One recomputation at a time in this process, so standings computed earlier are
         # never published after standings computed later.
         self._lock = asyncio.Lock()
+        self._wake = False  # a score was marked here since the last recomputation
+        self._next_sweep = 0.0  # monotonic time of the next look for others' markers
 
     async def _period(self, period: int) -> tuple[dict[str, Any], dict[str, Any]]:
         scores = {d["unit_id"]: d for d in await self.store.for_period(period)}
@@ -46,32 +72,79 @@ class Rankings:
         rows = {cid: rank_members(c["members"], scores) for cid, c in clusters.items()}
         return recognition_proposals(period, rows, scores, self.clock.now())
 
+    # -- debounced publication ----------------------------------------------------------
+
+    async def mark(self, period: int, unit_ids: Iterable[str]) -> None:
+        """These units' scores changed the period: publish its rankings soon. Durable
+        before it returns, so the record that stored the score may be committed."""
+        await self.store.mark_pending(period, unit_ids)
+        self._wake = True
+
+    async def tick(self) -> None:
+        """The periodic job: recompute at once when scores were marked here, else look
+        for markers left by a crash or by another worker every `sweep_seconds`."""
+        if not self._wake and time.monotonic() < self._next_sweep:
+            return
+        self._wake = False
+        self._next_sweep = time.monotonic() + self.sweep_seconds
+        try:
+            if await self.flush():
+                self._wake = True  # marked again meanwhile: at the next tick
+        except BaseException:
+            self._wake = True  # e.g. Kafka away: the markers stay, try again
+            raise
+
     async def after_scores(self, period: int, unit_ids: Iterable[str]) -> None:
-        """Publish the standings of the clusters holding these units, next year's
+        """Mark the period and publish at once (a rescore, which waits for it)."""
+        await self.mark(period, unit_ids)
+        await self.flush()
+
+    async def flush(self) -> bool:
+        """Recompute and publish every pending period; True if a marker was left
+        because it was marked again during the recomputation."""
+        async with self._lock:
+            pending = await self.store.pending_periods()
+            if not pending:
+                return False
+            started = time.perf_counter()
+            with tracer.start_as_current_span("scoring.publish_rankings", attributes={
+                    "emulation.periods": len(pending)}):
+                # Taken before the inputs are read (docs/scoring.md, "Order").
+                sequence = wall_sequence()
+                scores = await self.store.for_periods(pending)
+                raw = await self.replica.clusters_coll.find({}).to_list(None)
+                decided = await self.register.decided()
+                left = False
+                for period in sorted(pending):
+                    token, units = pending[period]
+                    await self._publish(period, set(units), scores[period],
+                                        clusters_in(raw, period), sequence, decided)
+                    if not await self.store.unmark_pending(period, token):
+                        left = True
+            metrics.RANKINGS_PERIODS.inc(len(pending))
+            metrics.RANKINGS_SECONDS.observe(time.perf_counter() - started)
+            return left
+
+    async def _publish(self, period: int, changed: set[str], scores: dict[str, Any],
+                       clusters: dict[str, Any], sequence: int,
+                       decided: list[dict[str, Any]]) -> None:
+        """Publish the standings of the clusters holding the changed units, next year's
         leadership suggestion for them, then the period's proposals: each only if its
         content changed since it was last published."""
-        changed = set(unit_ids)
-        async with self._lock:
-            with tracer.start_as_current_span("scoring.publish_rankings",
-                                              attributes={"emulation.period": period}):
-                sequence = wall_sequence()
-                scores, clusters = await self._period(period)
-                now = self.clock.now()
-                rows = {}
-                for cid in sorted(clusters):
-                    members = clusters[cid]["members"]
-                    rows[cid] = rank_members(members, scores)
-                    if not changed & set(members):
-                        continue
-                    data = {**cluster_standings(cid, period, members, scores, now),
-                            "sequence": sequence}
-                    basis = [scores[m]["event_id"] for m in members if m in scores]
-                    await self.publisher.publish("standings", f"{cid}|{period}",
-                                                 standings_event(data, basis), key=cid)
-                    await self.register.publish_suggestion(cid, period + 1)
-                data = {**recognition_proposals(period, rows, scores, now),
-                        "sequence": sequence}
-                basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]
-                await self.publisher.publish("proposals", str(period),
-                                             proposals_event(data, basis),
-                                             key=f"period:{period}")
+        now = self.clock.now()
+        rows = {}
+        for cid in sorted(clusters):
+            members = clusters[cid]["members"]
+            rows[cid] = rank_members(members, scores)
+            if not changed & set(members):
+                continue
+            data = {**cluster_standings(cid, period, members, scores, now),
+                    "sequence": sequence}
+            basis = [scores[m]["event_id"] for m in members if m in scores]
+            await self.publisher.publish("standings", f"{cid}|{period}",
+                                         standings_event(data, basis), key=cid)
+            await self.register.publish_suggestion(cid, period + 1, decided, sequence)
+        data = {**recognition_proposals(period, rows, scores, now), "sequence": sequence}
+        basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]
+        await self.publisher.publish("proposals", str(period), proposals_event(data, basis),
+                                     key=f"period:{period}")

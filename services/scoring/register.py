@@ -53,17 +53,26 @@ class LeadershipRegister:
             return None
         return {y: None if e.get("dissolved") else e for y, e in (raw.get("years") or {}).items()}
 
-    async def _suggestion(self, cluster_id: str, years: dict[str, Any], period: int
-                          ) -> Suggestion | None:
+    async def _suggestion(self, cluster_id: str, years: dict[str, Any], period: int,
+                          decided: list[dict[str, Any]] | None = None) -> Suggestion | None:
+        """`decided`: the register's decided documents of every cluster, when the caller
+        read them once for several clusters (Rankings); else read for this one."""
         known: dict[int, Known] = registry_known(years)
-        for doc in await self.store.of_cluster(cluster_id):
+        docs = (await self.store.of_cluster(cluster_id) if decided is None
+                else [d for d in decided if d.get("cluster_id") == cluster_id])
+        for doc in docs:
             if doc.get("status") in (CONFIRMED, OVERRIDDEN):
                 # An operator's decision outranks what the registry says for that year.
                 known[int(doc["period"])] = Known(Pair(doc["head"], doc.get("deputy")),
                                                   f"operator {doc['status']}")
         return suggest(period, years, known)
 
-    async def view(self, cluster_id: str, period: int) -> dict[str, Any] | None:
+    async def decided(self) -> list[dict[str, Any]]:
+        """Every operator decision of every cluster (for several clusters at once)."""
+        return await self.store.decided()
+
+    async def view(self, cluster_id: str, period: int,
+                   decided: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """The decision for the year if there is one, else the rule's suggestion;
         None if the cluster does not exist that year."""
         years = await self._years(cluster_id)
@@ -81,7 +90,7 @@ class LeadershipRegister:
                     "reason": "recorded in the unit registry", "decided_at": now,
                     "source": "registry", "members": members_in(years, period),
                     "decisions": []}
-        found = await self._suggestion(cluster_id, years, period)
+        found = await self._suggestion(cluster_id, years, period, decided)
         if found is None:
             return None
         return {"cluster_id": cluster_id, "period": period, "head": found.pair.head,
@@ -89,10 +98,14 @@ class LeadershipRegister:
                 "reason": found.basis, "decided_at": now, "source": "rule",
                 "members": members_in(years, period), "decisions": []}
 
-    async def publish_suggestion(self, cluster_id: str, period: int) -> None:
-        """Record and publish the suggestion for the year, unless an operator decided."""
-        sequence = wall_sequence()
-        view = await self.view(cluster_id, period)
+    async def publish_suggestion(self, cluster_id: str, period: int,
+                                 decided: list[dict[str, Any]] | None = None,
+                                 sequence: int | None = None) -> None:
+        """Record and publish the suggestion for the year, unless an operator decided.
+        `decided` (read by the caller) comes with the `sequence` taken before it."""
+        if sequence is None or decided is None:
+            sequence = wall_sequence()
+        view = await self.view(cluster_id, period, decided)
         if view is None or view["status"] != SUGGESTED:
             return
         view = {k: v for k, v in view.items() if k != "source"}

@@ -25,6 +25,13 @@ tracer = trace.get_tracer(__name__)
 ACCEPTED = "vn.emulation.submission.accepted"
 
 
+class Unread:
+    """The caller has not read the score in force: ScoreStore.save reads it."""
+
+
+UNREAD = Unread()
+
+
 def unit_type_of(data: dict[str, Any]) -> str:
     return str(data.get("unit_type") or data["unit_id"].split(":", 1)[0])
 
@@ -54,14 +61,19 @@ class Scorer:
         current = await self.store.current(data["unit_id"], period)
         first = earliest(current.get("first_received_at") if current else None,
                          data.get("received_at"))
-        if await self.score(data, rubric, first_received_at=first, fresh=False):
-            await self.rankings.after_scores(period, [data["unit_id"]])
+        if await self.score(data, rubric, first_received_at=first, fresh=False,
+                            current=current):
+            # Durably marked before the record is done; published by Rankings.tick.
+            await self.rankings.mark(period, [data["unit_id"]])
 
     async def score(self, data: dict[str, Any], rubric: Rubric, *,
-                    first_received_at: str | None, fresh: bool) -> dict[str, Any] | None:
+                    first_received_at: str | None, fresh: bool,
+                    current: dict[str, Any] | Unread | None = UNREAD
+                    ) -> dict[str, Any] | None:
         """Score one submission, keep it, and publish it if it is (now) in force.
         `fresh=False` (a delivery) reuses a score already kept for the same revision and
-        rubric, so a redelivery republishes the very same event; a rescore scores anew."""
+        rubric, so a redelivery republishes the very same event; a rescore scores anew.
+        `current`: the score in force as the caller just read it, if it did."""
         unit, period = data["unit_id"], data["period"]
         with tracer.start_as_current_span("scoring.score", attributes={
                 "emulation.period": period, "emulation.revision": data["revision"],
@@ -80,7 +92,12 @@ class Scorer:
             kept = None if fresh else await self.store.kept(doc)
             if kept is not None:
                 doc = {k: v for k, v in kept.items() if k != "_id"}
-            if not await self.store.save(doc):
+            if isinstance(current, Unread):
+                saved = await self.store.save(doc, in_history=kept is not None)
+            else:
+                saved = await self.store.save(doc, in_history=kept is not None,
+                                              current=current, read=False)
+            if not saved:
                 metrics.SCORES.labels(doc["unit_type"], "superseded").inc()
                 return None
             await self.producer.send(SCORES, score_event(doc), key=unit)

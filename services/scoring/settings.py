@@ -13,3 +13,9 @@ class ScoringSettings(ServiceSettings):
     rubrics_dir: Path | None = None
     # Longest a rescore may take to replay emulation.submissions.v1 to its end.
     rescore_timeout_seconds: float = 120.0
+    # Standings and proposals are published at most this often after new scores (the
+    # periods with new scores are recomputed together, from one read of their scores).
+    rankings_interval_seconds: float = 1.0
+    # How often a worker looks for periods left pending by a crashed or another worker
+    # (and does at start-up) when it has no new scores of its own.
+    rankings_sweep_seconds: float = 5.0

@@ -4,12 +4,16 @@ the cluster leadership register, and what was last published per stream."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import mongoengine as me
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 
 
 class ScoreDoc(me.Document):
@@ -60,7 +64,19 @@ class PublicationDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
-DOCUMENTS = [ScoreDoc, ScoreHistoryDoc, RubricSelectionDoc, LeadershipDoc, PublicationDoc]
+class PendingRankingsDoc(me.Document):
+    """A period whose standings and proposals are still to be published (`_id` = period),
+    with the units whose scores changed and the token of the latest marking. Written
+    before a score's record is done, deleted once a recomputation that read the scores
+    after that marking has published (services/scoring/rankings.py): so a crash between
+    storing a score and publishing the standings loses nothing. A handful of documents."""
+
+    meta = {"collection": "rankings_pending", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
+DOCUMENTS = [ScoreDoc, ScoreHistoryDoc, RubricSelectionDoc, LeadershipDoc, PublicationDoc,
+             PendingRankingsDoc]
 
 
 def score_key(unit_id: str, period: int) -> str:
@@ -77,23 +93,42 @@ class ScoreStore:
         self.history = db["score_history"]
         self.selections = db["rubric_selections"]
         self.publications = db["publications"]
+        self.pending = db["rankings_pending"]
 
-    async def save(self, doc: dict[str, Any]) -> bool:
+    async def save(self, doc: dict[str, Any], *, in_history: bool = False,
+                   current: dict[str, Any] | None = None, read: bool = True) -> bool:
         """Keep `doc` in the history and make it current unless a newer revision is in
         force. Returns whether `doc` is (now) the score in force, so a redelivery
-        re-emits the same event."""
+        re-emits the same event. `in_history`: `doc` is the kept score itself (nothing
+        to write there). `read=False`: `current` is the score in force as the caller
+        just read it (a stale read only costs a retry below, never a wrong answer)."""
         key = score_key(doc["unit_id"], doc["period"])
-        hid = history_key(doc)
-        await self.history.replace_one({"_id": hid}, {**doc, "_id": hid}, upsert=True)
-        try:
-            # Matches only an older (or the same) revision, or nothing and then inserts:
-            # a conditional replace of one document, atomic on MongoDB and FerretDB.
-            await self.scores.replace_one(
-                {"_id": key, "revision": {"$lte": doc["revision"]}}, {**doc, "_id": key},
-                upsert=True)
-        except DuplicateKeyError:
-            return False  # a newer revision is in force
-        return True
+        if not in_history:
+            hid = history_key(doc)
+            await self.history.replace_one({"_id": hid}, {**doc, "_id": hid}, upsert=True)
+        if read:
+            current = await self.scores.find_one({"_id": key})
+        if current is None:
+            try:
+                # The unit's first score of the period: an insert, looked up by `_id`.
+                await self.scores.insert_one({**doc, "_id": key})
+                return True
+            except DuplicateKeyError:
+                current = await self.scores.find_one({"_id": key})
+                if current is None:  # pragma: no cover - scores are never deleted
+                    raise
+        if current["revision"] > doc["revision"]:
+            return False  # a newer revision is in force: nothing to write
+        if current.get("event_id") == doc["event_id"]:
+            return True  # this very score is in force (a redelivery): nothing to write
+        # Matches only an older (or the same) revision: another worker may have made a
+        # newer one current since the read (two owners of a partition during a
+        # rebalance), and a conditional replace of one document is atomic on MongoDB and
+        # FerretDB. (On FerretDB this filter is not pushed down: it reads the rows up to
+        # the matching one; an insert, a superseded or a replayed score do not.)
+        result = await self.scores.replace_one(
+            {"_id": key, "revision": {"$lte": doc["revision"]}}, {**doc, "_id": key})
+        return result.matched_count == 1
 
     async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """The stored score of the same unit, period, rubric version and revision."""
@@ -116,6 +151,40 @@ class ScoreStore:
 
     async def for_period(self, period: int) -> list[dict[str, Any]]:
         return await self.scores.find({"period": period}).to_list(None)
+
+    async def for_periods(self, periods: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """period -> unit id -> score in force, for several periods in one read."""
+        wanted = sorted(set(periods))
+        out: dict[int, dict[str, Any]] = {p: {} for p in wanted}
+        for doc in await self.scores.find({"period": {"$in": wanted}}).to_list(None):
+            out[doc["period"]][doc["unit_id"]] = doc
+        return out
+
+    # -- periods whose standings and proposals are still to be published --------------
+
+    async def mark_pending(self, period: int, unit_ids: Iterable[str]) -> str:
+        """Note (durably, by `_id`) that these units' scores changed the period; a new
+        token each time, so a recomputation that read the scores before this marking
+        cannot delete it (unmark_pending). Returns the token."""
+        token = uuid.uuid4().hex
+        update = {"$set": {"token": token, "period": period},
+                  "$addToSet": {"units": {"$each": sorted(set(unit_ids))}}}
+        try:
+            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
+        except DuplicateKeyError:
+            # Two upserts of a new marker at once: the other inserted it, update it now.
+            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
+        return token
+
+    async def pending_periods(self) -> dict[int, tuple[str, list[str]]]:
+        """period -> (token, units) of every pending marker (a handful of documents)."""
+        return {int(d["_id"]): (str(d["token"]), list(d.get("units") or []))
+                for d in await self.pending.find({}).to_list(None)}
+
+    async def unmark_pending(self, period: int, token: str) -> bool:
+        """Delete the marker unless it was marked again since `token` was read."""
+        result = await self.pending.delete_one({"_id": str(period), "token": token})
+        return result.deleted_count == 1
 
     # -- the rubric chosen by an operator for a period ---------------------------------
 
@@ -151,6 +220,11 @@ class LeadershipStore:
 
     async def of_cluster(self, cluster_id: str) -> list[dict[str, Any]]:
         return await self.register.find({"cluster_id": cluster_id}).to_list(None)
+
+    async def decided(self) -> list[dict[str, Any]]:
+        """The operator's decisions, every cluster and year (one read for many clusters)."""
+        return await self.register.find(
+            {"status": {"$in": [CONFIRMED, OVERRIDDEN]}}).to_list(None)
 
     async def suggest(self, doc: dict[str, Any]) -> bool:
         """Record a suggestion unless an operator decided that year; False if decided."""

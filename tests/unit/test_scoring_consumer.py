@@ -1,0 +1,429 @@
+"""The scoring consumer's cheap path: ScoreStore.save decides from a read by `_id` (insert,
+skip, or conditional replace) and the standings and proposals are published by a
+debounced recomputation from durable pending markers (services/scoring/rankings.py),
+over an in-memory stand-in for the collections."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from services.common.clock import Clock
+from services.common.envelope import Event
+from services.scoring import rankings as rankings_module
+from services.scoring.publisher import Publisher
+from services.scoring.rankings import Rankings, clusters_in
+from services.scoring.store import ScoreStore
+
+PERIOD = 2031
+MEMBERS = ["police:a", "police:b", "police:c"]
+
+
+def matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
+    for key, want in flt.items():
+        have = doc.get(key)
+        if isinstance(want, dict):
+            if "$lte" in want and not (have is not None and have <= want["$lte"]):
+                return False
+            if "$in" in want and have not in want["$in"]:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+@dataclass
+class Result:
+    matched_count: int = 0
+    deleted_count: int = 0
+
+
+class Cursor:
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+
+    async def to_list(self, _: Any) -> list[dict[str, Any]]:
+        return self.docs
+
+
+class FakeCollection:
+    """What the scoring store asks of a collection; `calls` records (method, filter)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.before: Callable[[str], None] | None = None  # runs before each call
+
+    def _call(self, name: str, flt: dict[str, Any]) -> None:
+        self.calls.append((name, flt))
+        if self.before:
+            self.before(name)
+
+    async def find_one(self, flt: dict[str, Any]) -> dict[str, Any] | None:
+        self._call("find_one", flt)
+        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
+        return copy.deepcopy(doc)
+
+    def find(self, flt: dict[str, Any]) -> Cursor:
+        self._call("find", flt)
+        return Cursor([copy.deepcopy(d) for d in self.docs.values() if matches(d, flt)])
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        self._call("insert_one", {"_id": doc["_id"]})
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("E11000 duplicate key")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
+                          upsert: bool = False) -> Result:
+        self._call("replace_one", flt)
+        old = self.docs.get(flt["_id"])
+        if old is not None and matches(old, flt):
+            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
+            return Result(matched_count=1)
+        if upsert:
+            if old is not None:
+                raise DuplicateKeyError("E11000 duplicate key")
+            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
+        return Result()
+
+    async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
+                         upsert: bool = False) -> Result:
+        self._call("update_one", flt)
+        doc = self.docs.get(flt["_id"])
+        if doc is None or not matches(doc, flt):
+            if not upsert:
+                return Result()
+            doc = self.docs[flt["_id"]] = {"_id": flt["_id"]}
+        doc.update(copy.deepcopy(update.get("$set", {})))
+        for field, spec in update.get("$addToSet", {}).items():
+            values = doc.setdefault(field, [])
+            values += [v for v in spec["$each"] if v not in values]
+        return Result(matched_count=1)
+
+    async def delete_one(self, flt: dict[str, Any]) -> Result:
+        self._call("delete_one", flt)
+        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
+        if doc is None:
+            return Result()
+        del self.docs[doc["_id"]]
+        return Result(deleted_count=1)
+
+
+class FakeDb(dict[str, FakeCollection]):
+    def __missing__(self, name: str) -> FakeCollection:
+        self[name] = FakeCollection()
+        return self[name]
+
+
+def score(unit: str, revision: int, total: float = 50.0, rubric: str = "police-2026.1",
+          period: int = PERIOD) -> dict[str, Any]:
+    return {"unit_id": unit, "period": period, "unit_type": "police", "total": total,
+            "max": 100.0, "breakdown": [], "rubric_version": rubric, "revision": revision,
+            "submission_id": f"s-{unit}-{revision}", "on_time": True,
+            "received_at": "2031-11-10T02:00:00+00:00",
+            "first_received_at": "2031-11-10T02:00:00+00:00",
+            "scored_at": "2031-11-10T02:00:01+00:00",
+            "event_id": f"score:{unit}:{period}:r{revision}:{rubric}:{total}"}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# -- ScoreStore.save: decided from a read by _id --------------------------------------------
+
+def test_a_first_score_is_inserted_without_a_conditional_write() -> None:
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    assert run(store.save(score("police:a", 1)))
+    assert db["scores"].docs["police:a|2031"]["revision"] == 1
+    assert [name for name, _ in db["scores"].calls] == ["find_one", "insert_one"]
+    assert "police:a|2031|police-2026.1|r1" in db["score_history"].docs
+
+
+def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> None:
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    run(store.save(score("police:a", 2, total=70)))
+    db["scores"].calls.clear()
+    assert not run(store.save(score("police:a", 1, total=40)))
+    assert db["scores"].docs["police:a|2031"]["total"] == 70
+    assert [name for name, _ in db["scores"].calls] == ["find_one"]
+
+
+def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    doc = score("police:a", 1)
+    run(store.save(doc))
+    db["scores"].calls.clear()
+    db["score_history"].calls.clear()
+    current = run(store.current("police:a", PERIOD))
+    assert run(store.save(doc, in_history=True, current=current, read=False))
+    assert [name for name, _ in db["scores"].calls] == ["find_one"]  # store.current's
+    assert db["score_history"].calls == []
+
+
+def test_a_newer_revision_or_a_rescore_replaces_conditionally() -> None:
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    run(store.save(score("police:a", 1)))
+    assert run(store.save(score("police:a", 2, total=80)))
+    assert db["scores"].calls[-1] == ("replace_one", {
+        "_id": "police:a|2031", "revision": {"$lte": 2}})
+    assert run(store.save(score("police:a", 2, total=60, rubric="police-2024.1")))
+    assert db["scores"].docs["police:a|2031"]["rubric_version"] == "police-2024.1"
+
+
+def test_a_stale_read_never_lets_an_older_revision_win() -> None:
+    """Another worker made revision 3 current after this one read revision 1: the
+    conditional replace of revision 2 matches nothing, and 2 is not in force."""
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    run(store.save(score("police:a", 1)))
+    stale = run(store.current("police:a", PERIOD))
+    run(store.save(score("police:a", 3, total=90)))
+    assert not run(store.save(score("police:a", 2), current=stale, read=False))
+    assert db["scores"].docs["police:a|2031"]["revision"] == 3
+
+
+def test_a_racing_first_insert_is_decided_on_the_winner() -> None:
+    db = FakeDb()
+    store = ScoreStore(db)  # type: ignore[arg-type]
+    run(store.save(score("police:a", 2, total=70)))  # the other worker's, unseen below
+    assert not run(store.save(score("police:a", 1), current=None, read=False))
+    assert run(store.save(score("police:a", 3), current=None, read=False))
+    assert db["scores"].docs["police:a|2031"]["revision"] == 3
+
+
+# -- debounced rankings ------------------------------------------------------------------------
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[Event] = []
+        self.fail = False
+
+    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
+        if self.fail:
+            raise ConnectionError("kafka away")
+        self.sent.append(event)
+
+
+class FakeRegister:
+    def __init__(self) -> None:
+        self.suggested: list[tuple[str, int]] = []
+
+    async def decided(self) -> list[dict[str, Any]]:
+        return []
+
+    async def publish_suggestion(self, cluster_id: str, period: int,
+                                 decided: list[dict[str, Any]] | None = None,
+                                 sequence: int | None = None) -> None:
+        assert decided is not None and sequence is not None  # read once per recomputation
+        self.suggested.append((cluster_id, period))
+
+
+class FakeReplica:
+    def __init__(self, db: FakeDb) -> None:
+        self.clusters_coll = db["registry_clusters"]
+        self.clusters_coll.docs["mps-cluster-4"] = {
+            "_id": "mps-cluster-4", "name": "Cluster 4",
+            "years": {"2025": {"members": MEMBERS}}}
+        self.clusters_coll.docs["mps-cluster-5"] = {
+            "_id": "mps-cluster-5", "name": "Cluster 5",
+            "years": {"2025": {"members": ["police:x"]}}}
+
+
+class FixedClock(Clock):
+    def now(self) -> datetime:
+        return datetime(2031, 11, 20, 2, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    db: FakeDb
+    store: ScoreStore
+    producer: FakeProducer
+    register: FakeRegister
+
+    def rankings(self) -> Rankings:
+        """A process's Rankings over the shared database (a new one = a restart)."""
+        return Rankings(store=self.store, replica=FakeReplica(self.db),  # type: ignore[arg-type]
+                        publisher=Publisher(store=self.store,
+                                            producer=self.producer),  # type: ignore[arg-type]
+                        clock=FixedClock(), register=self.register,  # type: ignore[arg-type]
+                        sweep_seconds=3600)
+
+    def kinds(self) -> list[str]:
+        return [e.type.rsplit(".", 1)[-1] for e in self.producer.sent]
+
+
+def world() -> World:
+    db = FakeDb()
+    return World(db, ScoreStore(db), FakeProducer(), FakeRegister())  # type: ignore[arg-type]
+
+
+def test_many_scores_are_published_once_from_one_read_of_the_period() -> None:
+    w = world()
+    rankings = w.rankings()
+
+    async def scenario() -> None:
+        for i, unit in enumerate(MEMBERS):
+            await w.store.save(score(unit, 1, total=50 + i))
+            await rankings.mark(PERIOD, [unit])
+        await rankings.tick()
+
+    run(scenario())
+    assert w.kinds() == ["standings", "proposals"]
+    assert w.register.suggested == [("mps-cluster-4", PERIOD + 1)]
+    assert [c for c in w.db["scores"].calls if c[0] == "find"] == [
+        ("find", {"period": {"$in": [PERIOD]}})]
+    standings = w.producer.sent[0].data
+    assert [r["unit_id"] for r in standings["standings"]] == ["police:c", "police:b",
+                                                              "police:a"]
+    assert w.db["rankings_pending"].docs == {}
+
+
+def test_nothing_is_read_or_published_until_a_score_is_marked() -> None:
+    w = world()
+    rankings = w.rankings()
+    run(rankings.tick())  # the first tick sweeps (start-up): nothing pending
+    w.db["rankings_pending"].calls.clear()
+    run(rankings.tick())
+    assert w.db["rankings_pending"].calls == [] and w.producer.sent == []
+
+
+def test_unchanged_rankings_are_not_published_again() -> None:
+    w = world()
+    rankings = w.rankings()
+    run(w.store.save(score("police:a", 1)))
+    run(rankings.after_scores(PERIOD, ["police:a"]))
+    sent = len(w.producer.sent)
+    run(rankings.after_scores(PERIOD, ["police:a"]))  # a redelivery
+    assert len(w.producer.sent) == sent
+
+
+def test_a_crash_before_publishing_is_published_after_the_restart() -> None:
+    w = world()
+    run(w.store.save(score("police:a", 1)))
+    run(w.rankings().mark(PERIOD, ["police:a"]))  # ... and the process dies here
+    assert w.producer.sent == []
+    restarted = w.rankings()
+    run(restarted.tick())  # its first tick sweeps the markers
+    assert w.kinds() == ["standings", "proposals"]
+    assert w.db["rankings_pending"].docs == {}
+
+
+def test_a_failed_publication_keeps_the_marker_and_is_retried() -> None:
+    w = world()
+    rankings = w.rankings()
+    run(w.store.save(score("police:a", 1)))
+    run(rankings.mark(PERIOD, ["police:a"]))
+    w.producer.fail = True
+    with pytest.raises(ConnectionError):
+        run(rankings.tick())
+    assert str(PERIOD) in w.db["rankings_pending"].docs
+    w.producer.fail = False
+    run(rankings.tick())
+    assert w.kinds() == ["standings", "proposals"]
+    assert w.db["rankings_pending"].docs == {}
+
+
+def test_a_score_marked_during_a_recomputation_is_published_by_the_next() -> None:
+    """The marker is deleted only if no score marked it after it was read: a score
+    stored while the scores were being read is never left unpublished."""
+    w = world()
+    rankings = w.rankings()
+    run(w.store.save(score("police:a", 1, total=40)))
+    run(rankings.mark(PERIOD, ["police:a"]))
+    late = asyncio.Event()
+
+    def meanwhile(name: str) -> None:
+        if not late.is_set():
+            late.set()
+            # Another worker stores police:b and marks the period, after the scores
+            # were read (the registry is read next).
+            w.db["scores"].docs["police:b|2031"] = {**score("police:b", 1, total=90),
+                                                    "_id": "police:b|2031"}
+            w.db["rankings_pending"].docs[str(PERIOD)].update(
+                {"token": "another", "units": ["police:a", "police:b"]})
+
+    w.db["registry_clusters"].before = meanwhile
+    run(rankings.tick())
+    assert str(PERIOD) in w.db["rankings_pending"].docs  # left for the next tick
+    first = w.producer.sent[0].data
+    assert [r["unit_id"] for r in first["standings"] if r["submitted"]] == ["police:a"]
+    run(rankings.tick())
+    assert w.db["rankings_pending"].docs == {}
+    last = [e for e in w.producer.sent if e.type.endswith("standings")][-1].data
+    assert [r["unit_id"] for r in last["standings"] if r["submitted"]] == [
+        "police:b", "police:a"]
+
+
+def test_the_sequence_is_taken_before_the_scores_are_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world()
+    order: list[str] = []
+    monkeypatch.setattr(rankings_module, "wall_sequence",
+                        lambda: order.append("sequence") or 42)
+    w.db["scores"].before = lambda name: order.append(f"scores.{name}")
+    w.db["registry_clusters"].before = lambda name: order.append(f"clusters.{name}")
+    rankings = w.rankings()
+    run(w.store.save(score("police:a", 1)))
+    order.clear()
+    run(rankings.after_scores(PERIOD, ["police:a"]))
+    assert order[:3] == ["sequence", "scores.find", "clusters.find"]
+    assert {e.data["sequence"] for e in w.producer.sent} == {42}
+
+
+def test_only_the_clusters_of_changed_units_are_published() -> None:
+    w = world()
+    rankings = w.rankings()
+    run(w.store.save(score("police:x", 1)))
+    run(w.store.save(score("police:a", 1)))
+    run(rankings.after_scores(PERIOD, ["police:x"]))
+    assert [e.subject for e in w.producer.sent if e.type.endswith("standings")] == [
+        "mps-cluster-5"]
+    assert w.register.suggested == [("mps-cluster-5", PERIOD + 1)]
+
+
+def test_clusters_in_follows_the_registry_years() -> None:
+    raw = [{"_id": "c1", "years": {"2025": {"members": ["a"]}, "2030": {"dissolved": True}}},
+           {"_id": "c2", "name": "Two", "years": {"2027": {"members": ["b", "c"]}}}]
+    assert clusters_in(raw, 2026) == {"c1": {"name": "c1", "members": ["a"]}}
+    assert clusters_in(raw, 2031) == {"c2": {"name": "Two", "members": ["b", "c"]}}
+
+
+def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster() -> None:
+    from services.scoring.register import LeadershipRegister
+    from services.scoring.store import LeadershipStore
+
+    db = FakeDb()
+    replica = FakeReplica(db)
+    store = LeadershipStore(db)  # type: ignore[arg-type]
+    register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
+                                  publisher=None, clock=FixedClock())  # type: ignore[arg-type]
+    db["leadership"].docs = {
+        "mps-cluster-4|2032": {"_id": "mps-cluster-4|2032", "cluster_id": "mps-cluster-4",
+                               "period": 2032, "status": "overridden", "head": "police:c",
+                               "deputy": "police:a"},
+        "mps-cluster-5|2032": {"_id": "mps-cluster-5|2032", "cluster_id": "mps-cluster-5",
+                               "period": 2032, "status": "confirmed", "head": "police:x",
+                               "deputy": None},
+        "mps-cluster-4|2033": {"_id": "mps-cluster-4|2033", "cluster_id": "mps-cluster-4",
+                               "period": 2033, "status": "suggested", "head": "police:b",
+                               "deputy": "police:c"}}
+    decided = run(register.decided())
+    assert {d["_id"] for d in decided} == {"mps-cluster-4|2032", "mps-cluster-5|2032"}
+    alone = run(register.view("mps-cluster-4", 2033))
+    shared = run(register.view("mps-cluster-4", 2033, decided))
+    assert alone == shared
+    assert (shared["head"], shared["deputy"]) == ("police:a", "police:b")  # from 2032's
