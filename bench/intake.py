@@ -58,9 +58,16 @@ class Intake:
         return out
 
     def reset_table(self) -> int:
-        coll = self.mongo["emulation_submissions"]["submissions"]
+        """Forget the intake period: its submissions, their heads (the latest revision of
+        each unit), key pointers and outbox entries, so each run starts afresh."""
+        db = self.mongo["emulation_submissions"]
+        coll = db["submissions"]
         before = coll.estimated_document_count()
+        ids = [d["_id"] for d in coll.find({"period": workload.INTAKE_PERIOD}, {"_id": 1})]
         coll.delete_many({"period": workload.INTAKE_PERIOD})
+        db["submission_heads"].delete_many({"period": workload.INTAKE_PERIOD})
+        db["submission_keys"].delete_many({"submission_id": {"$in": ids}})
+        db["outbox"].delete_many({"_id": {"$in": ids}})
         return int(before)
 
     def service(self, n: int, time_limit: float | None = None) -> IntakeRun:

@@ -7,11 +7,13 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
+from prometheus_client import Counter
 
 from services.common import schemas
 from services.common.clock import Clock
@@ -28,6 +30,13 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 SOURCE = "urn:emulation:service:submissions"
 REQUEST_SCHEMA = "submission-request.v1"
+# Seconds after which an outbox entry without its submission is dropped: far longer than a
+# write takes, so only a writer that lost its insert or died leaves one that old.
+ORPHAN_SECONDS = 300.0
+RELAY_BATCH = 100
+CONFLICTS = Counter("submissions_key_conflicts_total",
+                    "Submissions found through a conflicting insert rather than their key "
+                    "pointer (a concurrent replay, or a pointer a crash never wrote)")
 
 
 class Unavailable(TransientError):
@@ -58,6 +67,8 @@ class Intake:
         # Deliveries queued in the producer and not yet acknowledged, by submission id: a
         # retry or the relay waits for them instead of queueing another copy.
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
 
     def validate(self, body: Any) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
@@ -94,49 +105,116 @@ class Intake:
             body_hash = domain.content_hash(body)
             key = idempotency_key or domain.default_idempotency_key(body_hash)
             try:
+                await self.prepare()
                 for _ in range(20):
-                    existing = await self.store.by_key(unit_id, key)
-                    if existing is not None:
-                        if existing["content_hash"] != body_hash:
-                            raise SubmissionRefused(
-                                409, "idempotency-key-reused",
-                                "this Idempotency-Key was used with a different body",
-                                submission_id=existing["_id"])
-                        await self._publish(existing)
-                        return Outcome(receipt_of(existing), replayed=True)
-                    doc = await self._new_revision(body, key, body_hash)
-                    if await self.store.insert(doc):
-                        await self._publish(doc)
-                        return Outcome(receipt_of(doc), replayed=False)
-                    # Another request took this revision or this key: look again.
+                    existing = await self._by_key(unit_id, key)
+                    if existing is None:
+                        doc = await self._new_revision(body, key, body_hash)
+                        if await self._store(doc):
+                            return Outcome(receipt_of(doc), replayed=False)
+                        # Another request took this revision or this key: find out which.
+                        existing = await self._conflict(doc)
+                        if existing is None:
+                            continue
+                    if existing["content_hash"] != body_hash:
+                        raise SubmissionRefused(
+                            409, "idempotency-key-reused",
+                            "this Idempotency-Key was used with a different body",
+                            submission_id=existing["_id"])
+                    await self._publish(existing)
+                    return Outcome(receipt_of(existing), replayed=True)
                 raise Unavailable("too much contention on this unit and period; retry")
             except TRANSIENT_ERRORS as exc:
                 raise Unavailable(f"the submissions database is unavailable: {exc!r}") from exc
+
+    async def prepare(self) -> None:
+        """Once per process: pointers, heads and outbox entries for submissions stored
+        before they existed (one scan the first time a database meets this version, then
+        one read of a marker)."""
+        if self._prepared:
+            return
+        async with self._prepare_lock:
+            if not self._prepared:
+                found = await self.store.backfill(datetime.now(UTC))
+                if found is not None:
+                    log.info("backfilled key pointers, heads and outbox entries",
+                             extra={"fields": {"submissions": found}})
+                self._prepared = True
+
+    async def _by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
+        pointer = await self.store.key(unit_id, key)
+        if pointer is None:
+            return None
+        doc = await self.store.by_id(pointer["submission_id"])
+        # A pointer to a submission that is gone (deleted by hand) points at nothing.
+        return doc if doc is not None and doc["idempotency_key"] == key else None
+
+    async def _store(self, doc: dict[str, Any]) -> bool:
+        """Outbox entry, then the submission (the claim), then pointer and head beside the
+        delivery. False if the revision or the key was taken."""
+        started = time.monotonic()
+        await self.store.pend(doc, datetime.now(UTC))
+        if not await self.store.insert(doc):
+            return False
+        if time.monotonic() - started > ORPHAN_SECONDS / 2:
+            # Stalled so long that the relay may have taken the entry for an orphan.
+            await self.store.pend(doc, datetime.now(UTC))
+        # Pointer and head are hints (a conflict corrects them): written while Kafka acks.
+        results = await asyncio.gather(self.store.remember(doc), self._publish(doc),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return True
+
+    async def _conflict(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """After a failed insert: the submission this key already made (its pointer and
+        the head repaired), or None when another key took the revision (head raised)."""
+        unit_id, key = doc["unit_id"], doc["idempotency_key"]
+        taken = await self.store.by_id(doc["_id"])
+        if taken is not None and taken["idempotency_key"] != key:
+            # The head lagged (a concurrent amendment, or a crash before it was raised).
+            await self.store.raise_head(taken)
+            return None
+        if taken is None:
+            # The key holds another revision: a concurrent replay whose pointer is being
+            # written, or a submission whose pointer a crash (or an older version) never
+            # wrote. The pointer first; the scan only when it is really missing.
+            taken = await self._by_key(unit_id, key) or await self.store.by_key(unit_id, key)
+            if taken is None:
+                return None  # gone meanwhile (deleted by hand): start again
+        CONFLICTS.inc()
+        await self.store.remember(taken)
+        return taken
 
     async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str
                             ) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
         now = domain.to_millis(self.clock.now())
         deadline = domain.deadline_for(period)
-        latest = await self.store.latest(unit_id, period)
-        unlock = await self.store.unlock_for(unit_id, period)
+        head, unlock = await asyncio.gather(self.store.head(unit_id, period),
+                                            self.store.unlock_for(unit_id, period))
         locked = unlock.get("locked_reason") if unlock else None
-        if latest is not None or locked:
+        if head is not None or locked:
             domain.check_amendment(
                 now=now, deadline=deadline, locked=locked,
                 unlock_until=unlock.get("expires_at") if unlock and not locked else None)
         changes: list[dict[str, Any]] = []
-        if latest is not None:
-            previous = await self.store.by_id(latest["_id"])
+        supersedes = None
+        if head is not None:
+            # The head's revision exists (it is raised only after its insert); a lagging
+            # head makes this insert conflict, which raises it.
+            supersedes = domain.submission_id(unit_id, period, head["revision"])
+            previous = await self.store.by_id(supersedes)
             changes = domain.diff(previous["content"] if previous else {}, body)
-        revision = (latest["revision"] + 1) if latest else 1
+        revision = (head["revision"] + 1) if head else 1
         sid = domain.submission_id(unit_id, period, revision)
         unit = self.registry.unit(unit_id)
         # A late first report is late; an amendment keeps the first report's timeliness.
-        on_time = latest["on_time"] if latest else domain.is_on_time(now, deadline)
+        on_time = head["on_time"] if head else domain.is_on_time(now, deadline)
         receipt = Receipt(submission_id=sid, unit_id=unit_id, period=period, revision=revision,
                           on_time=on_time, received_at=now, deadline=deadline,
-                          supersedes=latest["_id"] if latest else None)
+                          supersedes=supersedes)
         event = new_event(
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
             schema="submission-accepted", id=sid,
@@ -178,11 +256,33 @@ class Intake:
             self._inflight.pop(sid, None)
 
     async def relay_once(self, grace_seconds: float) -> int:
-        """Publish what was stored but not acknowledged (the outbox relay); returns count."""
+        """Publish what was stored but not acknowledged (the outbox relay); returns how
+        many submissions it published. Reads only the outbox, never the submissions'
+        table."""
+        await self.prepare()
         # Real time, not the campaign clock: the relay is about this process's writes.
-        older_than = datetime.now(UTC) - timedelta(seconds=grace_seconds)
-        docs = await self.store.unpublished(older_than)
-        for doc in docs:
+        now = datetime.now(UTC)
+        older_than = now - timedelta(seconds=grace_seconds)
+        entries = sorted((e for e in await self.store.pending()
+                          if _aware(e["stored_at"]) <= older_than),
+                         key=lambda e: _aware(e["stored_at"]))
+        published = 0
+        for entry in entries[:RELAY_BATCH]:
+            doc = await self.store.by_id(entry["_id"])
+            if doc is None:
+                # No submission: its writer lost the insert or died before it. Dropped
+                # when old, unless a writer refreshed it meanwhile.
+                if _aware(entry["stored_at"]) <= now - timedelta(seconds=ORPHAN_SECONDS):
+                    await self.store.drop_entry(entry, unless_refreshed=True)
+                continue
+            if doc.get("published"):
+                await self.store.drop_entry(entry, unless_refreshed=False)
+                continue
             await self._publish(doc)
-        return len(docs)
+            published += 1
+        return published
 
+
+def _aware(when: datetime) -> datetime:
+    # A client without tz_aware reads naive UTC datetimes.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -1,27 +1,45 @@
 """The submissions database: documents (mongoengine, for indexes) and the async
-queries the request and stream paths use (pymongo)."""
+queries the request and stream paths use (pymongo).
+
+The hot paths read and write by `_id` only: the local FerretDB pushes nothing else down to
+SQL and decodes every document of a collection for any other filter or sort (~1 ms per
+document, docs/benchmarks.md). Three small documents beside each submission make that
+possible: a key pointer (`submission_keys`, unit|key -> submission id), a head per
+unit|period (`submission_heads`, the latest revision) and an outbox entry per submission
+not yet on Kafka (`outbox`). The submission's own `_id` (period.unit.rN) and the unique
+(unit_id, idempotency_key) index stay the claims: pointers and heads are hints that every
+conflict corrects, so a crash between two writes loses nothing and blocks nothing."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo import DESCENDING
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.common.mongo import DUPLICATE_KEY
+
+# The marker of the one-time backfill of pointers, heads and outbox entries for the
+# submissions stored before they existed.
+BACKFILL_MARKER = "backfill:keys-heads-outbox:v1"
 
 
 class SubmissionDoc(me.Document):
-    """One revision of a unit's report. The outbox lives inside it (`event`,
-    `published`), so storing the submission and its event is one atomic write."""
+    """One revision of a unit's report. Its event (`event`, `published`) is stored with
+    it in one write; the `outbox` entry tells the relay it is pending."""
 
     meta = {
         "collection": "submissions",
         "indexes": [
+            # The idempotency claim: one submission per unit and key whatever the pointers say.
             {"fields": ["unit_id", "idempotency_key"], "unique": True},
+            # list_for (a unit's revisions). The relay reads the outbox, not a
+            # (published, stored_at) index any more: an existing one may be dropped.
             {"fields": ["unit_id", "period", "-revision"]},
-            {"fields": ["published", "stored_at"]},
         ],
     }
     id = me.StringField(primary_key=True)
@@ -43,6 +61,53 @@ class SubmissionDoc(me.Document):
     changes = me.ListField(me.DictField(), default=list)
 
 
+class SubmissionKeyDoc(me.Document):
+    """Which submission an Idempotency-Key produced (`_id` = unit|key): a replay is one
+    read by `_id`. Written after the submission; a missing one is found again through the
+    unique index when the replay's insert conflicts."""
+
+    meta = {"collection": "submission_keys"}
+    id = me.StringField(primary_key=True)
+    unit_id = me.StringField(required=True)
+    submission_id = me.StringField(required=True)
+    content_hash = me.StringField(required=True)
+
+
+class SubmissionHeadDoc(me.Document):
+    """The latest revision of a unit's period (`_id` = unit|period), only ever raised
+    (`$max`). Written after the submission, so it may lag behind by a crash: the next
+    revision's insert then conflicts and raises it."""
+
+    meta = {"collection": "submission_heads"}
+    id = me.StringField(primary_key=True)
+    unit_id = me.StringField(required=True)
+    period = me.IntField(required=True)
+    revision = me.IntField(required=True)
+    # The first report's timeliness, which every amendment keeps.
+    on_time = me.BooleanField(required=True)
+
+
+class OutboxDoc(me.Document):
+    """A submission (`_id` = its id) that may not be on Kafka yet. Written BEFORE the
+    submission, deleted after it is marked published: the relay lists only these. An
+    entry whose submission is published, or was never stored, is harmless: the relay
+    checks and deletes it."""
+
+    meta = {"collection": "outbox"}
+    id = me.StringField(primary_key=True)
+    unit_id = me.StringField(required=True)
+    stored_at = me.DateTimeField(required=True)
+
+
+class MarkerDoc(me.Document):
+    """One-time data changes already done (`_id` = their name)."""
+
+    meta = {"collection": "submission_markers"}
+    id = me.StringField(primary_key=True)
+    done_at = me.DateTimeField(required=True)
+    submissions = me.IntField(required=True)
+
+
 class UnlockDoc(me.Document):
     """An operator's decision on amending a unit's period (`_id` = unit|period): an
     unlock until `expires_at`, or a lock (`locked_reason`) that refuses amendments."""
@@ -57,55 +122,154 @@ class UnlockDoc(me.Document):
     locked_reason = me.StringField(null=True)
 
 
-DOCUMENTS = [SubmissionDoc, UnlockDoc]
+DOCUMENTS = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc, MarkerDoc,
+             UnlockDoc]
+
+
+def key_id(unit_id: str, key: str) -> str:
+    return f"{unit_id}|{key}"
+
+
+def head_id(unit_id: str, period: int) -> str:
+    return f"{unit_id}|{period}"
 
 
 class SubmissionStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.db = db
         self.submissions = db["submissions"]
+        self.keys = db["submission_keys"]
+        self.heads = db["submission_heads"]
+        self.outbox = db["outbox"]
+        self.markers = db["submission_markers"]
         self.unlocks = db["unlocks"]
-
-    async def by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
-        return await self.submissions.find_one({"unit_id": unit_id, "idempotency_key": key})
 
     async def by_id(self, submission_id: str) -> dict[str, Any] | None:
         return await self.submissions.find_one({"_id": submission_id})
 
-    async def latest(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        cursor = self.submissions.find(
-            {"unit_id": unit_id, "period": period}, {"content": 0, "event": 0}
-        ).sort("revision", DESCENDING).limit(1)
-        docs = await cursor.to_list(1)
-        return docs[0] if docs else None
+    async def key(self, unit_id: str, key: str) -> dict[str, Any] | None:
+        return await self.keys.find_one({"_id": key_id(unit_id, key)})
+
+    async def by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
+        """The submission holding a key, by its fields: a scan on FerretDB, only for a
+        key whose pointer a crash (or an older version) never wrote."""
+        return await self.submissions.find_one({"unit_id": unit_id, "idempotency_key": key})
+
+    async def head(self, unit_id: str, period: int) -> dict[str, Any] | None:
+        return await self.heads.find_one({"_id": head_id(unit_id, period)})
 
     async def list_for(self, unit_id: str, period: int | None) -> list[dict[str, Any]]:
+        # A read path, rare and by a unit's person: the filter (an index on MongoDB) stays.
         query: dict[str, Any] = {"unit_id": unit_id}
         if period is not None:
             query["period"] = period
         cursor = self.submissions.find(query, {"event": 0}).sort("revision", 1)
         return await cursor.to_list(None)
 
+    async def pend(self, doc: dict[str, Any], when: datetime) -> None:
+        """The outbox entry, before the submission (a crash after it leaves at worst an
+        entry the relay discards). `stored_at` is refreshed by each writer: the relay
+        discards an entry without its submission only if it did not change meanwhile."""
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert made it
+            await self.outbox.update_one(
+                {"_id": doc["_id"]}, {"$set": {"unit_id": doc["unit_id"], "stored_at": when}},
+                upsert=True)
+
     async def insert(self, doc: dict[str, Any]) -> bool:
-        """Claim the revision and the idempotency key in one insert; False if taken."""
+        """Claim the revision (`_id`) and the idempotency key (unique index) in one
+        insert; False if either is taken."""
         try:
             await self.submissions.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
 
+    async def remember(self, doc: dict[str, Any]) -> None:
+        """The key pointer and the head for a stored submission; idempotent, and any
+        order or repetition gives the same result."""
+        pointer = {"_id": key_id(doc["unit_id"], doc["idempotency_key"]),
+                   "unit_id": doc["unit_id"], "submission_id": doc["_id"],
+                   "content_hash": doc["content_hash"]}
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert wrote the same
+            await self.keys.replace_one({"_id": pointer["_id"]}, pointer, upsert=True)
+        await self.raise_head(doc)
+
+    async def raise_head(self, doc: dict[str, Any]) -> None:
+        update = {"$max": {"revision": doc["revision"]},
+                  "$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"],
+                                   "on_time": doc["on_time"]}}
+        hid = head_id(doc["unit_id"], doc["period"])
+        try:
+            await self.heads.update_one({"_id": hid}, update, upsert=True)
+        except DuplicateKeyError:
+            # Two first upserts raced; the head exists now: raise it.
+            await self.heads.update_one({"_id": hid}, {"$max": update["$max"]})
+
     async def mark_published(self, submission_id: str, when: datetime) -> None:
+        # Marked before the entry goes: a crash between leaves an entry the relay deletes.
         await self.submissions.update_one(
             {"_id": submission_id}, {"$set": {"published": True, "published_at": when}})
+        await self.outbox.delete_one({"_id": submission_id})
 
-    async def unpublished(self, older_than: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        cursor = self.submissions.find(
-            {"published": False, "stored_at": {"$lte": older_than}}
-        ).sort("stored_at", 1).limit(limit)
-        return await cursor.to_list(limit)
+    async def pending(self) -> list[dict[str, Any]]:
+        """Every outbox entry: a small collection (what is not on Kafka yet)."""
+        return await self.outbox.find({}).to_list(None)
+
+    async def drop_entry(self, entry: dict[str, Any], *, unless_refreshed: bool) -> None:
+        query: dict[str, Any] = {"_id": entry["_id"]}
+        if unless_refreshed:
+            # A writer about to store this submission refreshed it: keep it. (A filter
+            # beside `_id`: a scan, of the small outbox only.)
+            query["stored_at"] = entry["stored_at"]
+        await self.outbox.delete_one(query)
+
+    async def backfill(self, when: datetime) -> int | None:
+        """Pointers, heads and outbox entries for submissions stored before they existed:
+        one scan, once per database (then a marker). None when already done."""
+        if await self.markers.find_one({"_id": BACKFILL_MARKER}) is not None:
+            return None
+        docs = await self.submissions.find({}, {
+            "unit_id": 1, "period": 1, "revision": 1, "idempotency_key": 1,
+            "content_hash": 1, "on_time": 1, "published": 1, "stored_at": 1,
+        }).to_list(None)
+        ops_keys: list[UpdateOne] = []
+        ops_outbox: list[UpdateOne] = []
+        ops_heads: dict[str, dict[str, Any]] = {}
+        for d in docs:
+            ops_keys.append(UpdateOne(
+                {"_id": key_id(d["unit_id"], d["idempotency_key"])},
+                {"$set": {"unit_id": d["unit_id"], "submission_id": d["_id"],
+                          "content_hash": d["content_hash"]}}, upsert=True))
+            hid = head_id(d["unit_id"], d["period"])
+            if hid not in ops_heads or ops_heads[hid]["revision"] < d["revision"]:
+                ops_heads[hid] = d
+            if not d.get("published"):
+                ops_outbox.append(UpdateOne(
+                    {"_id": d["_id"]},
+                    {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}},
+                    upsert=True))
+        await _upsert_all(self.keys, ops_keys)
+        for d in ops_heads.values():
+            await self.raise_head(d)
+        await _upsert_all(self.outbox, ops_outbox)
+        await self.markers.replace_one(
+            {"_id": BACKFILL_MARKER},
+            {"_id": BACKFILL_MARKER, "done_at": when, "submissions": len(docs)}, upsert=True)
+        return len(docs)
 
     async def unlock_for(self, unit_id: str, period: int) -> dict[str, Any] | None:
         return await self.unlocks.find_one({"_id": f"{unit_id}|{period}"})
 
     async def grant_unlock(self, doc: dict[str, Any]) -> None:
         await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+
+async def _upsert_all(coll: Any, ops: list[UpdateOne]) -> None:
+    if not ops:
+        return
+    try:
+        await coll.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        # Upserts racing a live writer's upsert of the same `_id` wrote the same thing.
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
