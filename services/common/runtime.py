@@ -45,6 +45,7 @@ class Runtime:
     # Run at shutdown once the consumers have stopped, before the database closes
     # (e.g. writing what a service holds back to batch its writes).
     shutdown: list[Task] = field(default_factory=list)
+    _lag_series: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def source(self) -> str:
@@ -95,6 +96,13 @@ class Runtime:
             return
         consumer = self.faust_app.consumer
         partitions = consumer.assignment()
+        # A partition this process lost in a rebalance is another's to report: drop its
+        # series, or the autoscaler would keep summing its last value.
+        held = {(tp.topic, str(tp.partition)) for tp in partitions}
+        for labels in self._lag_series - held:
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(*labels)
+        self._lag_series = held
         if not partitions:
             return
         ends = await consumer.highwaters(*partitions)
