@@ -92,6 +92,14 @@ async def _stored(coll: AsyncCollection[Any], key: str, keep: tuple[str, ...]
     return doc.get("order"), frozenset(k for k in keep if doc.get(k) is not None)
 
 
+def flat_report(doc: dict[str, Any]) -> dict[str, Any]:
+    """A `rm_submissions` document as the reports read it: its first-report and
+    latest-revision parts (kept apart so each is one `$min`/`$max`) beside its base."""
+    first, latest = doc.get("first") or {}, doc.get("latest") or {}
+    return {**{k: v for k, v in doc.items() if k not in ("first", "latest")},
+            **first, **latest}
+
+
 class ReadModel:
     def __init__(self, db: AsyncDatabase[Any], *,
                  watermark_seconds: float = WATERMARK_SECONDS) -> None:
@@ -117,37 +125,27 @@ class ReadModel:
 
     async def apply_submission(self, key: str, base: dict[str, Any], first: dict[str, Any],
                                latest: dict[str, Any]) -> bool:
-        """Insert with this event's fields if new; else an earlier revision takes over
-        the first-report fields (`first_revision > r`) and a later one the latest-revision
-        fields (`revision < r`): at most one of the two applies, and only that one is
-        sent. True if the document changed."""
+        """One write by `_id`, whatever the order of the revisions: `first` (which starts
+        with `first_revision`) is kept with `$min` and `latest` (which starts with
+        `revision`) with `$max`. MongoDB, and FerretDB 1.24 alike, compare embedded
+        documents field by field in order, so the lower (higher) revision wins and the
+        same revision again changes nothing. No read, and no filter but `{_id}` (FerretDB
+        scans for any other). An event known to change nothing is not sent at all.
+        True if the document changed."""
         rev, epoch = int(latest["revision"]), self.epoch
         bounds = self.known[self.reports.name].get(key)  # (first_revision, revision)
+        if bounds is not None and not below(rev, bounds[0]) and not below(bounds[1], rev):
+            return False  # neither an earlier first report nor a later revision
+        update = {"$setOnInsert": base, "$min": {"first": first}, "$max": {"latest": latest}}
         for _ in range(ATTEMPTS):
-            if bounds is None:
-                if await insert(self.reports, {"_id": key, **base, **first, **latest}):
-                    self._remember(self.reports, key, (rev, rev), epoch)
-                    return True
-                stored = await self.reports.find_one({"_id": key},
-                                                     {"first_revision": 1, "revision": 1})
-                if stored is None:
-                    continue  # dropped meanwhile: insert again
-                bounds = (stored.get("first_revision"), stored.get("revision"))
-            low, high = bounds
-            writes = []
-            if below(rev, low):
-                writes.append(({"_id": key, "first_revision": {"$gt": rev}}, first))
-            if below(high, rev):
-                writes.append(({"_id": key, "revision": {"$lt": rev}}, latest))
-            matched = True
-            for condition, fields in writes:
-                result = await self.reports.update_one(condition, {"$set": fields})
-                matched = matched and result.matched_count == 1
-            if matched:
-                if isinstance(low, int) and isinstance(high, int):
-                    self._remember(self.reports, key, (min(low, rev), max(high, rev)), epoch)
-                return bool(writes)
-            bounds = None  # another writer got there first, or a drop: look again
+            try:
+                result = await self.reports.update_one({"_id": key}, update, upsert=True)
+            except DuplicateKeyError:
+                continue  # two first writers of a new `_id` on FerretDB: it exists now
+            low, high = bounds if bounds is not None else (rev, rev)
+            if isinstance(low, int) and isinstance(high, int):
+                self._remember(self.reports, key, (min(low, rev), max(high, rev)), epoch)
+            return bool(result.modified_count or result.upserted_id is not None)
         raise TransientError(f"rm_submissions {key} kept changing during the write")
 
     async def apply_score(self, doc: dict[str, Any]) -> bool:
@@ -222,7 +220,7 @@ class ReadModel:
 
     async def reports_for(self, period: int) -> dict[str, dict[str, Any]]:
         docs = await self.reports.find({"period": period}).to_list(None)
-        return {d["unit_id"]: d for d in docs}
+        return {d["unit_id"]: flat_report(d) for d in docs}
 
     async def scores_for(self, period: int) -> dict[str, dict[str, Any]]:
         docs = await self.scores.find({"period": period}).to_list(None)
