@@ -45,26 +45,32 @@ def metrics_seconds_per_request(iterations: int = 20000) -> float:
 def span_seconds(exporter: str, path: str, iterations: int = 3000) -> float:
     """What one span costs in this process, made as the services make them (the SDK's
     TracerProvider, always sampled): `off` the API's no-op tracer, `none` made and not
-    exported, `file` written by services.common.telemetry's exporter as it ends."""
+    exported, `file` written by services.common.telemetry's file exporter (its batch
+    processor flushed inside the timing, so the writing counts)."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-    from services.common.telemetry import JsonLinesSpanExporter
+    from services.common.telemetry import file_span_processor
 
+    provider: TracerProvider | None = None
     if exporter == "off":
         tracer: trace.Tracer = trace.NoOpTracer()
     else:
-        provider = TracerProvider()
+        provider = TracerProvider(shutdown_on_exit=False)
         if exporter == "file":
-            provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+            provider.add_span_processor(file_span_processor(path))
         tracer = provider.get_tracer("bench")
     attributes: dict[str, str | int] = {"http.request.method": "POST", "emulation.period": 2079}
     started = time.perf_counter()
     for _ in range(iterations):
         with tracer.start_as_current_span("POST /v1/submissions", attributes=attributes):
             pass
-    return (time.perf_counter() - started) / iterations
+    if provider is not None:
+        provider.force_flush()
+    elapsed = time.perf_counter() - started
+    if provider is not None:
+        provider.shutdown()
+    return elapsed / iterations
 
 
 def spans_per_request(traces_file: str, root: str = "POST /v1/submissions") -> float:
