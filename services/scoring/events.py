@@ -40,7 +40,7 @@ def digest(data: Any, *extra: Any) -> str:
 
 def score_data(doc: dict[str, Any]) -> dict[str, Any]:
     """The event data of a stored score (the store's own fields left out)."""
-    hidden = ("_id", "unit_type", "event_id")
+    hidden = ("_id", "unit_type", "event_id", "seq")
     return {k: v for k, v in doc.items() if k not in hidden}
 
 

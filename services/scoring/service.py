@@ -15,7 +15,7 @@ from services.common.kafka import EventProducer, Rejected
 from services.common.topics import SCORES
 from services.scoring import metrics
 from services.scoring.domain import Rubric, earliest, score_submission
-from services.scoring.events import score_event, score_event_id
+from services.scoring.events import score_event, score_event_id, wall_sequence
 from services.scoring.rankings import Rankings
 from services.scoring.rubrics import RubricBook
 from services.scoring.store import ScoreStore
@@ -87,6 +87,8 @@ class Scorer:
                 "on_time": data["on_time"], "received_at": data.get("received_at"),
                 "first_received_at": first_received_at,
                 "scored_at": self.clock.now().astimezone(UTC).isoformat(),
+                # Orders two scorings of one revision (a rescore) whatever the clock says.
+                "seq": wall_sequence(),
             }
             doc["event_id"] = score_event_id(doc)
             kept = None if fresh else await self.store.kept(doc)

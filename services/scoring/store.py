@@ -13,19 +13,20 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.common.kafka import TransientError
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 
 
 class ScoreDoc(me.Document):
-    """The score in force (`_id` = unit|period); only a newer revision, or the same
-    revision under another rubric (a rescore), replaces it."""
+    """The score in force (`_id` = unit|period) in its embedded `current` (revision and
+    `seq` first, see `ScoreStore.save`); only a newer revision, or a later scoring of
+    the same revision (a rescore), replaces it."""
 
     meta = {"collection": "scores", "strict": False,
             "indexes": [{"fields": ["period", "unit_id"]}]}
     id = me.StringField(primary_key=True)
     unit_id = me.StringField(required=True)
     period = me.IntField(required=True)
-    revision = me.IntField(required=True)
 
 
 class ScoreHistoryDoc(me.Document):
@@ -79,6 +80,14 @@ DOCUMENTS = [ScoreDoc, ScoreHistoryDoc, RubricSelectionDoc, LeadershipDoc, Publi
              PendingRankingsDoc]
 
 
+def flat_score(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A `scores` document as its readers want it: the score in force (`current`) with
+    the document's `_id`, unit and period."""
+    if doc is None or "current" not in doc:
+        return doc
+    return {**{k: v for k, v in doc.items() if k != "current"}, **doc["current"]}
+
+
 def score_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
@@ -101,41 +110,46 @@ class ScoreStore:
         force. Returns whether `doc` is (now) the score in force, so a redelivery
         re-emits the same event. `in_history`: `doc` is the kept score itself (nothing
         to write there). `read=False`: `current` is the score in force as the caller
-        just read it (a stale read only costs a retry below, never a wrong answer)."""
+        just read it (a stale read only costs a write that changes nothing).
+
+        The score in force is one embedded document, `current`, that starts with the
+        revision and `seq` (wall-clock microseconds of the scoring, so a rescore of the
+        same revision orders after it), written with `$max` by `_id`: MongoDB and
+        FerretDB compare embedded documents field by field, so the newest revision (and
+        of one revision the latest scoring) wins in any order, with no read and no
+        filter but `{_id}` (FerretDB scans for any other)."""
         key = score_key(doc["unit_id"], doc["period"])
         if not in_history:
             hid = history_key(doc)
             await self.history.replace_one({"_id": hid}, {**doc, "_id": hid}, upsert=True)
         if read:
-            current = await self.scores.find_one({"_id": key})
-        if current is None:
+            current = await self.current(doc["unit_id"], doc["period"])
+        if current is not None:
+            if current["revision"] > doc["revision"]:
+                return False  # a newer revision is in force: nothing to write
+            if current.get("event_id") == doc["event_id"]:
+                return True  # this very score is in force (a redelivery): nothing to write
+        value = {"revision": doc["revision"], "seq": int(doc.get("seq") or 0),
+                 **{k: v for k, v in doc.items() if k not in ("_id", "revision", "seq")}}
+        update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
+                  "$max": {"current": value}}
+        for _ in range(3):
             try:
-                # The unit's first score of the period: an insert, looked up by `_id`.
-                await self.scores.insert_one({**doc, "_id": key})
-                return True
+                result = await self.scores.update_one({"_id": key}, update, upsert=True)
             except DuplicateKeyError:
-                current = await self.scores.find_one({"_id": key})
-                if current is None:  # pragma: no cover - scores are never deleted
-                    raise
-        if current["revision"] > doc["revision"]:
-            return False  # a newer revision is in force: nothing to write
-        if current.get("event_id") == doc["event_id"]:
-            return True  # this very score is in force (a redelivery): nothing to write
-        # Matches only an older (or the same) revision: another worker may have made a
-        # newer one current since the read (two owners of a partition during a
-        # rebalance), and a conditional replace of one document is atomic on MongoDB and
-        # FerretDB. (On FerretDB this filter is not pushed down: it reads the rows up to
-        # the matching one; an insert, a superseded or a replayed score do not.)
-        result = await self.scores.replace_one(
-            {"_id": key, "revision": {"$lte": doc["revision"]}}, {**doc, "_id": key})
-        return result.matched_count == 1
+                continue  # two first writers of a new `_id` on FerretDB: it exists now
+            if result.modified_count or result.upserted_id is not None:
+                return True
+            stored = await self.current(doc["unit_id"], doc["period"])
+            return stored is not None and stored.get("event_id") == doc["event_id"]
+        raise TransientError(f"scores {key} kept changing during the write")
 
     async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """The stored score of the same unit, period, rubric version and revision."""
         return await self.history.find_one({"_id": history_key(doc)})
 
     async def current(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.scores.find_one({"_id": score_key(unit_id, period)})
+        return flat_score(await self.scores.find_one({"_id": score_key(unit_id, period)}))
 
     async def by_version(self, unit_id: str, period: int, version: str
                          ) -> dict[str, Any] | None:
@@ -150,14 +164,17 @@ class ScoreStore:
         return sorted(docs, key=lambda d: (d["revision"], d.get("scored_at") or ""))
 
     async def for_period(self, period: int) -> list[dict[str, Any]]:
-        return await self.scores.find({"period": period}).to_list(None)
+        docs = await self.scores.find({"period": period}).to_list(None)
+        return [d for d in map(flat_score, docs) if d is not None]
 
     async def for_periods(self, periods: Iterable[int]) -> dict[int, dict[str, Any]]:
         """period -> unit id -> score in force, for several periods in one read."""
         wanted = sorted(set(periods))
         out: dict[int, dict[str, Any]] = {p: {} for p in wanted}
-        for doc in await self.scores.find({"period": {"$in": wanted}}).to_list(None):
-            out[doc["period"]][doc["unit_id"]] = doc
+        for raw in await self.scores.find({"period": {"$in": wanted}}).to_list(None):
+            doc = flat_score(raw)
+            if doc is not None:
+                out[doc["period"]][doc["unit_id"]] = doc
         return out
 
     # -- periods whose standings and proposals are still to be published --------------

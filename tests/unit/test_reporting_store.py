@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.reporting.writes import Known, below
+from tests.unit.bson_order import bson_order
 from tests.unit.test_reporting_samples import accepted
 
 KEY = "police:phu-tho|2026"
@@ -26,24 +27,6 @@ KEY = "police:phu-tho|2026"
 def _kind(v: Any) -> Any:
     return ("str" if isinstance(v, str) else
             "num" if isinstance(v, int | float) and not isinstance(v, bool) else type(v))
-
-
-def _order(v: Any) -> Any:
-    """A sort key in MongoDB's order for the values the read model stores: embedded
-    documents field by field (name, then value), in their own order."""
-    if isinstance(v, dict):
-        return (5, tuple((k, _order(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return (6, tuple(_order(x) for x in v))
-    if v is None:
-        return (0,)
-    if isinstance(v, bool):
-        return (7, v)
-    if isinstance(v, int | float):
-        return (1, v)
-    if isinstance(v, str):
-        return (2, v)
-    return (8, v)
 
 
 def _cmp(stored: Any, op: str, value: Any) -> bool:
@@ -106,10 +89,10 @@ class FakeCollection:
         before = repr(doc)
         doc.update(update.get("$set", {}))
         for field, value in update.get("$max", {}).items():
-            if field not in doc or _order(doc[field]) < _order(value):
+            if field not in doc or bson_order(doc[field]) < bson_order(value):
                 doc[field] = value
         for field, value in update.get("$min", {}).items():
-            if field not in doc or _order(value) < _order(doc[field]):
+            if field not in doc or bson_order(value) < bson_order(doc[field]):
                 doc[field] = value
         upserted = flt["_id"] if "$setOnInsert" in update and before == repr(
             {"_id": flt["_id"], **update["$setOnInsert"]}) else None

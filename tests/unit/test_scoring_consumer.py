@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from services.common.envelope import Event
 from services.scoring import rankings as rankings_module
 from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings, clusters_in
-from services.scoring.store import ScoreStore
+from services.scoring.store import ScoreStore, flat_score
+from tests.unit.bson_order import bson_order
 
 PERIOD = 2031
 MEMBERS = ["police:a", "police:b", "police:c"]
@@ -43,6 +45,8 @@ def matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
 class Result:
     matched_count: int = 0
     deleted_count: int = 0
+    modified_count: int = 0
+    upserted_id: str | None = None
 
 
 class Cursor:
@@ -98,15 +102,23 @@ class FakeCollection:
                          upsert: bool = False) -> Result:
         self._call("update_one", flt)
         doc = self.docs.get(flt["_id"])
+        inserted = None
         if doc is None or not matches(doc, flt):
             if not upsert:
                 return Result()
-            doc = self.docs[flt["_id"]] = {"_id": flt["_id"]}
+            doc = self.docs[flt["_id"]] = {"_id": flt["_id"],
+                                           **copy.deepcopy(update.get("$setOnInsert", {}))}
+            inserted = flt["_id"]
+        before = copy.deepcopy(doc)
         doc.update(copy.deepcopy(update.get("$set", {})))
         for field, spec in update.get("$addToSet", {}).items():
             values = doc.setdefault(field, [])
             values += [v for v in spec["$each"] if v not in values]
-        return Result(matched_count=1)
+        for field, value in update.get("$max", {}).items():
+            if field not in doc or bson_order(doc[field]) < bson_order(value):
+                doc[field] = copy.deepcopy(value)
+        return Result(matched_count=1, modified_count=int(doc != before),
+                      upserted_id=inserted)
 
     async def delete_one(self, flt: dict[str, Any]) -> Result:
         self._call("delete_one", flt)
@@ -140,12 +152,19 @@ def run(coro: Any) -> Any:
 
 # -- ScoreStore.save: decided from a read by _id --------------------------------------------
 
-def test_a_first_score_is_inserted_without_a_conditional_write() -> None:
+def in_force(db: FakeDb, unit: str = "police:a") -> dict[str, Any]:
+    doc = flat_score(db["scores"].docs[f"{unit}|{PERIOD}"])
+    assert doc is not None
+    return doc
+
+
+def test_a_first_score_is_one_write_by_id() -> None:
     db = FakeDb()
     store = ScoreStore(db)  # type: ignore[arg-type]
     assert run(store.save(score("police:a", 1)))
-    assert db["scores"].docs["police:a|2031"]["revision"] == 1
-    assert [name for name, _ in db["scores"].calls] == ["find_one", "insert_one"]
+    assert in_force(db)["revision"] == 1
+    assert db["scores"].calls == [("find_one", {"_id": "police:a|2031"}),
+                                  ("update_one", {"_id": "police:a|2031"})]
     assert "police:a|2031|police-2026.1|r1" in db["score_history"].docs
 
 
@@ -155,7 +174,7 @@ def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> No
     run(store.save(score("police:a", 2, total=70)))
     db["scores"].calls.clear()
     assert not run(store.save(score("police:a", 1, total=40)))
-    assert db["scores"].docs["police:a|2031"]["total"] == 70
+    assert in_force(db)["total"] == 70
     assert [name for name, _ in db["scores"].calls] == ["find_one"]
 
 
@@ -172,36 +191,57 @@ def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
     assert db["score_history"].calls == []
 
 
-def test_a_newer_revision_or_a_rescore_replaces_conditionally() -> None:
+def test_a_newer_revision_or_a_later_rescore_replaces_it_with_one_write_by_id() -> None:
     db = FakeDb()
     store = ScoreStore(db)  # type: ignore[arg-type]
     run(store.save(score("police:a", 1)))
-    assert run(store.save(score("police:a", 2, total=80)))
-    assert db["scores"].calls[-1] == ("replace_one", {
-        "_id": "police:a|2031", "revision": {"$lte": 2}})
-    assert run(store.save(score("police:a", 2, total=60, rubric="police-2024.1")))
-    assert db["scores"].docs["police:a|2031"]["rubric_version"] == "police-2024.1"
+    assert run(store.save({**score("police:a", 2, total=80), "seq": 5}))
+    assert db["scores"].calls[-1] == ("update_one", {"_id": "police:a|2031"})
+    assert in_force(db)["total"] == 80
+    # A rescore of the same revision (a later scoring) replaces it, an earlier one not.
+    assert run(store.save({**score("police:a", 2, total=60, rubric="police-2024.1"),
+                           "seq": 7}))
+    assert in_force(db)["rubric_version"] == "police-2024.1"
+    assert not run(store.save({**score("police:a", 2, total=10, rubric="police-2023.1"),
+                               "seq": 6}))
+    assert in_force(db)["total"] == 60
+    assert all(flt == {"_id": "police:a|2031"} for _, flt in db["scores"].calls)
 
 
 def test_a_stale_read_never_lets_an_older_revision_win() -> None:
-    """Another worker made revision 3 current after this one read revision 1: the
-    conditional replace of revision 2 matches nothing, and 2 is not in force."""
+    """Another worker made revision 3 current after this one read revision 1: the `$max`
+    of revision 2 changes nothing, and 2 is not in force."""
     db = FakeDb()
     store = ScoreStore(db)  # type: ignore[arg-type]
     run(store.save(score("police:a", 1)))
     stale = run(store.current("police:a", PERIOD))
     run(store.save(score("police:a", 3, total=90)))
     assert not run(store.save(score("police:a", 2), current=stale, read=False))
-    assert db["scores"].docs["police:a|2031"]["revision"] == 3
+    assert in_force(db)["revision"] == 3
 
 
-def test_a_racing_first_insert_is_decided_on_the_winner() -> None:
+def test_a_racing_first_write_is_decided_by_the_revision() -> None:
     db = FakeDb()
     store = ScoreStore(db)  # type: ignore[arg-type]
     run(store.save(score("police:a", 2, total=70)))  # the other worker's, unseen below
     assert not run(store.save(score("police:a", 1), current=None, read=False))
     assert run(store.save(score("police:a", 3), current=None, read=False))
-    assert db["scores"].docs["police:a|2031"]["revision"] == 3
+    assert in_force(db)["revision"] == 3
+
+
+def test_any_order_of_revisions_and_rescores_ends_in_the_same_score() -> None:
+    versions = [{**score("police:a", r, total=t, rubric=v), "seq": q}
+                for r, t, v, q in ((1, 40, "police-2026.1", 1), (2, 70, "police-2026.1", 2),
+                                   (2, 75, "police-2024.1", 3), (3, 20, "police-2026.1", 4),
+                                   (3, 25, "police-2024.1", 5))]
+    finals = set()
+    for order in itertools.permutations(versions):
+        db = FakeDb()
+        store = ScoreStore(db)  # type: ignore[arg-type]
+        for doc in [*order, order[0]]:
+            run(store.save(doc))
+        finals.add((in_force(db)["revision"], in_force(db)["total"]))
+    assert finals == {(3, 25)}
 
 
 # -- debounced rankings ------------------------------------------------------------------------
