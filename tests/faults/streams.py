@@ -5,6 +5,7 @@ wait for the port, and the checks of "scored once, reported once" on every servi
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -40,6 +41,40 @@ class Item:
     way: str = "http"  # or "kafka" (the key is then the event id)
     receipt: dict[str, Any] | None = None
     attempts: list[str] = field(default_factory=list)
+
+
+class BackgroundStream:
+    """A fault test's traffic: sends `items` one after another from a thread, waiting
+    before item n until `pause_at[n]` is set (at most `wait_seconds`), so the fault
+    falls in the middle. `done` lists what was accepted, `failure` what stopped it."""
+
+    def __init__(self, items: list[Item], send: Callable[[Item], Any],
+                 pause_at: dict[int, threading.Event], wait_seconds: float) -> None:
+        self.items, self.send, self.pause_at = items, send, pause_at
+        self.wait_seconds = wait_seconds
+        self.done: list[Item] = []
+        self.failure: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            for n, item in enumerate(self.items):
+                if n in self.pause_at:
+                    self.pause_at[n].wait(self.wait_seconds)
+                self.send(item)
+                self.done.append(item)
+        except BaseException as exc:
+            self.failure.append(exc)
+
+    def start(self) -> BackgroundStream:
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
 
 
 def units_of(stack: Stack, period: int) -> list[str]:

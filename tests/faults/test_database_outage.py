@@ -17,6 +17,7 @@ from services.common import schemas
 from tests.faults.streams import (
     SUBMISSION_REQUESTS,
     SUBMISSIONS,
+    BackgroundStream,
     Item,
     accepted_event,
     assert_reported_once,
@@ -63,22 +64,11 @@ def test_database_outage_mid_stream_acknowledges_only_what_was_stored(
                for u in units[2:50:12]]
     probe = Item(units[51], body_for(example_request, units[51], PERIOD, 6, "probe"),
                  new_key("db-probe"))
-    done: list[Item] = []
-    failure: list[BaseException] = []
     outage = threading.Event()
-
-    def run_stream() -> None:
-        try:
-            for n, item in enumerate(http):
-                if n == 4:  # the rest of the stream meets the outage
-                    outage.wait(120)
-                post_until_accepted(stack, item, timeout=300)
-                done.append(item)
-        except BaseException as exc:
-            failure.append(exc)
-
-    stream = threading.Thread(target=run_stream, daemon=True)
-    stream.start()
+    # From the fifth item on, the stream meets the outage.
+    stream = BackgroundStream(http, lambda item: post_until_accepted(stack, item, timeout=300),
+                              {4: outage}, 120).start()
+    done, failure = stream.done, stream.failure
     wait_for("four receipts before the outage", lambda: len(done) >= 4 or failure,
              timeout=120)
     assert not failure, failure

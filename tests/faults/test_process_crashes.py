@@ -16,6 +16,7 @@ import pytest
 from tests.faults.streams import (
     SUBMISSION_REQUESTS,
     SUBMISSIONS,
+    BackgroundStream,
     Item,
     assert_reported_once,
     assert_scored_once,
@@ -75,26 +76,17 @@ def test_every_service_killed_mid_stream_loses_and_doubles_nothing(
     # The stream waits at each consumer's kill point until the kill is done, so the kill
     # has records on both sides; it flows on while the consumer restarts.
     killed = {after: threading.Event() for after, name in KILLS if name != "submissions"}
-    done: list[Item] = []
-    failure: list[BaseException] = []
     producer = stack.producer()
 
-    def run_stream() -> None:
-        try:
-            for n, item in enumerate(items):
-                if n in killed:
-                    killed[n].wait(240)
-                if item.way == "http":
-                    post_until_accepted(stack, item, timeout=240, gate=gate)
-                else:
-                    producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(),
-                                  value=requested_event(item)).get(timeout=30)
-                done.append(item)
-        except BaseException as exc:
-            failure.append(exc)
+    def send(item: Item) -> None:
+        if item.way == "http":
+            post_until_accepted(stack, item, timeout=240, gate=gate)
+        else:
+            producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(),
+                          value=requested_event(item)).get(timeout=30)
 
-    stream = threading.Thread(target=run_stream, daemon=True)
-    stream.start()
+    stream = BackgroundStream(items, send, killed, 240).start()
+    done, failure = stream.done, stream.failure
     try:
         for after, name in KILLS:
             wait_for(f"{after} items of the stream", lambda n=after: len(done) >= n or failure,

@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient
 from devstack import parts
 from tests.faults.streams import (
     SUBMISSIONS,
+    BackgroundStream,
     Item,
     assert_scored_once,
     body_for,
@@ -84,22 +85,12 @@ def test_two_scoring_workers_share_partitions_and_one_takes_over(
                       new_key("workers")) for i, u in enumerate(units)]
         items[9:9] = [Item(u, body_for(example_request, u, PERIOD, 9, f"r2 {u}"),
                            new_key("workers")) for u in units[:6]]
-        done: list[Item] = []
-        failure: list[BaseException] = []
         killed = threading.Event()
-
-        def run_stream() -> None:
-            try:
-                for n, item in enumerate(items):
-                    if n == 12:  # half the stream comes after the kill
-                        killed.wait(240)
-                    post_until_accepted(stack, item, timeout=180)
-                    done.append(item)
-            except BaseException as exc:
-                failure.append(exc)
-
-        stream = threading.Thread(target=run_stream, daemon=True)
-        stream.start()
+        # Half the stream comes after the kill.
+        stream = BackgroundStream(
+            items, lambda item: post_until_accepted(stack, item, timeout=180), {12: killed},
+            240).start()
+        done, failure = stream.done, stream.failure
         wait_for("the second worker to score some of the stream", lambda: failure or (
             len(done) >= 6 and metric(url, "events_consumed_total", topic=SUBMISSIONS,
                                       outcome="processed") > 0), timeout=180)
