@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    DuplicateKeyError,
     NetworkTimeout,
     ServerSelectionTimeoutError,
 )
@@ -41,3 +42,13 @@ def async_database(url: str, db: str) -> tuple[AsyncMongoClient[Any], AsyncDatab
 
 async def ping(db: AsyncDatabase[Any]) -> None:
     await db.command("ping")
+
+
+async def insert_new(coll: Any, doc: dict[str, Any]) -> bool:
+    """Insert `doc`; False if its `_id` (or another unique key) is taken. The services'
+    claims are such inserts: FerretDB has no transactions and no atomic findAndModify."""
+    try:
+        await coll.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True

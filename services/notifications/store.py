@@ -14,6 +14,8 @@ import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.common.mongo import insert_new
+
 
 class UnitStatusDoc(me.Document):
     """`_id` = unit|period; the first report decides timeliness."""
@@ -84,14 +86,6 @@ async def _upsert_set(coll: Any, _id: str, fields: dict[str, Any]) -> None:
         await coll.update_one({"_id": _id}, {"$set": fields})
 
 
-async def _insert(coll: Any, doc: dict[str, Any]) -> bool:
-    try:
-        await coll.insert_one(doc)
-    except DuplicateKeyError:
-        return False
-    return True
-
-
 class StatusStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.status = db["unit_status"]
@@ -128,7 +122,7 @@ class CampaignStore:
 
     async def create(self, spec: dict[str, Any]) -> bool:
         """Only if the period has none yet (an operator's campaign is never replaced)."""
-        return await _insert(self.coll, {"_id": str(spec["period"]), **spec})
+        return await insert_new(self.coll, {"_id": str(spec["period"]), **spec})
 
     async def put(self, spec: dict[str, Any]) -> None:
         await self.coll.replace_one({"_id": str(spec["period"])},
@@ -150,7 +144,7 @@ class LedgerStore:
     # -- the ledger --------------------------------------------------------------------
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
-        return await _insert(self.ledger, doc)
+        return await insert_new(self.ledger, doc)
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": key})
@@ -174,13 +168,13 @@ class LedgerStore:
         return await self.ledger.find({"status": status}).to_list(None)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:
-        return await _insert(self.rounds, {"_id": f"{key}#r{round_no}", "owner": owner,
+        return await insert_new(self.rounds, {"_id": f"{key}#r{round_no}", "owner": owner,
                                            "claimed_at": when})
 
     # -- what waits --------------------------------------------------------------------
     async def defer(self, doc: dict[str, Any]) -> bool:
         """Record a wait once; False if it was already recorded."""
-        return await _insert(self.deferrals, doc)
+        return await insert_new(self.deferrals, doc)
 
     async def replace_deferral(self, doc: dict[str, Any]) -> None:
         await self.deferrals.replace_one({"_id": doc["_id"]}, doc, upsert=True)
@@ -225,7 +219,7 @@ class OutboxStore:
         self.coll = db["outbox"]
 
     async def add(self, doc: dict[str, Any]) -> None:
-        await _insert(self.coll, doc)
+        await insert_new(self.coll, doc)
 
     async def remove(self, event_id: str) -> None:
         await self.coll.delete_one({"_id": event_id})

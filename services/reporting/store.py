@@ -20,8 +20,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
+from services.common.mongo import insert_new
 from services.reporting.projections import parse_time, unit_key
-from services.reporting.writes import ATTEMPTS, WATERMARK_SECONDS, Known, Watermark, below, insert
+from services.reporting.writes import ATTEMPTS, WATERMARK_SECONDS, Known, Watermark, below
 
 
 class ReportDoc(me.Document):
@@ -180,7 +181,7 @@ class ReadModel:
         known = self.known[coll.name].get(key)  # (order, kept fields it has)
         for _ in range(ATTEMPTS):
             if known is None:
-                if await insert(coll, doc):
+                if await insert_new(coll, doc):
                     self._remember(coll, key, (order, frozenset(fill)), epoch)
                     return True
                 known = await _stored(coll, key, keep)

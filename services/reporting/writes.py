@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +55,6 @@ def below(stored: Any, new: Any) -> bool:
             and not isinstance(stored, bool) and not isinstance(new, bool):
         return stored < new
     return False
-
-
-async def insert(coll: AsyncCollection[Any], doc: dict[str, Any]) -> bool:
-    """Insert `doc`; False if its `_id` is taken (a lookup by `_id`, on either backend)."""
-    try:
-        await coll.insert_one(doc)
-    except DuplicateKeyError:
-        return False
-    return True
 
 
 class Watermark:

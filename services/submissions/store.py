@@ -21,7 +21,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common.mongo import DUPLICATE_KEY
+from services.common.mongo import DUPLICATE_KEY, insert_new
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
@@ -178,11 +178,7 @@ class SubmissionStore:
     async def insert(self, doc: dict[str, Any]) -> bool:
         """Claim the revision (`_id`) and the idempotency key (unique index) in one
         insert; False if either is taken."""
-        try:
-            await self.submissions.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_new(self.submissions, doc)
 
     async def remember(self, doc: dict[str, Any]) -> None:
         """The key pointer and the head for a stored submission; idempotent, and any
