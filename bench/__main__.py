@@ -41,6 +41,7 @@ class Plan:
     pipeline_seconds: float = 12.0  # target length of one pipeline batch
     e2e_samples: int = 12
     store_batch: int = 60
+    store_stored: int = 20_000  # a season's documents in the table the writes meet
     perf_records: int = 50_000
     recordloop_batch: int = 400
 
@@ -48,7 +49,7 @@ class Plan:
     def quick(cls) -> Plan:
         return cls(repeats=1, intake_seconds=4.0, observability_seconds=3.0,
                    pipeline_seconds=8.0, e2e_samples=5, store_batch=30, perf_records=20_000,
-                   recordloop_batch=150)
+                   recordloop_batch=150, store_stored=5_000)
 
 
 def clamp(value: float, low: int, high: int) -> int:
@@ -81,7 +82,6 @@ def store_phase(stack: BenchStack, plan: Plan, results: Results, mongo_url: str 
                   anchor_name=f"insert_many of the same {b} docs")
     reporting = Row(f"reporting write path, apply_submission + watermark x{b}", "events/s",
                     anchor_name=f"insert_many of the same {b} docs")
-    scans, lookups = [], []
     for r in range(plan.repeats):
         s = asyncio.run(storebench.run_scoring(url, f"bench_store_s{r}", b))
         p = asyncio.run(storebench.run_reporting(url, f"bench_store_r{r}", b))
@@ -89,16 +89,54 @@ def store_phase(stack: BenchStack, plan: Plan, results: Results, mongo_url: str 
         scoring.anchors.append(b / s.insert_many_seconds)
         reporting.figures.append(b / p.store_seconds)
         reporting.anchors.append(b / p.insert_many_seconds)
-        scans += [s.scan_seconds / b, p.scan_seconds / b]
-        lookups += [s.by_id_seconds, p.by_id_seconds]
     results.add(scoring)
     results.add(reporting)
+    table_size_rows(url, plan, results)
     where = "the stack's FerretDB" if mongo_url is None else "the server of --store-mongo-url"
-    results.note("Store", f"batch size {b}, on {where}; every repeat writes into new, empty "
-                 "collections (databases bench_store_*, dropped after)")
-    results.note("Store", f"a query no `_id` answers costs {fmt(median(scans) * 1000)} ms per "
-                 f"stored document (FerretDB decodes each one); a lookup by `_id` alone "
-                 f"{fmt(median(lookups) * 1000)} ms")
+    results.note("Store", f"batch size {b}, on {where}; every repeat writes into new "
+                 "collections (databases bench_store_*, created by one write of the path "
+                 "before the timing, dropped after)")
+
+
+def table_size_rows(url: str, plan: Plan, results: Results) -> None:
+    """The store phase at a season's size: each call by `_id` on a collection of
+    `store_stored` documents against the same call on one of 1,000 (probed in turns),
+    and the services' write paths into tables pre-filled to that size against empty."""
+    from bench import idcost, storebench
+
+    big, b = plan.store_stored, plan.store_batch
+    costs = [idcost.compare(url, f"bench_idcost_{r}", 1000, big) for r in range(plan.repeats)]
+    for op in idcost.OPERATIONS:
+        results.add(Row(f"`_id` {op} at {big:,} stored documents", "ms",
+                        figures=[c.median_ms[op][1] for c in costs],
+                        anchor_name="the same at 1,000 (in turns)",
+                        anchors=[c.median_ms[op][0] for c in costs], higher=False, goal=1.25))
+    scoring = Row(f"scoring write path at {big:,} stored, ScoreStore.save x{b}", "docs/s",
+                  anchor_name="the same into an empty table", goal=0.8)
+    reporting = Row(f"reporting write path at {big:,} stored, x{b}", "events/s",
+                    anchor_name="the same into an empty table", goal=0.8)
+    for r in range(plan.repeats):
+        empty = asyncio.run(storebench.run_scoring(url, f"bench_store_e{r}", b))
+        full = asyncio.run(storebench.run_scoring(url, f"bench_store_f{r}", b, stored=big))
+        scoring.figures.append(b / full.store_seconds)
+        scoring.anchors.append(b / empty.store_seconds)
+        empty = asyncio.run(storebench.run_reporting(url, f"bench_store_e{r}", b))
+        full = asyncio.run(storebench.run_reporting(url, f"bench_store_f{r}", b, stored=big))
+        reporting.figures.append(b / full.store_seconds)
+        reporting.anchors.append(b / empty.store_seconds)
+    results.add(scoring)
+    results.add(reporting)
+    results.note("Store", "`_id` calls: medians of 40 calls at each size, the two sizes in "
+                 "turns; `find_one_and` and `update_if` filter on `_id` and another field "
+                 "(a conditional write); documents of about 1 KB (bench/idcost.py)")
+    small_scan = median([c.scan_ms[0] for c in costs])
+    big_scan = median([c.scan_ms[1] for c in costs])
+    results.note("Store", f"a query that no `_id` answers reads every document: "
+                 f"{fmt(small_scan)} ms at 1,000, {fmt(big_scan)} ms at {big:,} "
+                 f"({fmt((big_scan - small_scan) / (big - 1000) * 1000)} µs per document)")
+    results.note("Store", f"the write paths' tables (every collection they write) are "
+                 f"filled to {big:,} documents before the timed writes; the anchor writes "
+                 "into the same collections, created but empty")
 
 
 def broker_phase(stack: BenchStack, plan: Plan, results: Results) -> None:

@@ -78,6 +78,7 @@ class SizeCost:
     small: int
     large: int
     median_ms: dict[str, tuple[float, float]]  # operation -> (at small, at large)
+    scan_ms: tuple[float, float]  # a find that no `_id` answers, at small and at large
 
     def ratio(self, operation: str) -> float:
         small, large = self.median_ms[operation]
@@ -105,9 +106,16 @@ def compare(url: str, db_name: str, small: int, large: int, repeats: int = 40,
                     started = time.perf_counter()
                     calls[n][operation]()
                     times.setdefault((operation, n), []).append(time.perf_counter() - started)
+        scans: dict[int, list[float]] = {}
+        for _ in range(5):
+            for n, coll in colls.items():
+                started = time.perf_counter()
+                coll.find_one({"no_such_field": 1})
+                scans.setdefault(n, []).append(time.perf_counter() - started)
         return SizeCost(small, large, {
             op: (statistics.median(times[(op, small)]) * 1000,
-                 statistics.median(times[(op, large)]) * 1000) for op in OPERATIONS})
+                 statistics.median(times[(op, large)]) * 1000) for op in OPERATIONS},
+            (statistics.median(scans[small]) * 1000, statistics.median(scans[large]) * 1000))
     finally:
         client.drop_database(db_name)
         client.close()
