@@ -249,6 +249,8 @@ class Sender:
                 "status": UNKNOWN, "attempts": history, "provider": delivery.attempts[-1].provider,
                 "detail": delivery.attempts[-1].detail[:500], "touched_at": datetime.now(UTC)})
             metrics.REMINDERS.labels(UNKNOWN, job.kind, job.channel).inc()
+            if job.channel == SMS or round_no > 1:  # a wait ends with its entry
+                await self.ledger.drop_deferral(job.key)
             return UNKNOWN
         detail = "; ".join(f"{a.provider}: {a.detail}" for a in delivery.attempts)[:800]
         if job.channel == SMS and job.kind == REMINDER_KIND:
@@ -258,6 +260,7 @@ class Sender:
                 await self.ledger.update(job.key, {
                     "status": "failed", "attempts": history, "fallback": f"email:{emails[0]}",
                     "detail": f"every SMS provider failed ({detail}); e-mail {fallback}"})
+                await self.ledger.drop_deferral(job.key)  # a wait ends with its entry
                 metrics.REMINDERS.labels("fallback", job.kind, job.channel).inc()
                 return "failed"
         # A round in which every circuit was open tried nothing: it does not count.
