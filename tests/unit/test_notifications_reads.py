@@ -79,9 +79,14 @@ def unit_doc(uid: str, n: int) -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, when: datetime) -> None:
-        self.db = FakeDb()
-        db: Any = self.db
+    """The service's objects (stores, sender, scheduler, campaigns) on `db` (in-memory
+    unless given: the integration test passes the stack's database), with fake
+    providers and Kafka producer, owning every partition."""
+
+    def __init__(self, when: datetime, db: Any = None, units: list[str] = UNITS) -> None:
+        self.db = FakeDb() if db is None else db
+        db = self.db
+        self.unit_ids = units
         self.clock = FixedClock(when)
         self.replica = RegistryReplica(db)
         backfills = Backfills(db)
@@ -116,7 +121,7 @@ class World:
         self.defaults = defaults
 
     async def setup(self) -> None:
-        for n, uid in enumerate(UNITS):
+        for n, uid in enumerate(self.unit_ids):
             await self.replica.apply(Event(id=f"e{n}", type=UNIT_EVENT, source="t", subject=uid,
                                            time="", dataschema="", data=unit_doc(uid, n)))
         await self.campaign_store.create(campaign_spec(build_campaign(PERIOD, self.defaults)))
