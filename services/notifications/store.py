@@ -242,9 +242,16 @@ class LedgerStore:
     # -- the ledger --------------------------------------------------------------------
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
-        if doc.get("status") == "sending":
-            await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
-        return await insert_new(self.ledger, doc)
+        if doc.get("status") != "sending":
+            return await insert_new(self.ledger, doc)
+        await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
+        if await insert_new(self.ledger, doc):
+            return True
+        # Taken: the open claim is the holder's while its entry is `sending`.
+        held = await self.get(doc["_id"])
+        if held is None or held.get("status") != "sending":
+            await self.closed(doc["_id"])
+        return False
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": key})

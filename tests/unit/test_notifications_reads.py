@@ -290,6 +290,11 @@ def test_open_claims_follow_the_ledger_entries_in_sending() -> None:
         assert w.db["open_claims"].docs[key]["unit_id"] == "province:a"
         await w.ledger.release(key, "me")
         assert key not in w.db["open_claims"].docs and key not in w.db["ledger"].docs
+        # a claim lost to an entry already settled (an SMS's fallback to an e-mail that
+        # went out) leaves no open claim behind
+        assert await w.ledger.claim({**entry, "status": "sent"}) is True
+        assert not await w.ledger.claim(entry)
+        assert key not in w.db["open_claims"].docs
 
     run(go())
 
