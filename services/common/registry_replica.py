@@ -1,10 +1,21 @@
 """A service's own copy of the compacted `emulation.units.v1` topic, in its own database.
 
 The topic is the contract; this mirrors it and answers the two questions every
-consumer asks: which units exist in a period, and which cluster holds which units."""
+consumer asks: which units exist in a period, and which cluster holds which units.
+
+Those answers are asked every few seconds (the notifications pass, scoring's flushes),
+and reading a whole collection is a scan on FerretDB, so each process keeps the replica
+in memory. The replica changes only in `apply`, but every worker of a service applies
+the records of its own partitions to the one shared database: `apply` therefore also
+writes a new random token to a generation document (`registry_meta`, `_id` =
+`generation`), and a reader checks that token (one read by `_id`) before it uses what
+it holds. Its own `apply` forgets the cache at once. A worker that dies between the
+write and the token has not committed the record's offset: the record comes again and
+changes the token then."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import mongoengine as me
@@ -26,7 +37,15 @@ class RegistryClusterDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
-REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc]
+class RegistryMetaDoc(me.Document):
+    """`_id` = `generation`: a token that changes whenever the replica does."""
+
+    meta = {"collection": "registry_meta", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
+REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryMetaDoc]
+GENERATION = "generation"
 
 
 def active_in(unit: dict[str, Any], period: int) -> bool:
@@ -46,22 +65,74 @@ class RegistryReplica:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.units_coll = db["registry_units"]
         self.clusters_coll = db["registry_clusters"]
+        self.meta_coll = db["registry_meta"]
+        # What this process holds: the generation token it was read under, and the
+        # documents (shared with callers: read them, never change them).
+        self._token: Any = None
+        self._units: list[dict[str, Any]] | None = None
+        self._clusters: list[dict[str, Any]] | None = None
+        self._by_period: dict[int, list[dict[str, Any]]] = {}
+        self._epoch = 0  # bumped whenever what is held is forgotten
 
     async def apply(self, event: Event) -> None:
         """Idempotent: the latest record of a key replaces the earlier one."""
         if event.type == UNIT_EVENT:
-            await self.units_coll.replace_one(
-                {"_id": event.subject}, {**event.data, "event_id": event.id}, upsert=True)
+            coll = self.units_coll
         elif event.type == CLUSTER_EVENT:
-            await self.clusters_coll.replace_one(
-                {"_id": event.subject}, {**event.data, "event_id": event.id}, upsert=True)
+            coll = self.clusters_coll
+        else:
+            return
+        self.forget()
+        await coll.replace_one(
+            {"_id": event.subject}, {**event.data, "event_id": event.id}, upsert=True)
+        # After the write: a reader that saw the old token rereads; before it, a reader
+        # could cache the old document under the new token.
+        await self.meta_coll.replace_one(
+            {"_id": GENERATION}, {"_id": GENERATION, "token": uuid.uuid4().hex}, upsert=True)
+        self.forget()
+
+    def forget(self) -> None:
+        self._units = self._clusters = None
+        self._by_period = {}
+        self._epoch += 1
+
+    async def _fresh(self) -> None:
+        """Forget what is held if any process changed the replica since it was read."""
+        doc = await self.meta_coll.find_one({"_id": GENERATION})
+        token = doc.get("token") if doc else None
+        if token != self._token:
+            self.forget()
+            self._token = token
 
     async def all_units(self) -> list[dict[str, Any]]:
-        return await self.units_coll.find({}).to_list(None)
+        await self._fresh()
+        if self._units is None:
+            epoch = self._epoch
+            units = await self.units_coll.find({}).to_list(None)
+            if epoch == self._epoch:  # nothing was applied or noticed while reading
+                self._units = units
+            return units
+        return self._units
 
     async def units(self, period: int) -> list[dict[str, Any]]:
-        return sorted((u for u in await self.all_units() if active_in(u, period)),
-                      key=lambda u: u["_id"])
+        everything = await self.all_units()
+        cached = self._by_period.get(period)
+        if cached is not None and self._units is everything:
+            return cached
+        found = sorted((u for u in everything if active_in(u, period)), key=lambda u: u["_id"])
+        if self._units is everything:
+            self._by_period[period] = found
+        return found
+
+    async def all_clusters(self) -> list[dict[str, Any]]:
+        await self._fresh()
+        if self._clusters is None:
+            epoch = self._epoch
+            clusters = await self.clusters_coll.find({}).to_list(None)
+            if epoch == self._epoch:
+                self._clusters = clusters
+            return clusters
+        return self._clusters
 
     async def unit(self, unit_id: str) -> dict[str, Any] | None:
         return await self.units_coll.find_one({"_id": unit_id})
@@ -69,7 +140,7 @@ class RegistryReplica:
     async def clusters(self, period: int) -> dict[str, dict[str, Any]]:
         """cluster id -> {name, members, head, deputy} in force for the period."""
         out = {}
-        for c in await self.clusters_coll.find({}).to_list(None):
+        for c in await self.all_clusters():
             entry = year_entry(c, period)
             if entry is not None:
                 out[c["_id"]] = {"name": c.get("name", c["_id"]), **entry}

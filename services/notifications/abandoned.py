@@ -3,9 +3,11 @@
 `unknown`, reported (log, metric, event) and never resent.
 
 An entry is abandoned when it is still `sending` and untouched for longer than a send
-can take (a sender refreshes `touched_at` between tries). The ledger is searched for
-`sending` entries after every rebalance and every few minutes; passes also report the
-ones they meet on their way."""
+can take (a sender refreshes `touched_at` between tries). The open claims (a small side
+collection the ledger store keeps: one document per entry in `sending`, see
+`LedgerStore.open_claims`) are read after every rebalance and every few minutes; passes
+also report the ones they meet on their way. The ledger itself is never searched by
+status: that reads every entry on FerretDB."""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class AbandonedClaims:
         """Mark the abandoned claims of owned units; returns their keys."""
         if (self._scanned is None or self._scanned[0] != self.ownership.generation
                 or time.monotonic() - self._scanned[1] > self.rescan_seconds):
-            for found in await self.ledger.with_status("sending"):
+            for found in await self.ledger.open_claims():
                 self.notice(found)
             self._scanned = (self.ownership.generation, time.monotonic())
         now = datetime.now(UTC)
@@ -62,6 +64,7 @@ class AbandonedClaims:
             fresh = await self.ledger.get(key)
             del self._suspects[key]
             if fresh is None or fresh.get("status") != "sending":
+                await self.ledger.closed(key)  # an open claim that outlived its state
                 continue
             if fresh.get("touched_at") != entry.get("touched_at"):
                 self._suspects[key] = fresh  # its worker is still at it

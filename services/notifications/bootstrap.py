@@ -27,6 +27,7 @@ from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import (
     DOCUMENTS,
+    Backfills,
     CampaignStore,
     LedgerStore,
     OutboxStore,
@@ -55,8 +56,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
     defaults = load_defaults(settings.campaign_defaults_file)
     replica = RegistryReplica(rt.db)
-    status, campaign_store = StatusStore(rt.db), CampaignStore(rt.db)
-    ledger = LedgerStore(rt.db)
+    backfills = Backfills(rt.db)
+    status, campaign_store = StatusStore(rt.db, backfills), CampaignStore(rt.db)
+    ledger = LedgerStore(rt.db, backfills)
     events = EventLog(producer=rt.producer, outbox=OutboxStore(rt.db), source=rt.source)
     receipts = Receipts(clock=rt.clock, ledger=ledger, events=events)
     smpp = SmppProvider(settings.smpp_host, settings.smpp_port,

@@ -164,18 +164,28 @@ class Sender:
         campaign = await self.campaigns.get(job.campaign.period)
         if campaign is None or campaign.get("paused"):
             return "paused", job
-        if job.kind == REMINDER_KIND and await self.status.of_unit(job.unit["_id"],
-                                                                   job.campaign.period):
+        if job.kind == REMINDER_KIND and await self._reported(job.unit["_id"],
+                                                              job.campaign.period):
             return "the unit has reported", job
         if job.kind == DIGEST_KIND:
             missing = [u for u in job.digest_units
-                       if not await self.status.of_unit(u, job.campaign.period)]
+                       if not await self._reported(u, job.campaign.period)]
             if not missing:
                 return "every unit of the digest has reported", job
             if len(missing) != len(job.digest_units):
                 await self.ledger.update(job.key, {"units": missing})
                 job = dataclasses.replace(job, digest_units=tuple(missing))
         return None, job
+
+    async def _reported(self, unit_id: str, period: int) -> bool:
+        """The unit's own status document (by `_id`). A report found here that the pass
+        did not know of (it came meanwhile, or the period's document lost the write to
+        a concurrent update on FerretDB) is added to the period's document again."""
+        doc = await self.status.of_unit(unit_id, period)
+        if doc is None:
+            return False
+        await self.status.note(unit_id, period, bool(doc.get("on_time")))
+        return True
 
     def render(self, job: Job) -> Message:
         lang = language_of(job.unit)
@@ -249,6 +259,8 @@ class Sender:
                 "status": UNKNOWN, "attempts": history, "provider": delivery.attempts[-1].provider,
                 "detail": delivery.attempts[-1].detail[:500], "touched_at": datetime.now(UTC)})
             metrics.REMINDERS.labels(UNKNOWN, job.kind, job.channel).inc()
+            if job.channel == SMS or round_no > 1:  # a wait ends with its entry
+                await self.ledger.drop_deferral(job.key)
             return UNKNOWN
         detail = "; ".join(f"{a.provider}: {a.detail}" for a in delivery.attempts)[:800]
         if job.channel == SMS and job.kind == REMINDER_KIND:
@@ -258,6 +270,7 @@ class Sender:
                 await self.ledger.update(job.key, {
                     "status": "failed", "attempts": history, "fallback": f"email:{emails[0]}",
                     "detail": f"every SMS provider failed ({detail}); e-mail {fallback}"})
+                await self.ledger.drop_deferral(job.key)  # a wait ends with its entry
                 metrics.REMINDERS.labels("fallback", job.kind, job.channel).inc()
                 return "failed"
         # A round in which every circuit was open tried nothing: it does not count.

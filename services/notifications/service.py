@@ -57,23 +57,28 @@ class Campaigns:
             return
         await self.store.record_submission(event.data)
         unit_id, period = event.data["unit_id"], event.data["period"]
-        waits = [w for w in await self.ledger.pending_of(unit_id, period)
-                 if w.get("kind", "reminder") == "reminder"]
-        if not waits:
-            return
         try:
             campaign = await self.campaign(period)
         except CampaignInvalid:  # the report is recorded; the pass will not send anyway
             campaign = None
+        if campaign is None:  # no pass handles a period without a (valid) campaign
+            return
+        # The waits a report can cancel have known keys (the campaign's stages times the
+        # unit's addresses): read by `_id`, never by unit and period (a scan on FerretDB).
+        # A wait for an address since removed from the registry is cancelled by the pass.
         unit = await self.replica.unit(unit_id) or {"_id": unit_id}
+        waits = [w for w in await self.ledger.waits(_reminder_keys(unit, campaign))
+                 if w.get("kind", "reminder") == "reminder"]
         for wait in waits:
-            stage = campaign.stage(wait["stage"]) if campaign else None
-            if campaign is None or stage is None:
+            stage = campaign.stage(wait["stage"])
+            if stage is None:
                 await self.ledger.drop_deferral(wait["_id"])
                 continue
             job = Job(key=wait["_id"], campaign=campaign, stage=stage, stage_name=stage.name,
                       unit=unit, channel=wait["channel"], recipient=wait["recipient"])
             await self.sender.close_wait(wait, job, "cancelled", "the unit has reported")
+        if not waits:
+            return
         log.info("pending reminders cancelled", extra={"fields": {
             "unit_id": unit_id, "period": period, "count": len(waits)}})
 
@@ -150,7 +155,7 @@ class Campaigns:
                 keys = _keys_of(unit, campaign)
                 found = await asyncio.gather(*(self.ledger.get(k) for k in keys))
                 rows += [f for f in found if f is not None]
-                waits += await self.ledger.pending_of(unit_id, p)
+                waits += await self.ledger.waits(keys)
         have = {r["_id"] for r in rows}
         rows += [{**w, "status": "deferred"} for w in waits
                  if w["_id"] not in have and w.get("reason") == "quiet-hours"]
@@ -164,11 +169,18 @@ class Campaigns:
         return rows
 
 
-def _keys_of(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:
+def _reminder_keys(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """The ledger keys of every reminder of the campaign to the unit's addresses."""
     pairs = recipients(unit, CHANNELS)
-    keys = []
+    return [ledger_key(unit["_id"], campaign.period, stage.name, ch, r)
+            for stage in campaign.stages for ch, r in pairs]
+
+
+def _keys_of(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """Its reminders' keys, and those of the digests it may receive."""
+    pairs = recipients(unit, CHANNELS)
+    keys = _reminder_keys(unit, campaign)
     for stage in campaign.stages:
-        keys += [ledger_key(unit["_id"], campaign.period, stage.name, ch, r) for ch, r in pairs]
         if stage.escalate:
             keys += [ledger_key(unit["_id"], campaign.period, digest_stage(stage.name), ch, r)
                      for ch, r in pairs if ch == EMAIL]

@@ -7,7 +7,8 @@ else has it), because FerretDB has no transactions and no atomic findAndModify."
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import mongoengine as me
@@ -15,6 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.mongo import insert_new
+
+# Markers of the one-time backfills of structures derived from older data.
+PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
+OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UnitStatusDoc(me.Document):
@@ -24,6 +30,21 @@ class UnitStatusDoc(me.Document):
             "indexes": [{"fields": ["period"]}]}
     id = me.StringField(primary_key=True)
     period = me.IntField(required=True)
+
+
+class PeriodStatusDoc(me.Document):
+    """`_id` = the period: `units.<unit>` = whether its first report was on time. Written
+    by `_id` with each report, so a pass reads who reported with one read by `_id`."""
+
+    meta = {"collection": "period_status", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
+class MarkerDoc(me.Document):
+    """`_id` = a one-time backfill that is done."""
+
+    meta = {"collection": "markers", "strict": False}
+    id = me.StringField(primary_key=True)
 
 
 class CampaignDoc(me.Document):
@@ -43,6 +64,17 @@ class LedgerDoc(me.Document):
     unit_id = me.StringField(required=True)
     period = me.IntField(required=True)
     stage = me.StringField(required=True)
+
+
+class OpenClaimDoc(me.Document):
+    """`_id` = a ledger key in `sending` (claimed, no outcome yet): written before the
+    entry becomes `sending`, deleted by `_id` once it leaves that state, so abandoned
+    claims are found without searching the ledger by status (a scan on FerretDB).
+    One may outlive its entry's state (a crash, a lost claim race): `reconcile` checks
+    the entry and deletes it then."""
+
+    meta = {"collection": "open_claims", "strict": False}
+    id = me.StringField(primary_key=True)
 
 
 class DeferralDoc(me.Document):
@@ -73,22 +105,61 @@ class OutboxDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
-DOCUMENTS = [UnitStatusDoc, CampaignDoc, LedgerDoc, DeferralDoc, RoundClaimDoc,
-             ProviderMessageDoc, OutboxDoc]
+DOCUMENTS = [UnitStatusDoc, PeriodStatusDoc, MarkerDoc, CampaignDoc, LedgerDoc,
+             OpenClaimDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
+
+
+async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
+    """update_one with upsert; two concurrent upserts of a new `_id` may both try to
+    insert on FerretDB, and the loser gets a duplicate key: the document exists then,
+    update it."""
+    try:
+        await coll.update_one({"_id": _id}, update, upsert=True)
+    except DuplicateKeyError:
+        await coll.update_one({"_id": _id}, update)
 
 
 async def _upsert_set(coll: Any, _id: str, fields: dict[str, Any]) -> None:
-    """$set with upsert; two concurrent upserts of a new `_id` may both try to insert on
-    FerretDB, and the loser gets a duplicate key: the document exists then, update it."""
-    try:
-        await coll.update_one({"_id": _id}, {"$set": fields}, upsert=True)
-    except DuplicateKeyError:
-        await coll.update_one({"_id": _id}, {"$set": fields})
+    await _upsert(coll, _id, {"$set": fields})
+
+
+def unit_field(unit_id: str) -> str:
+    """A unit id as a field name (no `.`, no `$`; reversible)."""
+    return unit_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def unit_of_field(name: str) -> str:
+    return name.replace("%24", "$").replace("%2E", ".").replace("%25", "%")
+
+
+class Backfills:
+    """One-time backfills, each guarded by a marker document read by `_id`: once per
+    database the older data is read (a scan) and the derived documents written; then
+    each process only reads the marker, once."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.markers = db["markers"]
+        self._done: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, marker: str, fill: Any) -> None:
+        if marker in self._done:
+            return
+        async with self._lock:
+            if marker in self._done:
+                return
+            if await self.markers.find_one({"_id": marker}) is None:
+                count = await fill()
+                await self.markers.replace_one({"_id": marker},
+                                               {"_id": marker, "documents": count}, upsert=True)
+            self._done.add(marker)
 
 
 class StatusStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
         self.status = db["unit_status"]
+        self.periods = db["period_status"]
+        self.backfills = backfills or Backfills(db)
 
     async def record_submission(self, data: dict[str, Any]) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
@@ -101,10 +172,35 @@ class StatusStore:
                               "on_time": data["on_time"]},
              "$max": {"latest_revision": data["revision"]}},
             upsert=True)
+        await self.note(data["unit_id"], data["period"], bool(data["on_time"]))
+
+    async def note(self, unit_id: str, period: int, on_time: bool) -> None:
+        """Add the unit to its period's document. `$max`: a later revision is never more
+        on time than the first (time only moves forward), so the field keeps the first
+        report's timeliness whatever the order and however often it is written."""
+        await _upsert(self.periods, str(period), {
+            "$set": {"period": period}, "$max": {f"units.{unit_field(unit_id)}": on_time}})
+
+    async def prepare(self) -> None:
+        """Period documents for the reports recorded before they existed (once)."""
+        await self.backfills.ensure(PERIOD_STATUS_BACKFILL, self._backfill)
+
+    async def _backfill(self) -> int:
+        by_period: dict[int, dict[str, bool]] = {}
+        docs = await self.status.find({}).to_list(None)
+        for d in docs:
+            by_period.setdefault(int(d["period"]), {})[d["unit_id"]] = bool(d.get("on_time"))
+        for period, units in by_period.items():
+            await _upsert(self.periods, str(period), {
+                "$set": {"period": period},
+                "$max": {f"units.{unit_field(u)}": t for u, t in units.items()}})
+        return len(docs)
 
     async def submitted(self, period: int) -> dict[str, bool]:
-        docs = await self.status.find({"period": period}).to_list(None)
-        return {d["unit_id"]: bool(d["on_time"]) for d in docs}
+        """unit -> reported on time, for the units that reported in the period."""
+        await self.prepare()
+        doc = await self.periods.find_one({"_id": str(period)})
+        return {unit_of_field(k): bool(v) for k, v in ((doc or {}).get("units") or {}).items()}
 
     async def of_unit(self, unit_id: str, period: int) -> dict[str, Any] | None:
         return await self.status.find_one({"_id": f"{unit_id}|{period}"})
@@ -135,16 +231,27 @@ class CampaignStore:
 
 
 class LedgerStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
         self.ledger = db["ledger"]
+        self.open = db["open_claims"]
         self.deferrals = db["deferrals"]
         self.rounds = db["round_claims"]
         self.messages = db["provider_messages"]
+        self.backfills = backfills or Backfills(db)
 
     # -- the ledger --------------------------------------------------------------------
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
-        return await insert_new(self.ledger, doc)
+        if doc.get("status") != "sending":
+            return await insert_new(self.ledger, doc)
+        await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
+        if await insert_new(self.ledger, doc):
+            return True
+        # Taken: the open claim is the holder's while its entry is `sending`.
+        held = await self.get(doc["_id"])
+        if held is None or held.get("status") != "sending":
+            await self.closed(doc["_id"])
+        return False
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": key})
@@ -154,18 +261,45 @@ class LedgerStore:
         query: dict[str, Any] = {"_id": key, **(where or {})}
         if owner is not None:
             query["owner"] = owner
+        status = fields.get("status")
+        if status == "sending":  # a retry round: open before the entry says so
+            await self._opened(key, fields.get("unit_id"), fields.get("touched_at"))
         result = await self.ledger.update_one(query, {"$set": fields})
+        if status is not None and status != "sending" and result.matched_count:
+            await self.closed(key)
         return bool(result.matched_count)
 
     async def release(self, key: str, owner: str) -> None:
         """Give a claim back before anything was sent (the campaign was paused)."""
-        await self.ledger.delete_one({"_id": key, "owner": owner, "status": "sending"})
+        result = await self.ledger.delete_one({"_id": key, "owner": owner, "status": "sending"})
+        if result.deleted_count:
+            await self.closed(key)
 
     async def of_period(self, period: int) -> list[dict[str, Any]]:
         return await self.ledger.find({"period": period}).to_list(None)
 
-    async def with_status(self, status: str) -> list[dict[str, Any]]:
-        return await self.ledger.find({"status": status}).to_list(None)
+    # -- open claims (entries in `sending`) ------------------------------------------------
+    async def _opened(self, key: str, unit_id: str | None, since: datetime | None) -> None:
+        await _upsert_set(self.open, key, {"unit_id": unit_id or key.split("|")[1],
+                                           "since": since})
+
+    async def closed(self, key: str) -> None:
+        await self.open.delete_one({"_id": key})
+
+    async def open_claims(self) -> list[dict[str, Any]]:
+        """The keys that may be in `sending` (`unit_id`, `touched_at` when claimed): a
+        read of the small open_claims collection, never of the ledger."""
+        await self.backfills.ensure(OPEN_CLAIMS_BACKFILL, self._backfill_open)
+        docs = await self.open.find({}).to_list(None)
+        return [{"_id": d["_id"], "unit_id": d["unit_id"], "touched_at": d.get("since") or EPOCH}
+                for d in docs]
+
+    async def _backfill_open(self) -> int:
+        """Open claims for the `sending` entries of a ledger older than them (once)."""
+        found = await self.ledger.find({"status": "sending"}).to_list(None)
+        for e in found:
+            await self._opened(e["_id"], e["unit_id"], e.get("touched_at"))
+        return len(found)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:
         return await insert_new(self.rounds, {"_id": f"{key}#r{round_no}", "owner": owner,
@@ -180,11 +314,17 @@ class LedgerStore:
         await self.deferrals.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     async def pending(self) -> list[dict[str, Any]]:
+        """Every wait (each pass reads them all). A whole-collection read, kept on
+        purpose: the collection holds only live waits (every way a wait ends deletes it
+        by `_id`), and the pass needs each of them, so this costs what the pass has to do
+        anyway; reading the same documents one by one through an index document would
+        cost a read by `_id` (~1 ms) each instead of ~50 us."""
         return await self.deferrals.find({}).to_list(None)
 
-    async def pending_of(self, unit_id: str, period: int) -> list[dict[str, Any]]:
-        return await self.deferrals.find({"unit_id": unit_id, "period": period}
-                                         ).to_list(None)
+    async def waits(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The waits among these keys, each read by `_id` (concurrently)."""
+        found = await asyncio.gather(*(self.deferrals.find_one({"_id": k}) for k in keys))
+        return [w for w in found if w is not None]
 
     async def drop_deferral(self, key: str) -> None:
         await self.deferrals.delete_one({"_id": key})

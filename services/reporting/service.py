@@ -111,7 +111,7 @@ class Reports:
     async def _clusters(self, period: int, units: list[dict[str, Any]] | None = None
                         ) -> dict[str, dict[str, Any]]:
         units = units if units is not None else await self.replica.units(period)
-        raw = await self.replica.clusters_coll.find({}).to_list(None)
+        raw = await self.replica.all_clusters()
         return clusters_for_period(period, units, raw)
 
     async def cluster_members(self, cluster_id: str, period: int) -> list[str]:

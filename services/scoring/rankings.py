@@ -112,7 +112,7 @@ class Rankings:
                 # Taken before the inputs are read (docs/scoring.md, "Order").
                 sequence = wall_sequence()
                 scores = await self.store.for_periods(pending)
-                raw = await self.replica.clusters_coll.find({}).to_list(None)
+                raw = await self.replica.all_clusters()
                 decided = await self.register.decided()
                 left = False
                 for period in sorted(pending):

@@ -281,6 +281,9 @@ class FakeReplica:
             "_id": "mps-cluster-5", "name": "Cluster 5",
             "years": {"2025": {"members": ["police:x"]}}}
 
+    async def all_clusters(self) -> list[dict[str, Any]]:
+        return await self.clusters_coll.find({}).to_list(None)
+
 
 class FixedClock(Clock):
     def now(self) -> datetime:

@@ -1,0 +1,139 @@
+"""An in-memory stand-in for the async pymongo database, with the operations the
+notifications service and the registry replica use and MongoDB's semantics for them.
+Every call is recorded (collection, operation, filter), so a test can say which calls
+were reads by `_id` and which would scan a collection."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from tests.unit.bson_order import bson_order
+
+
+@dataclass
+class Result:
+    matched_count: int = 0
+    modified_count: int = 0
+    deleted_count: int = 0
+    upserted_id: Any = None
+
+
+def matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
+    for key, want in flt.items():
+        have = doc.get(key)
+        if isinstance(want, dict):
+            if "$lte" in want and not (have is not None and have <= want["$lte"]):
+                return False
+            if "$in" in want and have not in want["$in"]:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def _path(doc: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str]:
+    *parents, last = dotted.split(".")
+    for p in parents:
+        doc = doc.setdefault(p, {})
+    return doc, last
+
+
+class Cursor:
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+
+    async def to_list(self, n: int | None = None) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)
+        return [copy.deepcopy(d) for d in self.docs[:n]]
+
+
+class FakeCollection:
+    def __init__(self, db: FakeDb, name: str) -> None:
+        self.db, self.name = db, name
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def _call(self, op: str, flt: dict[str, Any]) -> None:
+        self.db.calls.append((self.name, op, copy.deepcopy(flt)))
+
+    async def find_one(self, flt: dict[str, Any]) -> dict[str, Any] | None:
+        self._call("find_one", flt)
+        await asyncio.sleep(0)
+        return copy.deepcopy(next((d for d in self.docs.values() if matches(d, flt)), None))
+
+    def find(self, flt: dict[str, Any], projection: Any = None) -> Cursor:
+        self._call("find", flt)
+        return Cursor([d for d in self.docs.values() if matches(d, flt)])
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        self._call("insert_one", {"_id": doc["_id"]})
+        await asyncio.sleep(0)
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("E11000 duplicate key")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
+                          upsert: bool = False) -> Result:
+        self._call("replace_one", flt)
+        await asyncio.sleep(0)
+        old = self.docs.get(flt["_id"])
+        if old is not None and matches(old, flt):
+            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
+            return Result(matched_count=1)
+        if upsert:
+            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
+            return Result(upserted_id=flt["_id"])
+        return Result()
+
+    async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
+                         upsert: bool = False) -> Result:
+        self._call("update_one", flt)
+        await asyncio.sleep(0)
+        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
+        inserted = None
+        if doc is None:
+            if not upsert:
+                return Result()
+            doc = self.docs[flt["_id"]] = {"_id": flt["_id"],
+                                           **copy.deepcopy(update.get("$setOnInsert", {}))}
+            inserted = flt["_id"]
+        for dotted, value in update.get("$set", {}).items():
+            parent, last = _path(doc, dotted)
+            parent[last] = copy.deepcopy(value)
+        for dotted in update.get("$unset", {}):
+            parent, last = _path(doc, dotted)
+            parent.pop(last, None)
+        for dotted, value in update.get("$max", {}).items():
+            parent, last = _path(doc, dotted)
+            if last not in parent or bson_order(parent[last]) < bson_order(value):
+                parent[last] = copy.deepcopy(value)
+        return Result(matched_count=0 if inserted else 1, upserted_id=inserted)
+
+    async def delete_one(self, flt: dict[str, Any]) -> Result:
+        self._call("delete_one", flt)
+        await asyncio.sleep(0)
+        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
+        if doc is None:
+            return Result()
+        del self.docs[doc["_id"]]
+        return Result(deleted_count=1)
+
+
+class FakeDb:
+    def __init__(self) -> None:
+        self.colls: dict[str, FakeCollection] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __getitem__(self, name: str) -> FakeCollection:
+        return self.colls.setdefault(name, FakeCollection(self, name))
+
+    def scans(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The calls since the last `reset` whose filter has no `_id`."""
+        return [c for c in self.calls if "_id" not in c[2]]
+
+    def reset(self) -> None:
+        self.calls.clear()

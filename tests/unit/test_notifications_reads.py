@@ -1,0 +1,340 @@
+"""The notifications service's hot paths read documents by `_id`: the pass (registry,
+who reported, open claims), a submission record (the waits it cancels) and the gauges.
+On FerretDB any other filter reads the whole collection. Checked on the in-memory
+database, whose call log says which filters were used."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.common.clock import Clock
+from services.common.envelope import Event
+from services.common.registry_replica import UNIT_EVENT, RegistryReplica
+from services.notifications.abandoned import AbandonedClaims
+from services.notifications.campaigns import build_campaign, campaign_spec, load_defaults
+from services.notifications.channels import SendResult
+from services.notifications.delivery import Dispatcher
+from services.notifications.domain import VN_TZ, ledger_key
+from services.notifications.events import EventLog
+from services.notifications.ownership import Ownership
+from services.notifications.receipts import Receipts
+from services.notifications.scheduler import Scheduler, SchedulerConfig
+from services.notifications.sender import Sender, SenderConfig
+from services.notifications.service import Campaigns
+from services.notifications.store import (
+    OPEN_CLAIMS_BACKFILL,
+    PERIOD_STATUS_BACKFILL,
+    Backfills,
+    CampaignStore,
+    LedgerStore,
+    OutboxStore,
+    StatusStore,
+)
+from services.notifications.templates import Templates
+from tests.unit.fake_mongo import FakeDb
+
+PERIOD = 2040
+UNITS = ["province:a", "province:b", "province:c"]
+# Scans a pass may still make: the handful of campaigns and the live waits (see
+# LedgerStore.pending), and the small open_claims collection after a rebalance.
+ALLOWED_SCANS = {"campaigns", "deferrals", "open_claims"}
+
+
+class FixedClock(Clock):
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    def now(self) -> datetime:
+        return self.when
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
+        self.events.append(event)
+
+
+class Provider:
+    def __init__(self, channel: str) -> None:
+        self.channel, self.name = channel, f"fake-{channel}"
+        self.sent: list[Any] = []
+
+    async def send(self, message: Any) -> SendResult:
+        self.sent.append(message)
+        return SendResult(self.name, (f"{self.name}-{len(self.sent)}",))
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(PERIOD, 11, day, hour, minute, tzinfo=VN_TZ)
+
+
+def unit_doc(uid: str, n: int) -> dict[str, Any]:
+    return {"type": "province", "name": f"Tỉnh {uid}", "name_en": f"{uid} Province",
+            "valid_from": 2025, "contacts": {"emails": [f"u{n}@example.vn"],
+                                             "phones": [f"+8499000000{n}"]}}
+
+
+class World:
+    """The service's objects (stores, sender, scheduler, campaigns) on `db` (in-memory
+    unless given: the integration test passes the stack's database), with fake
+    providers and Kafka producer, owning every partition."""
+
+    def __init__(self, when: datetime, db: Any = None, units: list[str] = UNITS) -> None:
+        self.db = FakeDb() if db is None else db
+        db = self.db
+        self.unit_ids = units
+        self.clock = FixedClock(when)
+        self.replica = RegistryReplica(db)
+        backfills = Backfills(db)
+        self.status = StatusStore(db, backfills)
+        self.campaign_store = CampaignStore(db)
+        self.ledger = LedgerStore(db, backfills)
+        self.events = EventLog(producer=FakeProducer(), outbox=OutboxStore(db),  # type: ignore[arg-type]
+                               source="test")
+        self.email, self.sms = Provider("email"), Provider("sms")
+        self.sender = Sender(
+            clock=self.clock, status=self.status, campaigns=self.campaign_store,
+            ledger=self.ledger, events=self.events,
+            dispatcher=Dispatcher({"email": [self.email], "sms": [self.sms]}),  # type: ignore[list-item]
+            templates=Templates(), receipts=Receipts(clock=self.clock, ledger=self.ledger,
+                                                     events=self.events),
+            config=SenderConfig(instance="me"))
+        self.ownership = Ownership("emulation.units.v1", 6)
+        self.ownership.assign([type("TP", (), {"topic": "emulation.units.v1", "partition": p})()
+                               for p in range(6)])
+        self.abandoned = AbandonedClaims(ledger=self.ledger, events=self.events,
+                                         ownership=self.ownership, inflight=self.sender.inflight,
+                                         timeout_seconds=25)
+        defaults = load_defaults()
+        self.scheduler = Scheduler(
+            clock=self.clock, replica=self.replica, status=self.status,
+            campaigns=self.campaign_store, ledger=self.ledger, sender=self.sender,
+            ownership=self.ownership, abandoned=self.abandoned, defaults=defaults,
+            config=SchedulerConfig(auto_campaign=False))
+        self.campaigns = Campaigns(store=self.status, replica=self.replica,
+                                   campaigns=self.campaign_store, ledger=self.ledger,
+                                   sender=self.sender, defaults=defaults, clock=self.clock)
+        self.defaults = defaults
+
+    async def setup(self) -> None:
+        for n, uid in enumerate(self.unit_ids):
+            await self.replica.apply(Event(id=f"e{n}", type=UNIT_EVENT, source="t", subject=uid,
+                                           time="", dataschema="", data=unit_doc(uid, n)))
+        await self.campaign_store.create(campaign_spec(build_campaign(PERIOD, self.defaults)))
+
+    def submission(self, uid: str, revision: int = 1, on_time: bool = True) -> Event:
+        return Event(id=f"s-{uid}-{revision}", type="vn.emulation.submission.accepted",
+                     source="t", subject=uid, time="", dataschema="",
+                     data={"unit_id": uid, "period": PERIOD, "submission_id": f"{uid}#{revision}",
+                           "received_at": "2040-11-20T00:00:00Z", "on_time": on_time,
+                           "revision": revision})
+
+    def scans(self) -> set[str]:
+        return {c[0] for c in self.db.scans()}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# -- who reported: one document per period ---------------------------------------------------
+def test_who_reported_is_one_document_per_period_read_by_id() -> None:
+    async def go() -> None:
+        w = World(local(20, 10))
+        await w.setup()
+        await w.campaigns.on_submission(w.submission("province:a", 1, on_time=True))
+        await w.campaigns.on_submission(w.submission("province:a", 2, on_time=False))
+        await w.campaigns.on_submission(w.submission("province:b", 1, on_time=False))
+        await w.status.prepare()  # the one-time backfill (nothing to backfill here)
+        w.db.reset()
+        assert await w.status.submitted(PERIOD) == {"province:a": True, "province:b": False}
+        assert await w.status.submitted(PERIOD + 1) == {}
+        assert w.db.scans() == []
+
+    run(go())
+
+
+def test_a_unit_id_that_is_not_a_field_name_survives() -> None:
+    async def go() -> None:
+        w = World(local(20, 10))
+        await w.status.note("odd.unit$1%", PERIOD, True)
+        assert await w.status.submitted(PERIOD) == {"odd.unit$1%": True}
+
+    run(go())
+
+
+def test_reports_recorded_before_the_period_documents_are_backfilled_once() -> None:
+    async def go() -> None:
+        w = World(local(20, 10))
+        for uid, on_time in (("province:a", True), ("province:b", False)):
+            w.db["unit_status"].docs[f"{uid}|{PERIOD}"] = {
+                "_id": f"{uid}|{PERIOD}", "unit_id": uid, "period": PERIOD, "on_time": on_time}
+        w.db["unit_status"].docs["province:a|2039"] = {
+            "_id": "province:a|2039", "unit_id": "province:a", "period": 2039, "on_time": True}
+        assert await w.status.submitted(PERIOD) == {"province:a": True, "province:b": False}
+        assert await w.status.submitted(2039) == {"province:a": True}
+        assert w.db["markers"].docs[PERIOD_STATUS_BACKFILL]["documents"] == 3
+        # another process: the marker, by _id, and no scan of unit_status
+        w.db.reset()
+        other = StatusStore(w.db)  # type: ignore[arg-type]
+        assert await other.submitted(PERIOD) == {"province:a": True, "province:b": False}
+        assert w.db.scans() == []
+
+    run(go())
+
+
+def test_gauges_read_no_collection_but_the_campaigns() -> None:
+    async def go() -> None:
+        w = World(local(20, 10))
+        await w.setup()
+        await w.campaign_store.create(campaign_spec(build_campaign(PERIOD - 1, w.defaults)))
+        await w.campaigns.on_submission(w.submission("province:a"))
+        await w.campaigns.publish_gauges()  # the first reads fill the caches
+        w.db.reset()
+        await w.campaigns.publish_gauges()
+        assert w.scans() == {"campaigns"}
+        status = await w.campaigns.status(PERIOD)
+        assert (status.expected, status.submitted) == (3, 1)
+
+    run(go())
+
+
+# -- a submission record cancels the unit's waits by their keys ------------------------------
+def test_a_report_cancels_the_units_waits_read_by_id() -> None:
+    async def go() -> None:
+        w = World(local(27, 22))  # d-3 is current; SMS wait for the morning
+        await w.setup()
+        report = await w.scheduler.run_pass("test")
+        assert report.campaigns[0].outcomes["deferred"] == 3
+        waiting = ledger_key("province:a", PERIOD, "d-3", "sms", "+84990000000")
+        assert waiting in w.db["deferrals"].docs
+        w.db.reset()
+        await w.campaigns.on_submission(w.submission("province:a", on_time=False))
+        assert w.db.scans() == []
+        assert waiting not in w.db["deferrals"].docs
+        assert w.db["ledger"].docs[waiting]["status"] == "cancelled"
+        assert len(w.db["deferrals"].docs) == 2  # the other units still wait
+        # a report with nothing waiting reads the same few documents, by _id
+        w.db.reset()
+        await w.campaigns.on_submission(w.submission("province:a", 2, on_time=False))
+        assert w.db.scans() == []
+
+    run(go())
+
+
+# -- the pass ------------------------------------------------------------------------------
+def test_a_pass_reads_the_ledger_registry_and_reports_only_by_id() -> None:
+    async def go() -> None:
+        w = World(local(27, 10))
+        await w.setup()
+        await w.campaigns.on_submission(w.submission("province:c"))
+        first = await w.scheduler.run_pass("test")
+        assert first.campaigns[0].outcomes["sent"] == 4  # a and b, e-mail and SMS
+        assert w.db["open_claims"].docs == {}  # every claim settled
+        w.db.reset()
+        for _ in range(3):
+            await w.scheduler.run_pass("test")
+        assert w.scans() <= ALLOWED_SCANS
+        # a rebalance makes the next pass look for abandoned claims: open_claims only
+        w.ownership.assign([type("TP", (), {"topic": "emulation.units.v1", "partition": p})()
+                            for p in range(6)])
+        w.db.reset()
+        await w.scheduler.run_pass("test")
+        assert w.scans() <= ALLOWED_SCANS and "open_claims" in w.scans()
+        # a unit added to the registry is seen by the next pass
+        await w.replica.apply(Event(id="e9", type=UNIT_EVENT, source="t", subject="province:d",
+                                    time="", dataschema="", data=unit_doc("province:d", 9)))
+        again = await w.scheduler.run_pass("test")
+        assert again.campaigns[0].outcomes["sent"] == 2
+
+    run(go())
+
+
+def test_a_report_the_period_document_missed_is_not_reminded_and_is_repaired() -> None:
+    async def go() -> None:
+        w = World(local(27, 10))
+        await w.setup()
+        await w.campaigns.on_submission(w.submission("province:a"))
+        await w.status.prepare()
+        # as if a concurrent update on FerretDB had lost it
+        del w.db["period_status"].docs[str(PERIOD)]["units"]["province:a"]
+        report = await w.scheduler.run_pass("test")
+        assert report.campaigns[0].outcomes["cancelled"] == 2
+        assert [m.to for m in w.email.sent] == ["u1@example.vn", "u2@example.vn"]
+        assert (await w.status.submitted(PERIOD))["province:a"] is True
+
+    run(go())
+
+
+# -- open claims ---------------------------------------------------------------------------
+def test_open_claims_follow_the_ledger_entries_in_sending() -> None:
+    async def go() -> None:
+        w = World(local(27, 10))
+        key = ledger_key("province:a", PERIOD, "d-3", "email", "u0@example.vn")
+        now = datetime.now(UTC)
+        entry = {"_id": key, "unit_id": "province:a", "status": "sending", "owner": "me",
+                 "touched_at": now}
+        assert await w.ledger.claim(entry)
+        assert w.db["open_claims"].docs[key]["since"] == now
+        assert not await w.ledger.claim(entry)  # taken: the claim stays open
+        assert key in w.db["open_claims"].docs
+        assert not await w.ledger.update(key, {"status": "sent"}, owner="other")
+        assert key in w.db["open_claims"].docs  # not ours: still open
+        assert await w.ledger.update(key, {"status": "retrying"})
+        assert key not in w.db["open_claims"].docs
+        assert await w.ledger.update(key, {"status": "sending", "touched_at": now})  # round 2
+        assert w.db["open_claims"].docs[key]["unit_id"] == "province:a"
+        await w.ledger.release(key, "me")
+        assert key not in w.db["open_claims"].docs and key not in w.db["ledger"].docs
+        # a claim lost to an entry already settled (an SMS's fallback to an e-mail that
+        # went out) leaves no open claim behind
+        assert await w.ledger.claim({**entry, "status": "sent"}) is True
+        assert not await w.ledger.claim(entry)
+        assert key not in w.db["open_claims"].docs
+
+    run(go())
+
+
+def test_abandoned_claims_are_found_through_open_claims_not_the_ledger() -> None:
+    async def go() -> None:
+        w = World(local(27, 10))
+        old = datetime.now(UTC) - timedelta(minutes=5)
+        dead = ledger_key("province:a", PERIOD, "d-3", "email", "u0@example.vn")
+        done = ledger_key("province:b", PERIOD, "d-3", "email", "u1@example.vn")
+        for key, uid in ((dead, "province:a"), (done, "province:b")):
+            await w.ledger.claim({"_id": key, "unit_id": uid, "period": PERIOD, "stage": "d-3",
+                                  "channel": "email", "recipient": "x", "status": "sending",
+                                  "owner": "gone", "touched_at": old})
+        # `done` was settled by a worker that died before deleting its open claim
+        await w.db["ledger"].update_one({"_id": done}, {"$set": {"status": "sent"}})
+        for n in range(50):  # unrelated history
+            w.db["ledger"].docs[f"x{n}"] = {"_id": f"x{n}", "status": "sent"}
+        await w.ledger.open_claims()  # the one-time backfill (nothing to add here)
+        w.db.reset()
+        assert await w.abandoned.reconcile() == [dead]
+        assert w.db["ledger"].docs[dead]["status"] == "unknown"
+        assert w.db["open_claims"].docs == {}
+        assert {c[0] for c in w.db.scans()} == {"open_claims"}
+
+    run(go())
+
+
+def test_open_claims_are_backfilled_once_from_an_older_ledger() -> None:
+    async def go() -> None:
+        w = World(local(27, 10))
+        old = datetime.now(UTC) - timedelta(minutes=5)
+        key = ledger_key("province:a", PERIOD, "d-3", "email", "u0@example.vn")
+        w.db["ledger"].docs[key] = {"_id": key, "unit_id": "province:a", "period": PERIOD,
+                                    "stage": "d-3", "channel": "email", "recipient": "x",
+                                    "status": "sending", "owner": "gone", "touched_at": old}
+        assert await w.abandoned.reconcile() == [key]
+        assert w.db["markers"].docs[OPEN_CLAIMS_BACKFILL]["documents"] == 1
+        w.db.reset()
+        assert await LedgerStore(w.db).open_claims() == []  # type: ignore[arg-type]
+        assert {c[0] for c in w.db.scans()} == {"open_claims"}
+
+    run(go())

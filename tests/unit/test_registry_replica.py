@@ -1,0 +1,97 @@
+"""The registry replica's in-process cache: a scan only when the replica changed (in
+this process or, through the generation token, in another one sharing the database)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.common.envelope import Event
+from services.common.registry_replica import CLUSTER_EVENT, UNIT_EVENT, RegistryReplica
+from tests.unit.fake_mongo import FakeDb
+
+
+def unit_event(unit_id: str, n: int = 1, **data: Any) -> Event:
+    return Event(id=f"u-{unit_id}-{n}", type=UNIT_EVENT, source="test", subject=unit_id,
+                 time="2026-01-01T00:00:00Z", dataschema="", data={"type": "province", **data})
+
+
+def cluster_event(cluster_id: str, years: dict[str, Any]) -> Event:
+    return Event(id=f"c-{cluster_id}", type=CLUSTER_EVENT, source="test", subject=cluster_id,
+                 time="2026-01-01T00:00:00Z", dataschema="",
+                 data={"name": cluster_id, "years": years})
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_units_are_read_once_then_served_from_memory() -> None:
+    async def go() -> None:
+        db = FakeDb()
+        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        for uid in ("a", "b", "c"):
+            await replica.apply(unit_event(uid, valid_from=2025))
+        assert [u["_id"] for u in await replica.units(2026)] == ["a", "b", "c"]
+        db.reset()
+        for _ in range(5):
+            assert [u["_id"] for u in await replica.units(2026)] == ["a", "b", "c"]
+            await replica.clusters(2026)
+        # the second collection is read once; everything else is the token, by _id
+        assert db.scans() == [("registry_clusters", "find", {})]
+        assert {c[0] for c in db.calls} == {"registry_meta", "registry_clusters"}
+
+    run(go())
+
+
+def test_an_apply_of_this_process_is_seen_at_once() -> None:
+    async def go() -> None:
+        db = FakeDb()
+        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        await replica.apply(unit_event("a"))
+        assert [u["_id"] for u in await replica.units(2026)] == ["a"]
+        await replica.apply(unit_event("b"))
+        await replica.apply(unit_event("a", 2, valid_until=2025))
+        assert [u["_id"] for u in await replica.units(2026)] == ["b"]
+
+    run(go())
+
+
+def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
+    async def go() -> None:
+        db = FakeDb()
+        reader, writer = RegistryReplica(db), RegistryReplica(db)  # type: ignore[arg-type]
+        await writer.apply(unit_event("a"))
+        await writer.apply(cluster_event("c1", {"2026": {"members": ["a"]}}))
+        assert [u["_id"] for u in await reader.units(2026)] == ["a"]
+        assert (await reader.clusters(2026))["c1"]["members"] == ["a"]
+        await writer.apply(unit_event("b"))
+        await writer.apply(cluster_event("c1", {"2026": {"members": ["a", "b"]}}))
+        assert [u["_id"] for u in await reader.units(2026)] == ["a", "b"]
+        assert (await reader.clusters(2026))["c1"]["members"] == ["a", "b"]
+
+    run(go())
+
+
+def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
+    async def go() -> None:
+        db = FakeDb()
+        db["registry_units"].docs["old"] = {"_id": "old", "type": "province"}  # before tokens
+        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        assert [u["_id"] for u in await replica.units(2026)] == ["old"]
+        await RegistryReplica(db).apply(unit_event("new"))  # type: ignore[arg-type]
+        assert [u["_id"] for u in await replica.units(2026)] == ["new", "old"]
+
+    run(go())
+
+
+def test_what_was_read_while_this_process_applied_is_not_kept() -> None:
+    async def go() -> None:
+        db = FakeDb()
+        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        await replica.apply(unit_event("a"))
+        # a read and an apply interleave (each fake call yields to the loop)
+        await asyncio.gather(replica.units(2026), replica.apply(unit_event("b")))
+        assert [u["_id"] for u in await replica.units(2026)] == ["a", "b"]
+
+    run(go())
