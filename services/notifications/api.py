@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.problems import Problem
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
@@ -98,7 +99,8 @@ class CampaignWrite(BaseModel):
     `quiet_hours: null` switches quiet hours off."""
 
     model_config = ConfigDict(extra="forbid")
-    deadline: datetime | None = None
+    deadline: PlatformDateTime | None = Field(
+        default=None, description="with its offset; a year from 2000 to 2100")
     timezone: str | None = Field(default=None, max_length=64)
     stages: list[StageWrite] | None = Field(default=None, min_length=1, max_length=50)
     channels: list[Literal["email", "sms"]] | None = Field(default=None, min_length=1)

@@ -17,6 +17,7 @@ from services.common.http import (
     InflightLimit,
     OperatorPrincipal,
     ensure_access,
+    json_body,
 )
 from services.common.problems import Problem
 from services.submissions import domain
@@ -111,13 +112,9 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
 
     async def _submit(request: Request, principal: Principal, idempotency_key: str | None
                       ) -> JSONResponse:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Problem(400, "malformed-json", f"the body is not valid JSON: {exc}") from exc
+        body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
-            found = schemas.errors("submission-request.v1", body)
+            found = await schemas.errors_off_loop("submission-request.v1", body)
             raise Problem(422, "invalid-submission", "the body must be a submission object",
                           errors=[e.to_dict() for e in found[:50]])
         ensure_access(principal, body["unit_id"])

@@ -70,9 +70,9 @@ class Intake:
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
 
-    def validate(self, body: Any) -> dict[str, Any]:
+    async def validate(self, body: Any) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
-        found = schemas.errors(REQUEST_SCHEMA, body)
+        found = await schemas.errors_off_loop(REQUEST_SCHEMA, body)
         if found:
             raise SubmissionRefused(
                 422, "invalid-submission",
@@ -99,7 +99,7 @@ class Intake:
 
     async def submit(self, body: dict[str, Any], idempotency_key: str | None) -> Outcome:
         with tracer.start_as_current_span("submissions.submit") as span:
-            body = self.validate(body)
+            body = await self.validate(body)
             unit_id, period = body["unit_id"], body["period"]
             span.set_attribute("emulation.period", period)
             body_hash = domain.content_hash(body)
