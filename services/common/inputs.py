@@ -104,7 +104,7 @@ def parse(raw: bytes) -> Any:
     scalars = reader.unfit or _SURROGATE_ESCAPE.search(text) is not None
     found = []
     for path, why in _unfit(value, scalars=scalars):
-        found.append(("/".join(str(p) for p in path) or "(root)", why))
+        found.append(("/".join(_printable(p) for p in path) or "(root)", why))
         if len(found) >= MAX_ERRORS:
             break
     if found:
@@ -123,6 +123,12 @@ def _unsupported(found: list[tuple[str, str]]) -> Problem:
     return Problem(422, "unsupported-json",
                    "; ".join(f"{field}: {why}" for field, why in found[:5]),
                    errors=[{"field": field, "message": why} for field, why in found])
+
+
+def _printable(part: Any) -> str:
+    # A member name goes back in the problem: a lone surrogate as its escape, and short.
+    text = str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 def _unfit(value: Any, *, scalars: bool) -> Iterator[tuple[tuple[Any, ...], str]]:

@@ -95,8 +95,9 @@ class Escalation(BaseModel):
 
 
 class CampaignWrite(BaseModel):
-    """Fields left out take the defaults (services/notifications/campaign_defaults.yaml);
-    `quiet_hours: null` switches quiet hours off."""
+    """Fields left out (or null) take the defaults
+    (services/notifications/campaign_defaults.yaml); `quiet_hours: null` switches quiet
+    hours off."""
 
     model_config = ConfigDict(extra="forbid")
     deadline: PlatformDateTime | None = Field(
@@ -208,7 +209,10 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
                            ) -> CampaignRead:
         """Set the period's campaign: stages, deadline, quiet hours, channels, audience
         (operators may target a subset of units), escalation."""
-        overrides = body.model_dump(mode="json", exclude_unset=True)
+        # A null field takes the default, like a missing one; only quiet_hours: null
+        # means something else (no quiet hours).
+        overrides = {k: v for k, v in body.model_dump(mode="json", exclude_unset=True).items()
+                     if v is not None or k == "quiet_hours"}
         for stage in overrides.get("stages") or []:
             if stage.get("escalate") is None:
                 stage.pop("escalate", None)
