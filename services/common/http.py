@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import inputs, metrics
@@ -76,8 +77,8 @@ class JsonGuard:
     problem naming the field, whatever the route would do with it. The bytes are then
     replayed to the route unchanged, and the parsed value is left for `json_body`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.routes = app, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _json_media(dict(scope.get("headers") or [])):
@@ -96,12 +97,21 @@ class JsonGuard:
             try:
                 scope[PARSED_BODY] = await inputs.parse_body(raw)
             except Problem as exc:
+                self._name_route(scope)
                 resp = problem_response(exc.status, exc.code, exc.detail,
                                         instance=scope.get("path"), **exc.extra)
                 await resp(scope, receive, send)
                 return
         await self.app(scope, _replay(
             [{"type": "http.request", "body": raw, "more_body": False}], receive), send)
+
+    def _name_route(self, scope: Scope) -> None:
+        # A refusal is counted and traced under its route, as the route's own would be.
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                scope["route"] = child.get("route", route)
+                return
 
 
 def _json_media(headers: dict[bytes, bytes]) -> bool:
@@ -168,7 +178,7 @@ def create_app(
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
     # Inside `observe` (added after it), so its refusals are counted and traced.
-    app.add_middleware(JsonGuard)
+    app.add_middleware(JsonGuard, routes=app.router.routes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]

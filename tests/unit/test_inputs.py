@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 
-from services.common import inputs, schemas
+from services.common import inputs, metrics, schemas
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import create_app
@@ -208,11 +208,15 @@ def client(tmp_path: Path) -> tuple[TestClient, str]:
 def test_a_pydantic_route_is_guarded_too(client: tuple[TestClient, str], raw: str,
                                          field: str) -> None:
     http, _ = client
+    counted = metrics.HTTP_REQUESTS.labels("POST", "/things", "422")
+    before = counted._value.get()
     resp = http.post("/things", content=raw, headers={"Content-Type": "application/json"})
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["type"].endswith("unsupported-json")
     assert [e["field"] for e in resp.json()["errors"]] == [field]
+    # Counted under its route, like the route's own refusals.
+    assert counted._value.get() == before + 1
 
 
 def test_the_guard_passes_good_bodies_and_other_media(client: tuple[TestClient, str]) -> None:
