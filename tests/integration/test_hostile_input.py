@@ -117,12 +117,12 @@ def test_a_large_invalid_body_is_refused_without_holding_the_process(
     clock.set_clock(IN_2028, ("submissions",))
     unit = "police:lao-cai"
     body = request_for(example_request, unit, PERIOD)
-    body["contents"]["propaganda"]["indicators"] = {f"Bad-{i}": -1 for i in range(20_000)}
+    body["contents"]["propaganda"]["indicators"] = {f"Bad-{i}": -1 for i in range(50_000)}
     raw = json.dumps(body).encode()
-    assert len(raw) > 300_000
+    assert 800_000 < len(raw) < 1_000_000
     slowest = 0.0
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        posts = [pool.submit(post_raw, clock, unit, raw) for _ in range(3)]
+        posts = [pool.submit(post_raw, clock, unit, raw) for _ in range(4)]
         with clock.client("submissions") as c:
             while not all(p.done() for p in posts):
                 started = time.monotonic()
@@ -133,8 +133,9 @@ def test_a_large_invalid_body_is_refused_without_holding_the_process(
             resp = p.result()
             assert resp.status_code == 422, resp.text[:300]
             assert 0 < len(resp.json()["errors"]) <= 50
-    # Generous for a loaded machine; validated on the loop, three bodies held it ~4 s.
-    assert slowest < 3.0
+    # Generous for a loaded machine: validated on the loop with every error worded, each
+    # body held it over a second, the four together ~5 s.
+    assert slowest < 2.5
     assert revisions(clock, unit, PERIOD) == []
 
 
