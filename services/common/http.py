@@ -1,6 +1,6 @@
 """The FastAPI shape every service shares: problem details for every error, a body
-size limit, an in-flight limit for expensive routes, request metrics, /healthz, /readyz,
-/metrics and the operator clock."""
+size limit, one safe JSON parse of every body, an in-flight limit for expensive routes,
+request metrics, /healthz, /readyz, /metrics and the operator clock."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,17 +21,21 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common import metrics
+from services.common import inputs, metrics
 from services.common.auth import OPERATOR, Principal, TokenStore
 from services.common.clock import Clock, ControlledClock
+from services.common.inputs import PlatformDateTime
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Where JsonGuard leaves the parsed body in the request's scope, for `json_body`.
+PARSED_BODY = "emulation.json_body"
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -65,6 +69,71 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class JsonGuard:
+    """Reads every JSON body (or one without a content type) through `inputs.parse_body`
+    before any route sees it: a body the platform cannot hold is refused here with a
+    problem naming the field, whatever the route would do with it. The bytes are then
+    replayed to the route unchanged, and the parsed value is left for `json_body`."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _json_media(dict(scope.get("headers") or [])):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()  # BodyLimit's 413 is raised here, as in a route
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        if raw:
+            try:
+                scope[PARSED_BODY] = await inputs.parse_body(raw)
+            except Problem as exc:
+                self._name_route(scope)
+                resp = problem_response(exc.status, exc.code, exc.detail,
+                                        instance=scope.get("path"), **exc.extra)
+                await resp(scope, receive, send)
+                return
+        await self.app(scope, _replay(
+            [{"type": "http.request", "body": raw, "more_body": False}], receive), send)
+
+    def _name_route(self, scope: Scope) -> None:
+        # A refusal is counted and traced under its route, as the route's own would be.
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                scope["route"] = child.get("route", route)
+                return
+
+
+def _json_media(headers: dict[bytes, bytes]) -> bool:
+    declared = headers.get(b"content-type")
+    if declared is None:
+        return True
+    media = declared.split(b";")[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+    return replayed
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body as JsonGuard parsed it (or parsed now, whatever the
+    content type said), by the same rules; Problem when it is refused."""
+    if PARSED_BODY in request.scope:
+        return request.scope[PARSED_BODY]
+    return await inputs.parse_body(await request.body())
 
 
 class InflightLimit:
@@ -108,6 +177,8 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
+    # Inside `observe` (added after it), so its refusals are counted and traced.
+    app.add_middleware(JsonGuard, routes=app.router.routes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -222,7 +293,7 @@ def ensure_access(principal: Principal, unit_id: str) -> None:
 # -- the operator clock -----------------------------------------------------------------
 
 class ClockSet(BaseModel):
-    now: datetime
+    now: PlatformDateTime
     frozen: bool = False
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.problems import Problem
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
@@ -94,11 +95,13 @@ class Escalation(BaseModel):
 
 
 class CampaignWrite(BaseModel):
-    """Fields left out take the defaults (services/notifications/campaign_defaults.yaml);
-    `quiet_hours: null` switches quiet hours off."""
+    """Fields left out (or null) take the defaults
+    (services/notifications/campaign_defaults.yaml); `quiet_hours: null` switches quiet
+    hours off."""
 
     model_config = ConfigDict(extra="forbid")
-    deadline: datetime | None = None
+    deadline: PlatformDateTime | None = Field(
+        default=None, description="with its offset; a year from 2000 to 2100")
     timezone: str | None = Field(default=None, max_length=64)
     stages: list[StageWrite] | None = Field(default=None, min_length=1, max_length=50)
     channels: list[Literal["email", "sms"]] | None = Field(default=None, min_length=1)
@@ -206,7 +209,10 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
                            ) -> CampaignRead:
         """Set the period's campaign: stages, deadline, quiet hours, channels, audience
         (operators may target a subset of units), escalation."""
-        overrides = body.model_dump(mode="json", exclude_unset=True)
+        # A null field takes the default, like a missing one; only quiet_hours: null
+        # means something else (no quiet hours).
+        overrides = {k: v for k, v in body.model_dump(mode="json", exclude_unset=True).items()
+                     if v is not None or k == "quiet_hours"}
         for stage in overrides.get("stages") or []:
             if stage.get("escalate") is None:
                 stage.pop("escalate", None)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from services.common.inputs import in_platform_range
 from services.notifications.domain import (
     CHANNELS,
     Audience,
@@ -43,6 +44,16 @@ def _time(value: Any, what: str) -> time:
 
 
 def _deadline(period: int, spec: Any, tz: ZoneInfo) -> datetime:
+    deadline = _deadline_as_given(period, spec, tz)
+    # Near year 1 or 9999 a stage's date overflows; a stored one would stop every pass.
+    try:
+        in_platform_range(deadline)
+    except ValueError as exc:
+        raise CampaignInvalid(f"deadline: {exc}") from exc
+    return deadline
+
+
+def _deadline_as_given(period: int, spec: Any, tz: ZoneInfo) -> datetime:
     if isinstance(spec, datetime):
         if spec.tzinfo is None:
             raise CampaignInvalid("deadline: needs a timezone offset")

@@ -19,6 +19,7 @@ from services.common.problems import Problem
 from services.reporting import metrics
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
+from services.reporting.render.values import writable
 from services.reporting.service import Reports, UnknownCluster
 
 Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
@@ -134,7 +135,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
     async def national(_: OperatorPrincipal, period: Period,
                        format: NationalFormat = "json") -> Any:
         """The national synthesis of a period as of now (each format says when)."""
-        report = await reports.national(period)
+        report = writable(await reports.national(period))
         name = f"national-{period}"
         if format == "json":
             metrics.REPORTS_RENDERED.labels("national", "json").inc()
@@ -157,7 +158,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
         try:
             members = await reports.cluster_members(cluster_id, period)
             ensure_cluster_access(principal, members)
-            report = await reports.cluster(cluster_id, period)
+            report = writable(await reports.cluster(cluster_id, period))
         except UnknownCluster as exc:
             raise Problem(404, "not-found", str(exc)) from exc
         if format == "json":

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from services.common.clock import Clock
 from services.common.http import OperatorPrincipal
 from services.reporting.labels import VN_TZ
+from services.reporting.render.values import writable
 from services.reporting.service import Reports
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -45,7 +46,7 @@ def _router(reports: Reports, clock: Clock) -> APIRouter:
         numbers as the national report, the daily cumulative rates towards the
         deadline, the missing units and links to every report."""
         year = period or clock.now().astimezone(VN_TZ).year
-        return JSONResponse(await reports.dashboard(year),
+        return JSONResponse(writable(await reports.dashboard(year)),
                             headers={"Cache-Control": "no-store"})
 
     return router

@@ -17,6 +17,7 @@ from services.common.http import (
     InflightLimit,
     OperatorPrincipal,
     ensure_access,
+    json_body,
 )
 from services.common.problems import Problem
 from services.submissions import domain
@@ -82,6 +83,12 @@ class UnlockRead(BaseModel):
     locked_reason: str | None = None
 
 
+KEY_RULE = (
+    "Makes a retry safe: the same key is the same submission (its receipt again; another "
+    "body with it is 409). Without a key, the body of the revision in force sent again is "
+    "that revision, and any other body a new revision (A, B, then A again: revision 3).")
+
+
 def _refused(exc: SubmissionRefused) -> Problem:
     return Problem(exc.status, exc.code, exc.detail, **exc.extra)
 
@@ -103,21 +110,26 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
     async def submit(
         request: Request, principal: CurrentPrincipal,
         idempotency_key: Annotated[str | None, Header(
-            max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
+            max_length=200, pattern=r"^[\x21-\x7e]+$", description=KEY_RULE)] = None,
     ) -> JSONResponse:
-        """Hand in a unit's yearly report (or an amendment). 202 means stored and published."""
+        """Hand in a unit's yearly report (or an amendment). 202 means stored and published.
+
+        Each accepted body is a revision; the latest is in force. With an
+        `Idempotency-Key`, the same key is the same submission (its receipt again,
+        `Idempotent-Replayed: true`; another body under it is 409). Without one, the body
+        of the revision in force sent again is that revision (a retry), and any other
+        body is a new revision: an earlier body sent again after a later one (A, B, A) is
+        revision 3, in force. The body is JSON of at most 32 levels, with 64-bit integers,
+        finite numbers and UTF-8 strings; `period` and `rating` are integers (2026, never
+        2026.0)."""
         with inflight.slot():
             return await _submit(request, principal, idempotency_key)
 
     async def _submit(request: Request, principal: Principal, idempotency_key: str | None
                       ) -> JSONResponse:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Problem(400, "malformed-json", f"the body is not valid JSON: {exc}") from exc
+        body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
-            found = schemas.errors("submission-request.v1", body)
+            found = await schemas.errors_off_loop("submission-request.v1", body)
             raise Problem(422, "invalid-submission", "the body must be a submission object",
                           errors=[e.to_dict() for e in found[:50]])
         ensure_access(principal, body["unit_id"])

@@ -41,9 +41,12 @@ def submission_id(unit_id: str, period: int, revision: int) -> str:
     return f"{period}.{unit_id.replace(':', '.')}.r{revision}"
 
 
-def default_idempotency_key(body_hash: str) -> str:
-    # Without a key, the same body from the same unit is the same submission.
-    return f"content:{body_hash}"
+def default_idempotency_key(body_hash: str, amends: int) -> str:
+    """The key of a request sent without one: the body and the revision it amends (0
+    for a first report). A retry while that revision is still the latest finds the same
+    key; the same body sent again over a later revision (A, B, then A) is a new one.
+    (A body equal to the revision in force is that revision: `Intake` answers it.)"""
+    return f"content:{body_hash}@r{amends}"
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,9 @@ class Intake:
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
 
-    def validate(self, body: Any) -> dict[str, Any]:
+    async def validate(self, body: Any) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
-        found = schemas.errors(REQUEST_SCHEMA, body)
+        found = await schemas.errors_off_loop(REQUEST_SCHEMA, body)
         if found:
             raise SubmissionRefused(
                 422, "invalid-submission",
@@ -99,13 +99,13 @@ class Intake:
 
     async def submit(self, body: dict[str, Any], idempotency_key: str | None) -> Outcome:
         with tracer.start_as_current_span("submissions.submit") as span:
-            body = self.validate(body)
+            body = await self.validate(body)
             unit_id, period = body["unit_id"], body["period"]
             span.set_attribute("emulation.period", period)
             body_hash = domain.content_hash(body)
-            key = idempotency_key or domain.default_idempotency_key(body_hash)
             try:
                 await self.prepare()
+                key = idempotency_key or await self._default_key(unit_id, period, body_hash)
                 for _ in range(20):
                     existing = await self._by_key(unit_id, key)
                     if existing is None:
@@ -140,6 +140,27 @@ class Intake:
                     log.info("backfilled key pointers, heads and outbox entries",
                              extra={"fields": {"submissions": found}})
                 self._prepared = True
+
+    async def _default_key(self, unit_id: str, period: int, body_hash: str) -> str:
+        """The key of a request without one. The body of the revision in force, sent
+        again, is that revision (a retry: its receipt, replayed); any other body is a new
+        revision, an earlier body sent again over a later one included (A, B, A: the
+        third is revision 3 and in force). The head is a hint: a revision above it (a
+        crash before it was raised) raises it first."""
+        for _ in range(20):
+            head = await self.store.head(unit_id, period)
+            revision = head["revision"] if head else 0
+            later = await self.store.by_id(domain.submission_id(unit_id, period, revision + 1))
+            if later is not None:
+                await self.store.raise_head(later)
+                continue
+            if head is not None:
+                current = await self.store.by_id(
+                    domain.submission_id(unit_id, period, revision))
+                if current is not None and current["content_hash"] == body_hash:
+                    return str(current["idempotency_key"])
+            return domain.default_idempotency_key(body_hash, revision)
+        raise Unavailable("too much contention on this unit and period; retry")
 
     async def _by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
         pointer = await self.store.key(unit_id, key)

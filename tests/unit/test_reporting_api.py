@@ -165,3 +165,37 @@ def test_the_dashboard_page_is_public_its_data_is_not(setup: Any) -> None:
     assert data.status_code == 200 and data.json()["completeness"] == 0.6
     assert client.get("/v1/dashboard/data", headers=auth(
         creds["units"]["police:phu-tho"])).status_code == 403
+
+
+class StoredBeforeTheBounds(FakeReports):
+    """A database holding what the input bounds now refuse: NaN sums (MongoDB stores
+    them) and a lone surrogate (the Kafka way in read it)."""
+
+    async def national(self, period: int) -> dict[str, Any]:
+        report = await super().national(period)
+        report["scores"]["mean"] = float("nan")
+        report["completeness"] = float("inf")
+        next(iter(report["contents"].values()))["indicators"]["x"] = float("nan")
+        report["units"][0]["name"] = "Công an \ud800 tỉnh"
+        return report
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "html", "xlsx", "pdf"])
+def test_stored_nan_and_surrogates_never_make_a_500(tmp_path: Path, fmt: str) -> None:
+    plain, hashed = issue_credentials([])
+    path = tmp_path / "hashed.json"
+    path.write_text(json.dumps(hashed))
+    app = create_app(title="t", lifespan=no_lifespan, tokens=TokenStore(path),
+                     clock=ControlledClock(), readiness={}, max_body_bytes=1000)
+    reports: Any = StoredBeforeTheBounds()
+    app.include_router(build_router(reports, FakeRebuilder(),  # type: ignore[arg-type]
+                                    ReportingSettings().pdf_font_dir))
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get(f"/v1/reports/national?period=2026&format={fmt}",
+                   headers=auth(plain["operator"]))
+    if fmt == "pdf" and r.status_code == 503:
+        pytest.skip("no DejaVu fonts on this machine")
+    assert r.status_code == 200, r.text
+    if fmt == "json":
+        assert r.json()["scores"]["mean"] is None and r.json()["completeness"] is None
+        assert r.json()["units"][0]["name"] == "Công an \ufffd tỉnh"

@@ -360,3 +360,55 @@ def test_on_time_and_supersedes_come_from_the_head() -> None:
 def _age_outbox(db: FakeDatabase, seconds: float) -> None:
     for entry in db["outbox"].docs.values():
         entry["stored_at"] = entry["stored_at"] - timedelta(seconds=seconds)
+
+
+def test_without_a_key_an_earlier_body_sent_again_is_a_new_revision() -> None:
+    db = FakeDatabase()
+    service = intake(db)
+    a, b = request(notes="a"), request(notes="b")
+    first = run(service.submit(a, None))
+    retry = run(service.submit(a, None))
+    assert retry.replayed and retry.receipt == first.receipt  # a retry is deduplicated
+    assert run(service.submit(b, None)).receipt.revision == 2
+    third = run(service.submit(a, None))
+    assert not third.replayed and third.receipt.revision == 3  # A, B, A: A is in force
+    assert third.receipt.supersedes == sid(2)
+    again = run(service.submit(a, None))
+    assert again.replayed and again.receipt == third.receipt
+    assert [d["content"]["notes"] for d in submissions(db)] == ["a", "b", "a"]
+    assert db["submission_heads"].docs["province:quang-ninh|2026"]["revision"] == 3
+
+
+def test_without_a_key_concurrent_identical_requests_make_one_revision() -> None:
+    db = FakeDatabase()
+    service = intake(db)
+    run(service.submit(request(notes="a"), None))
+    run(service.submit(request(notes="b"), None))
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(*(service.submit(request(notes="a"), None)
+                                           for _ in range(4))))
+
+    outcomes = run(both())
+    assert {o.receipt.submission_id for o in outcomes} == {sid(3)}
+    assert len(submissions(db)) == 3
+
+
+def test_without_a_key_a_lagging_head_is_raised_before_deciding() -> None:
+    db = FakeDatabase()
+    service = intake(db)
+    run(service.submit(request(notes="a"), None))
+    run(service.submit(request(notes="b"), None))
+    # A crash before the head was raised: the head still says revision 1 (body A).
+    db["submission_heads"].docs["province:quang-ninh|2026"]["revision"] = 1
+    third = run(service.submit(request(notes="a"), None))
+    assert not third.replayed and third.receipt.revision == 3
+
+
+def test_a_body_stored_under_the_former_keyless_key_is_still_its_retry() -> None:
+    db = FakeDatabase()
+    service = intake(db)
+    former_key = f"content:{domain.content_hash(request(notes='a'))}"
+    first = run(service.submit(request(notes="a"), former_key))
+    retry = run(service.submit(request(notes="a"), None))
+    assert retry.replayed and retry.receipt == first.receipt

@@ -1,5 +1,6 @@
 """The reports as self-contained printable HTML pages (no script, no outside resource;
-every value escaped)."""
+every value escaped, without bidirectional controls, and each cell and paragraph its own
+bidirectional paragraph: right-to-left text in one never reorders another)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ h3{font-size:14px;margin:16px 0 6px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}
 th,td{border:1px solid #b8c2cc;padding:3px 6px;vertical-align:top}
 th{background:#e1e8f0;text-align:left}td.n{text-align:right;white-space:nowrap}
+td,th,p,li{unicode-bidi:plaintext}
 .bar{display:inline-block;height:10px;background:#46709f;vertical-align:middle}
 .muted{color:#666;font-style:italic}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}

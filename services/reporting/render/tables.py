@@ -8,11 +8,13 @@ from typing import Any
 
 from services.reporting.cluster_report import cluster_csv_rows
 from services.reporting.domain import report_csv_rows
+from services.reporting.render.text import inert, nfc
 
 
 def _csv(rows: list[list[Any]]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows([inert(nfc(v)) if isinstance(v, str) else v for v in row]
+                              for row in rows)
     return buf.getvalue().encode("utf-8")
 
 

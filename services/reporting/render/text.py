@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import Any
 
 from services.reporting.labels import VN_TZ
 
+# Marks that reorder the text around them (embeddings, overrides, isolates): a unit's
+# "\u202e" would print the rest of a line, or of a table, backwards.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Controls no format here holds (XML 1.0 forbids them in XLSX; the PDF font has no glyph),
+# lone surrogates (no UTF-8 for them), C1 controls and the two non-characters.
+_UNFIT = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+                    + BIDI_CONTROLS + "]")
+_BREAKS = re.compile("[\x0b\x0c]")  # what Word's manual line and page breaks paste as
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def nfc(text: Any) -> str:
-    """Unicode NFC: Vietnamese letters as single precomposed characters, the form the
-    font's glyphs and a reader's search expect."""
-    return unicodedata.normalize("NFC", "" if text is None else str(text))
+    """The text as every report format shows it: Unicode NFC (Vietnamese letters as single
+    precomposed characters, the form the font's glyphs and a reader's search expect),
+    vertical tab and form feed as line breaks, and without what a format cannot hold or
+    what would reorder the text around it (control characters, lone surrogates,
+    bidirectional embeddings, overrides and isolates)."""
+    plain = _UNFIT.sub("", _BREAKS.sub("\n", "" if text is None else str(text)))
+    return unicodedata.normalize("NFC", plain)
+
+
+def is_formula_like(text: str) -> bool:
+    """A cell a spreadsheet would read as a formula (OWASP, CSV injection)."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def inert(text: str) -> str:
+    """A CSV cell a spreadsheet will show as text: a leading apostrophe before what it
+    would take for a formula."""
+    return "'" + text if is_formula_like(text) else text
 
 
 def number(value: Any) -> str:

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.reporting.labels import REMINDER_STATUS, unit_type_label
-from services.reporting.render.text import as_of_line, local_time, nfc
+from services.reporting.render.text import as_of_line, is_formula_like, local_time, nfc
 
 RATE_COLUMNS = ("Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn")
 COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", *RATE_COLUMNS]
@@ -41,6 +42,17 @@ def _sheet(wb: Workbook, title: str, head: list[str], rows: Iterable[list[Any]],
                 cell.number_format = "0.0%"
     ws.freeze_panes = "A2"
     return ws
+
+
+def _as_text(cells: Iterable[Cell | MergedCell]) -> None:
+    """Strings stay strings: openpyxl writes one that starts with '=' as a formula, and a
+    spreadsheet reads '+', '-' and '@' the same way (OWASP, CSV injection). Such a cell
+    is a string with Excel's quote prefix: it shows the text, never computes it."""
+    for cell in cells:
+        if isinstance(cell, Cell) and isinstance(cell.value, str) \
+                and is_formula_like(cell.value):
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 def national_xlsx(report: dict[str, Any]) -> bytes:
@@ -108,6 +120,9 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
     _sheet(wb, "Chưa báo cáo", ["Đơn vị", "Mã", "Loại", "Cụm", "Đợt nhắc", "Kênh",
                                 "Người nhận", "Trạng thái", "Gửi lúc"], missing_rows,
            {1: 40, 2: 30, 7: 30, 9: 18})
+    for ws in wb.worksheets:
+        for cells in ws.iter_rows():
+            _as_text(cells)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
