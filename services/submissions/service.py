@@ -70,7 +70,7 @@ class Intake:
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
 
-    def validate(self, body: Any) -> dict[str, Any]:
+    def validate(self, body: Any, now: datetime | None = None) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
         found = schemas.errors(REQUEST_SCHEMA, body)
         if found:
@@ -90,16 +90,21 @@ class Intake:
                 422, "unit-not-active",
                 f"unit {unit.unit_id} does not exist in period {body['period']}{hint}",
                 errors=[{"field": "period", "message": "unit not active in this period"}])
-        now = self.clock.now()
+        now = now or self.clock.now()
         if body["period"] > now.year:
             raise SubmissionRefused(
                 422, "period-not-open", f"period {body['period']} has not started",
                 errors=[{"field": "period", "message": "a future period"}])
         return body
 
-    async def submit(self, body: dict[str, Any], idempotency_key: str | None) -> Outcome:
+    async def submit(self, body: dict[str, Any], idempotency_key: str | None,
+                     arrived_at: datetime | None = None) -> Outcome:
+        """`arrived_at`: the real instant the request reached the platform when that was
+        earlier than now (the broker's append time on the Kafka way in); the deadline and
+        amendment rules judge it by what the platform's clock showed then."""
         with tracer.start_as_current_span("submissions.submit") as span:
-            body = self.validate(body)
+            received = self.received_at(arrived_at)
+            body = self.validate(body, received)
             unit_id, period = body["unit_id"], body["period"]
             span.set_attribute("emulation.period", period)
             body_hash = domain.content_hash(body)
@@ -109,7 +114,7 @@ class Intake:
                 for _ in range(20):
                     existing = await self._by_key(unit_id, key)
                     if existing is None:
-                        doc = await self._new_revision(body, key, body_hash)
+                        doc = await self._new_revision(body, key, body_hash, received)
                         if await self._store(doc):
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
@@ -126,6 +131,13 @@ class Intake:
                 raise Unavailable("too much contention on this unit and period; retry")
             except TRANSIENT_ERRORS as exc:
                 raise Unavailable(f"the submissions database is unavailable: {exc!r}") from exc
+
+    def received_at(self, arrived_at: datetime | None) -> datetime:
+        """The platform's time of a request's arrival: now, or the clock's reading at the
+        real instant it arrived (never later than now, whatever the broker's clock says)."""
+        if arrived_at is None:
+            return domain.to_millis(self.clock.now())
+        return domain.to_millis(self.clock.at(min(arrived_at, datetime.now(UTC))))
 
     async def prepare(self) -> None:
         """Once per process: pointers, heads and outbox entries for submissions stored
@@ -187,10 +199,9 @@ class Intake:
         await self.store.remember(taken)
         return taken
 
-    async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str
-                            ) -> dict[str, Any]:
+    async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str,
+                            now: datetime) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
-        now = domain.to_millis(self.clock.now())
         deadline = domain.deadline_for(period)
         head, unlock = await asyncio.gather(self.store.head(unit_id, period),
                                             self.store.unlock_for(unit_id, period))
