@@ -36,10 +36,12 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class BodyLimit:
-    """Refuses bodies over `limit` bytes with 413 before the route reads them."""
+    """Refuses bodies over `limit` bytes with 413 before the route reads them, and ends
+    an upload still incomplete `read_timeout` seconds after its headers with 408 (and the
+    connection closed): a client sending slowly holds a connection, never the route."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, read_timeout: float = 30.0) -> None:
+        self.app, self.limit, self.read_timeout = app, limit, read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,16 +54,30 @@ class BodyLimit:
                                     limit=self.limit)
             await resp(scope, receive, send)
             return
-        seen = 0
+        seen, complete = 0, False
+        deadline = time.monotonic() + self.read_timeout
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:
+                # Later calls wait for a disconnect, however long the answer takes.
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                metrics.HTTP_READ_TIMEOUTS.inc()
+                raise Problem(408, "request-timeout",
+                              f"the request body did not arrive within {self.read_timeout:g} "
+                              "s; send it again faster", headers={"Connection": "close"},
+                              timeout_seconds=self.read_timeout) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.limit:
                     raise Problem(413, "body-too-large",
                                   f"request body over the limit of {self.limit} bytes")
+            else:
+                complete = True
             return message
 
         await self.app(scope, limited, send)
@@ -97,6 +113,16 @@ class InflightLimit:
             metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
 
 
+def _problem_in(exc: BaseException) -> Problem | None:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _problem_in(inner)) is not None:
+                return found
+    return None
+
+
 def _route_of(request: Request) -> str:
     route = request.scope.get("route")
     return getattr(route, "path", None) or "unmatched"
@@ -105,6 +131,7 @@ def _route_of(request: Request) -> str:
 def create_app(
     *, title: str, lifespan: Lifespan, tokens: TokenStore, clock: Clock,
     readiness: Mapping[str, ReadinessCheck], max_body_bytes: int, version: str = "1",
+    body_read_timeout: float = 30.0,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
@@ -120,11 +147,17 @@ def create_app(
         ) as span:
             try:
                 response = await call_next(request)
-            except Problem as exc:  # raised by the body limit while streaming
-                response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
-            except Exception:
-                log.exception("unhandled error")
-                response = problem_response(500, "internal", "internal error; it was logged")
+            except Exception as exc:
+                # The body limit raises from inside the route's read of the body, which
+                # Starlette runs in a task group: its Problem arrives wrapped.
+                problem = _problem_in(exc)
+                if problem is not None:
+                    response = problem_response(problem.status, problem.code, problem.detail,
+                                                headers=problem.headers, **problem.extra)
+                else:
+                    log.exception("unhandled error")
+                    response = problem_response(500, "internal",
+                                                "internal error; it was logged")
             route = _route_of(request)
             span.update_name(f"{request.method} {route}")
             span.set_attribute("http.route", route)
@@ -135,7 +168,7 @@ def create_app(
                 time.perf_counter() - started)
         return response
 
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, read_timeout=body_read_timeout)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:

@@ -106,12 +106,14 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
             max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
     ) -> JSONResponse:
         """Hand in a unit's yearly report (or an amendment). 202 means stored and published."""
-        with inflight.slot():
-            return await _submit(request, principal, idempotency_key)
-
-    async def _submit(request: Request, principal: Principal, idempotency_key: str | None
-                      ) -> JSONResponse:
+        # The body first: an upload holds no slot (the body limit's read timeout ends a
+        # slow one with 408), so slow clients cannot take the intake's places.
         raw = await request.body()
+        with inflight.slot():
+            return await _submit(raw, principal, idempotency_key)
+
+    async def _submit(raw: bytes, principal: Principal, idempotency_key: str | None
+                      ) -> JSONResponse:
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
