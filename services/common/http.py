@@ -5,6 +5,7 @@ size limit, an in-flight limit for expensive routes, request metrics, /healthz, 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import metrics
 from services.common.auth import OPERATOR, Principal, TokenStore
+from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
@@ -86,13 +88,37 @@ class BodyLimit:
 class InflightLimit:
     """At most `limit` requests of one kind in progress at once; the next one is refused
     at once with 429 and Retry-After (never queued, never left hanging), so a burst
-    meets back-pressure instead of piling work onto the database until it times out."""
+    meets back-pressure instead of piling work onto the database until it times out.
 
-    def __init__(self, route: str, limit: int, retry_after_seconds: int = 1) -> None:
+    Retry-After is the time the route needs to serve those waiting: the requests in
+    progress plus those refused within the last advised Retry-After (each comes back
+    about once in that time), at `limit` at once, each taking as long as recent ones
+    took (a moving average)."""
+
+    def __init__(self, route: str, limit: int, *, min_retry_after: int = MIN_RETRY_AFTER,
+                 max_retry_after: int = MAX_RETRY_AFTER,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if limit < 1:
             raise ValueError("the limit must be at least 1")
-        self.route, self.limit, self.retry_after = route, limit, retry_after_seconds
+        self.route, self.limit = route, limit
+        self.min_retry_after, self.max_retry_after = min_retry_after, max_retry_after
         self.inflight = 0
+        self._monotonic = monotonic
+        self.service_seconds = 1.0  # until a request has been measured
+        self._measured = False
+        # When requests were refused lately (bounded: past it the advice is the maximum).
+        self._refused: collections.deque[float] = collections.deque(maxlen=10_000)
+        self._advised = min_retry_after
+
+    def retry_after(self) -> int:
+        """Seconds until the route has served those waiting now."""
+        now = self._monotonic()
+        while self._refused and self._refused[0] < now - self._advised:
+            self._refused.popleft()
+        waiting = self.inflight + len(self._refused)
+        self._advised = bounded(waiting * self.service_seconds / self.limit,
+                                self.min_retry_after, self.max_retry_after)
+        return self._advised
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
@@ -100,17 +126,25 @@ class InflightLimit:
         No await between the check and the increment: one event loop, no race."""
         if self.inflight >= self.limit:
             metrics.HTTP_SHED.labels(self.route).inc()
+            self._refused.append(self._monotonic())
+            retry_after = self.retry_after()
             raise Problem(429, "too-many-requests",
                           f"more than {self.limit} requests of this kind are in progress; "
-                          f"retry after {self.retry_after} s",
-                          headers={"Retry-After": str(self.retry_after)}, limit=self.limit)
+                          f"retry after {retry_after} s",
+                          headers={"Retry-After": str(retry_after)}, limit=self.limit)
         self.inflight += 1
         metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
+        started = self._monotonic()
         try:
             yield
         finally:
             self.inflight -= 1
             metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
+            took = self._monotonic() - started
+            # The first measure replaces the guess; later ones move the average.
+            self.service_seconds = (took if not self._measured
+                                    else 0.8 * self.service_seconds + 0.2 * took)
+            self._measured = True
 
 
 def _problem_in(exc: BaseException) -> Problem | None:

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 
 from services.common import schemas
+from services.common.backoff import MIN_RETRY_AFTER, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
@@ -40,7 +41,12 @@ CONFLICTS = Counter("submissions_key_conflicts_total",
 
 
 class Unavailable(TransientError):
-    """The store or Kafka is down: answer 503; the client retries with the same key."""
+    """The store or Kafka is down: answer 503; the client retries with the same key after
+    `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int = MIN_RETRY_AFTER) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,9 @@ class Intake:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
+        # Since when the store ("mongodb") or Kafka has been failing: the Retry-After of
+        # a 503 grows with the outage.
+        self.outages = Outages()
 
     def validate(self, body: Any, now: datetime | None = None) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
@@ -113,6 +122,7 @@ class Intake:
                 await self.prepare()
                 for _ in range(20):
                     existing = await self._by_key(unit_id, key)
+                    self.outages.recovered("mongodb")  # it answered
                     if existing is None:
                         doc = await self._new_revision(body, key, body_hash, received)
                         if await self._store(doc):
@@ -130,7 +140,8 @@ class Intake:
                     return Outcome(receipt_of(existing), replayed=True)
                 raise Unavailable("too much contention on this unit and period; retry")
             except TRANSIENT_ERRORS as exc:
-                raise Unavailable(f"the submissions database is unavailable: {exc!r}") from exc
+                raise Unavailable(f"the submissions database is unavailable: {exc!r}",
+                                  retry_after=self.outages.failed("mongodb")) from exc
 
     def received_at(self, arrived_at: datetime | None) -> datetime:
         """The platform's time of a request's arrival: now, or the clock's reading at the
@@ -255,7 +266,9 @@ class Intake:
         except KafkaUnavailable as exc:
             raise Unavailable(
                 "Kafka did not acknowledge the submission; it is stored and will not be lost: "
-                "retry with the same Idempotency-Key to get the receipt") from exc
+                "retry with the same Idempotency-Key to get the receipt",
+                retry_after=self.outages.failed("kafka")) from exc
+        self.outages.recovered("kafka")
         await self.store.mark_published(doc["_id"], datetime.now(UTC))
         self._inflight.pop(doc["_id"], None)
         doc["published"] = True

@@ -57,7 +57,7 @@ def limited_app(tmp_path: Path, limit: InflightLimit, gate: asyncio.Event,
 
 def test_past_the_limit_the_answer_is_429_at_once_and_places_come_back(tmp_path: Path) -> None:
     async def scenario() -> None:
-        limit = InflightLimit("/slow", 3, retry_after_seconds=2)
+        limit = InflightLimit("/slow", 3, min_retry_after=2)
         gate, full = asyncio.Event(), asyncio.Event()
         transport = httpx.ASGITransport(app=limited_app(tmp_path, limit, gate, full))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
