@@ -24,3 +24,6 @@ class SubmissionsSettings(ServiceSettings):
     # 4-8 concurrent submissions and collapsed into 503s (database timeouts) at 32
     # (docs/faults.md). Raise it on MongoDB; scale out with more processes.
     max_inflight_submissions: int = Field(default=8, ge=1)
+    # Seconds a write of the intake waits for others to share its bulk write (group
+    # commit: outbox entries, inserts, pointers and heads, marks as published).
+    group_commit_window_seconds: float = Field(default=0.002, ge=0)
