@@ -19,7 +19,7 @@ class GroupCommit(Generic[T, R]):
     of that batch. A caller that gives up does not stop the write."""
 
     def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R | Exception]]], *,
-                 window: float = 0.002, max_items: int = 200) -> None:
+                 window: float = 0.002, max_items: int = 100) -> None:
         self._write, self.window, self.max_items = write, window, max_items
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
