@@ -10,10 +10,12 @@ import pytest
 
 from services.common.batching import GroupCommit
 from services.submissions import domain
+from services.submissions.service import ORPHAN_SECONDS
 from tests.unit.test_submissions_store import (
     REGISTRY,
     FakeDatabase,
     FakeProducer,
+    _age_outbox,
     intake,
     request,
     submissions,
@@ -124,3 +126,41 @@ def test_two_requests_for_one_revision_in_one_batch_are_settled_as_before() -> N
     assert [d["idempotency_key"] for d in submissions(db)] in (
         ["same", "other"], ["other", "same"])
     assert db["submission_heads"].docs["province:quang-ninh|2026"]["revision"] == 2
+
+
+@pytest.mark.parametrize("crash_at", [
+    ("outbox", "update_one"),  # in the batch of outbox entries
+    ("submissions", "insert_one"),  # in the batch of claims
+    ("submission_keys", "replace_one"),  # after the claims, in the pointers' batch
+    ("submission_heads", "update_one"),  # pointers written, in the heads' batch
+    ("submissions", "update_one"),  # on Kafka, in the batch of marks
+    ("outbox", "delete_one"),  # marked, in the batch of removals
+])
+def test_a_crash_inside_a_shared_write_loses_and_doubles_nothing(
+        crash_at: tuple[str, str]) -> None:
+    db = FakeDatabase()
+    producer = FakeProducer()
+    units = [u.unit_id for u in REGISTRY.units(2026) if u.type == "province"][:4]
+
+    async def all_of(service: Any) -> list[Any]:
+        return list(await asyncio.gather(*(service.submit(request(unit=u), f"k-{u}")
+                                           for u in units), return_exceptions=True))
+
+    db.crash_at = crash_at
+    crashed = asyncio.run(all_of(intake(db, producer)))
+    assert any(isinstance(o, Exception) for o in crashed)
+    # Every client retries with its key, in a new process: one submission each.
+    after = intake(db, producer)
+    retried = asyncio.run(all_of(after))
+    assert all(not isinstance(o, Exception) for o in retried), retried
+    assert sorted(o.receipt.submission_id for o in retried) == sorted(
+        domain.submission_id(u, 2026, 1) for u in units)
+    assert len(submissions(db)) == len(units)
+    for o in crashed:  # a request answered before the crash keeps its receipt
+        if not isinstance(o, Exception):
+            assert o.receipt in {r.receipt for r in retried}
+    # Entries of revisions a retry computed from a lagging head and lost are orphans.
+    _age_outbox(db, ORPHAN_SECONDS + 1)
+    asyncio.run(after.relay_once(grace_seconds=5))
+    assert all(d["published"] for d in submissions(db)) and db["outbox"].docs == {}
+    assert set(producer.sent) == {d["_id"] for d in submissions(db)}
