@@ -121,10 +121,15 @@ class Intake:
             try:
                 await self.prepare()
                 for _ in range(20):
-                    existing = await self._by_key(unit_id, key)
+                    # The key, the head and the unlock at once: one round trip's wait
+                    # (a replay reads two documents it does not need).
+                    existing, head, unlock = await asyncio.gather(
+                        self._by_key(unit_id, key), self.store.head(unit_id, period),
+                        self.store.unlock_for(unit_id, period))
                     self.outages.recovered("mongodb")  # it answered
                     if existing is None:
-                        doc = await self._new_revision(body, key, body_hash, received)
+                        doc = await self._new_revision(body, key, body_hash, received,
+                                                       head, unlock)
                         if await self._store(doc):
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
@@ -211,11 +216,10 @@ class Intake:
         return taken
 
     async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str,
-                            now: datetime) -> dict[str, Any]:
+                            now: datetime, head: dict[str, Any] | None,
+                            unlock: dict[str, Any] | None) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
         deadline = domain.deadline_for(period)
-        head, unlock = await asyncio.gather(self.store.head(unit_id, period),
-                                            self.store.unlock_for(unit_id, period))
         locked = unlock.get("locked_reason") if unlock else None
         if head is not None or locked:
             domain.check_amendment(
