@@ -12,17 +12,20 @@ R = TypeVar("R")
 
 
 class GroupCommit(Generic[T, R]):
-    """`await batch(item)` queues `item`; items queued within `window` seconds of the
-    first, or while the previous batch is being written, are written by one call of
-    `write` (at most `max_items`, one batch at a time). `write` returns one result per
-    item, or an exception for an item alone; an exception it raises goes to every caller
-    of that batch. A caller that gives up does not stop the write."""
+    """`await batch(item)` queues `item`; items queued while the previous batch is being
+    written, or within `window` seconds of the first when the previous batch had company
+    (a lone caller, such as a consumer taking one record at a time, never waits), are
+    written by one call of `write` (at most `max_items`, one batch at a time). `write`
+    returns one result per item, or an exception for an item alone; an exception it
+    raises goes to every caller of that batch. A caller that gives up does not stop the
+    write."""
 
     def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R | Exception]]], *,
                  window: float = 0.002, max_items: int = 100) -> None:
         self._write, self.window, self.max_items = write, window, max_items
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._last_size = 1
 
     async def __call__(self, item: T) -> R:
         fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -33,10 +36,11 @@ class GroupCommit(Generic[T, R]):
 
     async def _run(self) -> None:
         while self._queue:
-            if self.window > 0:
+            if self.window > 0 and self._last_size > 1:
                 await asyncio.sleep(self.window)
             batch = self._queue[: self.max_items]
             del self._queue[: self.max_items]
+            self._last_size = len(batch)
             try:
                 results = await self._write([item for item, _ in batch])
             except Exception as exc:

@@ -4,6 +4,7 @@ own answer (a refusal, a failure or a receipt) as if it had written alone."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -45,6 +46,20 @@ def test_items_queued_together_are_written_together_each_answered() -> None:
         assert writes[1:] == [[10, 12], [14, 16]]
 
     asyncio.run(scenario())
+
+
+def test_a_lone_caller_does_not_wait_for_company() -> None:
+    async def write(items: list[int]) -> list[int]:
+        return items
+
+    async def scenario() -> float:
+        batch: GroupCommit[int, int] = GroupCommit(write, window=0.05)
+        started = time.monotonic()
+        for i in range(10):  # one at a time, as a consumer of one record at a time
+            assert await batch(i) == i
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 0.05 * 2
 
 
 def test_a_failed_write_fails_every_caller_of_its_batch_only() -> None:
