@@ -24,7 +24,7 @@ from typing import Any
 import mongoengine as me
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.common.batching import GroupCommit
 from services.common.mongo import DUPLICATE_KEY
@@ -132,6 +132,10 @@ DOCUMENTS = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc, Mark
              UnlockDoc]
 
 
+# An upsert by `_id`: the filter and the update (or the whole document).
+Upsert = tuple[dict[str, Any], dict[str, Any]]
+
+
 def key_id(unit_id: str, key: str) -> str:
     return f"{unit_id}|{key}"
 
@@ -186,8 +190,8 @@ class SubmissionStore:
     async def _pend_all(self, entries: list[tuple[str, str, datetime]]) -> list[None]:
         # Upserts racing another writer's upsert of the same entry wrote the same thing.
         await _upsert_all(self.outbox, [
-            UpdateOne({"_id": sid}, {"$set": {"unit_id": unit_id, "stored_at": when}},
-                      upsert=True) for sid, unit_id, when in entries])
+            ({"_id": sid}, {"$set": {"unit_id": unit_id, "stored_at": when}})
+            for sid, unit_id, when in entries])
         return [None] * len(entries)
 
     async def insert(self, doc: dict[str, Any]) -> bool:
@@ -214,12 +218,12 @@ class SubmissionStore:
         await self._remember(doc)
 
     async def _remember_all(self, docs: list[dict[str, Any]]) -> list[None]:
-        pointers = [ReplaceOne({"_id": key_id(d["unit_id"], d["idempotency_key"])}, {
+        pointers = [({"_id": key_id(d["unit_id"], d["idempotency_key"])}, {
             "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
-            "submission_id": d["_id"], "content_hash": d["content_hash"]}, upsert=True)
-            for d in docs]
+            "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
         # A concurrent upsert of a pointer wrote the same; heads are raised on their own.
-        await asyncio.gather(_upsert_all(self.keys, pointers), self._raise_heads(docs))
+        await asyncio.gather(_upsert_all(self.keys, pointers, replace=True),
+                             self._raise_heads(docs))
         return [None] * len(docs)
 
     async def raise_head(self, doc: dict[str, Any]) -> None:
@@ -231,22 +235,13 @@ class SubmissionStore:
             hid = head_id(d["unit_id"], d["period"])
             if hid not in latest or latest[hid]["revision"] < d["revision"]:
                 latest[hid] = d
-        ops = [UpdateOne({"_id": hid}, {
+        heads = [({"_id": hid}, {
             "$max": {"revision": d["revision"]},
             "$setOnInsert": {"unit_id": d["unit_id"], "period": d["period"],
-                             "on_time": d["on_time"]}}, upsert=True)
-            for hid, d in latest.items()]
-        try:
-            await self.heads.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            # Two first upserts raced; the head exists now: raise it.
-            heads = list(latest.items())
-            for e in errors:
-                hid, d = heads[e["index"]]
-                await self.heads.update_one({"_id": hid}, {"$max": {"revision": d["revision"]}})
+                             "on_time": d["on_time"]}}) for hid, d in latest.items()]
+        # Two first upserts raced; the head exists now: raise it.
+        for flt, update in await _upsert_all(self.heads, heads):
+            await self.heads.update_one(flt, {"$max": update["$max"]})
 
     async def mark_published(self, submission_id: str, when: datetime) -> None:
         await self._publish((submission_id, when))
@@ -281,22 +276,21 @@ class SubmissionStore:
             "unit_id": 1, "period": 1, "revision": 1, "idempotency_key": 1,
             "content_hash": 1, "on_time": 1, "published": 1, "stored_at": 1,
         }).to_list(None)
-        ops_keys: list[UpdateOne] = []
-        ops_outbox: list[UpdateOne] = []
+        ops_keys: list[Upsert] = []
+        ops_outbox: list[Upsert] = []
         ops_heads: dict[str, dict[str, Any]] = {}
         for d in docs:
-            ops_keys.append(UpdateOne(
+            ops_keys.append((
                 {"_id": key_id(d["unit_id"], d["idempotency_key"])},
                 {"$set": {"unit_id": d["unit_id"], "submission_id": d["_id"],
-                          "content_hash": d["content_hash"]}}, upsert=True))
+                          "content_hash": d["content_hash"]}}))
             hid = head_id(d["unit_id"], d["period"])
             if hid not in ops_heads or ops_heads[hid]["revision"] < d["revision"]:
                 ops_heads[hid] = d
             if not d.get("published"):
-                ops_outbox.append(UpdateOne(
+                ops_outbox.append((
                     {"_id": d["_id"]},
-                    {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}},
-                    upsert=True))
+                    {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}}))
         await _upsert_all(self.keys, ops_keys)
         for d in ops_heads.values():
             await self.raise_head(d)
@@ -313,12 +307,33 @@ class SubmissionStore:
         await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
 
-async def _upsert_all(coll: Any, ops: list[Any]) -> None:
-    if not ops:
-        return
+async def _upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
+                      ) -> list[Upsert]:
+    """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk
+    write; returns those that lost a race with a concurrent upsert of the same `_id`
+    (which then exists)."""
+    if not upserts:
+        return []
+    ops = [ReplaceOne(f, d, upsert=True) if replace else UpdateOne(f, d, upsert=True)
+           for f, d in upserts]
     try:
         await coll.bulk_write(ops, ordered=False)
     except BulkWriteError as exc:
-        # Upserts racing a live writer's upsert of the same `_id` wrote the same thing.
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        return [upserts[e["index"]] for e in errors]
+    except KeyError:
+        # FerretDB answers an update batch with a write error without `nModified`, which
+        # pymongo needs to merge its results: write them one by one (each idempotent).
+        lost = []
+        for f, d in upserts:
+            try:
+                if replace:
+                    await coll.replace_one(f, d, upsert=True)
+                else:
+                    await coll.update_one(f, d, upsert=True)
+            except DuplicateKeyError:
+                lost.append((f, d))
+        return lost
+    return []
