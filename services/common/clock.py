@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from datetime import UTC, datetime, timedelta
+
+# Settings of a controlled clock remembered for `at`: far more than a demo season makes.
+HISTORY = 1000
 
 
 class Clock:
@@ -14,34 +18,51 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def at(self, wall: datetime) -> datetime:
+        """What this clock showed at the real instant `wall` (e.g. when a record reached
+        Kafka): the same instant for real time."""
+        return wall.astimezone(UTC)
+
 
 class ControlledClock(Clock):
-    """Real time shifted by an offset, or frozen; set only through operator actions."""
+    """Real time shifted by an offset, or frozen; set only through operator actions.
+    Remembers its settings, so `at` maps a real instant of the past to the time this
+    clock showed then, whatever it was set to since."""
 
     controllable = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._offset = timedelta(0)
-        self._frozen: datetime | None = None
+        # (real time from which it holds, offset, frozen time or None), oldest first.
+        self._since: list[datetime] = [datetime.min.replace(tzinfo=UTC)]
+        self._settings: list[tuple[timedelta, datetime | None]] = [(timedelta(0), None)]
 
     def now(self) -> datetime:
+        return self.at(datetime.now(UTC))
+
+    def at(self, wall: datetime) -> datetime:
+        wall = wall.astimezone(UTC)
         with self._lock:
-            if self._frozen is not None:
-                return self._frozen
-            return datetime.now(UTC) + self._offset
+            # Before the oldest remembered setting: the oldest is the best guess.
+            i = max(0, bisect.bisect_right(self._since, wall) - 1)
+            offset, frozen = self._settings[i]
+        return frozen if frozen is not None else wall + offset
 
     def set(self, when: datetime, *, frozen: bool = False) -> None:
         if when.tzinfo is None:
             raise ValueError("the time must carry a timezone offset")
-        with self._lock:
-            if frozen:
-                self._frozen = when.astimezone(UTC)
-            else:
-                self._frozen = None
-                self._offset = when - datetime.now(UTC)
+        real = datetime.now(UTC)
+        self._remember(real, (timedelta(0), when.astimezone(UTC)) if frozen
+                       else (when - real, None))
 
     def reset(self) -> None:
+        self._remember(datetime.now(UTC), (timedelta(0), None))
+
+    def _remember(self, real: datetime, setting: tuple[timedelta, datetime | None]) -> None:
         with self._lock:
-            self._frozen = None
-            self._offset = timedelta(0)
+            # Real time only moves forward; a setting never lands before the last one.
+            real = max(real, self._since[-1])
+            self._since.append(real)
+            self._settings.append(setting)
+            if len(self._since) > HISTORY:
+                del self._since[0], self._settings[0]

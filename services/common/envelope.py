@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,9 @@ class Event:
     time: str
     dataschema: str
     data: dict[str, Any]
+    # When the broker appended the record this event was read from (its LogAppendTime
+    # timestamp), if the topic stamps records so; None otherwise. Not part of the event.
+    appended_at: datetime | None = field(default=None, compare=False, repr=False)
 
     @property
     def schema_name(self) -> str:

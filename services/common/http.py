@@ -5,6 +5,7 @@ request metrics, /healthz, /readyz, /metrics and the operator clock."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import inputs, metrics
 from services.common.auth import OPERATOR, Principal, TokenStore
+from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
 from services.common.inputs import PlatformDateTime
 from services.common.problems import Problem, problem_response
@@ -40,10 +42,12 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class BodyLimit:
-    """Refuses bodies over `limit` bytes with 413 before the route reads them."""
+    """Refuses bodies over `limit` bytes with 413 before the route reads them, and ends
+    an upload still incomplete `read_timeout` seconds after its headers with 408 (and the
+    connection closed): a client sending slowly holds a connection, never the route."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, read_timeout: float = 30.0) -> None:
+        self.app, self.limit, self.read_timeout = app, limit, read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,16 +60,30 @@ class BodyLimit:
                                     limit=self.limit)
             await resp(scope, receive, send)
             return
-        seen = 0
+        seen, complete = 0, False
+        deadline = time.monotonic() + self.read_timeout
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:
+                # Later calls wait for a disconnect, however long the answer takes.
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                metrics.HTTP_READ_TIMEOUTS.inc()
+                raise Problem(408, "request-timeout",
+                              f"the request body did not arrive within {self.read_timeout:g} "
+                              "s; send it again faster", headers={"Connection": "close"},
+                              timeout_seconds=self.read_timeout) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.limit:
                     raise Problem(413, "body-too-large",
                                   f"request body over the limit of {self.limit} bytes")
+            else:
+                complete = True
             return message
 
         await self.app(scope, limited, send)
@@ -139,13 +157,37 @@ async def json_body(request: Request) -> Any:
 class InflightLimit:
     """At most `limit` requests of one kind in progress at once; the next one is refused
     at once with 429 and Retry-After (never queued, never left hanging), so a burst
-    meets back-pressure instead of piling work onto the database until it times out."""
+    meets back-pressure instead of piling work onto the database until it times out.
 
-    def __init__(self, route: str, limit: int, retry_after_seconds: int = 1) -> None:
+    Retry-After is the time the route needs to serve those waiting: the requests in
+    progress plus those refused within the last advised Retry-After (each comes back
+    about once in that time), at `limit` at once, each taking as long as recent ones
+    took (a moving average)."""
+
+    def __init__(self, route: str, limit: int, *, min_retry_after: int = MIN_RETRY_AFTER,
+                 max_retry_after: int = MAX_RETRY_AFTER,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if limit < 1:
             raise ValueError("the limit must be at least 1")
-        self.route, self.limit, self.retry_after = route, limit, retry_after_seconds
+        self.route, self.limit = route, limit
+        self.min_retry_after, self.max_retry_after = min_retry_after, max_retry_after
         self.inflight = 0
+        self._monotonic = monotonic
+        self.service_seconds = 1.0  # until a request has been measured
+        self._measured = False
+        # When requests were refused lately (bounded: past it the advice is the maximum).
+        self._refused: collections.deque[float] = collections.deque(maxlen=10_000)
+        self._advised = min_retry_after
+
+    def retry_after(self) -> int:
+        """Seconds until the route has served those waiting now."""
+        now = self._monotonic()
+        while self._refused and self._refused[0] < now - self._advised:
+            self._refused.popleft()
+        waiting = self.inflight + len(self._refused)
+        self._advised = bounded(waiting * self.service_seconds / self.limit,
+                                self.min_retry_after, self.max_retry_after)
+        return self._advised
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
@@ -153,17 +195,35 @@ class InflightLimit:
         No await between the check and the increment: one event loop, no race."""
         if self.inflight >= self.limit:
             metrics.HTTP_SHED.labels(self.route).inc()
+            self._refused.append(self._monotonic())
+            retry_after = self.retry_after()
             raise Problem(429, "too-many-requests",
                           f"more than {self.limit} requests of this kind are in progress; "
-                          f"retry after {self.retry_after} s",
-                          headers={"Retry-After": str(self.retry_after)}, limit=self.limit)
+                          f"retry after {retry_after} s",
+                          headers={"Retry-After": str(retry_after)}, limit=self.limit)
         self.inflight += 1
         metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
+        started = self._monotonic()
         try:
             yield
         finally:
             self.inflight -= 1
             metrics.HTTP_INFLIGHT.labels(self.route).set(self.inflight)
+            took = self._monotonic() - started
+            # The first measure replaces the guess; later ones move the average.
+            self.service_seconds = (took if not self._measured
+                                    else 0.8 * self.service_seconds + 0.2 * took)
+            self._measured = True
+
+
+def _problem_in(exc: BaseException) -> Problem | None:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _problem_in(inner)) is not None:
+                return found
+    return None
 
 
 def _route_of(request: Request) -> str:
@@ -174,6 +234,7 @@ def _route_of(request: Request) -> str:
 def create_app(
     *, title: str, lifespan: Lifespan, tokens: TokenStore, clock: Clock,
     readiness: Mapping[str, ReadinessCheck], max_body_bytes: int, version: str = "1",
+    body_read_timeout: float = 30.0,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
@@ -191,11 +252,17 @@ def create_app(
         ) as span:
             try:
                 response = await call_next(request)
-            except Problem as exc:  # raised by the body limit while streaming
-                response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
-            except Exception:
-                log.exception("unhandled error")
-                response = problem_response(500, "internal", "internal error; it was logged")
+            except Exception as exc:
+                # The body limit raises from inside the route's read of the body, which
+                # Starlette runs in a task group: its Problem arrives wrapped.
+                problem = _problem_in(exc)
+                if problem is not None:
+                    response = problem_response(problem.status, problem.code, problem.detail,
+                                                headers=problem.headers, **problem.extra)
+                else:
+                    log.exception("unhandled error")
+                    response = problem_response(500, "internal",
+                                                "internal error; it was logged")
             route = _route_of(request)
             span.update_name(f"{request.method} {route}")
             span.set_attribute("http.route", route)
@@ -206,7 +273,7 @@ def create_app(
                 time.perf_counter() - started)
         return response
 
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, read_timeout=body_read_timeout)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -172,6 +173,7 @@ class RecordLoop:
             event = parse_event(message.value)
         except EnvelopeError as exc:
             raise Rejected("bad-envelope", str(exc)) from exc
+        event = dataclasses.replace(event, appended_at=appended_at(message))
         name = f"{event.schema_name}.v{event.schema_version}"
         try:
             found = schemas.errors(name, event.to_dict())
@@ -235,6 +237,17 @@ class RecordLoop:
         log.warning("record dead-lettered", extra={"fields": {
             "topic": message.topic, "partition": message.partition,
             "offset": message.offset, "reason": exc.reason, "detail": exc.detail[:300]}})
+
+
+LOG_APPEND_TIME = 1  # a record's timestamp type: set by the broker, not the producer
+
+
+def appended_at(message: Any) -> datetime | None:
+    """When the broker appended the record, if its topic stamps records so
+    (`message.timestamp.type=LogAppendTime`); a producer's own timestamp proves nothing."""
+    if getattr(message, "timestamp_type", None) != LOG_APPEND_TIME or not message.timestamp:
+        return None
+    return datetime.fromtimestamp(message.timestamp, UTC)
 
 
 def _observe_delay(topic: str, event_time: str) -> None:

@@ -23,6 +23,10 @@ HTTP_SHED = Counter(
     "http_requests_shed_total",
     "Requests refused with 429 because their route's in-flight limit was reached.", ["route"],
 )
+HTTP_READ_TIMEOUTS = Counter(
+    "http_body_read_timeouts_total",
+    "Requests answered 408 because their body did not arrive within the read timeout.",
+)
 EVENTS_CONSUMED = Counter(
     "events_consumed_total", "Kafka records consumed, by topic and outcome.",
     ["topic", "outcome"],

@@ -154,7 +154,8 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
 def http_app(runtime: Runtime, title: str) -> FastAPI:
     return create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
                       clock=runtime.clock, readiness=runtime.readiness(),
-                      max_body_bytes=runtime.settings.max_body_bytes)
+                      max_body_bytes=runtime.settings.max_body_bytes,
+                      body_read_timeout=runtime.settings.body_read_timeout_seconds)
 
 
 def serve(factory: str, settings: ServiceSettings) -> None:

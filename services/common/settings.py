@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     schemas_dir: Path = REPO_ROOT / "schemas"
     # Largest request body accepted, in bytes.
     max_body_bytes: int = 1_000_000
+    # Seconds from a request's headers to the end of its body; a slower upload gets 408.
+    # A body of max_body_bytes needs ~270 kbit/s; the reports are far smaller.
+    body_read_timeout_seconds: float = 30.0
     # Largest Kafka record value a consumer processes; a larger one is dead-lettered as
     # `too-large` before it is parsed. None: the body limit plus room for an envelope, so
     # whatever the platform produces fits, while a record made bigger than any accepted

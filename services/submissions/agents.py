@@ -16,8 +16,10 @@ def request_handler(intake: Intake) -> Handler:
             raise Rejected("subject-mismatch",
                            f"subject {event.subject} differs from data.unit_id")
         try:
-            # The event id is the idempotency key: a redelivered record is a replay.
-            await intake.submit(event.data, idempotency_key=f"event:{event.id}")
+            # The event id is the idempotency key: a redelivered record is a replay. The
+            # request arrived when the broker appended it, however late it is consumed.
+            await intake.submit(event.data, idempotency_key=f"event:{event.id}",
+                                arrived_at=event.appended_at)
         except SubmissionRefused as exc:
             raise Rejected(exc.code, exc.detail, **exc.extra) from exc
         # Unavailable is transient: the record loop retries it until the store is back.

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.common import schemas
 from services.common.auth import Principal
+from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, MIN_RETRY_AFTER
 from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
@@ -25,6 +26,10 @@ from services.submissions.domain import SubmissionRefused
 from services.submissions.service import Intake, Unavailable, receipt_of
 
 Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
+RETRY_AFTER_HEADER = {"description": "seconds to wait before retrying, from the service's "
+                                     "state (add jitter: see the response's description)",
+                      "schema": {"type": "integer", "minimum": MIN_RETRY_AFTER,
+                                 "maximum": MAX_RETRY_AFTER}}
 
 
 class ReceiptRead(BaseModel):
@@ -103,9 +108,14 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
             "schema": {"$ref": "#/components/schemas/SubmissionRequest"}}}}},
         responses={409: {"description": "key reused with another body, or deadline rules"},
                    422: {"description": "invalid submission"},
-                   429: {"description": "too many submissions in progress; retry after "
-                                        "Retry-After seconds with the same key"},
-                   503: {"description": "store or Kafka unavailable; retry with the same key"}},
+                   408: {"description": "the body did not arrive within the read timeout; "
+                                        "send it again"},
+                   429: {"description": "too many submissions in progress (Retry-After: "
+                                        "the time to serve those waiting). " + JITTER_ADVICE,
+                         "headers": {"Retry-After": RETRY_AFTER_HEADER}},
+                   503: {"description": "the store or Kafka is unavailable (Retry-After grows "
+                                        "with how long it has been away). " + JITTER_ADVICE,
+                         "headers": {"Retry-After": RETRY_AFTER_HEADER}}},
     )
     async def submit(
         request: Request, principal: CurrentPrincipal,
@@ -122,12 +132,14 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         revision 3, in force. The body is JSON of at most 32 levels, with 64-bit integers,
         finite numbers and UTF-8 strings; `period` and `rating` are integers (2026, never
         2026.0)."""
-        with inflight.slot():
-            return await _submit(request, principal, idempotency_key)
-
-    async def _submit(request: Request, principal: Principal, idempotency_key: str | None
-                      ) -> JSONResponse:
+        # The body first: an upload holds no slot (the body limit's read timeout ends a
+        # slow one with 408), so slow clients cannot take the intake's places.
         body = await json_body(request)
+        with inflight.slot():
+            return await _submit(body, principal, idempotency_key)
+
+    async def _submit(body: Any, principal: Principal, idempotency_key: str | None
+                      ) -> JSONResponse:
         if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
             found = await schemas.errors_off_loop("submission-request.v1", body)
             raise Problem(422, "invalid-submission", "the body must be a submission object",
@@ -138,7 +150,8 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         except SubmissionRefused as exc:
             raise _refused(exc) from exc
         except Unavailable as exc:
-            raise Problem(503, "unavailable", str(exc), headers={"Retry-After": "5"}) from exc
+            raise Problem(503, "unavailable", str(exc),
+                          headers={"Retry-After": str(exc.retry_after)}) from exc
         receipt = outcome.receipt
         return JSONResponse(
             ReceiptRead(**receipt.to_dict()).model_dump(mode="json"), status_code=202,

@@ -21,7 +21,8 @@ from services.submissions.store import DOCUMENTS, SubmissionStore
 def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     settings = settings or SubmissionsSettings()
     rt = build_runtime(settings, DOCUMENTS)
-    intake = Intake(store=SubmissionStore(rt.db), producer=rt.producer,
+    intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
+                    producer=rt.producer,
                     registry=load_registry(settings.registry_dir), clock=rt.clock)
 
     requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",

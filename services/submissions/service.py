@@ -16,6 +16,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 
 from services.common import schemas
+from services.common.backoff import MIN_RETRY_AFTER, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
@@ -40,7 +41,12 @@ CONFLICTS = Counter("submissions_key_conflicts_total",
 
 
 class Unavailable(TransientError):
-    """The store or Kafka is down: answer 503; the client retries with the same key."""
+    """The store or Kafka is down: answer 503; the client retries with the same key after
+    `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int = MIN_RETRY_AFTER) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,11 @@ class Intake:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
+        # Since when the store ("mongodb") or Kafka has been failing: the Retry-After of
+        # a 503 grows with the outage.
+        self.outages = Outages()
 
-    async def validate(self, body: Any) -> dict[str, Any]:
+    async def validate(self, body: Any, now: datetime | None = None) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
         found = await schemas.errors_off_loop(REQUEST_SCHEMA, body)
         if found:
@@ -90,16 +99,21 @@ class Intake:
                 422, "unit-not-active",
                 f"unit {unit.unit_id} does not exist in period {body['period']}{hint}",
                 errors=[{"field": "period", "message": "unit not active in this period"}])
-        now = self.clock.now()
+        now = now or self.clock.now()
         if body["period"] > now.year:
             raise SubmissionRefused(
                 422, "period-not-open", f"period {body['period']} has not started",
                 errors=[{"field": "period", "message": "a future period"}])
         return body
 
-    async def submit(self, body: dict[str, Any], idempotency_key: str | None) -> Outcome:
+    async def submit(self, body: dict[str, Any], idempotency_key: str | None,
+                     arrived_at: datetime | None = None) -> Outcome:
+        """`arrived_at`: the real instant the request reached the platform when that was
+        earlier than now (the broker's append time on the Kafka way in); the deadline and
+        amendment rules judge it by what the platform's clock showed then."""
         with tracer.start_as_current_span("submissions.submit") as span:
-            body = await self.validate(body)
+            received = self.received_at(arrived_at)
+            body = await self.validate(body, received)
             unit_id, period = body["unit_id"], body["period"]
             span.set_attribute("emulation.period", period)
             body_hash = domain.content_hash(body)
@@ -107,9 +121,15 @@ class Intake:
                 await self.prepare()
                 key = idempotency_key or await self._default_key(unit_id, period, body_hash)
                 for _ in range(20):
-                    existing = await self._by_key(unit_id, key)
+                    # The key, the head and the unlock at once: one round trip's wait
+                    # (a replay reads two documents it does not need).
+                    existing, head, unlock = await asyncio.gather(
+                        self._by_key(unit_id, key), self.store.head(unit_id, period),
+                        self.store.unlock_for(unit_id, period))
+                    self.outages.recovered("mongodb")  # it answered
                     if existing is None:
-                        doc = await self._new_revision(body, key, body_hash)
+                        doc = await self._new_revision(body, key, body_hash, received,
+                                                       head, unlock)
                         if await self._store(doc):
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
@@ -125,7 +145,15 @@ class Intake:
                     return Outcome(receipt_of(existing), replayed=True)
                 raise Unavailable("too much contention on this unit and period; retry")
             except TRANSIENT_ERRORS as exc:
-                raise Unavailable(f"the submissions database is unavailable: {exc!r}") from exc
+                raise Unavailable(f"the submissions database is unavailable: {exc!r}",
+                                  retry_after=self.outages.failed("mongodb")) from exc
+
+    def received_at(self, arrived_at: datetime | None) -> datetime:
+        """The platform's time of a request's arrival: now, or the clock's reading at the
+        real instant it arrived (never later than now, whatever the broker's clock says)."""
+        if arrived_at is None:
+            return domain.to_millis(self.clock.now())
+        return domain.to_millis(self.clock.at(min(arrived_at, datetime.now(UTC))))
 
     async def prepare(self) -> None:
         """Once per process: pointers, heads and outbox entries for submissions stored
@@ -208,13 +236,11 @@ class Intake:
         await self.store.remember(taken)
         return taken
 
-    async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str
-                            ) -> dict[str, Any]:
+    async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str,
+                            now: datetime, head: dict[str, Any] | None,
+                            unlock: dict[str, Any] | None) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
-        now = domain.to_millis(self.clock.now())
         deadline = domain.deadline_for(period)
-        head, unlock = await asyncio.gather(self.store.head(unit_id, period),
-                                            self.store.unlock_for(unit_id, period))
         locked = unlock.get("locked_reason") if unlock else None
         if head is not None or locked:
             domain.check_amendment(
@@ -265,7 +291,9 @@ class Intake:
         except KafkaUnavailable as exc:
             raise Unavailable(
                 "Kafka did not acknowledge the submission; it is stored and will not be lost: "
-                "retry with the same Idempotency-Key to get the receipt") from exc
+                "retry with the same Idempotency-Key to get the receipt",
+                retry_after=self.outages.failed("kafka")) from exc
+        self.outages.recovered("kafka")
         await self.store.mark_published(doc["_id"], datetime.now(UTC))
         self._inflight.pop(doc["_id"], None)
         doc["published"] = True

@@ -18,8 +18,12 @@ class SubmissionsSettings(ServiceSettings):
     relay_grace_seconds: float = 5.0
     relay_interval_seconds: float = 1.0
     # HTTP submissions in progress at once in this process; the next one gets 429 with
-    # Retry-After at once. Each holds a body (up to max_body_bytes) and a few database
-    # round trips. The local FerretDB serialises writes: on the 2-core machine throughput
-    # peaked at 4-8 concurrent submissions and collapsed into 503s (database timeouts)
-    # at 32 (docs/faults.md). Raise it on MongoDB; scale out with more processes.
+    # Retry-After at once. Each holds a parsed body and a few database round trips; a
+    # body still being uploaded holds no place (body_read_timeout_seconds bounds it).
+    # The local FerretDB serialises writes: on the 2-core machine throughput peaked at
+    # 4-8 concurrent submissions and collapsed into 503s (database timeouts) at 32
+    # (docs/faults.md). Raise it on MongoDB; scale out with more processes.
     max_inflight_submissions: int = Field(default=8, ge=1)
+    # Seconds a write of the intake waits for others to share its bulk write (group
+    # commit: outbox entries, inserts, pointers and heads, marks as published).
+    group_commit_window_seconds: float = Field(default=0.002, ge=0)

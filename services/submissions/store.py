@@ -8,20 +8,26 @@ possible: a key pointer (`submission_keys`, unit|key -> submission id), a head p
 unit|period (`submission_heads`, the latest revision) and an outbox entry per submission
 not yet on Kafka (`outbox`). The submission's own `_id` (period.unit.rN) and the unique
 (unit_id, idempotency_key) index stay the claims: pointers and heads are hints that every
-conflict corrects, so a crash between two writes loses nothing and blocks nothing."""
+conflict corrects, so a crash between two writes loses nothing and blocks nothing.
+
+Writes are group-committed: the same step of the requests in progress together (their
+outbox entries, their inserts, their pointers and heads, their marks as published) is
+one bulk write, each request answered on its own; every submission still goes through
+the steps in the same order, so the reasoning above holds for each (ADR 0001)."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo import UpdateOne
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.common.mongo import DUPLICATE_KEY, insert_new
+from services.common.batching import GroupCommit
+from services.common.mongo import DUPLICATE_KEY
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
@@ -126,6 +132,10 @@ DOCUMENTS = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc, Mark
              UnlockDoc]
 
 
+# An upsert by `_id`: the filter and the update (or the whole document).
+Upsert = tuple[dict[str, Any], dict[str, Any]]
+
+
 def key_id(unit_id: str, key: str) -> str:
     return f"{unit_id}|{key}"
 
@@ -135,7 +145,8 @@ def head_id(unit_id: str, period: int) -> str:
 
 
 class SubmissionStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], group_window: float = 0.002) -> None:
+        """`group_window`: seconds a write waits for others to share its bulk write."""
         self.db = db
         self.submissions = db["submissions"]
         self.keys = db["submission_keys"]
@@ -143,6 +154,10 @@ class SubmissionStore:
         self.outbox = db["outbox"]
         self.markers = db["submission_markers"]
         self.unlocks = db["unlocks"]
+        self._pend = GroupCommit(self._pend_all, window=group_window)
+        self._insert = GroupCommit(self._insert_all, window=group_window)
+        self._remember = GroupCommit(self._remember_all, window=group_window)
+        self._publish = GroupCommit(self._mark_all_published, window=group_window)
 
     async def by_id(self, submission_id: str) -> dict[str, Any] | None:
         return await self.submissions.find_one({"_id": submission_id})
@@ -170,42 +185,75 @@ class SubmissionStore:
         """The outbox entry, before the submission (a crash after it leaves at worst an
         entry the relay discards). `stored_at` is refreshed by each writer: the relay
         discards an entry without its submission only if it did not change meanwhile."""
-        with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert made it
-            await self.outbox.update_one(
-                {"_id": doc["_id"]}, {"$set": {"unit_id": doc["unit_id"], "stored_at": when}},
-                upsert=True)
+        await self._pend((doc["_id"], doc["unit_id"], when))
+
+    async def _pend_all(self, entries: list[tuple[str, str, datetime]]) -> list[None]:
+        # Upserts racing another writer's upsert of the same entry wrote the same thing.
+        await _upsert_all(self.outbox, [
+            ({"_id": sid}, {"$set": {"unit_id": unit_id, "stored_at": when}})
+            for sid, unit_id, when in entries])
+        return [None] * len(entries)
 
     async def insert(self, doc: dict[str, Any]) -> bool:
         """Claim the revision (`_id`) and the idempotency key (unique index) in one
         insert; False if either is taken."""
-        return await insert_new(self.submissions, doc)
+        return await self._insert(doc)
+
+    async def _insert_all(self, docs: list[dict[str, Any]]) -> list[bool | Exception]:
+        """One unordered insert: each document is claimed or refused on its own."""
+        try:
+            await self.submissions.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+            return [True if i not in refused
+                    else False if refused[i].get("code") == DUPLICATE_KEY
+                    else OperationFailure(refused[i].get("errmsg", "write error"),
+                                          refused[i].get("code"))
+                    for i in range(len(docs))]
+        return [True] * len(docs)
 
     async def remember(self, doc: dict[str, Any]) -> None:
         """The key pointer and the head for a stored submission; idempotent, and any
         order or repetition gives the same result."""
-        pointer = {"_id": key_id(doc["unit_id"], doc["idempotency_key"]),
-                   "unit_id": doc["unit_id"], "submission_id": doc["_id"],
-                   "content_hash": doc["content_hash"]}
-        with contextlib.suppress(DuplicateKeyError):  # a concurrent upsert wrote the same
-            await self.keys.replace_one({"_id": pointer["_id"]}, pointer, upsert=True)
-        await self.raise_head(doc)
+        await self._remember(doc)
+
+    async def _remember_all(self, docs: list[dict[str, Any]]) -> list[None]:
+        pointers = [({"_id": key_id(d["unit_id"], d["idempotency_key"])}, {
+            "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
+            "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
+        # A concurrent upsert of a pointer wrote the same; heads are raised on their own.
+        await asyncio.gather(_upsert_all(self.keys, pointers, replace=True),
+                             self._raise_heads(docs))
+        return [None] * len(docs)
 
     async def raise_head(self, doc: dict[str, Any]) -> None:
-        update = {"$max": {"revision": doc["revision"]},
-                  "$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"],
-                                   "on_time": doc["on_time"]}}
-        hid = head_id(doc["unit_id"], doc["period"])
-        try:
-            await self.heads.update_one({"_id": hid}, update, upsert=True)
-        except DuplicateKeyError:
-            # Two first upserts raced; the head exists now: raise it.
-            await self.heads.update_one({"_id": hid}, {"$max": update["$max"]})
+        await self._raise_heads([doc])
+
+    async def _raise_heads(self, docs: list[dict[str, Any]]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for d in docs:  # one write per head, the highest revision (`$max` anyway)
+            hid = head_id(d["unit_id"], d["period"])
+            if hid not in latest or latest[hid]["revision"] < d["revision"]:
+                latest[hid] = d
+        heads = [({"_id": hid}, {
+            "$max": {"revision": d["revision"]},
+            "$setOnInsert": {"unit_id": d["unit_id"], "period": d["period"],
+                             "on_time": d["on_time"]}}) for hid, d in latest.items()]
+        # Two first upserts raced; the head exists now: raise it.
+        for flt, update in await _upsert_all(self.heads, heads):
+            await self.heads.update_one(flt, {"$max": update["$max"]})
 
     async def mark_published(self, submission_id: str, when: datetime) -> None:
-        # Marked before the entry goes: a crash between leaves an entry the relay deletes.
-        await self.submissions.update_one(
-            {"_id": submission_id}, {"$set": {"published": True, "published_at": when}})
-        await self.outbox.delete_one({"_id": submission_id})
+        await self._publish((submission_id, when))
+
+    async def _mark_all_published(self, marks: list[tuple[str, datetime]]) -> list[None]:
+        # Marked before the entries go: a crash between leaves entries the relay deletes.
+        await self.submissions.bulk_write([
+            UpdateOne({"_id": sid}, {"$set": {"published": True, "published_at": when}})
+            for sid, when in marks], ordered=False)
+        await self.outbox.bulk_write([DeleteOne({"_id": sid}) for sid, _ in marks],
+                                     ordered=False)
+        return [None] * len(marks)
 
     async def pending(self) -> list[dict[str, Any]]:
         """Every outbox entry: a small collection (what is not on Kafka yet)."""
@@ -228,22 +276,21 @@ class SubmissionStore:
             "unit_id": 1, "period": 1, "revision": 1, "idempotency_key": 1,
             "content_hash": 1, "on_time": 1, "published": 1, "stored_at": 1,
         }).to_list(None)
-        ops_keys: list[UpdateOne] = []
-        ops_outbox: list[UpdateOne] = []
+        ops_keys: list[Upsert] = []
+        ops_outbox: list[Upsert] = []
         ops_heads: dict[str, dict[str, Any]] = {}
         for d in docs:
-            ops_keys.append(UpdateOne(
+            ops_keys.append((
                 {"_id": key_id(d["unit_id"], d["idempotency_key"])},
                 {"$set": {"unit_id": d["unit_id"], "submission_id": d["_id"],
-                          "content_hash": d["content_hash"]}}, upsert=True))
+                          "content_hash": d["content_hash"]}}))
             hid = head_id(d["unit_id"], d["period"])
             if hid not in ops_heads or ops_heads[hid]["revision"] < d["revision"]:
                 ops_heads[hid] = d
             if not d.get("published"):
-                ops_outbox.append(UpdateOne(
+                ops_outbox.append((
                     {"_id": d["_id"]},
-                    {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}},
-                    upsert=True))
+                    {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}}))
         await _upsert_all(self.keys, ops_keys)
         for d in ops_heads.values():
             await self.raise_head(d)
@@ -260,12 +307,33 @@ class SubmissionStore:
         await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
 
-async def _upsert_all(coll: Any, ops: list[UpdateOne]) -> None:
-    if not ops:
-        return
+async def _upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
+                      ) -> list[Upsert]:
+    """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk
+    write; returns those that lost a race with a concurrent upsert of the same `_id`
+    (which then exists)."""
+    if not upserts:
+        return []
+    ops = [ReplaceOne(f, d, upsert=True) if replace else UpdateOne(f, d, upsert=True)
+           for f, d in upserts]
     try:
         await coll.bulk_write(ops, ordered=False)
     except BulkWriteError as exc:
-        # Upserts racing a live writer's upsert of the same `_id` wrote the same thing.
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        return [upserts[e["index"]] for e in errors]
+    except KeyError:
+        # FerretDB answers an update batch with a write error without `nModified`, which
+        # pymongo needs to merge its results: write them one by one (each idempotent).
+        lost = []
+        for f, d in upserts:
+            try:
+                if replace:
+                    await coll.replace_one(f, d, upsert=True)
+                else:
+                    await coll.update_one(f, d, upsert=True)
+            except DuplicateKeyError:
+                lost.append((f, d))
+        return lost
+    return []

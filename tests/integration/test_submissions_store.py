@@ -1,19 +1,29 @@
 """The intake's `_id`-only storage on the real FerretDB: key pointers, heads and the
-outbox kept right under concurrent requests, and submissions stored before they existed
-found and published after a restart."""
+outbox kept right under concurrent requests, each claim kept inside a group-committed
+bulk write, and submissions stored before they existed found and published after a
+restart."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
 import pytest
+from pymongo import AsyncMongoClient
 
+from services.common.mongo import connect_odm
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
-from services.submissions.store import BACKFILL_MARKER
+from services.submissions.store import (
+    BACKFILL_MARKER,
+    DOCUMENTS,
+    SubmissionStore,
+    _upsert_all,
+)
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
@@ -101,3 +111,58 @@ def test_a_submission_stored_before_the_outbox_is_published_after_a_restart(
     wait_for("the outbox to drain", lambda: db["outbox"].find_one(
         {"_id": {"$in": [sid, amended.json()["submission_id"]]}}) is None or None,
              timeout=30)
+
+
+def test_the_batched_writes_keep_each_claim_on_the_real_server(stack: Stack) -> None:
+    """One unordered insert_many: each document claimed or refused on its own (a taken
+    revision, a taken key), pointers and heads in one bulk write each, marks likewise."""
+    name = "test_submissions_batches"
+
+    def doc(unit: str, revision: int, key: str) -> dict[str, Any]:
+        return {"_id": domain.submission_id(unit, PERIOD, revision), "unit_id": unit,
+                "period": PERIOD, "revision": revision, "idempotency_key": key,
+                "content_hash": key, "on_time": True, "published": False,
+                "stored_at": datetime.now(UTC)}
+
+    async def scenario() -> None:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.cfg.mongo_url)
+        try:
+            store = SubmissionStore(client[name], group_window=0.01)
+            docs = [doc("province:a", 1, "k1"), doc("province:a", 1, "k2"),  # one revision
+                    doc("province:b", 1, "k3"), doc("province:b", 2, "k3"),  # one key
+                    doc("province:c", 1, "k4")]
+            await asyncio.gather(*(store.pend(d, datetime.now(UTC)) for d in docs))
+            claimed = await asyncio.gather(*(store.insert(d) for d in docs))
+            assert claimed == [True, False, True, False, True]
+            won = [d for d, ok in zip(docs, claimed, strict=True) if ok]
+            # Two stores (two processes) raising the same heads at once.
+            other = SubmissionStore(client[name], group_window=0.01)
+            await asyncio.gather(*(s.remember(d) for d in won for s in (store, other)),
+                                 other.raise_head(doc("province:c", 2, "k5")))
+            await asyncio.gather(*(store.mark_published(d["_id"], datetime.now(UTC))
+                                   for d in won))
+            db = client[name]
+            heads = {h["_id"]: h["revision"] async for h in db["submission_heads"].find({})}
+            assert heads == {f"province:a|{PERIOD}": 1, f"province:b|{PERIOD}": 1,
+                             f"province:c|{PERIOD}": 2}
+            for d in won:
+                pointer = await store.key(d["unit_id"], d["idempotency_key"])
+                assert pointer is not None and pointer["submission_id"] == d["_id"]
+                assert (await store.by_id(d["_id"]) or {}).get("published") is True
+            left = {e["_id"] for e in await store.pending()}
+            assert left == {d["_id"] for d in docs} - {d["_id"] for d in won}
+            # An upsert refused by a unique index in a bulk write (as a raced upsert is)
+            # is reported as lost, the others written, whatever the server answers.
+            lost = await _upsert_all(db["submissions"], [
+                ({"_id": "clash"}, {"$set": {"unit_id": "province:a",
+                                             "idempotency_key": "k1"}}),
+                ({"_id": "fine"}, {"$set": {"unit_id": "province:z",
+                                            "idempotency_key": "k9"}})])
+            assert [f["_id"] for f, _ in lost] == ["clash"]
+            assert await store.by_id("fine") is not None
+        finally:
+            await client.drop_database(name)
+            await client.close()
+
+    connect_odm(stack.cfg.mongo_url, name, DOCUMENTS)  # the unique (unit, key) index
+    asyncio.run(scenario())

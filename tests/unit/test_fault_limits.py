@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
@@ -57,7 +57,7 @@ def limited_app(tmp_path: Path, limit: InflightLimit, gate: asyncio.Event,
 
 def test_past_the_limit_the_answer_is_429_at_once_and_places_come_back(tmp_path: Path) -> None:
     async def scenario() -> None:
-        limit = InflightLimit("/slow", 3, retry_after_seconds=2)
+        limit = InflightLimit("/slow", 3, min_retry_after=2)
         gate, full = asyncio.Event(), asyncio.Event()
         transport = httpx.ASGITransport(app=limited_app(tmp_path, limit, gate, full))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -80,6 +80,68 @@ def test_past_the_limit_the_answer_is_429_at_once_and_places_come_back(tmp_path:
             assert again.status_code == 200
             metrics = (await c.get("/metrics")).text
             assert 'http_requests_shed_total{route="/slow"}' in metrics
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_upload_is_ended_with_408_and_the_connection_closed(tmp_path: Path) -> None:
+    _, hashed = issue_credentials([])
+    (tmp_path / "hashed.json").write_text(json.dumps(hashed))
+
+    async def fine() -> None:
+        return None
+
+    app = create_app(title="t", lifespan=no_lifespan, tokens=TokenStore(tmp_path / "hashed.json"),
+                     clock=ControlledClock(), readiness={"kafka": fine, "mongodb": fine},
+                     max_body_bytes=1000, body_read_timeout=0.3)
+    read: list[int] = []
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        read.append(len(await request.body()))
+        return {"read": read[-1]}
+
+    async def call(chunks: list[bytes], stall: bool) -> list[dict[str, Any]]:
+        """One request over raw ASGI: these chunks, then (if `stall`) nothing more."""
+        messages = [{"type": "http.request", "body": c, "more_body": stall or i < len(chunks) - 1}
+                    for i, c in enumerate(chunks)]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(3600)  # a client that sends nothing more
+            return {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/upload", "raw_path": b"/upload",
+                 "root_path": "", "query_string": b"", "server": ("t", 80),
+                 "client": ("c", 1), "headers": [(b"content-length", b"100"),
+                                                 (b"content-type", b"text/plain")]}
+        await asyncio.wait_for(app(scope, receive, send), 5)
+        return sent
+
+    async def scenario() -> None:
+        slow = await call([b'{"a": 1'], stall=True)
+        start = next(m for m in slow if m["type"] == "http.response.start")
+        assert start["status"] == 408
+        headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        assert headers["connection"] == "close"
+        assert headers["content-type"].startswith("application/problem+json")
+        body = json.loads(b"".join(m.get("body", b"") for m in slow
+                                   if m["type"] == "http.response.body"))
+        assert body["type"].endswith(":request-timeout") and body["timeout_seconds"] == 0.3
+        # A body that arrives in time, in pieces, is read whole; the limit is per request.
+        fast = await call([b"x" * 40, b"y" * 60], stall=False)
+        assert next(m for m in fast if m["type"] == "http.response.start")["status"] == 200
+        assert read == [100]
+        # A body that turns out longer than its Content-Length said, past the limit: 413.
+        big = await call([b"x" * 600, b"y" * 600], stall=False)
+        assert next(m for m in big if m["type"] == "http.response.start")["status"] == 413
 
     asyncio.run(scenario())
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo import DeleteOne, ReplaceOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.clock import ControlledClock
 from services.common.kafka import KafkaUnavailable
@@ -111,9 +111,30 @@ class FakeCollection:
         if doc is not None:
             del self.docs[doc["_id"]]
 
-    async def bulk_write(self, ops: list[UpdateOne], ordered: bool = True) -> None:
+    async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
+        """One document at a time (a crash can fall between two), refusals reported as
+        the server does: a BulkWriteError listing each refused index."""
+        self.db.batches.append((self.name, "insert_many", len(docs)))
+        errors = []
+        for i, doc in enumerate(docs):
+            try:
+                await self.insert_one(doc)
+            except DuplicateKeyError:
+                errors.append({"index": i, "code": 11000, "errmsg": "E11000 duplicate key"})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors})
+
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
+        self.db.batches.append((self.name, "bulk_write", len(ops)))
         for op in ops:
-            await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+            if isinstance(op, DeleteOne):
+                await self.delete_one(op._filter)
+            elif isinstance(op, ReplaceOne):
+                await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
 
 
 class FakeDatabase:
@@ -121,6 +142,7 @@ class FakeDatabase:
         self.colls: dict[str, FakeCollection] = {}
         self.calls: list[tuple[str, str, tuple[str, ...]]] = []
         self.crash_at: tuple[str, str] | None = None
+        self.batches: list[tuple[str, str, int]] = []  # (collection, bulk call, size)
 
     def __getitem__(self, name: str) -> FakeCollection:
         return self.colls.setdefault(name, FakeCollection(self, name))
