@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,11 @@ class Cursor:
     async def to_list(self, n: int | None = None) -> list[dict[str, Any]]:
         await asyncio.sleep(0)
         return [copy.deepcopy(d) for d in self.docs[:n]]
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        for doc in list(self.docs):
+            await asyncio.sleep(0)
+            yield copy.deepcopy(doc)
 
 
 class FakeCollection:
