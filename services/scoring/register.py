@@ -57,10 +57,11 @@ class LeadershipRegister:
 
     async def _suggestion(self, cluster_id: str, years: dict[str, Any], period: int,
                           decided: list[dict[str, Any]] | None = None) -> Suggestion | None:
-        """`decided`: the register's decided documents of every cluster, when the caller
-        read them once for several clusters (Rankings); else read for this one."""
+        """`decided`: the register's decided documents, when the caller read them
+        (Rankings, by `_id`: decided_before); else those that can matter are read here,
+        by `_id`."""
         known: dict[int, Known] = registry_known(years)
-        docs = (await self.store.of_cluster(cluster_id) if decided is None
+        docs = (await self.decided_before(cluster_id, years, period) if decided is None
                 else [d for d in decided if d.get("cluster_id") == cluster_id])
         for doc in docs:
             if doc.get("status") in (CONFIRMED, OVERRIDDEN):

@@ -361,9 +361,6 @@ class LeadershipStore:
     async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:
         return await self.register.find_one({"_id": f"{cluster_id}|{period}"})
 
-    async def of_cluster(self, cluster_id: str) -> list[dict[str, Any]]:
-        return await self.register.find({"cluster_id": cluster_id}).to_list(None)
-
     async def decisions(self, cluster_id: str, periods: Iterable[int]
                         ) -> list[dict[str, Any]]:
         """The operator's decisions of the cluster for these years, each read by `_id`

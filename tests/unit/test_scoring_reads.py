@@ -216,12 +216,16 @@ def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> N
         db["leadership"].docs[f"mps-cluster-4|{y}"] = {
             "_id": f"mps-cluster-4|{y}", "cluster_id": "mps-cluster-4", "period": y,
             "status": status, "head": head, "deputy": deputy}
+    every_decision = run(register.decided())  # the read of every decision it replaces
     for year in range(2024, 2042):
-        every = run(register.view("mps-cluster-4", year))
+        every = run(register.view("mps-cluster-4", year, every_decision))
         db.reset()
         some = run(register.decided_before("mps-cluster-4", CLUSTER_4, year))
         assert all("_id" in f for _, _, f in db.calls)
         assert run(register.view("mps-cluster-4", year, some)) == every, year
+        db.reset()
+        assert run(register.view("mps-cluster-4", year)) == every, year  # reads its own
+        assert all("_id" in f for c, _, f in db.calls if c == "leadership")
 
 
 def test_a_candidate_follows_the_score_in_force_whatever_the_order() -> None:
