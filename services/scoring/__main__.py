@@ -24,7 +24,6 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[
                              settings.produce_timeout_seconds)
     try:
         parts = build_parts(settings, db, producer, Clock())
-        await parts.rankings.backfill()  # the service may not have run since an upgrade
         result = await parts.rescorer.rescore(period, version)
         return result.to_dict()
     finally:

@@ -65,14 +65,14 @@ class Rankings:
         self._lock = asyncio.Lock()
         self._wake = False  # a score was marked here since the last recomputation
         self._next_sweep = 0.0  # monotonic time of the next look for others' markers
-        self._backfilled = False  # the candidates' one-time backfill checked here
+        self.backfilled = False  # the candidates' one-time backfill checked here
 
     async def backfill(self) -> None:
         """The certificate candidates of scores stored before they were kept: once per
         database (a marker read by `_id`), checked at this process's first tick and
-        before a rescore from the command line."""
+        before a rescore (which may run from the command line, without ticks)."""
         await self.store.backfill_candidates()
-        self._backfilled = True
+        self.backfilled = True
 
     async def _scores(self, period: int, clusters: dict[str, Any]) -> dict[str, Any]:
         """What the period's standings and proposals read: the score in force of every
@@ -100,7 +100,8 @@ class Rankings:
 
     async def mark(self, period: int, unit_ids: Iterable[str]) -> None:
         """These units' scores changed the period: publish its rankings soon. Durable
-        before it returns, so the record that stored the score may be committed."""
+        before it returns, so the record that stored the score may be committed.
+        Individuals mark the period (certificates) but no unit: they rank in no cluster."""
         await self.store.mark_pending(period, [u for u in unit_ids if ranks_in_clusters(u)])
         self._wake = True
 
@@ -111,9 +112,9 @@ class Rankings:
             return
         self._wake = False
         self._next_sweep = time.monotonic() + self.sweep_seconds
-        if not self._backfilled:
-            await self.backfill()
         try:
+            if not self.backfilled:
+                await self.backfill()
             if await self.flush():
                 self._wake = True  # marked again meanwhile: at the next tick
         except BaseException:
