@@ -79,8 +79,9 @@ class Rankings:
         cluster member (by `_id`) and of every certificate candidate, cluster member or
         not (recognition_proposals needs no other score)."""
         members = {m for c in clusters.values() for m in c["members"]}
-        candidates = await self.store.candidates_of(period)
-        return {**candidates, **await self.store.scores_of(members, period)}
+        candidates, scores = await asyncio.gather(self.store.candidates_of(period),
+                                                  self.store.scores_of(members, period))
+        return {**candidates, **scores}  # a member: its score in force, not the copy
 
     async def standings(self, cluster_id: str, period: int) -> dict[str, Any] | None:
         cluster = (await self.replica.clusters(period)).get(cluster_id)
