@@ -3,11 +3,17 @@ replica, and published on emulation.scores.v1 after scores change them.
 
 Publishing is debounced: a stored score only marks its period (and unit) pending, in a
 small `rankings_pending` document written before the record is done; a background job
-(`tick`, every `rankings_interval_seconds`) recomputes every pending period from one
-read of its scores, publishes what changed, and deletes the marker unless it was marked
-again meanwhile. A process that dies between storing a score and publishing leaves the
-marker behind: the next sweep of any worker (at start-up, and every
-`rankings_sweep_seconds`) publishes it."""
+(`tick`, every `rankings_interval_seconds`) recomputes every pending period, publishes
+what changed, and deletes the marker unless it was marked again meanwhile. A process
+that dies between storing a score and publishing leaves the marker behind: the next
+sweep of any worker (at start-up, and every `rankings_sweep_seconds`) publishes it.
+
+A recomputation reads only what it needs, by `_id` (FerretDB answers any other filter by
+reading the whole collection, and `scores` holds every unit of every period): the
+scores of the period's cluster members (`unit|period`), the certificate candidates of
+the period (a small collection of their own, kept in ScoreStore.save's path), and the
+operators' decisions of the changed clusters (`cluster|year`). Individuals rank in no
+cluster: their scores never mark units, only the period (for their certificates)."""
 
 from __future__ import annotations
 
@@ -24,7 +30,12 @@ from services.scoring import metrics
 from services.scoring.events import proposals_event, standings_event, wall_sequence
 from services.scoring.publisher import Publisher
 from services.scoring.register import LeadershipRegister
-from services.scoring.standings import cluster_standings, rank_members, recognition_proposals
+from services.scoring.standings import (
+    cluster_standings,
+    rank_members,
+    ranks_in_clusters,
+    recognition_proposals,
+)
 from services.scoring.store import ScoreStore
 
 tracer = trace.get_tracer(__name__)
@@ -54,21 +65,35 @@ class Rankings:
         self._lock = asyncio.Lock()
         self._wake = False  # a score was marked here since the last recomputation
         self._next_sweep = 0.0  # monotonic time of the next look for others' markers
+        self.backfilled = False  # the candidates' one-time backfill checked here
 
-    async def _period(self, period: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        scores = {d["unit_id"]: d for d in await self.store.for_period(period)}
-        return scores, await self.replica.clusters(period)
+    async def backfill(self) -> None:
+        """The certificate candidates of scores stored before they were kept: once per
+        database (a marker read by `_id`), checked at this process's first tick and
+        before a rescore (which may run from the command line, without ticks)."""
+        await self.store.backfill_candidates()
+        self.backfilled = True
+
+    async def _scores(self, period: int, clusters: dict[str, Any]) -> dict[str, Any]:
+        """What the period's standings and proposals read: the score in force of every
+        cluster member (by `_id`) and of every certificate candidate, cluster member or
+        not (recognition_proposals needs no other score)."""
+        members = {m for c in clusters.values() for m in c["members"]}
+        candidates, scores = await asyncio.gather(self.store.candidates_of(period),
+                                                  self.store.scores_of(members, period))
+        return {**candidates, **scores}  # a member: its score in force, not the copy
 
     async def standings(self, cluster_id: str, period: int) -> dict[str, Any] | None:
-        scores, clusters = await self._period(period)
-        cluster = clusters.get(cluster_id)
+        cluster = (await self.replica.clusters(period)).get(cluster_id)
         if cluster is None:
             return None
+        scores = await self.store.scores_of(cluster["members"], period)
         return cluster_standings(cluster_id, period, cluster["members"], scores,
                                  self.clock.now())
 
     async def proposals(self, period: int) -> dict[str, Any]:
-        scores, clusters = await self._period(period)
+        clusters = await self.replica.clusters(period)
+        scores = await self._scores(period, clusters)
         rows = {cid: rank_members(c["members"], scores) for cid, c in clusters.items()}
         return recognition_proposals(period, rows, scores, self.clock.now())
 
@@ -76,8 +101,9 @@ class Rankings:
 
     async def mark(self, period: int, unit_ids: Iterable[str]) -> None:
         """These units' scores changed the period: publish its rankings soon. Durable
-        before it returns, so the record that stored the score may be committed."""
-        await self.store.mark_pending(period, unit_ids)
+        before it returns, so the record that stored the score may be committed.
+        Individuals mark the period (certificates) but no unit: they rank in no cluster."""
+        await self.store.mark_pending(period, [u for u in unit_ids if ranks_in_clusters(u)])
         self._wake = True
 
     async def tick(self) -> None:
@@ -88,6 +114,8 @@ class Rankings:
         self._wake = False
         self._next_sweep = time.monotonic() + self.sweep_seconds
         try:
+            if not self.backfilled:
+                await self.backfill()
             if await self.flush():
                 self._wake = True  # marked again meanwhile: at the next tick
         except BaseException:
@@ -111,14 +139,15 @@ class Rankings:
                     "emulation.periods": len(pending)}):
                 # Taken before the inputs are read (docs/scoring.md, "Order").
                 sequence = wall_sequence()
-                scores = await self.store.for_periods(pending)
                 raw = await self.replica.all_clusters()
-                decided = await self.register.decided()
+                years = {c["_id"]: c.get("years") or {} for c in raw}
                 left = False
                 for period in sorted(pending):
                     token, units = pending[period]
-                    await self._publish(period, set(units), scores[period],
-                                        clusters_in(raw, period), sequence, decided)
+                    clusters = clusters_in(raw, period)
+                    await self._publish(period, {u for u in units if ranks_in_clusters(u)},
+                                        await self._scores(period, clusters), clusters,
+                                        sequence, years)
                     if not await self.store.unmark_pending(period, token):
                         left = True
             metrics.RANKINGS_PERIODS.inc(len(pending))
@@ -127,10 +156,11 @@ class Rankings:
 
     async def _publish(self, period: int, changed: set[str], scores: dict[str, Any],
                        clusters: dict[str, Any], sequence: int,
-                       decided: list[dict[str, Any]]) -> None:
+                       years: dict[str, Any]) -> None:
         """Publish the standings of the clusters holding the changed units, next year's
         leadership suggestion for them, then the period's proposals: each only if its
-        content changed since it was last published."""
+        content changed since it was last published. `years`: each cluster's registry
+        record by year, for the operators' decisions that anchor the suggestion."""
         now = self.clock.now()
         rows = {}
         for cid in sorted(clusters):
@@ -143,6 +173,8 @@ class Rankings:
             basis = [scores[m]["event_id"] for m in members if m in scores]
             await self.publisher.publish("standings", f"{cid}|{period}",
                                          standings_event(data, basis), key=cid)
+            decided = await self.register.decided_before(cid, years.get(cid) or {},
+                                                         period + 1)
             await self.register.publish_suggestion(cid, period + 1, decided, sequence)
         data = {**recognition_proposals(period, rows, scores, now), "sequence": sequence}
         basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]

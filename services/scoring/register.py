@@ -3,6 +3,7 @@ operator's confirmation or override, each kept per cluster and year and publishe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
@@ -14,6 +15,7 @@ from services.scoring import metrics
 from services.scoring.events import leadership_event, wall_sequence
 from services.scoring.leadership import (
     CONFIRMED,
+    MAX_CHAIN_YEARS,
     OVERRIDDEN,
     RULE,
     SUGGESTED,
@@ -55,10 +57,11 @@ class LeadershipRegister:
 
     async def _suggestion(self, cluster_id: str, years: dict[str, Any], period: int,
                           decided: list[dict[str, Any]] | None = None) -> Suggestion | None:
-        """`decided`: the register's decided documents of every cluster, when the caller
-        read them once for several clusters (Rankings); else read for this one."""
+        """`decided`: the register's decided documents, when the caller read them
+        (Rankings, by `_id`: decided_before); else those that can matter are read here,
+        by `_id`."""
         known: dict[int, Known] = registry_known(years)
-        docs = (await self.store.of_cluster(cluster_id) if decided is None
+        docs = (await self.decided_before(cluster_id, years, period) if decided is None
                 else [d for d in decided if d.get("cluster_id") == cluster_id])
         for doc in docs:
             if doc.get("status") in (CONFIRMED, OVERRIDDEN):
@@ -70,6 +73,23 @@ class LeadershipRegister:
     async def decided(self) -> list[dict[str, Any]]:
         """Every operator decision of every cluster (for several clusters at once)."""
         return await self.store.decided()
+
+    async def decided_before(self, cluster_id: str, years: Mapping[str, Any], period: int
+                             ) -> list[dict[str, Any]]:
+        """The operator's decisions that can anchor the rule's suggestion for `period`,
+        each read by `_id` (`cluster|year`): `years` is the cluster's registry record
+        (`years`). The suggestion starts from the latest known year before `period`; the
+        registry knows the years it records a head for, so only the decisions from the
+        latest of those (an operator's decision outranks it) up to the year before can
+        matter, or from the cluster's first year when the registry records no head. The
+        same suggestion as from every decision of the cluster (`view` without
+        `decided`), for a few reads by `_id` instead of a filter on `cluster_id`."""
+        if not years:
+            return []
+        earlier = [y for y in registry_known(years) if y < period]
+        first = max(earlier) if earlier else min(int(y) for y in years)
+        first = max(first, period - MAX_CHAIN_YEARS - 1)
+        return await self.store.decisions(cluster_id, range(first, period))
 
     async def view(self, cluster_id: str, period: int,
                    decided: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:

@@ -130,6 +130,10 @@ class Rescorer:
     async def _rescore(self, period: int, unit_type: str, version: str) -> RescoreResult:
         rubric = self.scorer.rubrics.get(version)
         assert rubric is not None
+        if not self.rankings.backfilled:
+            # The candidates of scores stored before they were kept, for the proposals
+            # this rescore publishes (a process's first tick does it too).
+            await self.rankings.backfill()
         # First put the rubric in force, so submissions arriving during the replay are
         # scored under it by the live consumer too.
         await self.store.select(unit_type, period, version, self.clock.now())

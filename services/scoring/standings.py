@@ -81,6 +81,19 @@ def _ratio(score: Mapping[str, Any]) -> float:
     return float(score["total"]) / float(score["max"]) if score.get("max") else 0.0
 
 
+def ranks_in_clusters(unit_id: str) -> bool:
+    """Individuals (unit type `individual`) belong to no emulation cluster: a change of
+    their scores can change the proposals (certificates), never a cluster's standings."""
+    return not unit_id.startswith("individual:")
+
+
+def certificate_candidate(score: Mapping[str, Any]) -> bool:
+    """Whether a score may earn a certificate of merit (unless its unit leads a cluster):
+    reported on time with at least CERTIFICATE_MIN_RATIO of its maximum. Any unit, in a
+    cluster or not (individuals too)."""
+    return bool(score.get("on_time")) and _ratio(score) >= CERTIFICATE_MIN_RATIO
+
+
 @dataclass(frozen=True)
 class Leader:
     unit_id: str
@@ -100,8 +113,9 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
     - every other leader gets the MPS emulation flag;
     - any other unit that reported on time with at least 85% of its maximum gets a
       certificate of merit.
-    `standings` maps cluster id -> rank_members(...) rows; `scores` holds every score of
-    the period, cluster members or not."""
+    `standings` maps cluster id -> rank_members(...) rows; `scores` holds the scores of
+    the period's cluster members and of every certificate candidate (certificate_candidate),
+    cluster members or not: any other score changes nothing here."""
     leaders: list[Leader] = []
     cluster_of: dict[str, str] = {}
     for cid in sorted(standings):
@@ -139,7 +153,7 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
     leading = {ld.unit_id for ld in leaders}
     for unit in sorted(scores):
         s = scores[unit]
-        if unit in leading or not s.get("on_time") or _ratio(s) < CERTIFICATE_MIN_RATIO:
+        if unit in leading or not certificate_candidate(s):
             continue
         member_of = cluster_of.get(unit)
         where = f" in {member_of}" if member_of else ""

@@ -4,9 +4,11 @@ the cluster leadership register, and what was last published per stream."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import mongoengine as me
 from pymongo import DESCENDING
@@ -15,6 +17,19 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
+from services.scoring.standings import certificate_candidate
+
+T = TypeVar("T")
+# How many reads by `_id` one caller keeps in flight at once (a recomputation reads each
+# cluster member's score this way): enough to hide the round trips, few enough not to
+# crowd out the consumers on the same server.
+CONCURRENT_READS = 16
+# The candidates' one-time backfill from existing scores (scoring_meta, `_id`).
+CANDIDATES_BACKFILL = "certificate-candidates-backfill-v1"
+# What a certificate candidate keeps of the score in force: what recognition_proposals
+# reads of it (total, max, on time, arrival for the tie-break, the event id for the basis).
+CANDIDATE_FIELDS = ("unit_id", "period", "unit_type", "total", "max", "on_time",
+                    "first_received_at", "received_at", "rubric_version", "event_id")
 
 
 class ScoreDoc(me.Document):
@@ -76,8 +91,31 @@ class PendingRankingsDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
+class CandidateDoc(me.Document):
+    """A certificate candidate (`_id` = period|unit): a unit, in a cluster or not, whose
+    score in force was reported on time with at least 85% of its maximum
+    (standings.certificate_candidate), with what the proposals read of that score in an
+    embedded `current` (revision and `seq` first, as `scores`). Written by `_id` in
+    ScoreStore.save's path, deleted when the score in force no longer qualifies, so the
+    proposals find the period's candidates without reading `scores`. Only candidates are
+    kept: a few percent of the scores, bounded by the certificates the proposals list."""
+
+    meta = {"collection": "certificate_candidates", "strict": False,
+            "indexes": [{"fields": ["period"]}]}
+    id = me.StringField(primary_key=True)
+    unit_id = me.StringField(required=True)
+    period = me.IntField(required=True)
+
+
+class ScoringMetaDoc(me.Document):
+    """Markers of one-time migrations (`_id` = the migration), read by `_id`."""
+
+    meta = {"collection": "scoring_meta", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
 DOCUMENTS = [ScoreDoc, ScoreHistoryDoc, RubricSelectionDoc, LeadershipDoc, PublicationDoc,
-             PendingRankingsDoc]
+             PendingRankingsDoc, CandidateDoc, ScoringMetaDoc]
 
 
 def flat_score(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -96,6 +134,33 @@ def history_key(doc: dict[str, Any]) -> str:
     return f"{doc['unit_id']}|{doc['period']}|{doc['rubric_version']}|r{doc['revision']}"
 
 
+def candidate_key(period: int, unit_id: str) -> str:
+    return f"{period}|{unit_id}"
+
+
+def _in_force_value(doc: dict[str, Any], fields: Iterable[str] | None = None
+                    ) -> dict[str, Any]:
+    """The embedded `current` of `scores` and `certificate_candidates` (only `fields` of
+    `doc`, if given): the revision and `seq` first, so `$max` keeps the newest revision
+    and of one revision the latest scoring."""
+    rest = {k: v for k, v in doc.items() if k not in ("_id", "revision", "seq")}
+    if fields is not None:
+        rest = {k: rest.get(k) for k in fields}
+    return {"revision": doc["revision"], "seq": int(doc.get("seq") or 0), **rest}
+
+
+async def gather_bounded(calls: Iterable[Awaitable[T]], limit: int = CONCURRENT_READS
+                         ) -> list[T]:
+    """asyncio.gather with at most `limit` of the calls in flight, results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
 class ScoreStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.scores = db["scores"]
@@ -103,6 +168,8 @@ class ScoreStore:
         self.selections = db["rubric_selections"]
         self.publications = db["publications"]
         self.pending = db["rankings_pending"]
+        self.candidates = db["certificate_candidates"]
+        self.meta = db["scoring_meta"]
 
     async def save(self, doc: dict[str, Any], *, in_history: bool = False,
                    current: dict[str, Any] | None = None, read: bool = True) -> bool:
@@ -128,21 +195,85 @@ class ScoreStore:
             if current["revision"] > doc["revision"]:
                 return False  # a newer revision is in force: nothing to write
             if current.get("event_id") == doc["event_id"]:
-                return True  # this very score is in force (a redelivery): nothing to write
-        value = {"revision": doc["revision"], "seq": int(doc.get("seq") or 0),
-                 **{k: v for k, v in doc.items() if k not in ("_id", "revision", "seq")}}
+                # This very score is in force (a redelivery): nothing to write there; its
+                # candidate again, in case the process died between the two writes.
+                await self.keep_candidate(doc)
+                return True
         update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
-                  "$max": {"current": value}}
+                  "$max": {"current": _in_force_value(doc)}}
         for _ in range(3):
             try:
                 result = await self.scores.update_one({"_id": key}, update, upsert=True)
             except DuplicateKeyError:
                 continue  # two first writers of a new `_id` on FerretDB: it exists now
             if result.modified_count or result.upserted_id is not None:
+                # A candidate can be stored only if the score replaced was one.
+                await self.keep_candidate(doc, was_candidate=current is not None and
+                                          certificate_candidate(current))
                 return True
             stored = await self.current(doc["unit_id"], doc["period"])
-            return stored is not None and stored.get("event_id") == doc["event_id"]
+            in_force = stored is not None and stored.get("event_id") == doc["event_id"]
+            if in_force:
+                await self.keep_candidate(doc)
+            return in_force
         raise TransientError(f"scores {key} kept changing during the write")
+
+    # -- certificate candidates: found per period without reading `scores` --------------
+
+    async def keep_candidate(self, doc: dict[str, Any], *, was_candidate: bool = True
+                             ) -> None:
+        """Make the unit's certificate candidate reflect `doc`, the score in force: kept
+        (by `$max`, so a newer revision's candidate is never replaced by an older one's)
+        if it qualifies, else deleted. `was_candidate=False`: the score it replaced did
+        not qualify either, so there is nothing to delete. Both by `_id`."""
+        key = candidate_key(doc["period"], doc["unit_id"])
+        if not certificate_candidate(doc):
+            if was_candidate:
+                await self.candidates.delete_one({"_id": key})
+            return
+        update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
+                  "$max": {"current": _in_force_value(doc, CANDIDATE_FIELDS)}}
+        try:
+            await self.candidates.update_one({"_id": key}, update, upsert=True)
+        except DuplicateKeyError:  # two first writers of a new `_id` on FerretDB
+            await self.candidates.update_one({"_id": key}, update, upsert=True)
+
+    async def candidates_of(self, period: int) -> dict[str, dict[str, Any]]:
+        """unit id -> what the proposals read of its score in force, for every candidate
+        of the period. `{period}` has no `_id`: on FerretDB it reads the candidates
+        collection (candidates of every period, a few percent of `scores`), never
+        `scores`; on MongoDB the `period` index serves it."""
+        out = {}
+        for raw in await self.candidates.find({"period": period}).to_list(None):
+            doc = flat_score(raw)
+            if doc is not None:
+                out[str(doc["unit_id"])] = doc
+        return out
+
+    async def backfill_candidates(self) -> int | None:
+        """Once per database: the candidates of the scores stored before candidates were
+        kept (a marker in `scoring_meta`, read by `_id`, says it is done). Reads all of
+        `scores` once; each candidate is then written from its score in force read again
+        by `_id`, so a score that changed meanwhile is not undone. Idempotent: workers
+        that start together may each run it. Returns the candidates written, or None if
+        it was done already."""
+        if await self.meta.find_one({"_id": CANDIDATES_BACKFILL}) is not None:
+            return None
+        found = []
+        async for raw in self.scores.find({}):
+            doc = flat_score(raw)
+            if doc is not None and "revision" in doc and certificate_candidate(doc):
+                found.append((str(doc["unit_id"]), int(doc["period"])))
+        written = 0
+        for unit_id, period in found:
+            now = await self.current(unit_id, period)
+            if now is not None:
+                await self.keep_candidate(now)
+                written += certificate_candidate(now)
+        await self.meta.replace_one(
+            {"_id": CANDIDATES_BACKFILL},
+            {"done_at": datetime.now(UTC).isoformat(), "candidates": written}, upsert=True)
+        return written
 
     async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """The stored score of the same unit, period, rubric version and revision."""
@@ -163,19 +294,14 @@ class ScoreStore:
         docs = await self.history.find({"unit_id": unit_id, "period": period}).to_list(None)
         return sorted(docs, key=lambda d: (d["revision"], d.get("scored_at") or ""))
 
-    async def for_period(self, period: int) -> list[dict[str, Any]]:
-        docs = await self.scores.find({"period": period}).to_list(None)
-        return [d for d in map(flat_score, docs) if d is not None]
-
-    async def for_periods(self, periods: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """period -> unit id -> score in force, for several periods in one read."""
-        wanted = sorted(set(periods))
-        out: dict[int, dict[str, Any]] = {p: {} for p in wanted}
-        for raw in await self.scores.find({"period": {"$in": wanted}}).to_list(None):
-            doc = flat_score(raw)
-            if doc is not None:
-                out[doc["period"]][doc["unit_id"]] = doc
-        return out
+    async def scores_of(self, unit_ids: Iterable[str], period: int
+                        ) -> dict[str, dict[str, Any]]:
+        """unit id -> score in force, for these units of the period (those with one):
+        one read by `_id` each, CONCURRENT_READS at a time. Never `$in`, which FerretDB
+        answers by reading the whole collection."""
+        units = sorted(set(unit_ids))
+        found = await gather_bounded(self.current(u, period) for u in units)
+        return {u: doc for u, doc in zip(units, found, strict=True) if doc is not None}
 
     # -- periods whose standings and proposals are still to be published --------------
 
@@ -235,11 +361,17 @@ class LeadershipStore:
     async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:
         return await self.register.find_one({"_id": f"{cluster_id}|{period}"})
 
-    async def of_cluster(self, cluster_id: str) -> list[dict[str, Any]]:
-        return await self.register.find({"cluster_id": cluster_id}).to_list(None)
+    async def decisions(self, cluster_id: str, periods: Iterable[int]
+                        ) -> list[dict[str, Any]]:
+        """The operator's decisions of the cluster for these years, each read by `_id`
+        (CONCURRENT_READS at a time); suggestions are left out."""
+        years = sorted(set(periods))
+        docs = await gather_bounded(self.get(cluster_id, y) for y in years)
+        return [d for d in docs if d is not None and d.get("status") in (CONFIRMED, OVERRIDDEN)]
 
     async def decided(self) -> list[dict[str, Any]]:
-        """The operator's decisions, every cluster and year (one read for many clusters)."""
+        """The operator's decisions, every cluster and year (one read for many clusters;
+        a scan of `leadership` on FerretDB: no hot path uses it any more)."""
         return await self.register.find(
             {"status": {"$in": [CONFIRMED, OVERRIDDEN]}}).to_list(None)
 

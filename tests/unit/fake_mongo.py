@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,11 @@ class Cursor:
     async def to_list(self, n: int | None = None) -> list[dict[str, Any]]:
         await asyncio.sleep(0)
         return [copy.deepcopy(d) for d in self.docs[:n]]
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        for doc in list(self.docs):
+            await asyncio.sleep(0)
+            yield copy.deepcopy(doc)
 
 
 class FakeCollection:
@@ -101,6 +107,7 @@ class FakeCollection:
             doc = self.docs[flt["_id"]] = {"_id": flt["_id"],
                                            **copy.deepcopy(update.get("$setOnInsert", {}))}
             inserted = flt["_id"]
+        before = copy.deepcopy(doc)
         for dotted, value in update.get("$set", {}).items():
             parent, last = _path(doc, dotted)
             parent[last] = copy.deepcopy(value)
@@ -111,7 +118,13 @@ class FakeCollection:
             parent, last = _path(doc, dotted)
             if last not in parent or bson_order(parent[last]) < bson_order(value):
                 parent[last] = copy.deepcopy(value)
-        return Result(matched_count=0 if inserted else 1, upserted_id=inserted)
+        for dotted, spec in update.get("$addToSet", {}).items():
+            parent, last = _path(doc, dotted)
+            values = parent.setdefault(last, [])
+            values += [v for v in spec["$each"] if v not in values]
+        return Result(matched_count=0 if inserted else 1,
+                      modified_count=int(not inserted and doc != before),
+                      upserted_id=inserted)
 
     async def delete_one(self, flt: dict[str, Any]) -> Result:
         self._call("delete_one", flt)

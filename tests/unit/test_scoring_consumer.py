@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +55,10 @@ class Cursor:
 
     async def to_list(self, _: Any) -> list[dict[str, Any]]:
         return self.docs
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        for doc in self.docs:
+            yield doc
 
 
 class FakeCollection:
@@ -264,6 +268,10 @@ class FakeRegister:
     async def decided(self) -> list[dict[str, Any]]:
         return []
 
+    async def decided_before(self, cluster_id: str, years: dict[str, Any],
+                             period: int) -> list[dict[str, Any]]:
+        return []
+
     async def publish_suggestion(self, cluster_id: str, period: int,
                                  decided: list[dict[str, Any]] | None = None,
                                  sequence: int | None = None) -> None:
@@ -327,8 +335,8 @@ def test_many_scores_are_published_once_from_one_read_of_the_period() -> None:
     run(scenario())
     assert w.kinds() == ["standings", "proposals"]
     assert w.register.suggested == [("mps-cluster-4", PERIOD + 1)]
-    assert [c for c in w.db["scores"].calls if c[0] == "find"] == [
-        ("find", {"period": {"$in": [PERIOD]}})]
+    # Besides the candidates' one-time backfill (the first tick), only reads by _id.
+    assert [c for c in w.db["scores"].calls if "_id" not in c[1]] == [("find", {})]
     standings = w.producer.sent[0].data
     assert [r["unit_id"] for r in standings["standings"]] == ["police:c", "police:b",
                                                               "police:a"]
@@ -393,13 +401,13 @@ def test_a_score_marked_during_a_recomputation_is_published_by_the_next() -> Non
         if not late.is_set():
             late.set()
             # Another worker stores police:b and marks the period, after the scores
-            # were read (the registry is read next).
+            # were read (the publications are read next).
             w.db["scores"].docs["police:b|2031"] = {**score("police:b", 1, total=90),
                                                     "_id": "police:b|2031"}
             w.db["rankings_pending"].docs[str(PERIOD)].update(
                 {"token": "another", "units": ["police:a", "police:b"]})
 
-    w.db["registry_clusters"].before = meanwhile
+    w.db["publications"].before = meanwhile
     run(rankings.tick())
     assert str(PERIOD) in w.db["rankings_pending"].docs  # left for the next tick
     first = w.producer.sent[0].data
@@ -423,7 +431,7 @@ def test_the_sequence_is_taken_before_the_scores_are_read(
     run(w.store.save(score("police:a", 1)))
     order.clear()
     run(rankings.after_scores(PERIOD, ["police:a"]))
-    assert order[:3] == ["sequence", "scores.find", "clusters.find"]
+    assert order[:3] == ["sequence", "clusters.find", "scores.find_one"]
     assert {e.data["sequence"] for e in w.producer.sent} == {42}
 
 
