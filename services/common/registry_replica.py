@@ -104,6 +104,12 @@ class RegistryReplica:
             self.forget()
             self._token = token
 
+    async def generation(self) -> Any:
+        """The replica's generation token (one read by `_id`): it changes whenever any
+        process changes the replica. None while nothing was ever applied."""
+        await self._fresh()
+        return self._token
+
     async def all_units(self) -> list[dict[str, Any]]:
         await self._fresh()
         if self._units is None:

@@ -29,6 +29,12 @@ REPORT_SECONDS = Histogram(
     "reporting_report_seconds", "Time to assemble and render a report, by kind and format.",
     ["kind", "format"], buckets=LATENCY_BUCKETS,
 )
+SNAPSHOTS = Counter(
+    "reporting_national_snapshots_total",
+    "National synthesis requests (reports and dashboard polls) by how they were served: "
+    "hit (held, tokens unchanged), shared (computed by a concurrent request), computed.",
+    ["outcome"],
+)
 REBUILDS = Counter(
     "reporting_rebuilds_total", "Read-model rebuilds from the topics, by outcome.", ["outcome"],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,9 @@ from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting import metrics, projections
 from services.reporting.cluster_report import cluster_report
 from services.reporting.dashboard import daily_series, dashboard_view
-from services.reporting.domain import campaign_deadline, national_report
+from services.reporting.domain import iso, national_report, statement
 from services.reporting.membership import clusters_for_period
+from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,22 @@ class UnknownCluster(LookupError):
     """No such cluster in that period's registry."""
 
 
+@dataclass(frozen=True)
+class National:
+    """The national synthesis of a period as computed from the read models (its `as_of`,
+    `last_event_at` and `statement` are set per request), and the reports it read.
+    Shared between requests: read it, never change it."""
+
+    report: dict[str, Any]
+    reports: dict[str, dict[str, Any]]
+
+
 class Reports:
     def __init__(self, *, model: ReadModel, replica: RegistryReplica, clock: Clock,
                  refresh_seconds: float = 3.0) -> None:
         self.model, self.replica, self.clock = model, replica, clock
         self.refresh_seconds = refresh_seconds
+        self.snapshots: Snapshots[National] = Snapshots()
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each topic: the live agents and the rebuild use the same."""
@@ -95,18 +108,33 @@ class Reports:
         return (await self._national(period))[0]
 
     async def _national(self, period: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The synthesis as of now. What it is computed from is read only when the
+        period's version token or the registry's generation changed (two reads by `_id`
+        otherwise); the time it states is read first, so it is never newer than that."""
         with tracer.start_as_current_span("reporting.national",
                                           attributes={"emulation.period": period}):
-            units = await self.replica.units(period)
-            reports = await self.model.reports_for(period)
-            report = national_report(
-                period=period, as_of=self.clock.now(), units=units,
-                clusters=await self._clusters(period, units), reports=reports,
-                scores=await self.model.scores_for(period),
-                reminders=await self.model.reminders_for(period),
-                proposals=await self.model.proposals_of(period),
-                last_event_at=await self.model.last_event_at())
-            return report, reports
+            last_event_at = await self.model.last_event_at()
+            held = await self.snapshots.get(period, lambda: self._national_key(period),
+                                            lambda: self._compute_national(period))
+            as_of = self.clock.now()
+            report = {**held.report, "as_of": as_of.isoformat(),
+                      "last_event_at": iso(last_event_at),
+                      "statement": statement(as_of, last_event_at)}
+            return report, held.reports
+
+    async def _national_key(self, period: int) -> tuple[Any, ...]:
+        return (await self.model.version(period), await self.replica.generation())
+
+    async def _compute_national(self, period: int) -> National:
+        units = await self.replica.units(period)
+        reports = await self.model.reports_for(period)
+        report = national_report(
+            period=period, as_of=self.clock.now(), units=units,
+            clusters=await self._clusters(period, units), reports=reports,
+            scores=await self.model.scores_for(period),
+            reminders=await self.model.reminders_for(period),
+            proposals=await self.model.proposals_of(period))
+        return National(report=report, reports=reports)
 
     async def _clusters(self, period: int, units: list[dict[str, Any]] | None = None
                         ) -> dict[str, dict[str, Any]]:
@@ -143,7 +171,8 @@ class Reports:
     async def dashboard(self, period: int) -> dict[str, Any]:
         report, reports = await self._national(period)
         series = daily_series(expected=[u["unit_id"] for u in report["units"]],
-                              reports=reports, deadline=campaign_deadline(period, reports),
+                              reports=reports, deadline=datetime.fromisoformat(
+                                  report["deadline"]),
                               as_of=datetime.fromisoformat(report["as_of"]))
         return dashboard_view(report, series, self.refresh_seconds)
 

@@ -11,6 +11,7 @@ write that can still change it. That write keeps its condition (`order < new`,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,14 @@ from pymongo.errors import DuplicateKeyError
 from services.common.kafka import TransientError
 from services.common.mongo import insert_new
 from services.reporting.projections import parse_time, unit_key
-from services.reporting.writes import ATTEMPTS, WATERMARK_SECONDS, Known, Watermark, below
+from services.reporting.writes import (
+    ATTEMPTS,
+    WATERMARK_SECONDS,
+    Known,
+    Versions,
+    Watermark,
+    below,
+)
 
 
 class ReportDoc(me.Document):
@@ -74,11 +82,16 @@ class LeadershipViewDoc(me.Document):
 
 
 class MetaDoc(me.Document):
-    """`watermark`: the time of the newest event applied (what a report reflects)."""
+    """`watermark`: the time of the newest event applied (what a report reflects);
+    `version|<period>`: a token that changes after every write the national synthesis
+    of that period reads (`writes.Versions`)."""
 
     meta = {"collection": "rm_meta", "strict": False}
     id = me.StringField(primary_key=True)
 
+
+# The collections the national synthesis reads by period (the version token's writes).
+VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_proposals"})
 
 DOCUMENTS: list[Any] = [ReportDoc, ScoreViewDoc, ReminderViewDoc, StandingsViewDoc,
                         ProposalsViewDoc, LeadershipViewDoc, MetaDoc]
@@ -117,6 +130,7 @@ class ReadModel:
                                                 self.leadership)}
         self.epoch = 0  # odd while drop_all runs; bumped at its start and its end
         self.watermark = Watermark(self.meta, watermark_seconds)
+        self.versions = Versions(self.meta)
 
     def _remember(self, coll: AsyncCollection[Any], key: str, value: Any, epoch: int) -> None:
         if epoch == self.epoch and epoch % 2 == 0:
@@ -132,7 +146,13 @@ class ReadModel:
         documents field by field in order, so the lower (higher) revision wins and the
         same revision again changes nothing. No read, and no filter but `{_id}` (FerretDB
         scans for any other). An event known to change nothing is not sent at all.
-        True if the document changed."""
+        True if the document changed. The period's version token changes after it."""
+        changed = await self._apply_submission(key, base, first, latest)
+        await self.versions.settle(int(base["period"]))
+        return changed
+
+    async def _apply_submission(self, key: str, base: dict[str, Any], first: dict[str, Any],
+                                latest: dict[str, Any]) -> bool:
         rev, epoch = int(latest["revision"]), self.epoch
         bounds = self.known[self.reports.name].get(key)  # (first_revision, revision)
         if bounds is not None and not below(rev, bounds[0]) and not below(bounds[1], rev):
@@ -143,24 +163,35 @@ class ReadModel:
                 result = await self.reports.update_one({"_id": key}, update, upsert=True)
             except DuplicateKeyError:
                 continue  # two first writers of a new `_id` on FerretDB: it exists now
+            finally:
+                self.versions.wrote(int(base["period"]))
             low, high = bounds if bounds is not None else (rev, rev)
             if isinstance(low, int) and isinstance(high, int):
                 self._remember(self.reports, key, (min(low, rev), max(high, rev)), epoch)
             return bool(result.modified_count or result.upserted_id is not None)
         raise TransientError(f"rm_submissions {key} kept changing during the write")
 
+    # Scores, reminders and proposals are read by the national synthesis: their period's
+    # version token changes after each write. Standings and leadership are not.
+
     async def apply_score(self, doc: dict[str, Any]) -> bool:
-        return await self._replace_if_newer(self.scores, doc)
+        return await self._versioned(doc, self._replace_if_newer(self.scores, doc))
 
     async def apply_reminder(self, doc: dict[str, Any]) -> bool:
         # A later status event may not repeat when the reminder went out: keep it.
-        return await self._replace_if_newer(self.reminders, doc, keep=("sent_at",))
+        return await self._versioned(
+            doc, self._replace_if_newer(self.reminders, doc, keep=("sent_at",)))
 
     async def apply_standings(self, doc: dict[str, Any]) -> bool:
         return await self._replace_if_newer(self.standings, doc)
 
     async def apply_proposals(self, doc: dict[str, Any]) -> bool:
-        return await self._replace_if_newer(self.proposals, doc)
+        return await self._versioned(doc, self._replace_if_newer(self.proposals, doc))
+
+    async def _versioned(self, doc: dict[str, Any], write: Awaitable[bool]) -> bool:
+        changed = await write
+        await self.versions.settle(int(doc["period"]))
+        return changed
 
     async def apply_leadership(self, doc: dict[str, Any]) -> bool:
         return await self._replace_if_newer(self.leadership, doc)
@@ -177,11 +208,17 @@ class ReadModel:
         document dropped meanwhile; a duplicate key: another writer was first, read it
         again). Known `_id`, stale doc: nothing, or the fill."""
         key, order, epoch = doc["_id"], doc["order"], self.epoch
+        # Only the collections the national synthesis reads count for the version token.
+        period = int(doc["period"]) if coll.name in VERSIONED else None
         fill = {k: doc[k] for k in keep if doc.get(k) is not None}
         known = self.known[coll.name].get(key)  # (order, kept fields it has)
         for _ in range(ATTEMPTS):
             if known is None:
-                if await insert_new(coll, doc):
+                try:
+                    inserted = await insert_new(coll, doc)
+                finally:
+                    self.versions.wrote(period)
+                if inserted:
                     self._remember(coll, key, (order, frozenset(fill)), epoch)
                     return True
                 known = await _stored(coll, key, keep)
@@ -201,11 +238,17 @@ class ReadModel:
                     # Stored meanwhile, by a writer that was first: look at what it wrote.
                     known = await _stored(coll, key, keep)
                     continue
+                finally:
+                    self.versions.wrote(period)
                 self._remember(coll, key, (order, filled | set(fill)), epoch)
                 return True
             for field, value in fill.items():
                 if field not in filled:
-                    await coll.update_one({"_id": key, field: None}, {"$set": {field: value}})
+                    try:
+                        await coll.update_one({"_id": key, field: None},
+                                              {"$set": {field: value}})
+                    finally:
+                        self.versions.wrote(period)
             self._remember(coll, key, (stored_order, filled | set(fill)), epoch)
             return False
         raise TransientError(f"{coll.name} {key} kept disappearing during the write")
@@ -241,6 +284,11 @@ class ReadModel:
 
     async def leadership_of(self, cluster_id: str, period: int) -> dict[str, Any] | None:
         return await self.leadership.find_one({"_id": unit_key(cluster_id, period)})
+
+    async def version(self, period: int) -> str:
+        """A token that changes whenever what `reports_for`, `scores_for`,
+        `reminders_for` or `proposals_of` answer for `period` may have changed."""
+        return await self.versions.token(period)
 
     async def last_event_at(self) -> datetime | None:
         """The newest event time applied: the stored watermark, or a newer one this

@@ -7,14 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from services.common.kafka import TransientError
+from services.common.mongo import insert_new
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 4  # reads and writes of one event before it is retried as a transient failure
+VERSION_PREFIX = "version|"  # rm_meta `_id` of a period's version token: version|2026
 KNOWN_LIMIT = 50_000  # `_id`s remembered per collection (a few seasons of every unit)
 WATERMARK_SECONDS = 0.25  # the watermark document is written at most this often
 
@@ -132,3 +138,68 @@ class Watermark:
             await self.flush()
         except Exception as exc:  # pending again, and the timer armed again
             log.warning("watermark not written, retrying", extra={"fields": {"error": repr(exc)}})
+
+
+class Versions:
+    """Per period, a version token (`rm_meta`, `_id` = `version|<period>`) that changes
+    after every write to what the national synthesis reads of that period
+    (`rm_submissions`, `rm_scores`, `rm_reminders`, `rm_proposals`). A reader that finds
+    the token it computed a report under may serve that report again: one read by `_id`
+    instead of a scan of each collection.
+
+    The token is a fresh random value, replaced whole (never incremented): FerretDB's
+    update of one document is not atomic across concurrent writers, but whichever of
+    several concurrent replacements lands last, it is a value no reader has seen, written
+    after the data writes before it. So the token a reader saw stays unchanged only while
+    nothing it read was written since. A write counts (`wrote`) once it has been sent,
+    whether it succeeded, failed or changed nothing; `settle` replaces the token if some
+    write of the period has not been followed by a replacement yet (a failed replacement
+    is made by the event's retry; a process that dies before it leaves the offset
+    uncommitted, and the redelivered event's write, sent again, counts again). A dropped
+    token (a rebuild) is recreated by the next reader with a new value."""
+
+    def __init__(self, coll: AsyncCollection[Any]) -> None:
+        self.coll = coll
+        self._sent: dict[int, int] = {}  # writes sent per period
+        self._covered: dict[int, int] = {}  # ... of them followed by a new token
+
+    @staticmethod
+    def key(period: int) -> str:
+        return f"{VERSION_PREFIX}{period}"
+
+    def wrote(self, period: int | None) -> None:
+        """A write of `period` was sent (call it after the write returned or failed)."""
+        if period is not None:
+            self._sent[period] = self._sent.get(period, 0) + 1
+
+    async def settle(self, period: int | None) -> None:
+        """A new token for `period` if a write sent before now has not been followed by one."""
+        if period is None:
+            return
+        sent = self._sent.get(period, 0)
+        if sent <= self._covered.get(period, 0):
+            return
+        key = self.key(period)
+        for _ in range(ATTEMPTS):
+            try:
+                await self.coll.replace_one(
+                    {"_id": key}, {"_id": key, "token": uuid.uuid4().hex}, upsert=True)
+            except DuplicateKeyError:
+                continue  # two first writers of the token on FerretDB: it exists now
+            self._covered[period] = max(self._covered.get(period, 0), sent)
+            return
+        raise TransientError(f"rm_meta {key} kept changing during the write")
+
+    async def token(self, period: int) -> str:
+        """The period's current token, read by `_id`; created if there is none yet."""
+        key = self.key(period)
+        for _ in range(ATTEMPTS):
+            doc = await self.coll.find_one({"_id": key})
+            if doc is not None and doc.get("token"):
+                return str(doc["token"])
+            fresh = uuid.uuid4().hex
+            if doc is None and await insert_new(self.coll, {"_id": key, "token": fresh}):
+                return fresh
+            if doc is not None:  # a token document without a token: replace it
+                await self.coll.replace_one({"_id": key}, {"_id": key, "token": fresh})
+        raise TransientError(f"rm_meta {key} kept changing during the read")
