@@ -118,6 +118,10 @@ class FakeCollection:
             parent, last = _path(doc, dotted)
             if last not in parent or bson_order(parent[last]) < bson_order(value):
                 parent[last] = copy.deepcopy(value)
+        for dotted, value in update.get("$min", {}).items():
+            parent, last = _path(doc, dotted)
+            if last not in parent or bson_order(value) < bson_order(parent[last]):
+                parent[last] = copy.deepcopy(value)
         for dotted, spec in update.get("$addToSet", {}).items():
             parent, last = _path(doc, dotted)
             values = parent.setdefault(last, [])
