@@ -42,11 +42,16 @@ class UnknownCluster(LookupError):
 @dataclass(frozen=True)
 class National:
     """The national synthesis of a period as computed from the read models (its `as_of`,
-    `last_event_at` and `statement` are set per request), and the reports it read.
-    Shared between requests: read it, never change it."""
+    `last_event_at` and `statement` are set per request), and what it was computed from
+    (the cluster reports of the period read the same). Shared between requests: read
+    it, never change it."""
 
     report: dict[str, Any]
+    units: list[dict[str, Any]]
+    clusters: dict[str, dict[str, Any]]
     reports: dict[str, dict[str, Any]]
+    scores: dict[str, dict[str, Any]]
+    reminders: dict[str, list[dict[str, Any]]]
 
 
 class Reports:
@@ -114,27 +119,32 @@ class Reports:
         with tracer.start_as_current_span("reporting.national",
                                           attributes={"emulation.period": period}):
             last_event_at = await self.model.last_event_at()
-            held = await self.snapshots.get(period, lambda: self._national_key(period),
-                                            lambda: self._compute_national(period))
+            held = await self._held(period)
             as_of = self.clock.now()
             report = {**held.report, "as_of": as_of.isoformat(),
                       "last_event_at": iso(last_event_at),
                       "statement": statement(as_of, last_event_at)}
             return report, held.reports
 
+    async def _held(self, period: int) -> National:
+        return await self.snapshots.get(period, lambda: self._national_key(period),
+                                        lambda: self._compute_national(period))
+
     async def _national_key(self, period: int) -> tuple[Any, ...]:
         return (await self.model.version(period), await self.replica.generation())
 
     async def _compute_national(self, period: int) -> National:
         units = await self.replica.units(period)
+        clusters = await self._clusters(period, units)
         reports = await self.model.reports_for(period)
+        scores = await self.model.scores_for(period)
+        reminders = await self.model.reminders_for(period)
         report = national_report(
-            period=period, as_of=self.clock.now(), units=units,
-            clusters=await self._clusters(period, units), reports=reports,
-            scores=await self.model.scores_for(period),
-            reminders=await self.model.reminders_for(period),
+            period=period, as_of=self.clock.now(), units=units, clusters=clusters,
+            reports=reports, scores=scores, reminders=reminders,
             proposals=await self.model.proposals_of(period))
-        return National(report=report, reports=reports)
+        return National(report=report, units=units, clusters=clusters, reports=reports,
+                        scores=scores, reminders=reminders)
 
     async def _clusters(self, period: int, units: list[dict[str, Any]] | None = None
                         ) -> dict[str, dict[str, Any]]:
@@ -152,21 +162,22 @@ class Reports:
         with tracer.start_as_current_span("reporting.cluster",
                                           attributes={"emulation.period": period,
                                                       "emulation.cluster": cluster_id}):
-            units = await self.replica.units(period)
-            cluster = (await self._clusters(period, units)).get(cluster_id)
+            # What the national synthesis is computed from, held as it is (reads by
+            # `_id` only when nothing changed); the cluster's own documents by `_id`.
+            last_event_at = await self.model.last_event_at()
+            held = await self._held(period)
+            cluster = held.clusters.get(cluster_id)
             if cluster is None:
                 raise UnknownCluster(f"no cluster {cluster_id} in {period}")
             raw = await self.replica.clusters_coll.find_one({"_id": cluster_id}) or {}
             return cluster_report(
                 cluster_id=cluster_id, period=period, as_of=self.clock.now(), cluster=cluster,
-                registry_years=raw.get("years", {}), units=units,
-                reports=await self.model.reports_for(period),
-                scores=await self.model.scores_for(period),
-                reminders=await self.model.reminders_for(period),
+                registry_years=raw.get("years", {}), units=held.units,
+                reports=held.reports, scores=held.scores, reminders=held.reminders,
                 standings=await self.model.standings_of(cluster_id, period),
                 proposals=await self.model.proposals_of(period),
                 leadership=await self.model.leadership_of(cluster_id, period + 1),
-                last_event_at=await self.model.last_event_at())
+                last_event_at=last_event_at)
 
     async def dashboard(self, period: int) -> dict[str, Any]:
         report, reports = await self._national(period)

@@ -20,7 +20,7 @@ from services.reporting.service import Reports
 from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
 from tests.unit.fake_mongo import FakeDb
-from tests.unit.test_registry_replica import unit_event
+from tests.unit.test_registry_replica import cluster_event, unit_event
 from tests.unit.test_reporting_samples import PERIOD, accepted, score
 
 UNITS = ["province:ha-noi", "province:hue", "police:phu-tho", "police:bac-ninh"]
@@ -274,5 +274,31 @@ def test_the_kept_report_is_the_one_computed_now_but_for_its_time() -> None:
         assert kept == {**fresh, "as_of": kept["as_of"], "statement": kept["statement"]}
         assert list(kept) == list(fresh)  # the same fields in the same order
         assert kept["as_of"] in kept["statement"]
+
+    asyncio.run(run())
+
+
+def test_a_cluster_report_reads_what_is_held_and_its_own_documents_by_id() -> None:
+    world = World()
+
+    async def run() -> None:
+        for n, uid in enumerate(UNITS):
+            await world.replica.apply(unit_event(uid, n, type=uid.split(":")[0], name=uid,
+                                                 clusters={"2026": "mps-cluster-1"}))
+        await world.replica.apply(cluster_event("mps-cluster-1", {
+            "2026": {"members": UNITS, "head": UNITS[0], "deputy": UNITS[1]}}))
+        await world.submit("province:ha-noi")
+        await world.model.apply_score(score("province:ha-noi", 70.0))
+        await world.reports.dashboard(PERIOD)
+        world.reads()
+        kept = await world.reports.cluster("mps-cluster-1", PERIOD)
+        assert scans(world.reads()) == []
+        assert world.reports.snapshots.computed == 1
+        fresh = await World(world.db).reports.cluster("mps-cluster-1", PERIOD)
+        assert {**kept, "as_of": None, "statement": None} == {
+            **fresh, "as_of": None, "statement": None}
+        assert kept["submitted"] == 1 and len(kept["members"]) == len(UNITS)
+        await world.submit("police:phu-tho")  # the next report shows it
+        assert (await world.reports.cluster("mps-cluster-1", PERIOD))["submitted"] == 2
 
     asyncio.run(run())
