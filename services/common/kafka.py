@@ -21,6 +21,7 @@ from services.common import metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_event
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.telemetry import extract_context, inject_headers
+from services.common.watch import ConsumerWatch
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -138,11 +139,13 @@ class RecordLoop:
 
     def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
                  source: str, handler_retries: int = 3,
-                 max_value_bytes: int | None = None) -> None:
+                 max_value_bytes: int | None = None, watch: ConsumerWatch | None = None
+                 ) -> None:
         self.consumer, self.producer = consumer, producer
         self.dead_letter_topic, self.source = dead_letter_topic, source
         self.handler_retries = handler_retries
         self.max_value_bytes = max_value_bytes
+        self.watch = watch
 
     async def run(self, stream: Any, handler: Handler) -> None:
         # faust acks an event in its iterator's `finally`, so also when the body is
@@ -152,6 +155,8 @@ class RecordLoop:
         async for ev in manual.events():
             await self.process(ev.message, handler)
             await manual.ack(ev)
+            if self.watch is not None:
+                self.watch.progressed()
 
     async def process(self, message: Any, handler: Handler) -> None:
         """Handle or dead-letter one record; raises only when cancelled."""
@@ -217,6 +222,8 @@ class RecordLoop:
                     # The store, Kafka or the disk is away: wait for it, however long.
                     attempt += 1
                     metrics.RETRIES.labels(topic).inc()
+                    if self.watch is not None:
+                        self.watch.retrying()
                     log.warning("transient failure, retrying", extra={"fields": {
                         "topic": topic, "event_id": event.id, "attempt": attempt,
                         "error": repr(exc)[:300]}})
@@ -242,6 +249,8 @@ class RecordLoop:
                 break
             except Exception as failure:
                 attempt += 1
+                if self.watch is not None:
+                    self.watch.retrying()
                 if not is_transient(failure) and not letter.data.get("value_cut"):
                     letter = self._letter(message, exc, value_chars=1000)
                     letter.data["value_cut"] = True
