@@ -41,6 +41,8 @@ class ConsumerWatch:
         self.lag_read_at: float | None = None
         self.lag_error: str | None = None
         self.last_retry: float | None = None
+        # From the start, so the stalled-consumer alert has a series to compare with.
+        metrics.CONSUMER_PROGRESS.labels(group).set_to_current_time()
 
     def progressed(self) -> None:
         """A record was processed and acknowledged (written or dead-lettered)."""
