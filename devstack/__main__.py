@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             # on purpose.
             print(f"  {'supervisor':<15}{supervise.start(cfg)} (log {cfg.logs}/supervisor.log)")
         elif args.command == "supervise":
-            supervise.Watchdog(cfg).run()
+            supervise.Watchdog(supervise.stack_targets(cfg)).run()
         elif args.command == "infra":
             up(cfg, services=False)
         elif args.command == "down":

@@ -12,10 +12,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from devstack import parts
 from devstack.config import ROOT, SERVICES, StackConfig
+from devstack.procs import Proc
 
 INTERVAL_SECONDS = 15.0
 FAILURES_BEFORE_RESTART = 2
@@ -37,22 +39,42 @@ def livez(base: str) -> tuple[bool | None, str]:
         return None, repr(exc)
 
 
+@dataclass
+class Target:
+    """A process to watch: its pid file, its base URL, and how to start it afresh."""
+
+    name: str
+    proc: Proc
+    url: str
+    restart: Callable[[], None]
+
+
+def stack_targets(cfg: StackConfig) -> list[Target]:
+    def restart(name: str) -> Callable[[], None]:
+        def again() -> None:
+            parts.proc(cfg, name).stop()
+            parts.start_service(cfg, name, wait=False)
+        return again
+
+    return [Target(name, parts.proc(cfg, name), cfg.service_url(name), restart(name))
+            for name in SERVICES]
+
+
 class Watchdog:
-    def __init__(self, cfg: StackConfig,
-                 probe: Callable[[str], tuple[bool | None, str]] = livez,
-                 restart: Callable[[StackConfig, str], None] | None = None) -> None:
-        self.cfg, self.probe = cfg, probe
-        self.restart = restart or _restart
+    def __init__(self, targets: list[Target],
+                 probe: Callable[[str], tuple[bool | None, str]] = livez) -> None:
+        self.targets, self.probe = targets, probe
         self.failures: dict[str, int] = {}
 
     def check(self) -> list[str]:
-        """One round; the names of the services restarted."""
+        """One round; the names of the processes restarted."""
         restarted = []
-        for name in SERVICES:
-            if parts.proc(self.cfg, name).pid() is None:
+        for target in self.targets:
+            name = target.name
+            if target.proc.pid() is None:
                 self.failures.pop(name, None)
                 continue
-            live, why = self.probe(self.cfg.service_url(name))
+            live, why = self.probe(target.url)
             if live is not False:
                 self.failures.pop(name, None)
                 continue
@@ -60,25 +82,20 @@ class Watchdog:
             _say(f"{name}: /livez failed ({self.failures[name]}/{FAILURES_BEFORE_RESTART}): "
                  f"{why}")
             if self.failures[name] >= FAILURES_BEFORE_RESTART:
-                self.restart(self.cfg, name)
+                target.restart()
                 self.failures.pop(name, None)
                 restarted.append(name)
                 _say(f"{name}: restarted")
         return restarted
 
     def run(self, interval: float = INTERVAL_SECONDS) -> None:
-        _say(f"watching {', '.join(SERVICES)} every {interval:.0f} s")
+        _say(f"watching {', '.join(t.name for t in self.targets)} every {interval:.0f} s")
         while True:
             try:
                 self.check()
             except Exception as exc:  # a bad round must not end the watch
                 _say(f"round failed: {exc!r}")
             time.sleep(interval)
-
-
-def _restart(cfg: StackConfig, name: str) -> None:
-    parts.proc(cfg, name).stop()
-    parts.start_service(cfg, name, wait=False)
 
 
 def _say(line: str) -> None:

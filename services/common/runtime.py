@@ -12,14 +12,14 @@ from typing import Any
 
 import faust
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common import metrics
 from services.common.auth import TokenStore
 from services.common.clock import Clock, ControlledClock
-from services.common.http import create_app
+from services.common.http import OperatorPrincipal, create_app
 from services.common.kafka import EventProducer, RecordLoop, make_faust_app
 from services.common.logs import setup_logging
 from services.common.mongo import async_database, connect_odm, ping
@@ -184,10 +184,28 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
 
 
 def http_app(runtime: Runtime, title: str) -> FastAPI:
-    return create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
-                      clock=runtime.clock, readiness=runtime.readiness(),
-                      liveness=runtime.liveness,
-                      max_body_bytes=runtime.settings.max_body_bytes)
+    app = create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
+                     clock=runtime.clock, readiness=runtime.readiness(),
+                     liveness=runtime.liveness,
+                     max_body_bytes=runtime.settings.max_body_bytes)
+    if runtime.settings.fault_injection:
+        app.include_router(fault_router(runtime))
+    return app
+
+
+def fault_router(runtime: Runtime) -> APIRouter:
+    """For fault tests: a consumer that holds its partitions and fetches nothing, as
+    after the restart stall (docs/faults.md); /livez must notice and the supervisor act."""
+    router = APIRouter(tags=["ops"], include_in_schema=False)
+
+    @router.post("/v1/admin/faults/stall-consumer")
+    async def stall_consumer(_: OperatorPrincipal) -> dict[str, list[str]]:
+        consumer = runtime.faust_app.consumer
+        held = consumer.assignment()
+        consumer.pause_partitions(held)
+        return {"paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in held)}
+
+    return router
 
 
 def serve(factory: str, settings: ServiceSettings) -> None:

@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     # /livez fails once a consumer has had records waiting and processed none (or held
     # no partition while its group had work) for this long; the supervisor restarts it.
     consumer_stall_seconds: float = 120.0
+    # Lets fault tests stall this process's consumer on purpose (never in production).
+    fault_injection: bool = False
 
     def record_limit(self) -> int:
         return self.max_record_bytes or self.max_body_bytes + RECORD_ENVELOPE_ALLOWANCE
