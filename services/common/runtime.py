@@ -173,7 +173,7 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
         producer=EventProducer(settings.kafka_bootstrap, settings.service_name,
                                settings.produce_timeout_seconds),
         mongo=mongo, db=db,
-        faust_app=make_faust_app(group, settings.kafka_bootstrap),
+        faust_app=make_faust_app(group, settings.kafka_bootstrap, settings.group_instance_id),
         watch=ConsumerWatch(group, settings.consumer_stall_seconds),
         broker_lag=BrokerLag(settings.kafka_bootstrap, settings.service_name),
         documents=documents,
