@@ -5,6 +5,7 @@ last processed a record. /livez fails on a stall, and the supervisor restarts it
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common import metrics
 
+log = logging.getLogger(__name__)
 Partition = tuple[str, int]
 
 
@@ -41,6 +43,7 @@ class ConsumerWatch:
         self.lag_read_at: float | None = None
         self.lag_error: str | None = None
         self.last_retry: float | None = None
+        self.stalled = False
         # From the start, so the stalled-consumer alert has a series to compare with.
         metrics.CONSUMER_PROGRESS.labels(group).set_to_current_time()
 
@@ -64,6 +67,14 @@ class ConsumerWatch:
         metrics.CONSUMER_ASSIGNED.labels(self.group).set(len(self.assigned))
         for (topic, partition), records in lag.items():
             metrics.GROUP_LAG.labels(self.group, topic, str(partition)).set(records)
+        # Logged once per stall, with what /livez says: a fault test that times out
+        # then shows in the service's log whether its consumer was the cause.
+        verdict = self.verdict()
+        if verdict.live == self.stalled:
+            self.stalled = not verdict.live
+            log.log(logging.WARNING if self.stalled else logging.INFO,
+                    "consumer stalled" if self.stalled else "consumer moves again",
+                    extra={"fields": verdict.detail})
 
     def lag_unknown(self, error: str) -> None:
         self.lag_error = error[:300]

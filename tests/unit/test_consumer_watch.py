@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -105,3 +107,16 @@ def test_livez_answers_503_with_the_detail_and_readyz_reports_it(tmp_path: Path)
     assert live.status_code == 503 and live.json()["type"].endswith(":consumer-stalled")
     assert live.json()["consumers"]["assigned"] == [f"{T}[3]"]
     assert ready.status_code == 200 and ready.json()["consumers"]["lag"] == 400
+
+
+def test_a_stall_is_logged_once_and_its_end_too(caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="services.common.watch")
+    w, now = watch()
+    w.observe({(T, 0)}, {(T, 0): 5})
+    now.t += 121
+    for _ in range(3):
+        w.observe({(T, 0)}, {(T, 0): 5})
+    w.progressed()
+    w.observe({(T, 0)}, {(T, 0): 0})
+    assert [r.getMessage() for r in caplog.records if r.name == "services.common.watch"] == [
+        "consumer stalled", "consumer moves again"]
