@@ -1,4 +1,5 @@
-"""The local stack without Docker: python -m devstack {install|up|down|status|restart NAME}.
+"""The local stack without Docker:
+python -m devstack {install|up|down|status|restart NAME|supervise}.
 
 Ports and the state folder come from the environment (KAFKA_PORT, MONGO_PORT,
 SUBMISSIONS_PORT, ..., STACK_DIR); see README.md."""
@@ -9,7 +10,7 @@ import argparse
 import asyncio
 import sys
 
-from devstack import parts, prometheus
+from devstack import parts, prometheus, supervise
 from devstack.config import SERVICES, StackConfig
 from devstack.install import install
 from devstack.procs import StackError
@@ -45,7 +46,8 @@ def _publish_registry(cfg: StackConfig) -> None:
 
 
 def down(cfg: StackConfig) -> None:
-    for name in ("prometheus", *reversed(SERVICES), "sinks", "ferretdb", "kafka"):
+    for name in ("supervisor", "prometheus", *reversed(SERVICES), "sinks", "ferretdb",
+                 "kafka"):
         stopped = parts.proc(cfg, name).stop()
         print(f"  {name:<15}{'stopped' if stopped else 'not running'}")
 
@@ -55,6 +57,7 @@ def status(cfg: StackConfig) -> int:
     rows = [("kafka", f"127.0.0.1:{cfg.kafka_port}"), ("ferretdb", cfg.mongo_url)]
     rows += [(name, cfg.service_url(name)) for name in SERVICES]
     rows += [("prometheus", f"http://127.0.0.1:{prometheus.prometheus_port()}")]
+    rows += [("supervisor", "restarts a service whose /livez fails")]
     running = 0
     for name, where in rows:
         pid = parts.proc(cfg, name).pid()
@@ -64,14 +67,15 @@ def status(cfg: StackConfig) -> int:
         running += bool(pid)
         print(f"  {name:<15}{state:<32}{where}")
     print(f"  logs: {cfg.logs}")
-    optional = 0 if prometheus.available() else 1  # the stack runs without Prometheus
+    # The stack runs without Prometheus, and without the supervisor (test stacks).
+    optional = 1 if prometheus.available() else 2
     return 0 if running >= len(rows) - optional else 3
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["install", "up", "infra", "down", "status",
-                                            "restart"])
+                                            "restart", "supervise"])
     parser.add_argument("name", nargs="?", help="service to restart")
     args = parser.parse_args(argv)
     cfg = StackConfig.from_env()
@@ -81,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
             prometheus.install()
         elif args.command == "up":
             up(cfg)
+            # Only `make up`'s stack is watched: test stacks stop and start services
+            # on purpose.
+            print(f"  {'supervisor':<15}{supervise.start(cfg)} (log {cfg.logs}/supervisor.log)")
+        elif args.command == "supervise":
+            supervise.Watchdog(supervise.stack_targets(cfg)).run()
         elif args.command == "infra":
             up(cfg, services=False)
         elif args.command == "down":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +11,10 @@ from typing import Any
 
 SPECVERSION = "1.0"
 SCHEMA_URN = "urn:emulation:schema:{name}:v{version}"
+SCHEMA_PATTERN = re.compile(r"urn:emulation:schema:[A-Za-z0-9._-]+:v[0-9]{1,6}")
+# Nothing the platform produces nests deeper than a handful of levels; a deeper value
+# would only reach Python's recursion limit in json, the schema check or a handler.
+MAX_DEPTH = 32
 
 
 class EnvelopeError(ValueError):
@@ -87,8 +92,10 @@ def parse_event(raw: bytes | str | None) -> Event:
         raise EnvelopeError("empty record value")
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"value is not JSON: {exc}") from exc
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer over Python's digit limit
+        raise EnvelopeError(f"value is not JSON: {str(exc)[:200]}") from exc
+    except RecursionError as exc:
+        raise EnvelopeError(f"value nests deeper than {MAX_DEPTH} levels") from exc
     if not isinstance(doc, dict):
         raise EnvelopeError("value is not a JSON object")
     if doc.get("specversion") != SPECVERSION:
@@ -100,9 +107,12 @@ def parse_event(raw: bytes | str | None) -> Event:
         raise EnvelopeError(f"missing envelope attributes: {', '.join(missing)}")
     if not isinstance(doc.get("data"), dict):
         raise EnvelopeError("data must be a JSON object")
+    if _depth(doc) > MAX_DEPTH:
+        raise EnvelopeError(f"value nests deeper than {MAX_DEPTH} levels")
     schema = str(doc["dataschema"])
-    if not schema.startswith("urn:emulation:schema:") or ":v" not in schema:
-        raise EnvelopeError(f"unknown dataschema {schema!r}")
+    if not SCHEMA_PATTERN.fullmatch(schema):
+        raise EnvelopeError(f"unknown dataschema {schema[:200]!r}: not "
+                            "urn:emulation:schema:<name>:v<number>")
     return Event(
         id=str(doc["id"]),
         type=str(doc["type"]),
@@ -112,3 +122,16 @@ def parse_event(raw: bytes | str | None) -> Event:
         dataschema=schema,
         data=doc["data"],
     )
+
+
+def _depth(doc: Any) -> int:
+    """How deeply `doc` nests, without recursing (so without a recursion limit)."""
+    deepest, todo = 0, [(doc, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                todo.extend((child, depth + 1) for child in
+                            (node.values() if isinstance(node, dict) else node))
+    return deepest

@@ -1,6 +1,6 @@
 """The FastAPI shape every service shares: problem details for every error, a body
 size limit, one safe JSON parse of every body, an in-flight limit for expensive routes,
-request metrics, /healthz, /readyz, /metrics and the operator clock."""
+request metrics, /healthz, /livez, /readyz, /metrics and the operator clock."""
 
 from __future__ import annotations
 
@@ -32,12 +32,19 @@ from services.common.clock import Clock, ControlledClock
 from services.common.inputs import PlatformDateTime
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
+from services.common.watch import Verdict
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 # Where JsonGuard leaves the parsed body in the request's scope, for `json_body`.
 PARSED_BODY = "emulation.json_body"
+
+
+def _always_live() -> Verdict:
+    return Verdict(live=True, detail={})
+
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -235,6 +242,7 @@ def create_app(
     *, title: str, lifespan: Lifespan, tokens: TokenStore, clock: Clock,
     readiness: Mapping[str, ReadinessCheck], max_body_bytes: int, version: str = "1",
     body_read_timeout: float = 30.0,
+    liveness: Callable[[], Verdict] = _always_live,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
@@ -301,6 +309,16 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/livez", tags=["ops"])
+    async def livez() -> JSONResponse:
+        """Fails when the consumers stalled for longer than the setting: restart me."""
+        verdict = liveness()
+        if verdict.live:
+            return JSONResponse({"status": "live", "consumers": verdict.detail})
+        return problem_response(503, "consumer-stalled", "; ".join(
+            verdict.detail.get("problems", ())) or "a consumer stalled",
+            consumers=verdict.detail)
+
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
@@ -311,10 +329,11 @@ def create_app(
             except Exception as exc:
                 results[name] = f"failed: {exc!r}"[:300]
         ok = all(v == "ok" for v in results.values())
+        consumers = liveness().detail
         if ok:
-            return JSONResponse({"status": "ready", "checks": results})
+            return JSONResponse({"status": "ready", "checks": results, "consumers": consumers})
         return problem_response(503, "not-ready", "a dependency is not reachable",
-                                checks=results)
+                                checks=results, consumers=consumers)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics_endpoint() -> Response:

@@ -8,7 +8,7 @@ import base64
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,15 +20,13 @@ from opentelemetry.trace import SpanKind
 
 from services.common import metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_event
-from services.common.mongo import TRANSIENT_ERRORS
+from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.telemetry import extract_context, inject_headers
+from services.common.watch import ConsumerWatch
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-
-class TransientError(RuntimeError):
-    """A failure that goes away when a dependency returns: retry, never drop."""
+MAX_LETTER_HEADERS, MAX_LETTER_HEADER_CHARS = 64, 4096
 
 
 class KafkaUnavailable(TransientError):
@@ -79,6 +77,9 @@ class EventProducer:
         (shielded): the producer may still deliver it once Kafka is back."""
         try:
             await asyncio.wait_for(asyncio.shield(fut), self.timeout)
+        except PERMANENT_KAFKA:  # the record, not Kafka: waiting would change nothing
+            metrics.PRODUCE_FAILURES.labels(topic).inc()
+            raise
         except (KafkaError, TimeoutError) as exc:
             metrics.PRODUCE_FAILURES.labels(topic).inc()
             raise KafkaUnavailable(f"Kafka did not acknowledge on {topic}: {exc!r}") from exc
@@ -95,6 +96,9 @@ class EventProducer:
                               headers=inject_headers()),
                 self.timeout,
             )
+        except PERMANENT_KAFKA:
+            metrics.PRODUCE_FAILURES.labels(topic).inc()
+            raise
         except (KafkaError, TimeoutError) as exc:
             metrics.PRODUCE_FAILURES.labels(topic).inc()
             raise KafkaUnavailable(f"cannot produce to {topic}: {exc!r}") from exc
@@ -109,9 +113,14 @@ class EventProducer:
             self._producer = None
 
 
-def make_faust_app(app_id: str, bootstrap: str) -> faust.App:
-    """A faust app that only consumes: no web server, no tables, no leader topic."""
+def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None) -> faust.App:
+    """A faust app that only consumes: no web server, no tables, no leader topic.
+    `instance_id` makes the process a static member of its group (KIP-345)."""
     brokers = ";".join(f"kafka://{b}" for b in bootstrap.split(","))
+    # Static membership: a process restarted under the same id takes its predecessor's
+    # place without a rebalance. Opt-in: with it a partition taken over from a killed
+    # worker went unfetched more often in the fault suite (docs/faults.md).
+    static: dict[str, Any] = {"consumer_group_instance_id": instance_id} if instance_id else {}
     return faust.App(
         app_id, broker=brokers, web_enabled=False, store="memory://", autodiscover=False,
         topic_allow_declare=False, topic_disable_leader=True,
@@ -120,7 +129,7 @@ def make_faust_app(app_id: str, bootstrap: str) -> faust.App:
         # A crashed worker's partitions move to a live one within ~10 s (faust's
         # default session is 60 s: a restarted service would sit idle that long).
         broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
-        broker_rebalance_timeout=20.0,
+        broker_rebalance_timeout=20.0, **static,
     )
 
 
@@ -131,23 +140,37 @@ class RecordLoop:
     """Processes each record of an agent's stream exactly as the platform promises:
     permanent failures go to a dead-letter topic with the reason and the partition
     moves on; transient failures (database or Kafka down) are retried with backoff
-    and never skipped; offsets are committed by faust only after processing."""
+    and never skipped; a record is acknowledged (its offset may be committed) only
+    after its writes are done or its dead letter is acknowledged by Kafka."""
 
     def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
                  source: str, handler_retries: int = 3,
-                 max_value_bytes: int | None = None) -> None:
+                 max_value_bytes: int | None = None, watch: ConsumerWatch | None = None
+                 ) -> None:
         self.consumer, self.producer = consumer, producer
         self.dead_letter_topic, self.source = dead_letter_topic, source
         self.handler_retries = handler_retries
         self.max_value_bytes = max_value_bytes
+        self.watch = watch
 
-    async def run(self, stream: AsyncIterator[Any], handler: Handler) -> None:
-        async for ev in stream.events():  # type: ignore[attr-defined]
+    async def run(self, stream: Any, handler: Handler) -> None:
+        # faust acks an event in its iterator's `finally`, so also when the body is
+        # cancelled (shutdown, rebalance) half-way: a noack stream acked here instead
+        # leaves such a record unacknowledged, to be redelivered.
+        manual = stream.noack()
+        async for ev in manual.events():
             await self.process(ev.message, handler)
+            await manual.ack(ev)
+            if self.watch is not None:
+                self.watch.progressed()
 
     async def process(self, message: Any, handler: Handler) -> None:
+        """Handle or dead-letter one record; raises only when cancelled."""
         topic = message.topic
-        ctx = extract_context(message.headers)
+        try:
+            ctx = extract_context(message.headers)
+        except Exception:  # garbage headers: no trace to continue, the record still counts
+            ctx = None
         with tracer.start_as_current_span(f"{topic} process", context=ctx, kind=SpanKind.CONSUMER,
                                           attributes={"messaging.destination.name": topic,
                                                       "messaging.consumer.group.name":
@@ -163,6 +186,14 @@ class RecordLoop:
             _observe_delay(topic, event.time)
 
     def _decode(self, message: Any) -> Event:
+        try:
+            return self._check(message)
+        except Rejected:
+            raise
+        except Exception as exc:  # anything else a value can make the parser do
+            raise Rejected("bad-envelope", f"undecodable value: {repr(exc)[:500]}") from exc
+
+    def _check(self, message: Any) -> Event:
         size = len(message.value or b"")
         if self.max_value_bytes is not None and size > self.max_value_bytes:
             # Refused before parsing: nothing the platform produces is this big.
@@ -193,50 +224,82 @@ class RecordLoop:
                 return
             except Rejected:
                 raise
-            except (*TRANSIENT_ERRORS, TransientError, KafkaError) as exc:
-                # The store or Kafka is away: wait for it, however long it takes.
-                attempt += 1
-                metrics.RETRIES.labels(topic).inc()
-                log.warning("transient failure, retrying", extra={"fields": {
-                    "topic": topic, "event_id": event.id, "attempt": attempt, "error": repr(exc)}})
-                await asyncio.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
             except Exception as exc:
+                if is_transient(exc):
+                    # The store, Kafka or the disk is away: wait for it, however long.
+                    attempt += 1
+                    metrics.RETRIES.labels(topic).inc()
+                    if self.watch is not None:
+                        self.watch.retrying()
+                    log.warning("transient failure, retrying", extra={"fields": {
+                        "topic": topic, "event_id": event.id, "attempt": attempt,
+                        "error": repr(exc)[:300]}})
+                    await asyncio.sleep(backoff(attempt))
+                    continue
                 failures += 1
                 metrics.RETRIES.labels(topic).inc()
                 log.exception("handler failed", extra={"fields": {
                     "topic": topic, "event_id": event.id, "failures": failures}})
                 if failures >= self.handler_retries:
                     raise Rejected("handler-error", repr(exc)[:500]) from exc
-                await asyncio.sleep(0.1 * failures)
+                await asyncio.sleep(backoff(failures, base=0.05, cap=1.0))
 
     async def _dead_letter(self, message: Any, exc: Rejected) -> None:
-        value: bytes = message.value or b""
-        try:
-            text, encoding = value.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(value).decode(), "base64"
-        key = message.key.decode("utf-8", "replace") if message.key else ""
-        letter = new_event(
-            type="vn.emulation.dead-letter", source=self.source, subject=key or "unknown",
-            schema="dead-letter", data={
-                "consumer": self.consumer, "topic": message.topic,
-                "partition": message.partition, "offset": message.offset, "key": key,
-                "reason": exc.reason, "detail": exc.detail[:2000],
-                "value": text[:100_000], "value_encoding": encoding, **exc.extra,
-            })
-        # Transient produce failures are retried: a dead letter is never dropped.
+        letter = self._letter(message, exc, value_chars=100_000)
+        key = letter.data["key"]
+        # A dead letter is never dropped: retried while Kafka is away; one Kafka refuses
+        # for its size goes again with less of the value, so the partition moves on.
         attempt = 0
         while True:
             try:
                 await self.producer.send(self.dead_letter_topic, letter, key=key or None)
                 break
-            except KafkaUnavailable:
+            except Exception as failure:
                 attempt += 1
-                await asyncio.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
+                if self.watch is not None:
+                    self.watch.retrying()
+                if not is_transient(failure) and not letter.data.get("value_cut"):
+                    letter = self._letter(message, exc, value_chars=1000)
+                    letter.data["value_cut"] = True
+                log.warning("dead letter not acknowledged, retrying", extra={"fields": {
+                    "topic": message.topic, "attempt": attempt, "error": repr(failure)[:300]}})
+                await asyncio.sleep(backoff(attempt))
         metrics.DLQ_RECORDS.labels(message.topic, exc.reason).inc()
         log.warning("record dead-lettered", extra={"fields": {
             "topic": message.topic, "partition": message.partition,
             "offset": message.offset, "reason": exc.reason, "detail": exc.detail[:300]}})
+
+    def _letter(self, message: Any, exc: Rejected, value_chars: int) -> Event:
+        text, encoding = _text(message.value or b"")
+        key = _text(message.key)[0] if message.key else ""
+        data: dict[str, Any] = {
+            "consumer": self.consumer, "topic": message.topic,
+            "partition": message.partition, "offset": message.offset, "key": key,
+            "reason": exc.reason, "detail": exc.detail[:2000],
+            "value": text[:value_chars], "value_encoding": encoding,
+            "headers": _headers(message.headers), **exc.extra,
+        }
+        return new_event(type="vn.emulation.dead-letter", source=self.source,
+                         subject=key or "unknown", schema="dead-letter", data=data)
+
+
+def _text(raw: bytes) -> tuple[str, str]:
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode(), "base64"
+
+
+def _headers(headers: Any) -> list[dict[str, str]]:
+    """The record's headers as the dead letter keeps them (trace context included)."""
+    pairs = list((headers.items() if hasattr(headers, "items") else headers) or ())
+    kept = []
+    for name, value in pairs[:MAX_LETTER_HEADERS]:
+        raw = value if isinstance(value, bytes) else str(value or "").encode()
+        text, encoding = _text(raw)
+        kept.append({"key": str(name)[:256], "value": text[:MAX_LETTER_HEADER_CHARS],
+                     "value_encoding": encoding})
+    return kept
 
 
 LOG_APPEND_TIME = 1  # a record's timestamp type: set by the broker, not the producer

@@ -54,3 +54,18 @@ CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_records", "Records not yet consumed, by topic and partition.",
     ["topic", "partition"],
 )
+CONSUMER_PROGRESS = Gauge(
+    "kafka_consumer_last_progress_timestamp_seconds",
+    "When this process last processed (or dead-lettered) a record, by consumer group.",
+    ["group"],
+)
+CONSUMER_ASSIGNED = Gauge(
+    "kafka_consumer_assigned_partitions", "Partitions this process holds, by consumer group.",
+    ["group"],
+)
+GROUP_LAG = Gauge(
+    "kafka_consumer_group_lag_records",
+    "Records after the group's committed offset, read from the broker for every partition "
+    "of its topics (each process of the group reports the same: take the max).",
+    ["group", "topic", "partition"],
+)

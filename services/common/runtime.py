@@ -12,20 +12,21 @@ from typing import Any
 
 import faust
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common import metrics
 from services.common.auth import TokenStore
 from services.common.clock import Clock, ControlledClock
-from services.common.http import create_app
+from services.common.http import OperatorPrincipal, create_app
 from services.common.kafka import EventProducer, RecordLoop, make_faust_app
 from services.common.logs import setup_logging
 from services.common.mongo import async_database, connect_odm, ping
 from services.common.settings import ServiceSettings
 from services.common.telemetry import setup_tracing
 from services.common.topics import DEAD_LETTERS
+from services.common.watch import BrokerLag, ConsumerWatch, Verdict
 
 log = logging.getLogger(__name__)
 Task = Callable[[], Coroutine[Any, Any, None]]
@@ -40,6 +41,8 @@ class Runtime:
     mongo: AsyncMongoClient[Any]
     db: AsyncDatabase[Any]
     faust_app: faust.App
+    watch: ConsumerWatch
+    broker_lag: BrokerLag | None = None
     documents: list[Any] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
     # Run at shutdown once the consumers have stopped, before the database closes
@@ -54,7 +57,7 @@ class Runtime:
     def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS) -> RecordLoop:
         return RecordLoop(consumer=consumer, producer=self.producer,
                           dead_letter_topic=dead_letter_topic, source=self.source,
-                          max_value_bytes=self.settings.record_limit())
+                          max_value_bytes=self.settings.record_limit(), watch=self.watch)
 
     def every(self, seconds: float, job: Task) -> None:
         """Run `job` every `seconds` while the service runs; failures are logged, not fatal."""
@@ -88,7 +91,29 @@ class Runtime:
                 except Exception:
                     log.exception("shutdown job failed", extra={"fields": {"job": job.__name__}})
             await self.producer.stop()
+            if self.broker_lag is not None:
+                await self.broker_lag.stop()
             await self.mongo.close()
+
+    async def observe_progress(self) -> None:
+        """The group's lag on every partition of its topics, from the broker, against the
+        partitions this process holds: what /livez judges. Kafka away: no verdict."""
+        topics = self.consumed_topics()
+        if self.broker_lag is None or not topics:
+            return
+        started = getattr(self.faust_app, "started", False)
+        held = self.faust_app.consumer.assignment() if started else set()
+        try:
+            lag = await self.broker_lag.read(self.faust_app.conf.id, topics)
+        except Exception as exc:
+            self.watch.lag_unknown(repr(exc))
+            return
+        self.watch.observe({(tp.topic, tp.partition) for tp in held}, lag)
+
+    def consumed_topics(self) -> set[str]:
+        agents = getattr(self.faust_app, "agents", {})
+        return {name for agent in agents.values()
+                for name in getattr(agent.channel, "topics", ())}
 
     async def observe_lag(self) -> None:
         """Consumer lag per partition: records on Kafka not yet processed and committed."""
@@ -114,6 +139,9 @@ class Runtime:
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
                 max(0, ends[tp] - done))
 
+    def liveness(self) -> Verdict:
+        return self.watch.verdict()
+
     def readiness(self) -> dict[str, Task]:
         return {"kafka": self.producer.ready, "mongodb": lambda: ping(self.db)}
 
@@ -137,6 +165,7 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
     mongo, db = async_database(settings.mongo_url, settings.mongo_db)
+    group = f"emulation-{settings.service_name}"
     runtime = Runtime(
         settings=settings,
         clock=ControlledClock() if settings.clock_control else Clock(),
@@ -144,18 +173,40 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
         producer=EventProducer(settings.kafka_bootstrap, settings.service_name,
                                settings.produce_timeout_seconds),
         mongo=mongo, db=db,
-        faust_app=make_faust_app(f"emulation-{settings.service_name}", settings.kafka_bootstrap),
+        faust_app=make_faust_app(group, settings.kafka_bootstrap, settings.group_instance_id),
+        watch=ConsumerWatch(group, settings.consumer_stall_seconds),
+        broker_lag=BrokerLag(settings.kafka_bootstrap, settings.service_name),
         documents=documents,
     )
     runtime.every(5.0, runtime.observe_lag)
+    runtime.every(10.0, runtime.observe_progress)
     return runtime
 
 
 def http_app(runtime: Runtime, title: str) -> FastAPI:
-    return create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
-                      clock=runtime.clock, readiness=runtime.readiness(),
-                      max_body_bytes=runtime.settings.max_body_bytes,
-                      body_read_timeout=runtime.settings.body_read_timeout_seconds)
+    app = create_app(title=title, lifespan=runtime.lifespan, tokens=runtime.tokens,
+                     clock=runtime.clock, readiness=runtime.readiness(),
+                     liveness=runtime.liveness,
+                     max_body_bytes=runtime.settings.max_body_bytes,
+                     body_read_timeout=runtime.settings.body_read_timeout_seconds)
+    if runtime.settings.fault_injection:
+        app.include_router(fault_router(runtime))
+    return app
+
+
+def fault_router(runtime: Runtime) -> APIRouter:
+    """For fault tests: a consumer that holds its partitions and fetches nothing, as
+    after the restart stall (docs/faults.md); /livez must notice and the supervisor act."""
+    router = APIRouter(tags=["ops"], include_in_schema=False)
+
+    @router.post("/v1/admin/faults/stall-consumer")
+    async def stall_consumer(_: OperatorPrincipal) -> dict[str, list[str]]:
+        consumer = runtime.faust_app.consumer
+        held = consumer.assignment()
+        consumer.pause_partitions(held)
+        return {"paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in held)}
+
+    return router
 
 
 def serve(factory: str, settings: ServiceSettings) -> None:

@@ -41,6 +41,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Timeout for one Kafka produce to be acknowledged by all in-sync replicas.
     produce_timeout_seconds: float = 10.0
+    # /livez fails once a consumer has had records waiting and processed none (or held
+    # no partition while its group had work) for this long; the supervisor restarts it.
+    consumer_stall_seconds: float = 120.0
+    # Static membership of the consumer group (KIP-345), unique per process and kept
+    # across its restarts. Off by default: see docs/faults.md (the restart stall).
+    group_instance_id: str | None = None
+    # Lets fault tests stall this process's consumer on purpose (never in production).
+    fault_injection: bool = False
 
     def record_limit(self) -> int:
         return self.max_record_bytes or self.max_body_bytes + RECORD_ENVELOPE_ALLOWANCE

@@ -1,6 +1,10 @@
 """Records no consumer can process: not an event at all (poison), an unknown schema
-version (`...:v9`), and oversized. Each goes to its dead-letter topic with the reason,
-and the partition keeps moving: a good record behind it, same key, is processed.
+version (`...:v9`), oversized, and three that once escaped the record loop's checks and
+were acknowledged with neither a write nor a dead letter: a malformed `dataschema`
+suffix (`...:vX`), JSON nested past Python's recursion limit, and an integer over
+Python's 4,300-digit limit. Each goes to its dead-letter topic with the reason, its
+value and its headers, and the partition keeps moving: a good record behind it, same
+key, is processed.
 
 "Oversized" here is a record Kafka takes (under its 1 MiB max.message.bytes) but bigger
 than anything the platform produces: over a consumer's limit, the intake's body limit
@@ -44,14 +48,18 @@ NOW = f"{PERIOD}-11-20T09:00:00+07:00"
 INTAKE_DLQ = "emulation.submission-requests.dlq.v1"
 DEAD_LETTERS = "emulation.dead-letters.v1"
 REASONS = {"bad-envelope", "unknown-schema", "too-large"}
+# The detail each of the escaped kinds is dead-lettered with (all `bad-envelope`).
+ESCAPED = {"suffix": "dataschema", "deep": "nests deeper", "digits": "not JSON"}
+HEADERS = [("x-poison", b"faults")]
 # Over every consumer's record limit, under Kafka's 1 MiB (the envelope adds ~4 KB).
 OVERSIZE = ServiceSettings().record_limit() + 4_000
 assert OVERSIZE + 8_000 < 1_048_576
 
 
 def bad_records(marker: str, event: dict[str, Any], grow: Any) -> list[bytes]:
-    """Poison, the same event at schema version 9, and the event grown past the limit;
-    every value starts with `marker`, so its dead letter can be told apart."""
+    """Poison, the same event at schema version 9, the event grown past the limit, and
+    the escaped kinds; every value starts with `marker`, so its dead letter can be told
+    apart."""
     poison = f"{marker}-poison: not an event".encode()
     v9 = dict(event, id=f"{marker}-v9")
     v9["dataschema"] = v9["dataschema"].rsplit(":v", 1)[0] + ":v9"
@@ -59,6 +67,12 @@ def bad_records(marker: str, event: dict[str, Any], grow: Any) -> list[bytes]:
     grow(big["data"], "x" * OVERSIZE)
     values = [poison, encode_first_id(v9), encode_first_id(big)]
     assert len(values[2]) > ServiceSettings().record_limit()
+    suffix = dict(event, id=f"{marker}-suffix")
+    suffix["dataschema"] = suffix["dataschema"].rsplit(":v", 1)[0] + ":vX"
+    values.append(encode_first_id(suffix))
+    for kind, tail in (("deep", "[" * 5000 + "]" * 5000), ("digits", "7" * 5000)):
+        text = encode_first_id(dict(event, id=f"{marker}-{kind}")).decode()
+        values.append(f'{text[:-1]}, "x": {tail}}}'.encode())
     return values
 
 
@@ -100,7 +114,8 @@ def test_poison_unknown_versions_and_oversized_records_are_dead_lettered_and_ski
                 (SUBMISSIONS, http_unit, bad_records(marker, accepted, grow_content)),
                 (SCORES, http_unit, bad_records(marker, score, grow_score))):
             for value in values:
-                meta = producer.send(topic, key=key.encode(), value=value).get(timeout=60)
+                meta = producer.send(topic, key=key.encode(), value=value,
+                                     headers=HEADERS).get(timeout=60)
                 sent[topic].append((meta.partition, meta.offset))
         # Good records behind them, on the same keys (so the same partitions):
         producer.send(SUBMISSION_REQUESTS, key=kafka_unit.encode(),
@@ -128,7 +143,7 @@ def test_poison_unknown_versions_and_oversized_records_are_dead_lettered_and_ski
         (DEAD_LETTERS, SCORES): {"reporting"},
     }
     for (dlq, source), consumers in expected.items():
-        def found(d: str = dlq, s: str = source, want: int = 3 * len(consumers)) -> Any:
+        def found(d: str = dlq, s: str = source, want: int = 6 * len(consumers)) -> Any:
             rows = topic_records(stack.cfg.kafka_bootstrap, d, lambda e: e.get(
                 "data", {}).get("topic") == s and e["data"]["value"].startswith(
                     (marker, '{"id": "' + marker)))
@@ -142,5 +157,11 @@ def test_poison_unknown_versions_and_oversized_records_are_dead_lettered_and_ski
             assert (data["partition"], data["offset"]) in sent[source], data
             assert data["detail"], data
             assert len(data["value"]) <= 100_000  # the oversized value is cut, not dropped
+            assert {"key": "x-poison", "value": "faults", "value_encoding": "utf-8"} in data[
+                "headers"], data["headers"]
+            for kind, words in ESCAPED.items():
+                if data["value"].startswith('{"id": "' + f"{marker}-{kind}"):
+                    assert (data["reason"], words in data["detail"]) == (
+                        "bad-envelope", True), data
         assert by_consumer == {c: REASONS for c in consumers}, (source, dict(by_consumer))
-        assert len(rows) == 3 * len(consumers)  # each refused once per consumer
+        assert len(rows) == 6 * len(consumers)  # each refused once per consumer

@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "emulation.yml"
 TESTS = ROOT / "deploy" / "prometheus" / "tests" / "emulation_test.yml"
-ALERTS = {"ServiceDown", "ConsumerLagGrowing", "DeadLetterRecords", "KafkaProduceFailures",
-          "ReminderFailureRateHigh", "ReminderProviderCircuitOpen",
+ALERTS = {"ServiceDown", "ConsumerLagGrowing", "ConsumerStalled", "DeadLetterRecords",
+          "KafkaProduceFailures", "ReminderFailureRateHigh", "ReminderProviderCircuitOpen",
           "CompletenessLowBeforeDeadline"}
 
 promtool = shutil.which("promtool")

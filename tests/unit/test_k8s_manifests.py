@@ -3,7 +3,7 @@
 Every YAML file parses; every kustomization lists every file beside it; the objects
 validate against the Kubernetes OpenAPI schemas shipped by the pinned dev dependency
 kubernetes-validate (strict: an unknown field fails); and they hold what the platform
-needs: probes on /healthz and /readyz, limits, non-root and read-only pods with a
+needs: probes on /healthz, /livez and /readyz, limits, non-root and read-only pods with a
 writable faust data directory, pinned images without a registry host, the settings the
 services read, and autoscalers on consumer lag capped at the topics' partitions.
 
@@ -171,7 +171,7 @@ def test_every_deployment_has_probes_limits_and_a_locked_down_pod() -> None:
         pod = dep["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False, name
         for c in containers(dep):
-            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            assert c["livenessProbe"]["httpGet"]["path"] == "/livez", name
             assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", name
             assert c["startupProbe"]["httpGet"]["path"] == "/healthz", name
             # /readyz may take two 5 s checks: its probe must wait longer than that.

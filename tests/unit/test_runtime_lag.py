@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from services.common import metrics
 from services.common.runtime import Runtime
+from services.common.watch import ConsumerWatch
 
 TOPIC = "test.lag.v1"
 
@@ -39,7 +40,8 @@ def lag(partition: int) -> float | None:
 def runtime(consumer: FakeConsumer) -> Runtime:
     app = SimpleNamespace(started=True, consumer=consumer)
     fields: dict[str, Any] = dict(settings=None, clock=None, tokens=None, producer=None,
-                                  mongo=None, db=None, faust_app=app)
+                                  mongo=None, db=None, faust_app=app,
+                                  watch=ConsumerWatch("emulation-test", 120.0))
     return Runtime(**fields)
 
 

@@ -1,0 +1,227 @@
+"""RecordLoop classifies every failure of a record: transient ones are retried until
+they pass (never skipped), permanent ones are dead-lettered with the reason, the value
+and the headers, and a cancelled record is left unacknowledged. Fakes only."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
+
+from services.common import kafka
+from services.common.envelope import Event
+from services.common.failures import TransientError, backoff, is_transient
+from services.common.kafka import KafkaUnavailable, RecordLoop
+from tests.conftest import ROOT
+
+TOPIC = "emulation.units.v1"
+HEADERS = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+           ("binary", b"\xff\x00")]
+
+
+@dataclass
+class Message:
+    value: bytes | None
+    topic: str = TOPIC
+    partition: int = 1
+    offset: int = 7
+    key: bytes | None = b"police:phu-tho"
+    headers: Any = ()
+
+
+class Producer:
+    def __init__(self, failures: list[BaseException] | None = None) -> None:
+        self.sent: list[tuple[str, Event]] = []
+        self.failures = failures or []
+
+    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        event.to_bytes()  # what the real producer would encode
+        self.sent.append((topic, event))
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kafka, "backoff", lambda *a, **k: 0.0)
+
+
+def good() -> bytes:
+    return (ROOT / "schemas/examples/unit-registered.json").read_bytes()
+
+
+def loop(producer: Producer) -> RecordLoop:
+    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+                      dead_letter_topic="emulation.dead-letters.v1", source="urn:test")
+
+
+async def ok(event: Event) -> None:
+    return None
+
+
+def letters(producer: Producer) -> list[dict[str, Any]]:
+    return [event.data for _, event in producer.sent]
+
+
+def poison(kind: str) -> bytes:
+    doc = json.loads(good())
+    if kind == "dataschema-suffix":
+        doc["dataschema"] = "urn:emulation:schema:unit-registered:vX"
+        return json.dumps(doc).encode()
+    text = json.dumps(doc, ensure_ascii=False)[:-1]
+    if kind == "deep-nesting":
+        return (text + ',"x":' + "[" * 50_000 + "]" * 50_000 + "}").encode()
+    if kind == "huge-integer":
+        return (text + ',"x":' + "7" * 5_000 + "}").encode()
+    if kind == "not-utf-8":
+        return b"\xff\xfe{"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["dataschema-suffix", "deep-nesting", "huge-integer",
+                                  "not-utf-8"])
+def test_each_poison_kind_is_dead_lettered_with_value_and_headers(kind: str) -> None:
+    producer, handled = Producer(), []
+
+    async def handler(event: Event) -> None:
+        handled.append(event)
+
+    value = poison(kind)
+    asyncio.run(loop(producer).process(Message(value, headers=HEADERS), handler))
+    assert handled == []
+    [letter] = letters(producer)
+    assert letter["reason"] == "bad-envelope" and letter["detail"]
+    assert (letter["topic"], letter["partition"], letter["offset"]) == (TOPIC, 1, 7)
+    if letter["value_encoding"] == "utf-8":
+        assert value.decode().startswith(letter["value"])
+    assert letter["headers"] == [
+        {"key": "traceparent", "value": HEADERS[0][1].decode(), "value_encoding": "utf-8"},
+        {"key": "binary", "value": "/wA=", "value_encoding": "base64"}]
+
+
+@pytest.mark.parametrize("error", [
+    AutoReconnect("connection refused"), NetworkTimeout("timed out"),
+    ServerSelectionTimeoutError("no server"), ExecutionTimeout("time limit", 50),
+    WriteConcernError("waiting for replication timed out", 64, {}),
+    OperationFailure("database is locked (5) (SQLITE_BUSY)", 1),
+    OperationFailure("database or disk is full", 13),
+    BulkWriteError({"writeConcernErrors": [{"code": 64, "errmsg": "wtimeout"}],
+                    "writeErrors": []}),
+    OSError(errno.ENOSPC, "No space left on device"), ConnectionResetError("reset"),
+    TimeoutError(), KafkaUnavailable("Kafka did not acknowledge"),
+    KafkaConnectionError("no broker"), TransientError("kept changing"),
+], ids=repr)
+def test_a_transient_failure_is_retried_until_it_passes_never_dead_lettered(
+        error: Exception) -> None:
+    producer, calls = Producer(), []
+
+    async def handler(event: Event) -> None:
+        calls.append(event)
+        if len(calls) < 6:  # more than handler_retries: transient ones never run out
+            raise error
+
+    asyncio.run(loop(producer).process(Message(good()), handler))
+    assert len(calls) == 6 and producer.sent == []
+
+
+@pytest.mark.parametrize("error", [
+    ValueError("bad"), KeyError("unit_id"), RecursionError("deep"), TypeError("none"),
+    DuplicateKeyError("E11000", 11000), OperationFailure("unknown operator $foo", 2),
+    MessageSizeTooLargeError(),
+], ids=repr)
+def test_a_permanent_handler_failure_is_dead_lettered_after_a_few_tries(
+        error: Exception) -> None:
+    producer, calls = Producer(), []
+
+    async def handler(event: Event) -> None:
+        calls.append(event)
+        raise error
+
+    asyncio.run(loop(producer).process(Message(good(), headers=HEADERS), handler))
+    assert len(calls) == 3
+    [letter] = letters(producer)
+    assert letter["reason"] == "handler-error"
+    assert type(error).__name__ in letter["detail"]
+    assert letter["value"] == good().decode() and len(letter["headers"]) == 2
+
+
+def test_a_dead_letter_is_retried_while_kafka_is_away_and_cut_if_refused_for_size() -> None:
+    producer = Producer([KafkaUnavailable("down"), KafkaUnavailable("down")])
+    asyncio.run(loop(producer).process(Message(b"not an event"), ok))
+    assert [d["reason"] for d in letters(producer)] == ["bad-envelope"]
+    big = b"y" * 5000
+    producer = Producer([MessageSizeTooLargeError(), KafkaUnavailable("down")])
+    asyncio.run(loop(producer).process(Message(big), ok))
+    [letter] = letters(producer)
+    assert letter["value_cut"] is True and letter["value"] == "y" * 1000
+
+
+class FakeEvent:
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
+class FakeStream:
+    """What RecordLoop.run uses of a faust stream: noack(), events(), ack()."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages, self.acked, self.enable_acks = messages, [], True
+
+    def noack(self) -> FakeStream:
+        self.enable_acks = False
+        return self
+
+    async def events(self) -> AsyncIterator[FakeEvent]:
+        assert not self.enable_acks, "faust would ack in its finally"
+        for message in self.messages:
+            yield FakeEvent(message)
+
+    async def ack(self, event: FakeEvent) -> bool:
+        self.acked.append(event.message.offset)
+        return True
+
+
+def test_records_are_acked_after_processing_and_a_cancelled_one_is_not() -> None:
+    stream = FakeStream([Message(good(), offset=o) for o in (1, 2, 3)]
+                        + [Message(b"poison", offset=4), Message(good(), offset=5)])
+    producer, seen = Producer(), []
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+        if len(seen) == 3:
+            raise asyncio.CancelledError  # shutdown, or a rebalance, mid-record
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(loop(producer).run(stream, handler))
+    assert stream.acked == [1, 2]  # offset 3 stays unacknowledged: redelivered later
+    assert producer.sent == []
+
+    stream, producer = FakeStream(stream.messages[2:]), Producer()
+    asyncio.run(loop(producer).run(stream, ok))
+    assert stream.acked == [3, 4, 5]  # the poison one only once its dead letter is acked
+    assert [d["offset"] for d in letters(producer)] == [4]
+
+
+def test_classification_and_backoff() -> None:
+    assert is_transient(OperationFailure("not primary", 10107))
+    assert not is_transient(OperationFailure("bad query", 2))
+    assert not is_transient(ValueError("Exceeds the limit (4300 digits)"))
+    delays = [backoff(n) for n in range(1, 12)]
+    assert all(0 < d <= 5.0 for d in delays) and delays[-1] >= 2.5
+    assert len({backoff(3) for _ in range(20)}) > 1  # jitter
