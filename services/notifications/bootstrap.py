@@ -64,7 +64,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     smpp = SmppProvider(settings.smpp_host, settings.smpp_port,
                         system_id=settings.smpp_system_id, password=settings.smpp_password,
                         source_addr=settings.smpp_source_addr,
-                        timeout=settings.smpp_timeout_seconds)
+                        timeout=settings.smpp_timeout_seconds,
+                        enquire_link_seconds=settings.smpp_enquire_link_seconds)
     dispatcher = Dispatcher(
         {"email": [SmtpProvider(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                                 settings.smtp_timeout_seconds)],

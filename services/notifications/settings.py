@@ -26,6 +26,9 @@ class NotificationsSettings(ServiceSettings):
     smpp_password: str = "emulation"
     smpp_source_addr: str = "THIDUA-BCA"
     smpp_timeout_seconds: float = 10.0
+    # An idle SMPP session sends enquire_link after this long; no answer within the
+    # SMPP timeout drops it.
+    smpp_enquire_link_seconds: float = 30.0
     http_sms_url: str = "http://127.0.0.1:2780/sms"
     http_sms_timeout_seconds: float = 10.0
     # The scheduler: a pass every few seconds of real time, evaluating clock.now().
