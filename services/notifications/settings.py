@@ -39,7 +39,9 @@ class NotificationsSettings(ServiceSettings):
     templates_dir: Path = TEMPLATES_DIR
     send_concurrency: int = 8
     # A `sending` claim untouched this long is abandoned (its outcome becomes unknown).
-    claim_timeout_seconds: float = 25.0
+    # Unset: derived from the providers' timeouts (`sender.required_claim_timeout`); a
+    # value shorter than that is refused at startup.
+    claim_timeout_seconds: float | None = None
     # Retries: per provider within one send, then whole rounds later (real time).
     provider_attempts: int = 2
     provider_backoff_seconds: float = 0.25

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # Statuses after which the SMSC has not taken the message and may take it later.
 TRANSIENT_STATUSES = {smpplib.consts.SMPP_ESME_RSYSERR, smpplib.consts.SMPP_ESME_RMSGQFUL,
                       smpplib.consts.SMPP_ESME_RTHROTTLED, 0x00000045, 0x00000064}
+# Parts one reminder may have: every SMS template fits two segments for the longest unit
+# name of the registry (tests/unit/test_notifications_templates.py).
+MAX_PARTS = 2
 RECEIPT_FLAG = 0x04  # esm_class: this deliver_sm is a delivery receipt
 RECEIPT_FIELDS = re.compile(rb"(id|stat|err):(\S+)")
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV",
@@ -94,6 +97,12 @@ class SmppProvider:
         self._lock = threading.Lock()  # one submitter at a time; guards connecting
         self._client: _Client | None = None
         self._pending: dict[int, concurrent.futures.Future[tuple[int, str]]] = {}
+
+    @property
+    def worst_attempt_seconds(self) -> float:
+        """Per part: waiting for the session (bounded by the timeout), connecting and
+        binding (a timeout each, when the session is gone) and the submit_sm_resp."""
+        return MAX_PARTS * 4 * self.timeout
 
     # -- the session -----------------------------------------------------------------------
     def _connect(self) -> _Client:
@@ -179,7 +188,10 @@ class SmppProvider:
     # -- sending ---------------------------------------------------------------------------
     def _submit(self, part: sms.SmsPart, to: str
                 ) -> tuple[_Client, concurrent.futures.Future[tuple[int, str]]]:
-        with self._lock:
+        # Another sender may be binding: wait at most the timeout for the session.
+        if not self._lock.acquire(timeout=self.timeout):
+            raise ConnectionError(f"the SMPP session stayed busy for {self.timeout:g} s")
+        try:
             client = self._client or self._connect()
             pdu = smpp.make_pdu(
                 "submit_sm", client=client, service_type="",
@@ -197,6 +209,8 @@ class SmppProvider:
                 self._pending.pop(pdu.sequence, None)
                 raise ConnectionError(repr(exc)) from exc
             return client, fut
+        finally:
+            self._lock.release()
 
     async def send(self, message: Message) -> SendResult:
         assert isinstance(message, Sms)
