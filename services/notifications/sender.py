@@ -191,7 +191,9 @@ class Sender:
             # provider's answer is known it stays recorded.
             known = delivery is not None and delivery.outcome == SENT
             if not known:
-                await self.finish(job, UNKNOWN, "the send was interrupted; not resent")
+                await self.finish(job, UNKNOWN, "the send was interrupted; not resent",
+                                  unknown_reason="interrupted")
+                metrics.UNKNOWN_OUTCOMES.labels(job.channel, "interrupted").inc()
             return SENT if known else UNKNOWN
         finally:
             self.inflight.discard(job.key)
@@ -296,8 +298,10 @@ class Sender:
                 "key": job.key, "detail": delivery.attempts[-1].detail}})
             await self.ledger.update(job.key, {
                 "status": UNKNOWN, "attempts": history, "provider": delivery.attempts[-1].provider,
-                "detail": delivery.attempts[-1].detail[:500], "touched_at": datetime.now(UTC)})
+                "detail": delivery.attempts[-1].detail[:500], "unknown_reason": "provider",
+                "touched_at": datetime.now(UTC)})
             metrics.REMINDERS.labels(UNKNOWN, job.kind, job.channel).inc()
+            metrics.UNKNOWN_OUTCOMES.labels(job.channel, "provider").inc()
             if job.channel == SMS or round_no > 1:  # a wait ends with its entry
                 await self.ledger.drop_deferral(job.key)
             return UNKNOWN

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "emulation.yml"
 TESTS = ROOT / "deploy" / "prometheus" / "tests" / "emulation_test.yml"
 ALERTS = {"ServiceDown", "ConsumerLagGrowing", "DeadLetterRecords", "KafkaProduceFailures",
-          "ReminderFailureRateHigh", "ReminderProviderCircuitOpen",
+          "ReminderFailureRateHigh", "ReminderOutcomeUnknown", "ReminderProviderCircuitOpen",
           "CompletenessLowBeforeDeadline"}
 
 promtool = shutil.which("promtool")
