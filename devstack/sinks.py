@@ -10,7 +10,9 @@ asks for one. Failure injection, for tests: while the file OUT/fail-smpp exists 
 SMSC answers submit_sm with ESME_RSYSERR; OUT/fail-http-sms makes the gateway answer
 503; OUT/fail-smtp makes the SMTP server answer 451 to the message; OUT/delay-smtp,
 holding a number of seconds, makes it wait that long after storing a message before it
-answers (a provider that hangs: the sender cannot know whether the message went out)."""
+answers (a provider that hangs: the sender cannot know whether the message went out);
+while OUT/silent-smpp exists the SMSC still answers binds but nothing else (a network or
+SMSC gone silent behind a live TCP session): it records what it receives, unanswered."""
 
 from __future__ import annotations
 
@@ -62,6 +64,9 @@ class Recorder:
 
     def failing(self, what: str) -> bool:
         return (self.out / f"fail-{what}").exists()
+
+    def silent(self, what: str) -> bool:
+        return (self.out / f"silent-{what}").exists()
 
     def delay(self, what: str) -> float:
         try:
@@ -193,6 +198,10 @@ class SmppServer:
                                                   "command_id": command,
                                                   "system_id": system_id})
                     writer.write(_pdu(command | RESP, ESME_ROK, sequence, _cstr("SINKSMSC")))
+                elif self.recorder.silent("smpp"):
+                    self.recorder.append("smpp", {"received_at": _now(), "command": "ignored",
+                                                  "command_id": command,
+                                                  "sequence": sequence})
                 elif command == SUBMIT_SM:
                     task = self._submit(writer, body, sequence, system_id)
                     if task is not None:

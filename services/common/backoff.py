@@ -46,3 +46,48 @@ class Outages:
         """Seconds `name` has been failing (0 when it is not)."""
         since = self._since.get(name)
         return 0.0 if since is None else self._monotonic() - since
+
+
+class EntryBackoff:
+    """Per-entry next-attempt times for an outbox relay. An entry whose publication
+    failed waits `first` seconds, then twice as long after each further failure, at most
+    `cap`; the relay skips it until then and goes on with the others, so one entry (one
+    partition without a leader) never holds back the rest. Entries leave on success, or
+    when the relay no longer lists them (`retain`); at most `limit` are remembered (the
+    oldest failures are forgotten first, and simply tried again)."""
+
+    def __init__(self, first: float = 1.0, cap: float = 60.0, limit: int = 10_000,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.first, self.cap, self.limit = first, cap, limit
+        self._monotonic = monotonic
+        # entry -> (consecutive failures, monotonic time of the next attempt)
+        self._state: dict[str, tuple[int, float]] = {}
+
+    def due(self, entry: str) -> bool:
+        state = self._state.get(entry)
+        return state is None or self._monotonic() >= state[1]
+
+    def failed(self, entry: str) -> float:
+        """Note a failed attempt; the seconds until the next one."""
+        failures = self._state.pop(entry, (0, 0.0))[0] + 1
+        delay = min(self.cap, self.first * 2 ** min(failures - 1, 62))
+        self._state[entry] = (failures, self._monotonic() + delay)
+        while len(self._state) > self.limit:
+            del self._state[next(iter(self._state))]
+        return delay
+
+    def succeeded(self, entry: str) -> None:
+        self._state.pop(entry, None)
+
+    def retain(self, entries: set[str]) -> None:
+        """Forget the entries not in `entries` (published or dropped elsewhere)."""
+        for entry in [e for e in self._state if e not in entries]:
+            del self._state[entry]
+
+    def failures(self, entry: str) -> int:
+        return self._state.get(entry, (0, 0.0))[0]
+
+    def waiting(self) -> set[str]:
+        """The entries whose next attempt has not come yet."""
+        now = self._monotonic()
+        return {e for e, (_, at) in self._state.items() if at > now}

@@ -42,6 +42,11 @@ EVENT_LAG = Histogram(
     "Delay from an event's time to the end of its processing, by topic.",
     ["topic"], buckets=LAG_BUCKETS,
 )
+OUTBOX_RELAY_FAILURES = Counter(
+    "outbox_relay_failures_total",
+    "Outbox entries a relay could not publish (each retried later with backoff), by outbox.",
+    ["outbox"],
+)
 DLQ_RECORDS = Counter(
     "dlq_records_total", "Records sent to a dead-letter topic, by source topic and reason.",
     ["topic", "reason"],

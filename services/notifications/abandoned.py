@@ -77,7 +77,7 @@ class AbandonedClaims:
         """Report one abandoned claim as unknown (unless it moved on meanwhile)."""
         changed = await self.ledger.update(
             entry["_id"], {"status": "unknown", "detail": DETAIL,
-                           "marked_at": datetime.now(UTC)},
+                           "unknown_reason": "abandoned", "marked_at": datetime.now(UTC)},
             where={"status": entry["status"], "owner": entry.get("owner"),
                    "touched_at": entry.get("touched_at")})
         if not changed:
@@ -86,6 +86,7 @@ class AbandonedClaims:
             "fields": {"key": entry["_id"], "owner": entry.get("owner")}})
         metrics.REMINDERS.labels("unknown", entry.get("kind", "reminder"),
                                  entry["channel"]).inc()
+        metrics.UNKNOWN_OUTCOMES.labels(entry["channel"], "abandoned").inc()
         await self.ledger.drop_deferral(entry["_id"])
         await self.events.emit(
             event_id=f"notif:{key_digest(entry['_id'])}:{entry.get('round', 1)}:abandoned",

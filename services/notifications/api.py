@@ -52,6 +52,10 @@ class NotificationRead(BaseModel):
     provider_ids: list[str] = Field(default=[], description="the provider's message ids")
     fallback: str | None = None
     units: list[str] = Field(default=[], description="a digest's overdue units")
+    unknown_reason: str | None = Field(
+        default=None, description="why an `unknown` reminder's outcome is unknown (it may or "
+        "may not have gone out and is not resent): `provider` (no answer after the content "
+        "was sent), `abandoned` (its worker stopped between claim and mark), `interrupted`")
 
 
 class StageWrite(BaseModel):

@@ -21,7 +21,7 @@ from services.notifications.events import EventLog
 from services.notifications.ownership import Ownership
 from services.notifications.receipts import Receipts
 from services.notifications.scheduler import Scheduler, SchedulerConfig
-from services.notifications.sender import Sender, SenderConfig
+from services.notifications.sender import Sender, SenderConfig, claim_timeout
 from services.notifications.service import Campaigns
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import SmppProvider
@@ -64,7 +64,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     smpp = SmppProvider(settings.smpp_host, settings.smpp_port,
                         system_id=settings.smpp_system_id, password=settings.smpp_password,
                         source_addr=settings.smpp_source_addr,
-                        timeout=settings.smpp_timeout_seconds)
+                        timeout=settings.smpp_timeout_seconds,
+                        enquire_link_seconds=settings.smpp_enquire_link_seconds)
     dispatcher = Dispatcher(
         {"email": [SmtpProvider(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                                 settings.smtp_timeout_seconds)],
@@ -73,6 +74,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         backoff_seconds=settings.provider_backoff_seconds,
         breaker_failures=settings.breaker_failures,
         breaker_cooldown=settings.breaker_cooldown_seconds)
+    claim_timeout_seconds = claim_timeout(settings.claim_timeout_seconds, dispatcher)
     sender = Sender(clock=rt.clock, status=status, campaigns=campaign_store, ledger=ledger,
                     events=events, dispatcher=dispatcher,
                     templates=Templates(settings.templates_dir), receipts=receipts,
@@ -84,12 +86,12 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     ownership.connect(rt.faust_app)
     abandoned = AbandonedClaims(ledger=ledger, events=events, ownership=ownership,
                                 inflight=sender.inflight,
-                                timeout_seconds=settings.claim_timeout_seconds)
+                                timeout_seconds=claim_timeout_seconds)
     scheduler = Scheduler(
         clock=rt.clock, replica=replica, status=status, campaigns=campaign_store, ledger=ledger,
         sender=sender, ownership=ownership, abandoned=abandoned, defaults=defaults,
         config=SchedulerConfig(auto_campaign=settings.auto_campaign,
-                               claim_timeout_seconds=settings.claim_timeout_seconds,
+                               claim_timeout_seconds=claim_timeout_seconds,
                                concurrency=settings.send_concurrency))
     campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
                           ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)

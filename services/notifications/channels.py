@@ -11,6 +11,7 @@ three errors, and the difference matters:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -75,6 +76,19 @@ class Provider(Protocol):
     async def send(self, message: Message) -> SendResult: ...
 
 
+# How long one provider try may take at most, when a provider does not say
+# (`worst_attempt_seconds`): only test doubles lack it.
+DEFAULT_WORST_ATTEMPT_SECONDS = 30.0
+# SMTP steps each bounded by the timeout: connect, greeting, EHLO, MAIL, RCPT, DATA and
+# the end of the message.
+SMTP_STEPS = 7
+
+
+def worst_attempt_seconds(provider: Provider) -> float:
+    """The longest one try of `provider` can take (its timeouts, step by step)."""
+    return float(getattr(provider, "worst_attempt_seconds", DEFAULT_WORST_ATTEMPT_SECONDS))
+
+
 def build_email(msg: Email, sender: str) -> EmailMessage:
     em = EmailMessage()
     em["From"] = sender
@@ -98,6 +112,10 @@ class SmtpProvider:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
         # Our EHLO name: the sender's domain (spares a getfqdn() per message).
         self.local_hostname = sender.rpartition("@")[2] or "localhost"
+
+    @property
+    def worst_attempt_seconds(self) -> float:
+        return SMTP_STEPS * self.timeout
 
     async def send(self, message: Message) -> SendResult:
         assert isinstance(message, Email)
@@ -142,18 +160,25 @@ class HttpSmsProvider:
 
     def __init__(self, url: str, sender: str, timeout: float = 10.0,
                  client: httpx.AsyncClient | None = None) -> None:
-        self.url, self.sender = url, sender
+        self.url, self.sender, self.timeout = url, sender, timeout
         self.client = client or httpx.AsyncClient(timeout=timeout)
+
+    @property
+    def worst_attempt_seconds(self) -> float:
+        # httpx bounds each phase (pool, connect, write, read); the whole request is
+        # bounded as well, so a gateway answering byte by byte cannot hold it longer.
+        return 3 * self.timeout
 
     async def send(self, message: Message) -> SendResult:
         assert isinstance(message, Sms)
         body = {"to": message.to, "text": message.text, "sender": self.sender,
                 "reference": message.key}
         try:
-            response = await self.client.post(self.url, json=body)
+            response = await asyncio.wait_for(self.client.post(self.url, json=body),
+                                              self.worst_attempt_seconds)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientSendError(self.name, f"cannot connect: {exc!r}") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, TimeoutError) as exc:
             raise UnknownOutcome(self.name, f"no answer: {exc!r}") from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientSendError(self.name, f"{response.status_code} {response.text[:200]}")

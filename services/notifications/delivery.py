@@ -20,6 +20,7 @@ from services.notifications.channels import (
     SendResult,
     TransientSendError,
     UnknownOutcome,
+    worst_attempt_seconds,
 )
 
 tracer = trace.get_tracer(__name__)
@@ -101,6 +102,14 @@ class Dispatcher:
         self.sleep = sleep
         self.breakers = {p.name: CircuitBreaker(breaker_failures, breaker_cooldown)
                          for chain in self.providers.values() for p in chain}
+
+    def longest_attempt_seconds(self) -> float:
+        """The longest one provider try can take, plus the longest backoff before it:
+        the longest a sender goes without touching its claim while it delivers (it
+        touches the claim after every failed try)."""
+        tries = [worst_attempt_seconds(p) for chain in self.providers.values() for p in chain]
+        backoff = self.backoff * 2 ** max(0, self.attempts_per_provider - 2)
+        return max(tries, default=0.0) + (backoff if self.attempts_per_provider > 1 else 0.0)
 
     def breaker_states(self) -> dict[str, str]:
         return {name: b.state for name, b in self.breakers.items()}

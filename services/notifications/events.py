@@ -4,13 +4,16 @@ events but loses none; sends do not wait for Kafka to come back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.common.backoff import EntryBackoff
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable
+from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.topics import NOTIFICATIONS
 from services.notifications.store import OutboxStore
 
@@ -21,6 +24,8 @@ SCHEMA = "notification"
 class EventLog:
     def __init__(self, *, producer: EventProducer, outbox: OutboxStore, source: str) -> None:
         self.producer, self.outbox, self.source = producer, outbox, source
+        # The relay's next attempt per event that failed (1 s doubling, at most 60 s).
+        self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
     async def emit(self, *, event_id: str, subject: str, data: dict[str, Any]) -> None:
         """`data` follows schemas/events/notification.v1.json; its status names the type.
@@ -36,12 +41,47 @@ class EventLog:
             await self.outbox.add({"_id": event.id, "key": subject, "event": event.to_dict(),
                                    "created_at": datetime.now(UTC)})
 
-    async def relay_once(self, grace_seconds: float = 5.0) -> int:
-        """Publish what the outbox still holds (older than the grace); returns count."""
-        docs = await self.outbox.older_than(datetime.now(UTC) - timedelta(seconds=grace_seconds))
-        for doc in docs:
-            event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
-            await self.producer.send(NOTIFICATIONS, event, key=doc["key"])
-            await self.outbox.remove(doc["_id"])
-        return len(docs)
-
+    async def relay_once(self, grace_seconds: float = 5.0, batch: int = 200) -> int:
+        """Publish what the outbox still holds (older than the grace); returns how many
+        it published. An event Kafka does not take stays in the outbox and is retried
+        later with backoff (`relay_backoff`); the relay goes on with the others, except
+        later events of the same key, which keep their order behind it."""
+        waiting = self.relay_backoff.waiting()
+        older_than = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+        # Read past the entries waiting for their retry (and those of their keys, held
+        # behind them), so they never fill the batch: at most a few reads.
+        limit = batch + len(waiting)
+        while True:
+            docs = await self.outbox.older_than(older_than, limit=limit)
+            held = {d["key"] for d in docs if d["_id"] in waiting}
+            ready = [d for d in docs if d["key"] not in held]
+            if len(ready) >= batch or len(docs) < limit or limit >= 16 * batch:
+                break
+            limit *= 2
+        if len(docs) < limit:  # the whole outbox that is old enough
+            self.relay_backoff.retain({d["_id"] for d in docs})
+        published = tried = 0
+        for doc in ready:
+            if tried >= batch:
+                break
+            if doc["key"] in held:
+                continue
+            tried += 1
+            try:
+                event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+                await self.producer.send(NOTIFICATIONS, event, key=doc["key"])
+                await self.outbox.remove(doc["_id"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                held.add(doc["key"])
+                delay = self.relay_backoff.failed(doc["_id"])
+                OUTBOX_RELAY_FAILURES.labels("notifications").inc()
+                log.warning("outbox relay: event not published, retried later", extra={
+                    "fields": {"event_id": doc["_id"], "error": repr(exc),
+                               "retry_in_seconds": delay,
+                               "failures": self.relay_backoff.failures(doc["_id"])}})
+                continue
+            self.relay_backoff.succeeded(doc["_id"])
+            published += 1
+        return published

@@ -21,6 +21,14 @@ REMINDERS = Counter(
     "delivered, fallback), kind (reminder or digest) and channel.",
     ["status", "kind", "channel"],
 )
+UNKNOWN_OUTCOMES = Counter(
+    "notification_unknown_outcomes_total",
+    "Reminders whose outcome is unknown (they may or may not have gone out and are never "
+    "resent), by channel and reason: provider (no answer after the content was sent), "
+    "abandoned (the worker stopped between claim and mark), interrupted (the send failed "
+    "inside the service after it was handed to a provider).",
+    ["channel", "reason"],
+)
 CIRCUIT_OPEN = Gauge(
     "notification_provider_circuit_open", "1 while a provider's circuit breaker is open.",
     ["provider"],
@@ -50,3 +58,9 @@ CAMPAIGN_DEADLINE = Gauge(
     "campaign_deadline_timestamp_seconds", "A campaign period's deadline, as a Unix time.",
     ["period"],
 )
+
+# Every channel and reason exists from the start, at 0: a counter first seen at 1 shows no
+# increase() in Prometheus, and the first unknown outcome would not alert.
+for _channel in ("email", "sms"):
+    for _reason in ("provider", "abandoned", "interrupted"):
+        UNKNOWN_OUTCOMES.labels(_channel, _reason)

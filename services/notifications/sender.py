@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,37 @@ class SenderConfig:
     email_domain: str = "notifications.emulation.example"
     retry_rounds: int = 3
     retry_backoff_seconds: float = 60.0
+
+
+# A claim goes untouched at most this long besides one provider try and its backoff:
+# the checks before sending, or a try's event (a Kafka produce and the outbox insert), a
+# few database or Kafka operations at their 10 s timeouts.
+CLAIM_MARGIN_SECONDS = 30.0
+# Checks slower than this touch the claim before the first try.
+TOUCH_BEFORE_SENDING_SECONDS = 5.0
+
+
+def required_claim_timeout(dispatcher: Dispatcher) -> float:
+    """The shortest claim timeout under which no claim can be taken for abandoned while
+    its send may still be in progress: the longest provider try (from the providers'
+    timeouts), its backoff and the margin. A sender touches its claim before the first
+    try when its checks were slow, and after every failed try."""
+    return dispatcher.longest_attempt_seconds() + CLAIM_MARGIN_SECONDS
+
+
+def claim_timeout(configured: float | None, dispatcher: Dispatcher) -> float:
+    """The claim timeout to use: `configured` (EMULATION_CLAIM_TIMEOUT_SECONDS) or, when
+    unset, the shortest safe one. A configured one shorter than that is refused at
+    startup: a claim could be marked `unknown` while its send is still in progress."""
+    required = required_claim_timeout(dispatcher)
+    if configured is None:
+        return required
+    if configured < required:
+        raise ValueError(
+            f"EMULATION_CLAIM_TIMEOUT_SECONDS={configured:g} is shorter than the longest "
+            f"send can leave a claim untouched ({required:g} s, from the providers' "
+            "timeouts): raise it, lower the providers' timeouts, or leave it unset")
+    return configured
 
 
 @dataclass(frozen=True)
@@ -121,6 +153,7 @@ class Sender:
         if not claimed and not await self.ledger.claim(self.entry(job, "sending")):
             return "taken"
         self.inflight.add(job.key)
+        claimed_at = time.monotonic()
         dispatched = False
         delivery: Delivery | None = None
         try:
@@ -141,6 +174,10 @@ class Sender:
                 except TemplateError as exc:  # an operator's template: no pass fixes it
                     await self.finish(job, "failed", f"template: {exc}")
                     return "failed"
+                if time.monotonic() - claimed_at > TOUCH_BEFORE_SENDING_SECONDS:
+                    # The checks were slow (a loaded database): the tries start fresh.
+                    await self.ledger.update(job.key, {"touched_at": datetime.now(UTC)},
+                                             owner=self.cfg.instance)
                 dispatched = True
                 delivery = await self.dispatcher.deliver(
                     job.channel, message, on_attempt=self._attempt_recorder(job, round_no))
@@ -154,7 +191,9 @@ class Sender:
             # provider's answer is known it stays recorded.
             known = delivery is not None and delivery.outcome == SENT
             if not known:
-                await self.finish(job, UNKNOWN, "the send was interrupted; not resent")
+                await self.finish(job, UNKNOWN, "the send was interrupted; not resent",
+                                  unknown_reason="interrupted")
+                metrics.UNKNOWN_OUTCOMES.labels(job.channel, "interrupted").inc()
             return SENT if known else UNKNOWN
         finally:
             self.inflight.discard(job.key)
@@ -222,13 +261,15 @@ class Sender:
                 return  # a provider whose circuit is open was not tried
             count += 1
             status = attempt.outcome if attempt.outcome in (SENT, UNKNOWN) else "failed"
+            if status == "failed":
+                # Another try may follow: keep the claim fresh first (the event may take
+                # a while), so no untouched span is longer than one try and its backoff.
+                await self.ledger.update(job.key, {"touched_at": datetime.now(UTC)},
+                                         owner=self.cfg.instance)
             await self.emit(job, status, f"{round_no}.{count}", provider=attempt.provider,
                             detail=attempt.detail[:500] or None, attempt=count,
                             round=round_no,
                             sent_at=iso(self.clock.now()) if status == SENT else None)
-            if count > 1:  # a long send keeps its claim fresh
-                await self.ledger.update(job.key, {"touched_at": datetime.now(UTC)},
-                                         owner=self.cfg.instance)
 
         return record
 
@@ -257,8 +298,10 @@ class Sender:
                 "key": job.key, "detail": delivery.attempts[-1].detail}})
             await self.ledger.update(job.key, {
                 "status": UNKNOWN, "attempts": history, "provider": delivery.attempts[-1].provider,
-                "detail": delivery.attempts[-1].detail[:500], "touched_at": datetime.now(UTC)})
+                "detail": delivery.attempts[-1].detail[:500], "unknown_reason": "provider",
+                "touched_at": datetime.now(UTC)})
             metrics.REMINDERS.labels(UNKNOWN, job.kind, job.channel).inc()
+            metrics.UNKNOWN_OUTCOMES.labels(job.channel, "provider").inc()
             if job.channel == SMS or round_no > 1:  # a wait ends with its entry
                 await self.ledger.drop_deferral(job.key)
             return UNKNOWN

@@ -26,6 +26,9 @@ class NotificationsSettings(ServiceSettings):
     smpp_password: str = "emulation"
     smpp_source_addr: str = "THIDUA-BCA"
     smpp_timeout_seconds: float = 10.0
+    # An idle SMPP session sends enquire_link after this long; no answer within the
+    # SMPP timeout drops it.
+    smpp_enquire_link_seconds: float = 30.0
     http_sms_url: str = "http://127.0.0.1:2780/sms"
     http_sms_timeout_seconds: float = 10.0
     # The scheduler: a pass every few seconds of real time, evaluating clock.now().
@@ -36,7 +39,9 @@ class NotificationsSettings(ServiceSettings):
     templates_dir: Path = TEMPLATES_DIR
     send_concurrency: int = 8
     # A `sending` claim untouched this long is abandoned (its outcome becomes unknown).
-    claim_timeout_seconds: float = 25.0
+    # Unset: derived from the providers' timeouts (`sender.required_claim_timeout`); a
+    # value shorter than that is refused at startup.
+    claim_timeout_seconds: float | None = None
     # Retries: per provider within one send, then whole rounds later (real time).
     provider_attempts: int = 2
     provider_backoff_seconds: float = 0.25

@@ -4,7 +4,14 @@ smpplib is blocking, so the session lives in threads: a reader thread reads ever
 (submit_sm_resp, deliver_sm receipts, enquire_link) and the event loop submits through
 `asyncio.to_thread`. Each part of a message is submitted and its response awaited
 before the next, so a failure of the first part means nothing was sent (transient), a
-failure after it means part of the message went out (unknown: never resent)."""
+failure after it means part of the message went out (unknown: never resent).
+
+A watchdog keeps the session honest: when nothing has come from the SMSC for
+`enquire_link_seconds` the reader sends an enquire_link, and when nothing (the
+enquire_link_resp or any other PDU) comes back within `timeout` the session is dropped;
+the next message binds a new one. A submit_sm without a response within `timeout` drops
+the session too: behind a silent network the next try then fails to bind (nothing sent,
+transient) instead of submitting into the void (an unknown outcome each time)."""
 
 from __future__ import annotations
 
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 # Statuses after which the SMSC has not taken the message and may take it later.
 TRANSIENT_STATUSES = {smpplib.consts.SMPP_ESME_RSYSERR, smpplib.consts.SMPP_ESME_RMSGQFUL,
                       smpplib.consts.SMPP_ESME_RTHROTTLED, 0x00000045, 0x00000064}
+# Parts one reminder may have: every SMS template fits two segments for the longest unit
+# name of the registry (tests/unit/test_notifications_templates.py).
+MAX_PARTS = 2
 RECEIPT_FLAG = 0x04  # esm_class: this deliver_sm is a delivery receipt
 RECEIPT_FIELDS = re.compile(rb"(id|stat|err):(\S+)")
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV",
@@ -76,13 +86,23 @@ class SmppProvider:
 
     def __init__(self, host: str, port: int, *, system_id: str, password: str,
                  source_addr: str, timeout: float = 10.0,
+                 enquire_link_seconds: float = 30.0,
                  on_receipt: ReceiptHandler | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.enquire_link_seconds = enquire_link_seconds
+        # Sessions dropped by the watchdog or after a submit_sm timeout (for tests, logs).
+        self.sessions_dropped = 0
         self.system_id, self.password, self.source_addr = system_id, password, source_addr
         self.on_receipt = on_receipt
         self._lock = threading.Lock()  # one submitter at a time; guards connecting
         self._client: _Client | None = None
         self._pending: dict[int, concurrent.futures.Future[tuple[int, str]]] = {}
+
+    @property
+    def worst_attempt_seconds(self) -> float:
+        """Per part: waiting for the session (bounded by the timeout), connecting and
+        binding (a timeout each, when the session is gone) and the submit_sm_resp."""
+        return MAX_PARTS * 4 * self.timeout
 
     # -- the session -----------------------------------------------------------------------
     def _connect(self) -> _Client:
@@ -105,30 +125,44 @@ class SmppProvider:
         return client
 
     def _read(self, client: _Client) -> None:
-        idle = time.monotonic()
+        heard = time.monotonic()  # when the SMSC last sent anything
+        asked: float | None = None  # when the unanswered enquire_link went out
         while self._client is client:
             try:
                 client.read_once(auto_send_enquire_link=False)
-                idle = time.monotonic()
+                heard, asked = time.monotonic(), None
             except TimeoutError:
-                if time.monotonic() - idle > 30:  # keep the session alive
-                    idle = time.monotonic()
+                now = time.monotonic()
+                if asked is not None and now - asked > self.timeout:
+                    self._drop(client, TimeoutError(
+                        f"no enquire_link_resp within {self.timeout:g} s"), watchdog=True)
+                    return
+                if asked is None and now - heard > self.enquire_link_seconds:
+                    asked = now
                     try:
                         client.send_pdu(smpp.make_pdu("enquire_link", client=client))
                     except (smpplib.exceptions.ConnectionError, OSError) as exc:
                         self._drop(client, exc)
                         return
             except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError,
-                    OSError, ValueError) as exc:
+                    OSError, ValueError, AttributeError) as exc:
+                # (AttributeError: smpplib's socket is None once the session was closed.)
                 self._drop(client, exc)
                 return
 
-    def _drop(self, client: _Client, exc: BaseException) -> None:
+    def _drop(self, client: _Client, exc: BaseException, *, watchdog: bool = False) -> None:
         with self._lock:
             if self._client is client:  # not closed on purpose
-                log.warning("SMPP session lost", extra={"fields": {"error": repr(exc)}})
+                log.warning("SMPP session dropped" if watchdog else "SMPP session lost",
+                            extra={"fields": {"error": repr(exc)}})
                 self._client = None
-            pending, self._pending = self._pending, {}
+                if watchdog:
+                    self.sessions_dropped += 1
+                # Only the session's own responses are pending (a later session's are
+                # not failed by this one's late reader).
+                pending, self._pending = self._pending, {}
+            else:
+                pending = {}
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError(f"session lost: {exc!r}"))
@@ -152,8 +186,12 @@ class SmppProvider:
         return int(smpplib.consts.SMPP_ESME_ROK)
 
     # -- sending ---------------------------------------------------------------------------
-    def _submit(self, part: sms.SmsPart, to: str) -> concurrent.futures.Future[tuple[int, str]]:
-        with self._lock:
+    def _submit(self, part: sms.SmsPart, to: str
+                ) -> tuple[_Client, concurrent.futures.Future[tuple[int, str]]]:
+        # Another sender may be binding: wait at most the timeout for the session.
+        if not self._lock.acquire(timeout=self.timeout):
+            raise ConnectionError(f"the SMPP session stayed busy for {self.timeout:g} s")
+        try:
             client = self._client or self._connect()
             pdu = smpp.make_pdu(
                 "submit_sm", client=client, service_type="",
@@ -170,7 +208,9 @@ class SmppProvider:
             except (smpplib.exceptions.ConnectionError, OSError) as exc:
                 self._pending.pop(pdu.sequence, None)
                 raise ConnectionError(repr(exc)) from exc
-            return fut
+            return client, fut
+        finally:
+            self._lock.release()
 
     async def send(self, message: Message) -> SendResult:
         assert isinstance(message, Sms)
@@ -179,7 +219,7 @@ class SmppProvider:
         for n, part in enumerate(parts):
             first = n == 0
             try:
-                fut = await asyncio.to_thread(self._submit, part, message.to)
+                client, fut = await asyncio.to_thread(self._submit, part, message.to)
             except TransientSendError:
                 if first:
                     raise
@@ -190,7 +230,12 @@ class SmppProvider:
                 raise UnknownOutcome(self.name, f"part {n + 1}: {exc}") from exc
             try:
                 status, mid = await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout)
-            except (TimeoutError, ConnectionError) as exc:
+            except TimeoutError as exc:
+                # The session is not to be trusted any more: the next message binds anew.
+                await asyncio.to_thread(self._drop, client, TimeoutError(
+                    f"no submit_sm_resp within {self.timeout:g} s"), watchdog=True)
+                raise UnknownOutcome(self.name, f"no submit_sm_resp: {exc!r}") from exc
+            except ConnectionError as exc:
                 raise UnknownOutcome(self.name, f"no submit_sm_resp: {exc!r}") from exc
             if status != 0:
                 text = smpplib.consts.DESCRIPTIONS.get(status, "unknown status")

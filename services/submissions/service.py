@@ -16,10 +16,11 @@ from opentelemetry import trace
 from prometheus_client import Counter
 
 from services.common import schemas
-from services.common.backoff import MIN_RETRY_AFTER, Outages
+from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
+from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
@@ -78,6 +79,8 @@ class Intake:
         # Since when the store ("mongodb") or Kafka has been failing: the Retry-After of
         # a 503 grows with the outage.
         self.outages = Outages()
+        # The outbox relay's next attempt per entry that failed (1 s doubling, at most 60 s).
+        self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
     async def validate(self, body: Any, now: datetime | None = None) -> dict[str, Any]:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
@@ -307,29 +310,56 @@ class Intake:
     async def relay_once(self, grace_seconds: float) -> int:
         """Publish what was stored but not acknowledged (the outbox relay); returns how
         many submissions it published. Reads only the outbox, never the submissions'
-        table."""
+        table. An entry Kafka does not take is retried later with backoff (`relay_backoff`)
+        and the relay goes on with the others, except later entries of the same unit,
+        which keep their order behind it."""
         await self.prepare()
         # Real time, not the campaign clock: the relay is about this process's writes.
         now = datetime.now(UTC)
         older_than = now - timedelta(seconds=grace_seconds)
-        entries = sorted((e for e in await self.store.pending()
-                          if _aware(e["stored_at"]) <= older_than),
+        pending = await self.store.pending()
+        self.relay_backoff.retain({e["_id"] for e in pending})
+        entries = sorted((e for e in pending if _aware(e["stored_at"]) <= older_than),
                          key=lambda e: _aware(e["stored_at"]))
-        published = 0
-        for entry in entries[:RELAY_BATCH]:
-            doc = await self.store.by_id(entry["_id"])
-            if doc is None:
-                # No submission: its writer lost the insert or died before it. Dropped
-                # when old, unless a writer refreshed it meanwhile.
-                if _aware(entry["stored_at"]) <= now - timedelta(seconds=ORPHAN_SECONDS):
-                    await self.store.drop_entry(entry, unless_refreshed=True)
+        # A unit with an entry waiting for its retry: its later entries wait behind it.
+        held = {e["unit_id"] for e in entries if not self.relay_backoff.due(e["_id"])}
+        published = tried = 0
+        for entry in entries:
+            if tried >= RELAY_BATCH:
+                break
+            if entry["unit_id"] in held:
                 continue
-            if doc.get("published"):
-                await self.store.drop_entry(entry, unless_refreshed=False)
-                continue
-            await self._publish(doc)
-            published += 1
+            tried += 1
+            try:
+                if await self._relay_entry(entry, now):
+                    published += 1
+                self.relay_backoff.succeeded(entry["_id"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                held.add(entry["unit_id"])
+                delay = self.relay_backoff.failed(entry["_id"])
+                OUTBOX_RELAY_FAILURES.labels("submissions").inc()
+                log.warning("outbox relay: entry not published, retried later", extra={
+                    "fields": {"submission_id": entry["_id"], "error": repr(exc),
+                               "retry_in_seconds": delay,
+                               "failures": self.relay_backoff.failures(entry["_id"])}})
         return published
+
+    async def _relay_entry(self, entry: dict[str, Any], now: datetime) -> bool:
+        """Publish or drop one outbox entry; True if it published a submission."""
+        doc = await self.store.by_id(entry["_id"])
+        if doc is None:
+            # No submission: its writer lost the insert or died before it. Dropped
+            # when old, unless a writer refreshed it meanwhile.
+            if _aware(entry["stored_at"]) <= now - timedelta(seconds=ORPHAN_SECONDS):
+                await self.store.drop_entry(entry, unless_refreshed=True)
+            return False
+        if doc.get("published"):
+            await self.store.drop_entry(entry, unless_refreshed=False)
+            return False
+        await self._publish(doc)
+        return True
 
 
 def _aware(when: datetime) -> datetime:

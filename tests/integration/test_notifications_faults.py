@@ -104,7 +104,9 @@ def test_a_service_killed_mid_stage_sends_no_duplicate(
             r["status"] != "sending" for r in rows)
         return rows if done else None
 
-    wait_for("every reminder of the stage to be settled", settled, timeout=240)
+    # The dead worker's claims become `unknown` only after the claim timeout, derived from
+    # the providers' timeouts (110 s by default; this wait was 240 s with a fixed 25 s).
+    wait_for("every reminder of the stage to be settled", settled, timeout=360)
     tick(stack)
     rows = ledger(stack, period)
     assert keys(rows) == want  # every reminder once; the reporter got nothing

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "emulation.yml"
 TESTS = ROOT / "deploy" / "prometheus" / "tests" / "emulation_test.yml"
 ALERTS = {"ServiceDown", "ConsumerLagGrowing", "ConsumerStalled", "DeadLetterRecords",
-          "KafkaProduceFailures", "ReminderFailureRateHigh", "ReminderProviderCircuitOpen",
+          "KafkaProduceFailures", "ReminderFailureRateHigh", "ReminderOutcomeUnknown",
+          "ReminderProviderCircuitOpen",
           "CompletenessLowBeforeDeadline"}
 
 promtool = shutil.which("promtool")

@@ -4,6 +4,7 @@ in-process): what the SMTP server and the SMPP peer received, byte for byte."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -166,3 +167,78 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+ENQUIRE_LINK, SUBMIT_SM = 0x00000015, 0x00000004
+
+
+def test_smpp_watchdog_drops_a_session_gone_silent_and_binds_again(tmp_path: Path) -> None:
+    """An idle session whose SMSC stops answering (the sink's silent mode: binds are still
+    answered, nothing else) is dropped by the enquire_link watchdog within the interval
+    plus the timeout; the next message binds a new session and goes out."""
+    async def body(sinks: Sinks) -> None:
+        smpp = SmppProvider("127.0.0.1", sinks.smpp_port, system_id="e", password="p",
+                            source_addr="T", timeout=1.0, enquire_link_seconds=0.5)
+        try:
+            await smpp.send(Sms(key="k1", to="+84990600101", text="one", reference=1))
+            (tmp_path / "silent-smpp").touch()
+            for _ in range(80):  # at most 8 s; about 3 s with a 1 s read tick
+                if smpp.sessions_dropped:
+                    break
+                await asyncio.sleep(0.1)
+            assert smpp.sessions_dropped == 1 and smpp._client is None
+            (tmp_path / "silent-smpp").unlink()
+            result = await smpp.send(Sms(key="k2", to="+84990600102", text="two",
+                                         reference=2))
+            assert result.message_ids and all(result.message_ids)
+        finally:
+            smpp.close()
+
+    asyncio.run(asyncio.wait_for(_in_sinks(tmp_path, body), 20))
+    got = records(tmp_path, "smpp")
+    assert [r["command"] for r in got if r["command"] == "bind"] == ["bind", "bind"]
+    assert any(r["command"] == "ignored" and r["command_id"] == ENQUIRE_LINK for r in got)
+    assert [r["destination_addr"] for r in got if r["command"] == "submit_sm"] == [
+        "84990600101", "84990600102"]
+
+
+def test_smpp_submit_timeout_drops_the_session(tmp_path: Path) -> None:
+    """A submit_sm without a response is an unknown outcome and ends the session: the
+    next message binds anew instead of submitting into the silent one, and behind a
+    network that answers nothing at all (not even a bind) it fails before sending
+    anything (transient), so a circuit breaker's trial loses no SMS."""
+    async def black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while await reader.read(4096):
+                pass
+        writer.close()
+
+    async def body(sinks: Sinks) -> None:
+        (tmp_path / "silent-smpp").touch()
+        smpp = SmppProvider("127.0.0.1", sinks.smpp_port, system_id="e", password="p",
+                            source_addr="T", timeout=1.0, enquire_link_seconds=30)
+        hole = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+        try:
+            with pytest.raises(UnknownOutcome, match="submit_sm_resp"):
+                await smpp.send(Sms(key="k1", to="+84990600101", text="one", reference=1))
+            assert smpp.sessions_dropped == 1 and smpp._client is None
+            with pytest.raises(UnknownOutcome):  # a new session, silent as well
+                await smpp.send(Sms(key="k2", to="+84990600102", text="two", reference=2))
+            assert smpp.sessions_dropped == 2
+            smpp.port = hole.sockets[0].getsockname()[1]  # now nothing answers at all
+            with pytest.raises(TransientSendError, match="cannot bind"):
+                await smpp.send(Sms(key="k3", to="+84990600103", text="three", reference=3))
+        finally:
+            smpp.close()
+            hole.close()
+
+    asyncio.run(asyncio.wait_for(_in_sinks(tmp_path, body), 20))
+    got = records(tmp_path, "smpp")
+    assert [r["command"] for r in got if r["command"] == "bind"] == ["bind", "bind"]
+    submitted = [r for r in got if r["command"] == "ignored" and r["command_id"] == SUBMIT_SM]
+    assert len(submitted) == 2  # one per session; k3 never reached a submit
+
+
+async def _in_sinks(tmp_path: Path, body: Callable[[Sinks], Awaitable[None]]) -> None:
+    async with Sinks(tmp_path) as sinks:
+        await body(sinks)
