@@ -27,7 +27,11 @@ class Clock:
 class ControlledClock(Clock):
     """Real time shifted by an offset, or frozen; set only through operator actions.
     Remembers its settings, so `at` maps a real instant of the past to the time this
-    clock showed then, whatever it was set to since."""
+    clock showed then, whatever it was set to since. Until it is first set, a process's
+    clock has shown real time only for want of a setting: the first setting is then
+    taken to hold from the start too, so a record appended before a restarted process
+    was set (while it was down) is read as the environment's clock showed it, not on
+    the real date."""
 
     controllable = True
 
@@ -36,6 +40,7 @@ class ControlledClock(Clock):
         # (real time from which it holds, offset, frozen time or None), oldest first.
         self._since: list[datetime] = [datetime.min.replace(tzinfo=UTC)]
         self._settings: list[tuple[timedelta, datetime | None]] = [(timedelta(0), None)]
+        self._set_yet = False
 
     def now(self) -> datetime:
         return self.at(datetime.now(UTC))
@@ -60,6 +65,10 @@ class ControlledClock(Clock):
 
     def _remember(self, real: datetime, setting: tuple[timedelta, datetime | None]) -> None:
         with self._lock:
+            if not self._set_yet:
+                self._set_yet = True
+                self._settings[0] = setting  # holds from the start (see the class)
+                return
             # Real time only moves forward; a setting never lands before the last one.
             real = max(real, self._since[-1])
             self._since.append(real)

@@ -34,8 +34,19 @@ def test_a_controlled_clock_remembers_what_it_showed() -> None:
     # An instant between the two settings reads as the first one showed it then.
     assert abs(clock.at(set_at) - (DEADLINE - timedelta(minutes=5))) < timedelta(seconds=1)
     assert clock.now() > DEADLINE + timedelta(days=3) - timedelta(seconds=1)
-    # Before any setting: real time (the clock started unshifted).
-    assert clock.at(before - timedelta(hours=1)) == before - timedelta(hours=1)
+    # Before its first setting the clock only lacked one: that setting holds from the
+    # start (a process restarted and then set reads a record appended while it was down
+    # as the environment's clock showed it, not on the real date).
+    early = clock.at(before - timedelta(hours=1))
+    assert abs(early - (DEADLINE - timedelta(minutes=5) - timedelta(hours=1))) \
+        < timedelta(seconds=2)
+
+
+def test_a_clock_never_set_is_real_time() -> None:
+    clock = ControlledClock()
+    then = datetime.now(UTC) - timedelta(hours=1)
+    assert clock.at(then) == then
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=1)
 
 
 def test_a_frozen_clock_reads_its_frozen_time_for_every_instant_it_stood() -> None:
