@@ -36,8 +36,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    from services.common.runtime import KEEP_ALIVE_SECONDS
+
     uvicorn.run("bench.bare_app:create_app", factory=True, host="127.0.0.1", port=args.port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+                log_config=None, access_log=False, timeout_graceful_shutdown=10,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 if __name__ == "__main__":

@@ -209,7 +209,14 @@ def fault_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+KEEP_ALIVE_SECONDS = 30
+
+
 def serve(factory: str, settings: ServiceSettings) -> None:
     """Run the service's app factory (`module:function`) under uvicorn."""
+    # Keep idle connections open longer than clients keep them in their pools (httpx and
+    # most HTTP clients: 5 s, uvicorn's default too): with equal timeouts a client may send
+    # a request on a connection the server is closing at that instant, and gets a reset.
     uvicorn.run(factory, factory=True, host=settings.http_host, port=settings.http_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+                log_config=None, access_log=False, timeout_graceful_shutdown=10,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS)
