@@ -10,18 +10,35 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pymongo
 
-from bench import workload
+from bench import kafka_io, workload
 from bench.load import LoadResult, Request, drive
-from bench.probes import CpuMeter
+from bench.probes import CpuMeter, counter
 from bench.stack import ROOT, BenchStack
 from bench.stats import percentile
 
 BARE_OFFSET = 101  # the bare endpoint listens on base + 101
+REQUESTS = "emulation.submission-requests.v1"
+
+
+@dataclass
+class KafkaRun:
+    """Submission requests produced onto the Kafka way in, until the service has them all."""
+
+    n: int
+    seconds: float  # from the first produce to the last request processed (nan: timeout)
+    produced: Any  # kafka_io.Produced
+    processed: float
+    dead_lettered: float
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else float("nan")
 
 
 @dataclass
@@ -56,6 +73,46 @@ class Intake:
                 "Idempotency-Key": f"bench-{self.run_id}-{self.counter}",
                 "Content-Type": "application/json"}))
         return out
+
+    def kafka_records(self, n: int) -> list[tuple[bytes, bytes]]:
+        """n `vn.emulation.submission.requested` envelopes, round-robin over the units
+        (keyed by unit: one unit's revisions in order), each with its own id (the key)."""
+        now = datetime.now(UTC).isoformat()
+        out = []
+        for _ in range(n):
+            self.counter += 1
+            unit = self.units[self.counter % len(self.units)]
+            out.append((unit.encode(), workload.encoded({
+                "specversion": "1.0", "id": f"bench-k-{self.run_id}-{self.counter}",
+                "source": "urn:emulation:producer:bench",
+                "type": "vn.emulation.submission.requested", "subject": unit, "time": now,
+                "dataschema": "urn:emulation:schema:submission-requested:v1",
+                "datacontenttype": "application/json",
+                "data": workload.request_body(unit, workload.INTAKE_PERIOD, self.counter)})))
+        return out
+
+    def kafka_way(self, n: int, timeout: float = 120.0) -> KafkaRun:
+        """Produce n requests onto the Kafka way in; time until the submissions service
+        has processed (stored and published) or dead-lettered them all."""
+        url = self.stack.url("submissions")
+
+        def done() -> tuple[float, float]:
+            return (counter(url, "events_consumed_total", topic=REQUESTS, outcome="processed"),
+                    counter(url, "events_consumed_total", topic=REQUESTS,
+                            outcome="dead-lettered"))
+
+        base = done()
+        produced = asyncio.run(kafka_io.produce(self.stack.bootstrap, REQUESTS,
+                                                self.kafka_records(n)))
+        seconds, now = float("nan"), base
+        while time.perf_counter() < produced.started + timeout:
+            now = done()
+            if sum(now) - sum(base) >= n:
+                seconds = time.perf_counter() - produced.started
+                break
+            time.sleep(0.05)
+        return KafkaRun(n=n, seconds=seconds, produced=produced,
+                        processed=now[0] - base[0], dead_lettered=now[1] - base[1])
 
     def reset_table(self) -> int:
         """Forget the intake period: its submissions, their heads (the latest revision of

@@ -25,6 +25,10 @@ class StackConfig:
     mongo_port: int
     service_ports: dict[str, int]
     clock_control: bool = False
+    # SQLite's `synchronous` under FerretDB (deploy/ferretdb/main.go): "normal" keeps
+    # every commit across any process's crash (WAL), "full" also across a power loss, at
+    # one fsync per write (ADR 0002).
+    ferretdb_synchronous: str = "normal"
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -42,6 +46,7 @@ class StackConfig:
             },
             clock_control=os.environ.get("EMULATION_CLOCK_CONTROL", "").lower()
             in ("1", "true", "yes"),
+            ferretdb_synchronous=os.environ.get("FERRETDB_SYNCHRONOUS", "normal"),
         )
 
     # Downloads and builds are shared by every stack of this checkout.

@@ -102,7 +102,8 @@ def start_ferretdb(cfg: StackConfig) -> str:
     if port_open(cfg.mongo_port):
         raise StackError(f"port {cfg.mongo_port} is taken by another process (set MONGO_PORT)")
     p.start([str(cfg.ferretdb_bin), "-listen", f"127.0.0.1:{cfg.mongo_port}",
-             "-data", str(cfg.data / "ferretdb")], env=dict(os.environ), cwd=ROOT)
+             "-data", str(cfg.data / "ferretdb"), "-synchronous", cfg.ferretdb_synchronous],
+            env=dict(os.environ), cwd=ROOT)
     wait_until("FerretDB", lambda: mongo_ping(cfg), 30, p)
     return "started"
 

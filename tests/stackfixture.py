@@ -30,6 +30,8 @@ def stack_env(base: int) -> dict[str, str]:
         # Every service writes its spans to a file of its own, for the tracing test.
         "OTEL_TRACES_EXPORTER": "file",
         "OTEL_TRACES_FILE": f".local/test-{base}/traces/{{service}}.jsonl",
+        # Test-only routes that stall a consumer or fail a record at a chosen step.
+        "EMULATION_FAULT_INJECTION": "true",
     }
 
 

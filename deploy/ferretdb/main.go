@@ -20,7 +20,16 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", ".local/ferretdb", "directory of the SQLite databases")
+	// SQLite's synchronous setting of every connection. In WAL mode "normal" keeps every
+	// committed write across a crash of any process (FerretDB's included) and may lose
+	// the last ones only if the machine itself stops (power loss, kernel panic); "full"
+	// waits for the disk (fsync) at each commit, which on a shared disk caps the whole
+	// server at a few hundred writes per second.
+	synchronous := flag.String("synchronous", "full", `"full" or "normal"`)
 	flag.Parse()
+	if *synchronous != "full" && *synchronous != "normal" {
+		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
+	}
 
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -33,7 +42,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)

@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from services.common import metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_event
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
+from services.common.faults import FaultPoints
 from services.common.telemetry import extract_context, inject_headers
 from services.common.watch import ConsumerWatch
 
@@ -44,6 +45,8 @@ class Rejected(ValueError):
 class EventProducer:
     """Produces envelopes with acks=all and idempotence; starts lazily, so a service
     comes up (not ready) while Kafka is down and recovers when it returns."""
+
+    faults: FaultPoints | None = None  # set by fault tests' runtimes only
 
     def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0) -> None:
         self.bootstrap, self.client_id, self.timeout = bootstrap, client_id, timeout
@@ -70,7 +73,11 @@ class EventProducer:
 
     async def send(self, topic: str, event: Event, key: str | None = None) -> None:
         """Return once every in-sync replica has the record; raise KafkaUnavailable."""
+        if self.faults is not None:
+            await self.faults.hit("before-produce", topic)
         await self.confirm(topic, await self.send_nowait(topic, event, key))
+        if self.faults is not None:
+            await self.faults.hit("after-produce", topic)
 
     async def confirm(self, topic: str, fut: asyncio.Future[Any]) -> None:
         """Wait for a queued record's acknowledgement. On timeout the record stays queued
@@ -134,6 +141,19 @@ def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None) 
 
 
 Handler = Callable[[Event], Awaitable[None]]
+Flush = Callable[[], Awaitable[None]]
+
+
+async def _all(jobs: Any) -> None:
+    """Await every job; if one raises (only cancellation can), cancel the others."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class RecordLoop:
@@ -145,24 +165,96 @@ class RecordLoop:
 
     def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
                  source: str, handler_retries: int = 3,
-                 max_value_bytes: int | None = None, watch: ConsumerWatch | None = None
-                 ) -> None:
+                 max_value_bytes: int | None = None, watch: ConsumerWatch | None = None,
+                 batch_size: int = 200, concurrency: int = 16,
+                 faults: FaultPoints | None = None) -> None:
         self.consumer, self.producer = consumer, producer
         self.dead_letter_topic, self.source = dead_letter_topic, source
         self.handler_retries = handler_retries
         self.max_value_bytes = max_value_bytes
         self.watch = watch
+        self.batch_size, self.concurrency = max(1, batch_size), max(1, concurrency)
+        self.faults = faults
 
-    async def run(self, stream: Any, handler: Handler) -> None:
+    async def run(self, stream: Any, handler: Handler, *, flush: Flush | None = None) -> None:
+        """Process the stream in batches: the records already fetched (up to
+        `batch_size`) are handled together, records of one key in order and different
+        keys concurrently (`concurrency` at a time); then `flush` writes what the
+        handlers staged for the batch (coalesced writes); only then are the batch's
+        records acknowledged. A lone record is handled at once (no waiting to fill a
+        batch), so batching costs no latency when the topic is quiet."""
         # faust acks an event in its iterator's `finally`, so also when the body is
-        # cancelled (shutdown, rebalance) half-way: a noack stream acked here instead
-        # leaves such a record unacknowledged, to be redelivered.
+        # cancelled (shutdown, rebalance) half-way, and `take_events` acks its whole
+        # buffer in a `finally` too: a noack stream acked here instead leaves such
+        # records unacknowledged, to be redelivered.
         manual = stream.noack()
+        queue = getattr(getattr(manual, "channel", None), "queue", None)
+        batch: list[Any] = []
         async for ev in manual.events():
-            await self.process(ev.message, handler)
-            await manual.ack(ev)
+            batch.append(ev)
+            if len(batch) < self.batch_size and queue is not None and not queue.empty():
+                continue  # more already fetched: take it into this batch
+            started = time.perf_counter()
+            if self.watch is not None:
+                self.watch.busy += 1
+            try:
+                await self.process_batch([e.message for e in batch], handler, flush)
+            finally:
+                if self.watch is not None:
+                    self.watch.busy -= 1
+            for done in batch:
+                await manual.ack(done)
+            metrics.BATCH_SIZE.labels(self.consumer).observe(len(batch))
+            metrics.BATCH_SECONDS.labels(self.consumer).observe(time.perf_counter() - started)
+            batch = []
             if self.watch is not None:
                 self.watch.progressed()
+
+    async def process_batch(self, messages: list[Any], handler: Handler,
+                            flush: Flush | None = None) -> None:
+        """Handle or dead-letter every record of a batch, then flush; raises only when
+        cancelled (the batch then stays unacknowledged)."""
+        by_key: dict[Any, list[Any]] = {}
+        for message in messages:
+            by_key.setdefault(message.key, []).append(message)
+        if len(by_key) == 1 or self.concurrency <= 1:
+            for message in messages:
+                await self.process(message, handler)
+        else:
+            slots = asyncio.Semaphore(self.concurrency)
+
+            async def in_order(group: list[Any]) -> None:
+                async with slots:
+                    for message in group:
+                        await self.process(message, handler)
+
+            await _all(in_order(group) for group in by_key.values())
+        if flush is not None:
+            await self._flush(flush, messages[0].topic)
+        await self.fault("before-ack")
+
+    async def _flush(self, flush: Flush, topic: str) -> None:
+        """The batch's staged writes: retried until they are done (they are the
+        service's own coalesced writes, which no record can make fail for good)."""
+        attempt = 0
+        while True:
+            try:
+                await flush()
+                return
+            except Exception as exc:
+                attempt += 1
+                metrics.RETRIES.labels(topic).inc()
+                if self.watch is not None:
+                    self.watch.retrying()
+                log.warning("batch flush failed, retrying", extra={"fields": {
+                    "topic": topic, "attempt": attempt, "error": repr(exc)[:300],
+                    "transient": is_transient(exc)}})
+                await asyncio.sleep(backoff(attempt))
+
+    async def fault(self, step: str) -> None:
+        """A failure armed by a fault test at this step (never set in production)."""
+        if self.faults is not None:
+            await self.faults.hit(step)
 
     async def process(self, message: Any, handler: Handler) -> None:
         """Handle or dead-letter one record; raises only when cancelled."""
@@ -220,6 +312,7 @@ class RecordLoop:
         attempt, failures = 0, 0
         while True:
             try:
+                await self.fault("before-handler")  # as if the handler's first write failed
                 await handler(event)
                 return
             except Rejected:

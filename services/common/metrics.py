@@ -51,6 +51,20 @@ DLQ_RECORDS = Counter(
     "dlq_records_total", "Records sent to a dead-letter topic, by source topic and reason.",
     ["topic", "reason"],
 )
+CONSUMER_NUDGES = Counter(
+    "kafka_consumer_nudges_total", "Seeks to the committed offsets of a consumer found "
+    "idle while records waited on its partitions (the restart stall), by group.",
+    ["group"],
+)
+BATCH_SIZE = Histogram(
+    "consumer_batch_records", "Records handled together in one batch, by consumer.",
+    ["consumer"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+BATCH_SECONDS = Histogram(
+    "consumer_batch_seconds", "Time to handle one batch (writes, produces, flush), by "
+    "consumer.", ["consumer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 RETRIES = Counter(
     "processing_retries_total", "Retries of a record after a transient error, by topic.",
     ["topic"],

@@ -12,13 +12,14 @@ from typing import Any
 
 import faust
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common import metrics
 from services.common.auth import TokenStore
 from services.common.clock import Clock, ControlledClock
+from services.common.faults import FaultPoints
 from services.common.http import OperatorPrincipal, create_app
 from services.common.kafka import EventProducer, RecordLoop, make_faust_app
 from services.common.logs import setup_logging
@@ -43,6 +44,7 @@ class Runtime:
     faust_app: faust.App
     watch: ConsumerWatch
     broker_lag: BrokerLag | None = None
+    faults: FaultPoints | None = None  # only with EMULATION_FAULT_INJECTION (tests)
     documents: list[Any] = field(default_factory=list)
     background: list[Task] = field(default_factory=list)
     # Run at shutdown once the consumers have stopped, before the database closes
@@ -57,7 +59,10 @@ class Runtime:
     def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS) -> RecordLoop:
         return RecordLoop(consumer=consumer, producer=self.producer,
                           dead_letter_topic=dead_letter_topic, source=self.source,
-                          max_value_bytes=self.settings.record_limit(), watch=self.watch)
+                          max_value_bytes=self.settings.record_limit(), watch=self.watch,
+                          batch_size=self.settings.consumer_batch_size,
+                          concurrency=self.settings.consumer_concurrency,
+                          faults=self.faults)
 
     def every(self, seconds: float, job: Task) -> None:
         """Run `job` every `seconds` while the service runs; failures are logged, not fatal."""
@@ -109,6 +114,15 @@ class Runtime:
             self.watch.lag_unknown(repr(exc))
             return
         self.watch.observe({(tp.topic, tp.partition) for tp in held}, lag)
+        if held and self.watch.needs_nudge(self.settings.consumer_nudge_seconds):
+            # Partitions held, records waiting, nothing handled: seek to the committed
+            # offsets (what faust's recovery does after a rebalance), which restarts the
+            # fetch of a wedged partition; /livez and a restart remain the last resort.
+            self.watch.nudged()
+            log.warning("consumer idle with records waiting: seeking to committed offsets",
+                        extra={"fields": self.watch.verdict().detail})
+            metrics.CONSUMER_NUDGES.labels(self.faust_app.conf.id).inc()
+            await self.faust_app.consumer.perform_seek()
 
     def consumed_topics(self) -> set[str]:
         agents = getattr(self.faust_app, "agents", {})
@@ -176,8 +190,10 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
         faust_app=make_faust_app(group, settings.kafka_bootstrap, settings.group_instance_id),
         watch=ConsumerWatch(group, settings.consumer_stall_seconds),
         broker_lag=BrokerLag(settings.kafka_bootstrap, settings.service_name),
+        faults=FaultPoints() if settings.fault_injection else None,
         documents=documents,
     )
+    runtime.producer.faults = runtime.faults
     runtime.every(5.0, runtime.observe_lag)
     runtime.every(10.0, runtime.observe_progress)
     return runtime
@@ -205,6 +221,22 @@ def fault_router(runtime: Runtime) -> APIRouter:
         held = consumer.assignment()
         consumer.pause_partitions(held)
         return {"paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in held)}
+
+    @router.post("/v1/admin/faults/arm")
+    async def arm(_: OperatorPrincipal, step: str, kind: str, times: int = 1,
+                  topic: str | None = None) -> dict[str, Any]:
+        """Fail the next `times` passes through `step` (of records of `topic`)."""
+        assert runtime.faults is not None
+        try:
+            runtime.faults.arm(step, kind, times, topic)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"armed": step, "kind": kind, "times": times, "topic": topic}
+
+    @router.get("/v1/admin/faults")
+    async def hits(_: OperatorPrincipal) -> dict[str, int]:
+        assert runtime.faults is not None
+        return dict(runtime.faults.hits)
 
     return router
 

@@ -44,6 +44,14 @@ class ServiceSettings(BaseSettings):
     # /livez fails once a consumer has had records waiting and processed none (or held
     # no partition while its group had work) for this long; the supervisor restarts it.
     consumer_stall_seconds: float = 120.0
+    # Before that, a consumer idle this long with records waiting on its partitions is
+    # sought to its committed offsets, which restarts a wedged fetch without a restart.
+    consumer_nudge_seconds: float = 30.0
+    # Records a consumer handles together at most: the ones already fetched, up to this
+    # many (a quiet topic's record is handled at once, never held to fill a batch).
+    consumer_batch_size: int = 200
+    # Keys (units) of one batch handled at the same time; one key's records in order.
+    consumer_concurrency: int = 16
     # Static membership of the consumer group (KIP-345), unique per process and kept
     # across its restarts. Off by default: see docs/faults.md (the restart stall).
     group_instance_id: str | None = None

@@ -44,6 +44,8 @@ class ConsumerWatch:
         self.lag_error: str | None = None
         self.last_retry: float | None = None
         self.stalled = False
+        self.busy = 0  # batches being handled now
+        self.last_nudge = started
         # From the start, so the stalled-consumer alert has a series to compare with.
         metrics.CONSUMER_PROGRESS.labels(group).set_to_current_time()
 
@@ -75,6 +77,19 @@ class ConsumerWatch:
             log.log(logging.WARNING if self.stalled else logging.INFO,
                     "consumer stalled" if self.stalled else "consumer moves again",
                     extra={"fields": verdict.detail})
+
+    def needs_nudge(self, seconds: float) -> bool:
+        """Records wait on a held partition, nothing is being handled, and nothing moved
+        for `seconds` (nor since the last nudge): the fetcher may be wedged (the restart
+        stall, docs/faults.md). A seek to the committed offsets is then cheap and safe."""
+        now = self.now()
+        idle = now - max(self.last_progress, self.last_caught_up, self.last_retry or 0.0,
+                         self.last_nudge)
+        held_lag = sum(self.lag.get(tp, 0) for tp in self.assigned)
+        return held_lag > 0 and self.busy == 0 and self.lag_error is None and idle > seconds
+
+    def nudged(self) -> None:
+        self.last_nudge = self.now()
 
     def lag_unknown(self, error: str) -> None:
         self.lag_error = error[:300]

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from services.common.batching import GroupCommit
 from services.common.kafka import TransientError
 from services.common.mongo import insert_new
 
@@ -162,6 +163,8 @@ class Versions:
         self.coll = coll
         self._sent: dict[int, int] = {}  # writes sent per period
         self._covered: dict[int, int] = {}  # ... of them followed by a new token
+        self._settlements: GroupCommit[int, None] = GroupCommit(
+            self._settle_all, window=0.0, max_items=1000)
 
     @staticmethod
     def key(period: int) -> str:
@@ -173,9 +176,20 @@ class Versions:
             self._sent[period] = self._sent.get(period, 0) + 1
 
     async def settle(self, period: int | None) -> None:
-        """A new token for `period` if a write sent before now has not been followed by one."""
-        if period is None:
+        """A new token for `period` if a write sent before now has not been followed by
+        one. Settlements asked for together (the events of one batch, handled
+        concurrently) share one replacement per period: asked while one is being
+        written, a settlement waits for the next, which starts after its write."""
+        if period is None or self._sent.get(period, 0) <= self._covered.get(period, 0):
             return
+        await self._settlements(period)
+
+    async def _settle_all(self, periods: list[int]) -> list[None]:
+        for period in dict.fromkeys(periods):
+            await self._replace(period)
+        return [None] * len(periods)
+
+    async def _replace(self, period: int) -> None:
         sent = self._sent.get(period, 0)
         if sent <= self._covered.get(period, 0):
             return

@@ -24,6 +24,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from services.common.batching import GroupCommit
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica, year_entry
 from services.scoring import metrics
@@ -66,6 +67,8 @@ class Rankings:
         self._wake = False  # a score was marked here since the last recomputation
         self._next_sweep = 0.0  # monotonic time of the next look for others' markers
         self.backfilled = False  # the candidates' one-time backfill checked here
+        self._marks: GroupCommit[tuple[int, list[str]], None] = GroupCommit(
+            self._write_marks, window=0.0, max_items=1000)
 
     async def backfill(self) -> None:
         """The certificate candidates of scores stored before they were kept: once per
@@ -102,9 +105,20 @@ class Rankings:
     async def mark(self, period: int, unit_ids: Iterable[str]) -> None:
         """These units' scores changed the period: publish its rankings soon. Durable
         before it returns, so the record that stored the score may be committed.
-        Individuals mark the period (certificates) but no unit: they rank in no cluster."""
-        await self.store.mark_pending(period, [u for u in unit_ids if ranks_in_clusters(u)])
+        Individuals mark the period (certificates) but no unit: they rank in no cluster.
+        Marks made together (the records of one batch, handled concurrently) are written
+        together: one write per period, never two `$addToSet`s of one marker at once
+        (FerretDB's update of one document is not atomic across concurrent writers)."""
+        await self._marks((period, [u for u in unit_ids if ranks_in_clusters(u)]))
         self._wake = True
+
+    async def _write_marks(self, items: list[tuple[int, list[str]]]) -> list[None]:
+        by_period: dict[int, set[str]] = {}
+        for period, units in items:
+            by_period.setdefault(period, set()).update(units)
+        for period, marked in by_period.items():
+            await self.store.mark_pending(period, marked)
+        return [None] * len(items)
 
     async def tick(self) -> None:
         """The periodic job: recompute at once when scores were marked here, else look

@@ -87,9 +87,16 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
     admin.create_topics([NewTopic(TOPIC, 6, 3, topic_configs={"min.insync.replicas": "2"})])
     wait_for("the proof topic to have leaders", lambda: in_sync(admin) == {1, 2, 3},
              timeout=60)
-    configs = admin.describe_configs([ConfigResource("TOPIC", TOPIC)], config_filter="all")
-    settings = next(iter(next(iter(configs.values())).values()))
-    assert str(settings["min.insync.replicas"]["value"]) == "2", settings["min.insync.replicas"]
+
+    def min_insync() -> str | None:
+        # A broker that has not loaded the new topic yet answers without its configs.
+        configs = admin.describe_configs([ConfigResource("TOPIC", TOPIC)],
+                                         config_filter="all")
+        settings = next(iter(next(iter(configs.values())).values()))
+        entry = settings.get("min.insync.replicas") if isinstance(settings, dict) else None
+        return str(entry["value"]) if entry else None
+
+    assert wait_for("the topic's settings to be readable", min_insync, timeout=60) == "2"
 
     # A submissions service attached to the cluster (its own database).
     port = stack.cfg.kafka_port - 92 + 11

@@ -120,3 +120,26 @@ def test_a_stall_is_logged_once_and_its_end_too(caplog: Any) -> None:
     w.observe({(T, 0)}, {(T, 0): 0})
     assert [r.getMessage() for r in caplog.records if r.name == "services.common.watch"] == [
         "consumer stalled", "consumer moves again"]
+
+
+def test_an_idle_consumer_with_waiting_records_is_nudged_once_per_period_never_when_busy(
+        ) -> None:
+    w, now = watch()
+    w.observe({(T, 0)}, {(T, 0): 4})
+    now.t += 20
+    assert not w.needs_nudge(30)  # not idle long enough
+    w.busy = 1
+    now.t += 20
+    assert not w.needs_nudge(30)  # a batch is being handled: slow, not wedged
+    w.busy = 0
+    assert w.needs_nudge(30)
+    w.nudged()
+    now.t += 10
+    assert not w.needs_nudge(30)  # one nudge per period
+    w.progressed()
+    now.t += 31
+    w.observe({(T, 0)}, {(T, 0): 0})
+    assert not w.needs_nudge(30)  # caught up: nothing waits
+    w.observe({(T, 1)}, {(T, 0): 5, (T, 1): 0})
+    now.t += 31
+    assert not w.needs_nudge(30)  # the waiting records are on another's partition

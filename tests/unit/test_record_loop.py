@@ -225,3 +225,120 @@ def test_classification_and_backoff() -> None:
     delays = [backoff(n) for n in range(1, 12)]
     assert all(0 < d <= 5.0 for d in delays) and delays[-1] >= 2.5
     assert len({backoff(3) for _ in range(20)}) > 1  # jitter
+
+
+class Queue:
+    """The faust channel's queue as RecordLoop looks at it: is more already fetched?"""
+
+    def __init__(self, stream: BatchStream) -> None:
+        self.stream = stream
+
+    def empty(self) -> bool:
+        return self.stream.position >= len(self.stream.messages)
+
+
+class BatchStream(FakeStream):
+    """A stream whose records were all fetched at once (its channel's queue is full)."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__(messages)
+        self.position = 0
+        self.channel = type("Channel", (), {})()
+        self.channel.queue = Queue(self)
+
+    async def events(self) -> AsyncIterator[FakeEvent]:
+        for message in self.messages:
+            self.position += 1
+            yield FakeEvent(message)
+
+
+def unit_event(unit: str, offset: int) -> Message:
+    doc = json.loads(good())
+    doc["subject"] = doc["data"]["unit_id"] = unit
+    return Message(json.dumps(doc).encode(), offset=offset, key=unit.encode())
+
+
+def batch_loop(producer: Producer, size: int = 100, concurrency: int = 16) -> RecordLoop:
+    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+                      dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
+                      batch_size=size, concurrency=concurrency)
+
+
+def test_a_batch_keeps_each_keys_order_runs_keys_together_and_acks_after_its_flush() -> None:
+    units = ["police:a", "police:b", "police:c"]
+    messages = [unit_event(units[i % 3], offset=i) for i in range(9)]
+    messages.insert(4, Message(b"poison", offset=99, key=b"police:b"))
+    stream, producer = BatchStream(messages), Producer()
+    order: dict[str, list[int]] = {u: [] for u in units}
+    running, overlap, flushed = 0, 0, []
+
+    async def handler(event: Event) -> None:
+        nonlocal running, overlap
+        running += 1
+        overlap = max(overlap, running)
+        await asyncio.sleep(0.001)
+        order[event.subject].append(len(order[event.subject]))
+        running -= 1
+
+    async def flush() -> None:
+        flushed.append(list(stream.acked))  # what was acknowledged before the flush
+
+    asyncio.run(batch_loop(producer).run(stream, handler, flush=flush))
+    assert flushed == [[]]  # one batch: nothing acknowledged before its flush
+    assert sorted(stream.acked) == sorted(m.offset for m in messages)
+    assert overlap == 3  # the three units at once, each unit's records one by one
+    assert all(seen == [0, 1, 2] for seen in order.values())
+    assert [d["offset"] for d in letters(producer)] == [99]  # the poison one alone
+
+
+def test_batches_are_bounded_and_a_cancelled_batch_is_not_acknowledged() -> None:
+    messages = [unit_event(f"police:u{i}", offset=i) for i in range(10)]
+    stream, producer, seen = BatchStream(messages), Producer(), []
+
+    async def handler(event: Event) -> None:
+        seen.append(event.subject)
+        if len(seen) == 7:
+            raise asyncio.CancelledError  # shutdown or a rebalance inside the 2nd batch
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(batch_loop(producer, size=4).run(stream, handler))
+    assert sorted(stream.acked) == [0, 1, 2, 3]  # the first batch only
+
+
+def test_a_failing_flush_is_retried_and_holds_the_acknowledgements() -> None:
+    stream, producer = BatchStream([unit_event("police:a", 1), unit_event("police:b", 2)]), \
+        Producer()
+    failures = [AutoReconnect("down"), RuntimeError("odd")]
+    acked_at_flush = []
+
+    async def flush() -> None:
+        acked_at_flush.append(len(stream.acked))
+        if failures:
+            raise failures.pop(0)
+
+    asyncio.run(batch_loop(producer).run(stream, ok, flush=flush))
+    assert acked_at_flush == [0, 0, 0] and sorted(stream.acked) == [1, 2]
+
+
+def test_injected_faults_are_classified_like_real_ones() -> None:
+    from services.common.faults import FaultPoints
+
+    faults = FaultPoints()
+    producer, handled = Producer(), []
+
+    async def handler(event: Event) -> None:
+        handled.append(event.id)
+
+    record_loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+                             dead_letter_topic="emulation.dead-letters.v1",
+                             source="urn:test", faults=faults)
+    faults.arm("before-handler", "transient", times=2)
+    asyncio.run(record_loop.process(unit_event("police:a", 1), handler))
+    assert len(handled) == 1 and producer.sent == [] and faults.hits == {"before-handler": 2}
+    faults.arm("before-handler", "permanent", times=3)
+    asyncio.run(record_loop.process(unit_event("police:b", 2), handler))
+    assert len(handled) == 1
+    [letter] = letters(producer)
+    assert letter["reason"] == "handler-error" and "injected" in letter["detail"]
+    with pytest.raises(ValueError):
+        faults.arm("before-ack", "transient")

@@ -478,3 +478,21 @@ def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster()
     shared = run(register.view("mps-cluster-4", 2033, decided))
     assert alone == shared
     assert (shared["head"], shared["deputy"]) == ("police:a", "police:b")  # from 2032's
+
+
+def test_marks_made_together_are_one_write_per_period_with_every_unit() -> None:
+    """A batch's records are scored concurrently: their marks must neither race on one
+    marker (FerretDB's $addToSet is not atomic across writers) nor lose a unit."""
+    w = world()
+    rankings = w.rankings()
+    units = [f"police:u{i}" for i in range(40)]
+
+    async def scenario() -> None:
+        await asyncio.gather(*(rankings.mark(PERIOD + (i % 2), [u])
+                               for i, u in enumerate(units)))
+
+    run(scenario())
+    writes = [c for c in w.db["rankings_pending"].calls if c[0] != "find_one"]
+    assert len(writes) <= 4  # the first lone mark, then one write per period
+    stored = {int(k): set(d["units"]) for k, d in w.db["rankings_pending"].docs.items()}
+    assert stored == {PERIOD: set(units[0::2]), PERIOD + 1: set(units[1::2])}
