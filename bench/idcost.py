@@ -23,9 +23,12 @@ from pymongo import MongoClient, ReplaceOne, UpdateOne
 from pymongo.collection import Collection
 
 OPERATIONS = ("find_one", "update_one", "upsert_new", "replace_one", "delete_insert",
-              "find_one_and", "update_if")
-# the last two filter on `_id` and another condition (a conditional write such as
-# reporting's "newer than what is stored" or a ledger claim's owner check)
+              "find_one_and", "update_if", "find_in")
+# `find_one_and` and `update_if` filter on `_id` and another condition (a conditional
+# write such as reporting's "newer than what is stored" or a ledger claim's owner
+# check); `find_in` reads a batch of IN_BATCH stored documents in one call,
+# `{_id: {$in: [...]}}` (FerretDB patch 0004)
+IN_BATCH = 100
 PAD = "x" * 900  # documents of about 1 KB, the size of a reporting read-model entry
 
 
@@ -52,6 +55,9 @@ def _calls(coll: Collection[Any], n: int, rng: random.Random
     def some() -> str:
         return key(rng.randrange(n))
 
+    def batch() -> list[str]:
+        return [key(i) for i in rng.sample(range(n), min(n, IN_BATCH))]
+
     def delete_insert() -> None:
         k = some()
         coll.delete_one({"_id": k})
@@ -70,6 +76,7 @@ def _calls(coll: Collection[Any], n: int, rng: random.Random
         "update_if": lambda: coll.update_one(
             {"_id": some(), "revision": {"$lt": 10**9}},
             {"$set": {"total": rng.randrange(100)}}),
+        "find_in": lambda: list(coll.find({"_id": {"$in": batch()}})),
     }
 
 
@@ -167,11 +174,19 @@ def sqlite_plans(data_dir: Path, db_name: str, collection: str) -> dict[str, str
                 for what, q in statements.items()} | {"index": sql}
 
 
-def server_plan(url: str, db_name: str, collection: str, filter_: dict[str, Any]) -> str:
-    """FerretDB's `explain` of a find: the SQLite plan of the query it runs."""
+def server_explain(url: str, db_name: str, collection: str, filter_: dict[str, Any]
+                   ) -> tuple[bool, str]:
+    """FerretDB's `explain` of a find: whether the backend pushed (part of) the filter
+    down to SQL, and the SQLite plan of the query it runs."""
     client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=5000)
     try:
         out = client[db_name].command("explain", {"find": collection, "filter": filter_})
-        return " | ".join(map(str, out.get("queryPlanner", {}).get("Plan", [])))
+        plan = " | ".join(map(str, out.get("queryPlanner", {}).get("Plan", [])))
+        return bool(out.get("filterPushdown")), plan
     finally:
         client.close()
+
+
+def server_plan(url: str, db_name: str, collection: str, filter_: dict[str, Any]) -> str:
+    """FerretDB's `explain` of a find: the SQLite plan of the query it runs."""
+    return server_explain(url, db_name, collection, filter_)[1]

@@ -55,3 +55,11 @@ def test_the_committed_patches_are_inputs_of_the_build() -> None:
     for patch in install.ferretdb_inputs()[3:]:
         text = patch.read_text()
         assert text.startswith("--- a/") and "\n+++ b/" in text, patch.name
+
+
+def test_the_patches_are_numbered_in_order_without_gaps() -> None:
+    # install.py applies them in name order, each on top of the ones before (0004
+    # rewrites the `_id` condition that 0003 widened)
+    names = [p.name for p in install.ferretdb_inputs()[3:]]
+    assert [n[:5] for n in names] == [f"{i:04d}-" for i in range(1, len(names) + 1)], names
+    assert "0004-push-down-id-in.patch" in names
