@@ -174,3 +174,16 @@ def counted(report: dict[str, Any], unit_id: str) -> bool:
 
 def unique_key() -> str:
     return uuid.uuid4().hex
+
+
+def finished_job(client: httpx.Client, started: httpx.Response, timeout: float = 300.0
+                 ) -> dict[str, Any]:
+    """Poll the job a 202 answer started (its Location) until it ends; its resource."""
+    assert started.status_code == 202, started.text
+    url = started.headers["location"]
+
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(url).json()
+        return job if job["state"] != "running" else None
+
+    return wait_for(f"the job {url}", ended, timeout=timeout)

@@ -144,7 +144,7 @@ Handler = Callable[[Event], Awaitable[None]]
 Flush = Callable[[], Awaitable[None]]
 
 
-async def _all(jobs: Any) -> None:
+async def gather_or_cancel(jobs: Any) -> None:
     """Await every job; if one raises (only cancellation can), cancel the others."""
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
@@ -228,7 +228,7 @@ class RecordLoop:
                     for message in group:
                         await self.process(message, handler)
 
-            await _all(in_order(group) for group in by_key.values())
+            await gather_or_cancel(in_order(group) for group in by_key.values())
         if flush is not None:
             await self._flush(flush, messages[0].topic)
         await self.fault("before-ack")

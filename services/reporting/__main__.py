@@ -21,6 +21,7 @@ from services.reporting.settings import ReportingSettings
 async def rebuild(settings: ReportingSettings) -> int:
     from services.common.clock import Clock
     from services.common.mongo import async_database, connect_odm
+    from services.common.progress import ProgressBar
     from services.common.registry_replica import RegistryReplica
     from services.reporting.bootstrap import READ_MODELS
     from services.reporting.rebuild import Rebuilder, RebuildError
@@ -35,11 +36,14 @@ async def rebuild(settings: ReportingSettings) -> int:
         rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
                               handlers=reports.handlers(), documents=READ_MODELS,
                               timeout=settings.rebuild_timeout_seconds)
+        bar = ProgressBar()
         try:
-            result = await rebuilder.run()
+            result = await rebuilder.run(bar)
         except RebuildError as exc:
             print(f"rebuild failed: {exc}", file=sys.stderr)
             return 1
+        finally:
+            bar.close()
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     finally:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.jobs import Job, JobRead, Jobs
 from services.common.problems import Problem
 from services.reporting import metrics
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
@@ -127,7 +128,17 @@ async def _render(kind: str, fmt: str, report: dict[str, Any], name: str,
     return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 
-def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> APIRouter:
+def _rebuild_failure(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, RebuildRunning):
+        return {"status": 409, "code": "rebuild-running", "detail": str(exc)}
+    if isinstance(exc, RebuildError):
+        return {"status": 503, "code": "rebuild-failed", "detail": f"{exc}; the read models "
+                "are incomplete until a rebuild succeeds: try again"}
+    return {"status": 500, "code": "rebuild-failed", "detail": repr(exc)[:500]}
+
+
+def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
+                 jobs: Jobs) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
 
     @router.get("/reports/national", response_model=None,
@@ -172,17 +183,23 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
         return await _render("cluster", format, report, f"{cluster_id}-{period}",
                              renderers[format])
 
-    @router.post("/admin/rebuild", response_model=RebuildRead, tags=["ops"])
-    async def rebuild(_: OperatorPrincipal) -> RebuildRead:
+    @router.post("/admin/rebuild", response_model=JobRead, status_code=202, tags=["ops"],
+                 responses={202: {"description": "started; poll the job (Location header)"},
+                            409: {"description": "a rebuild is already running"}})
+    async def rebuild(_: OperatorPrincipal, response: Response) -> JobRead:
         """Drop the read models and replay the topics from the beginning up to their
-        current end; answers when done. The reports are incomplete while it runs."""
-        try:
-            result = await rebuilder.run()
-        except RebuildRunning as exc:
-            raise Problem(409, "rebuild-running", str(exc)) from exc
-        except RebuildError as exc:
-            raise Problem(503, "rebuild-failed", f"{exc}; the read models are incomplete "
-                          "until a rebuild succeeds: try again") from exc
-        return RebuildRead(**result.to_dict())
+        current end. Answers at once with a job (`GET /v1/admin/jobs/{id}`: records
+        replayed of those to replay, then the result). The reports are incomplete while
+        it runs; a failed rebuild leaves them so until one succeeds."""
+        if rebuilder.running or jobs.running("rebuild") is not None:
+            raise Problem(409, "rebuild-running", "a rebuild is already running")
+
+        async def work(job: Job) -> dict[str, Any]:
+            result = await rebuilder.run(job.progress)
+            return RebuildRead(**result.to_dict()).model_dump()
+
+        job = jobs.start("rebuild", work, _rebuild_failure)
+        response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
+        return JobRead(**job.to_dict())
 
     return router

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.jobs import Jobs, job_router
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import Runtime, build_runtime, http_app
 from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
@@ -64,6 +65,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     agent(UNITS, "reporting-units")
 
     app = http_app(rt, "Reporting service")
-    app.include_router(build_router(parts.reports, parts.rebuilder, settings.pdf_font_dir))
+    jobs = Jobs()
+    app.include_router(build_router(parts.reports, parts.rebuilder, settings.pdf_font_dir,
+                                    jobs))
+    app.include_router(job_router(jobs))
     mount_dashboard(app, parts.reports, rt.clock)
     return app

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from opentelemetry import trace
 
 from services.common import schemas
 from services.common.envelope import EnvelopeError, Event, parse_event
-from services.common.kafka import Handler, Rejected, TransientError
+from services.common.kafka import Handler, Rejected, TransientError, gather_or_cancel
 from services.common.mongo import TRANSIENT_ERRORS
 from services.reporting import metrics
 from services.reporting.store import ReadModel
@@ -56,6 +57,14 @@ class RebuildResult:
         return dict(vars(self))
 
 
+CONCURRENCY = 16  # keys replayed at the same time
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _silent(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,
@@ -64,14 +73,17 @@ class Rebuilder:
         self.documents, self.timeout = documents, timeout
         self.transient_retries = transient_retries
         self._lock = asyncio.Lock()
+        self._progress: Progress = _silent
 
     @property
     def running(self) -> bool:
         return self._lock.locked()
 
-    async def run(self) -> RebuildResult:
+    async def run(self, progress: Progress | None = None) -> RebuildResult:
+        """`progress(stage, done, total)`: records replayed of those to replay."""
         if self._lock.locked():
             raise RebuildRunning("a rebuild is already running")
+        self._progress = progress or _silent
         async with self._lock:
             started = time.monotonic()
             with tracer.start_as_current_span("reporting.rebuild") as span:
@@ -132,6 +144,8 @@ class Rebuilder:
     async def _replay(self, consumer: KafkaConsumer, end: dict[TopicPartition, int],
                       started: float, result: RebuildResult) -> None:
         left = {tp for tp, offset in end.items() if offset > 0}
+        total, done = sum(end.values()), 0
+        self._progress("replaying", 0, total)
         while True:
             # kafka-python blocks (position() may ask the broker): in a worker thread.
             left, batch = await asyncio.to_thread(_poll, consumer, left, end)
@@ -140,10 +154,23 @@ class Rebuilder:
             if time.monotonic() - started > self.timeout:
                 raise RebuildError(f"not finished after {self.timeout:.0f} s; partitions "
                                    f"left: {sorted(str(tp) for tp in left)}")
+            # One key's records in order, different keys together (as the live loop).
+            by_key: dict[tuple[str, Any], list[Any]] = {}
             for tp, records in batch.items():
                 for record in records:
                     if record.offset < end[tp]:
-                        await self._apply(tp.topic, record, result)
+                        by_key.setdefault((tp.topic, record.key), []).append(record)
+                        done += 1
+            slots = asyncio.Semaphore(CONCURRENCY)
+            await gather_or_cancel(self._in_order(slots, topic, records, result)
+                                   for (topic, _), records in by_key.items())
+            self._progress("replaying", done, total)
+
+    async def _in_order(self, slots: asyncio.Semaphore, topic: str, records: list[Any],
+                        result: RebuildResult) -> None:
+        async with slots:
+            for record in records:
+                await self._apply(topic, record, result)
 
     async def _apply(self, topic: str, record: Any, result: RebuildResult) -> None:
         try:

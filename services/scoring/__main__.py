@@ -17,6 +17,7 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[
     from services.common.clock import Clock
     from services.common.kafka import EventProducer
     from services.common.mongo import async_database
+    from services.common.progress import ProgressBar
     from services.scoring.bootstrap import build_parts
 
     client, db = async_database(settings.mongo_url, settings.mongo_db)
@@ -24,7 +25,11 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[
                              settings.produce_timeout_seconds)
     try:
         parts = build_parts(settings, db, producer, Clock())
-        result = await parts.rescorer.rescore(period, version)
+        bar = ProgressBar()
+        try:
+            result = await parts.rescorer.rescore(period, version, bar)
+        finally:
+            bar.close()
         return result.to_dict()
     finally:
         await producer.stop()

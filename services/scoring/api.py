@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
 from services.scoring.rescore import Rescorer, RescoreRefused
@@ -77,8 +78,16 @@ def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
                      current=in_force)
 
 
+def _failure(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, RescoreRefused):
+        return {"status": exc.status, "code": exc.code, "detail": exc.detail}
+    if isinstance(exc, KafkaUnavailable):
+        return {"status": 503, "code": "unavailable", "detail": str(exc)}
+    return {"status": 500, "code": "rescore-failed", "detail": repr(exc)[:500]}
+
+
 def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
-                 rescorer: Rescorer) -> APIRouter:
+                 rescorer: Rescorer, jobs: Jobs) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["scores"])
 
     @router.get("/scores/{unit_id}", response_model=ScoreRead)
@@ -125,19 +134,29 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
             raise Problem(404, "not-found", f"no {unit_type} rubric in force for {period}")
         return RubricRead(**rubric.to_dict())
 
-    @router.post("/admin/rescore", response_model=RescoreRead, tags=["ops"],
-                 responses={409: {"description": "a rescore is already running"},
-                            422: {"description": "unknown or inapplicable rubric version"},
-                            503: {"description": "Kafka or the database is unavailable"}})
-    async def rescore(body: RescoreCreate, _: OperatorPrincipal) -> RescoreRead:
+    @router.post("/admin/rescore", response_model=JobRead, status_code=202, tags=["ops"],
+                 responses={202: {"description": "started; poll the job (Location header)"},
+                            409: {"description": "a rescore is already running"},
+                            422: {"description": "unknown or inapplicable rubric version"}})
+    async def rescore(body: RescoreCreate, _: OperatorPrincipal,
+                      response: Response) -> JobRead:
         """Score a period again under a rubric version, which stays in force for that
-        unit type and period; earlier scores stay readable by their version."""
+        unit type and period; earlier scores stay readable by their version. Answers at
+        once with a job (`GET /v1/admin/jobs/{id}`: stage, progress, then the result:
+        records read, submissions, rescored, superseded)."""
         try:
-            result = await rescorer.rescore(body.period, body.rubric_version)
+            rescorer.check(body.period, body.rubric_version)
         except RescoreRefused as exc:
             raise Problem(exc.status, exc.code, exc.detail) from exc
-        except KafkaUnavailable as exc:
-            raise Problem(503, "unavailable", str(exc), headers={"Retry-After": "10"}) from exc
-        return RescoreRead(**result.to_dict())
+        if jobs.running("rescore") is not None:
+            raise Problem(409, "rescore-running", "a rescore is already running")
+
+        async def work(job: Job) -> dict[str, Any]:
+            result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
+            return RescoreRead(**result.to_dict()).model_dump()
+
+        job = jobs.start("rescore", work, _failure)
+        response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
+        return JobRead(**job.to_dict())
 
     return router

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.clock import Clock
+from services.common.jobs import Jobs, job_router
 from services.common.kafka import EventProducer
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
@@ -80,7 +81,9 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
 
     app = http_app(rt, "Scoring service")
+    jobs = Jobs()
     app.include_router(build_router(store=parts.store, rubrics=parts.rubrics,
-                                    scorer=parts.scorer, rescorer=parts.rescorer))
+                                    scorer=parts.scorer, rescorer=parts.rescorer, jobs=jobs))
+    app.include_router(job_router(jobs))
     app.include_router(build_cluster_router(rankings=parts.rankings, register=parts.register))
     return app

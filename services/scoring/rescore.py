@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,10 +26,17 @@ from services.scoring import metrics
 from services.scoring.domain import latest_revisions
 from services.scoring.rankings import Rankings
 from services.scoring.service import ACCEPTED, Scorer, unit_type_of
-from services.scoring.store import ScoreStore
+from services.scoring.store import ScoreStore, gather_bounded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _silent(stage: str, done: int, total: int | None) -> None:
+    return None
 
 
 class RescoreRefused(Exception):
@@ -100,8 +107,10 @@ class Rescorer:
         self.bootstrap, self.scorer, self.store = bootstrap, scorer, store
         self.rankings, self.clock, self.timeout = rankings, clock, timeout
         self._running = asyncio.Lock()
+        self._progress: Progress = _silent
 
-    async def rescore(self, period: int, version: str) -> RescoreResult:
+    def check(self, period: int, version: str) -> None:
+        """Refuse at once what a rescore would refuse (before a job is started for it)."""
         rubric = self.scorer.rubrics.get(version)
         if rubric is None:
             metrics.RESCORES.labels("refused").inc()
@@ -113,6 +122,14 @@ class Rescorer:
         if self._running.locked():
             metrics.RESCORES.labels("refused").inc()
             raise RescoreRefused(409, "rescore-running", "a rescore is already running")
+
+    async def rescore(self, period: int, version: str,
+                      progress: Progress | None = None) -> RescoreResult:
+        """`progress(stage, done, total)`: told as the replay and the scoring advance."""
+        self.check(period, version)
+        rubric = self.scorer.rubrics.get(version)
+        assert rubric is not None
+        self._progress = progress or _silent
         async with self._running:
             started = time.perf_counter()
             with tracer.start_as_current_span("scoring.rescore", attributes={
@@ -141,20 +158,27 @@ class Rescorer:
         read = 0
         async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout):
             read += 1
+            if read % 500 == 0:
+                self._progress("replaying", read, None)
             data = _accepted(value)
             if data and data["period"] == period and unit_type_of(data) == unit_type:
                 found.append(data)
         latest = latest_revisions(found)
-        rescored = superseded = 0
-        for unit, item in latest.items():
+        outcomes: list[bool] = []
+        self._progress("scoring", 0, len(latest))
+
+        async def rescore_one(item: Any) -> None:
             doc = await self.scorer.score(item.data, rubric,
                                           first_received_at=item.first_received_at, fresh=True)
             metrics.RESCORED.inc()
-            if doc is None:
-                superseded += 1  # a newer revision arrived meanwhile; it is in force
-            else:
-                rescored += 1
-            log.debug("rescored unit", extra={"fields": {"unit_id": unit}})
+            # None: a newer revision arrived meanwhile; it is in force.
+            outcomes.append(doc is not None)
+            self._progress("scoring", len(outcomes), len(latest))
+
+        # One unit's latest revision each: the units are independent of one another.
+        await gather_bounded(rescore_one(item) for item in latest.values())
+        rescored = sum(outcomes)
+        superseded = len(outcomes) - rescored
         if latest:
             await self.rankings.after_scores(period, list(latest))
         return RescoreResult(period=period, rubric_version=version, unit_type=unit_type,

@@ -26,7 +26,7 @@ from pypdf import PdfReader
 
 from services.common.schemas import SCHEMAS_DIR
 from tests.conftest import request_for
-from tests.stackfixture import Stack, unique_key, wait_for
+from tests.stackfixture import Stack, finished_job, unique_key, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -408,9 +408,10 @@ def test_rebuilding_from_the_topics_reproduces_the_reports(
     assert before["national"]["last_event_at"] is not None
 
     with stack.as_operator("reporting") as c:
-        r = c.post("/v1/admin/rebuild", timeout=300)
-    assert r.status_code == 200, r.text
-    result = r.json()
+        job = finished_job(c, c.post("/v1/admin/rebuild"))
+    assert job["state"] == "succeeded", job
+    result = job["result"]
+    assert job["done"] == job["total"] == sum(result["end_offsets"].values())
     assert result["applied"]["emulation.submissions.v1"] >= 8
     assert result["applied"]["emulation.units.v1"] >= 100
     assert result["end_offsets"]["emulation.submissions.v1"] >= 8

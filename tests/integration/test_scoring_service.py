@@ -20,7 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from services.common import schemas
 from tests.conftest import ROOT, request_for
-from tests.stackfixture import Stack, unique_key, wait_for
+from tests.stackfixture import Stack, finished_job, unique_key, wait_for
 
 pytestmark = pytest.mark.integration
 SCORES_TOPIC = "emulation.scores.v1"
@@ -259,10 +259,11 @@ def test_a_rescore_produces_new_scores_and_keeps_the_old_ones(
             "period": period, "rubric_version": "not a version"}).status_code == 422
         assert c.post("/v1/admin/rescore", json={
             "period": 2025, "rubric_version": "police-2026.1"}).status_code == 422
-        r = c.post("/v1/admin/rescore", json={"period": period,
-                                              "rubric_version": "police-2024.1"})
-    assert r.status_code == 200, r.text
-    result = r.json()
+        job = finished_job(c, c.post("/v1/admin/rescore", json={
+            "period": period, "rubric_version": "police-2024.1"}))
+    assert job["state"] == "succeeded", job
+    result = job["result"]
+    assert job["stage"] == "done" and job["done"] == job["total"] == 2
     assert (result["unit_type"], result["submissions"], result["rescored"]) == ("police", 2, 2)
     assert result["records_read"] >= 3
 

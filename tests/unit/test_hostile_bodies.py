@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import InflightLimit, create_app
+from services.common.jobs import Jobs
 from services.notifications.api import build_router as notifications_router
 from services.notifications.campaigns import (
     build_campaign,
@@ -137,7 +138,7 @@ def bodies(draw: st.DrawFn, base: dict[str, Any]) -> bytes:
 # -- the apps, with fakes ---------------------------------------------------------------
 
 class FakeRescorer:
-    async def rescore(self, period: int, version: str) -> Any:
+    def check(self, period: int, version: str) -> None:
         raise RescoreRefused(422, "unknown-rubric", f"no rubric {version}")
 
 
@@ -178,7 +179,8 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
         app.include_router(submissions_router(intake, InflightLimit("/v1/submissions", 8)))
     elif service == "scoring":
         app.include_router(scoring_router(store=fake, rubrics=fake, scorer=fake,
-                                          rescorer=FakeRescorer()))  # type: ignore[arg-type]
+                                          rescorer=FakeRescorer(),  # type: ignore[arg-type]
+                                          jobs=Jobs()))
         app.include_router(build_cluster_router(rankings=fake,
                                                 register=FakeRegister()))  # type: ignore[arg-type]
     elif service == "notifications":

@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import create_app
+from services.common.jobs import Jobs, job_router
 from services.reporting.api import build_router
 from services.reporting.dashboard import dashboard_view
 from services.reporting.dashboard_api import mount_dashboard
@@ -47,9 +48,15 @@ class FakeRebuilder:
     def __init__(self) -> None:
         self.busy = False
 
-    async def run(self) -> RebuildResult:
+    @property
+    def running(self) -> bool:
+        return self.busy
+
+    async def run(self, progress: Any = None) -> RebuildResult:
         if self.busy:
             raise RebuildRunning("a rebuild is already running")
+        if progress is not None:
+            progress("replaying", 3, 3)
         return RebuildResult(started_at="s", finished_at="f", seconds=1.0,
                              end_offsets={"emulation.submissions.v1": 3},
                              applied={"emulation.submissions.v1": 3})
@@ -70,8 +77,10 @@ def setup(tmp_path: Path) -> tuple[TestClient, dict[str, Any], FakeRebuilder]:
                      readiness={}, max_body_bytes=1000)
     rebuilder = FakeRebuilder()
     reports: Any = FakeReports()
+    jobs = Jobs()
     app.include_router(build_router(reports, rebuilder,  # type: ignore[arg-type]
-                                    ReportingSettings().pdf_font_dir))
+                                    ReportingSettings().pdf_font_dir, jobs))
+    app.include_router(job_router(jobs))
     mount_dashboard(app, reports, clock)
     return TestClient(app, raise_server_exceptions=False), plain, rebuilder
 
@@ -143,7 +152,21 @@ def test_rebuild_is_an_operator_action_and_refuses_a_second_one(setup: Any) -> N
     assert client.post("/v1/admin/rebuild",
                        headers=auth(creds["units"]["police:phu-tho"])).status_code == 403
     r = client.post("/v1/admin/rebuild", headers=auth(creds["operator"]))
-    assert r.status_code == 200 and r.json()["applied"] == {"emulation.submissions.v1": 3}
+    assert r.status_code == 202 and r.json()["state"] in ("running", "succeeded"), r.text
+    job_url = r.headers["location"]
+    assert job_url == f"/v1/admin/jobs/{r.json()['id']}"
+    assert client.get(job_url, headers=auth(creds["units"]["police:phu-tho"])
+                      ).status_code == 403
+    job = client.get(job_url, headers=auth(creds["operator"])).json()
+    for _ in range(100):  # the job runs on the test client's loop, between requests
+        if job["state"] != "running":
+            break
+        job = client.get(job_url, headers=auth(creds["operator"])).json()
+    assert job["state"] == "succeeded", job
+    assert job["result"]["applied"] == {"emulation.submissions.v1": 3}
+    assert (job["done"], job["total"]) == (3, 3)
+    assert client.get("/v1/admin/jobs/nope", headers=auth(creds["operator"])
+                      ).status_code == 404
     rebuilder.busy = True
     assert client.post("/v1/admin/rebuild",
                        headers=auth(creds["operator"])).status_code == 409
@@ -189,7 +212,7 @@ def test_stored_nan_and_surrogates_never_make_a_500(tmp_path: Path, fmt: str) ->
                      clock=ControlledClock(), readiness={}, max_body_bytes=1000)
     reports: Any = StoredBeforeTheBounds()
     app.include_router(build_router(reports, FakeRebuilder(),  # type: ignore[arg-type]
-                                    ReportingSettings().pdf_font_dir))
+                                    ReportingSettings().pdf_font_dir, Jobs()))
     client = TestClient(app, raise_server_exceptions=False)
     r = client.get(f"/v1/reports/national?period=2026&format={fmt}",
                    headers=auth(plain["operator"]))
