@@ -3,6 +3,7 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import mongoengine
@@ -52,3 +53,30 @@ async def insert_new(coll: Any, doc: dict[str, Any]) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+class ByIdReads:
+    """`find_one({_id})` for concurrent callers (the records of a batch) answered by one
+    `find({_id: {$in: [...]}})`: MongoDB answers it from the `_id` index, and so does
+    the local FerretDB for string ids (its patch 0004; ADR 0002). A lone caller is one
+    `find_one`, as before. Each caller gets its own copy of the document."""
+
+    def __init__(self, coll: Any, max_ids: int = 500) -> None:
+        from services.common.batching import GroupCommit
+
+        self.coll = coll
+        self._reads: GroupCommit[str, dict[str, Any] | None] = GroupCommit(
+            self._read, window=0.0, max_items=max_ids)
+
+    async def get(self, _id: str) -> dict[str, Any] | None:
+        return await self._reads(_id)
+
+    async def _read(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        unique = list(dict.fromkeys(ids))
+        if len(unique) == 1:
+            doc = await self.coll.find_one({"_id": unique[0]})
+            found = {unique[0]: doc} if doc is not None else {}
+        else:
+            found = {d["_id"]: d for d in
+                     await self.coll.find({"_id": {"$in": unique}}).to_list(None)}
+        return [copy.deepcopy(found[i]) if i in found else None for i in ids]

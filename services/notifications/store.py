@@ -15,6 +15,7 @@ import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.common.batching import GroupCommit
 from services.common.mongo import insert_new
 
 # Markers of the one-time backfills of structures derived from older data.
@@ -160,6 +161,10 @@ class StatusStore:
         self.status = db["unit_status"]
         self.periods = db["period_status"]
         self.backfills = backfills or Backfills(db)
+        # Notes made together (a batch's records, handled concurrently) are one write
+        # per period: concurrent updates of one document lose writes on FerretDB.
+        self._notes: GroupCommit[tuple[str, int, bool], None] = GroupCommit(
+            self._note_all, window=0.0, max_items=1000)
 
     async def record_submission(self, data: dict[str, Any]) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
@@ -178,8 +183,18 @@ class StatusStore:
         """Add the unit to its period's document. `$max`: a later revision is never more
         on time than the first (time only moves forward), so the field keeps the first
         report's timeliness whatever the order and however often it is written."""
-        await _upsert(self.periods, str(period), {
-            "$set": {"period": period}, "$max": {f"units.{unit_field(unit_id)}": on_time}})
+        await self._notes((unit_id, period, on_time))
+
+    async def _note_all(self, notes: list[tuple[str, int, bool]]) -> list[None]:
+        by_period: dict[int, dict[str, bool]] = {}
+        for unit_id, period, on_time in notes:
+            fields = by_period.setdefault(period, {})
+            key = f"units.{unit_field(unit_id)}"
+            fields[key] = fields.get(key, False) or on_time  # what $max keeps
+        for period, fields in by_period.items():
+            await _upsert(self.periods, str(period), {"$set": {"period": period},
+                                                      "$max": fields})
+        return [None] * len(notes)
 
     async def prepare(self) -> None:
         """Period documents for the reports recorded before they existed (once)."""

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
+from services.common.mongo import ByIdReads
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 from services.scoring.standings import certificate_candidate
 
@@ -170,6 +171,10 @@ class ScoreStore:
         self.pending = db["rankings_pending"]
         self.candidates = db["certificate_candidates"]
         self.meta = db["scoring_meta"]
+        # The reads by `_id` of a batch's records, handled concurrently, in one query.
+        self._score_reads = ByIdReads(self.scores)
+        self._history_reads = ByIdReads(self.history)
+        self._selection_reads = ByIdReads(self.selections)
 
     async def save(self, doc: dict[str, Any], *, in_history: bool = False,
                    current: dict[str, Any] | None = None, read: bool = True) -> bool:
@@ -277,10 +282,10 @@ class ScoreStore:
 
     async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         """The stored score of the same unit, period, rubric version and revision."""
-        return await self.history.find_one({"_id": history_key(doc)})
+        return await self._history_reads.get(history_key(doc))
 
     async def current(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return flat_score(await self.scores.find_one({"_id": score_key(unit_id, period)}))
+        return flat_score(await self._score_reads.get(score_key(unit_id, period)))
 
     async def by_version(self, unit_id: str, period: int, version: str
                          ) -> dict[str, Any] | None:
@@ -332,7 +337,7 @@ class ScoreStore:
     # -- the rubric chosen by an operator for a period ---------------------------------
 
     async def selected(self, unit_type: str, period: int) -> str | None:
-        doc = await self.selections.find_one({"_id": f"{unit_type}|{period}"})
+        doc = await self._selection_reads.get(f"{unit_type}|{period}")
         return str(doc["rubric_version"]) if doc else None
 
     async def select(self, unit_type: str, period: int, version: str, at: Any) -> None:

@@ -338,3 +338,21 @@ def test_open_claims_are_backfilled_once_from_an_older_ledger() -> None:
         assert {c[0] for c in w.db.scans()} == {"open_claims"}
 
     run(go())
+
+
+def test_reports_handled_together_are_one_write_of_their_periods_document() -> None:
+    """A batch's reports are handled concurrently: their notes must not race on the
+    period's document (FerretDB loses concurrent updates of one document)."""
+    async def go() -> None:
+        db = FakeDb()
+        status = StatusStore(db)  # type: ignore[arg-type]
+        units = [f"province:u{i}" for i in range(30)]
+        await asyncio.gather(*(status.note(u, PERIOD, i % 3 == 0) for i, u in enumerate(units)),
+                             status.note("province:u1", PERIOD, True))
+        writes = [c for c in db.calls if c[0] == "period_status" and c[1] != "find_one"]
+        assert len(writes) <= 3  # the first lone note, then one write for the rest
+        stored = db["period_status"].docs[str(PERIOD)]["units"]
+        assert set(stored) == set(units)
+        assert stored["province:u1"] is True and stored["province:u2"] is False
+
+    run(go())

@@ -186,8 +186,10 @@ def test_a_recomputation_reads_scores_and_leadership_only_by_id() -> None:
     scans = year.db.scans()
     assert {c for c, _, _ in scans} <= ALLOWED_SCANS, scans
     assert ("certificate_candidates", "find", {"period": PERIOD}) in scans
-    reads = [(c, f["_id"]) for c, op, f in year.db.calls if op == "find_one" and c in (
-        "scores", "leadership")]
+    # By `_id`: one id (find_one) or several at once (find with `$in`).
+    reads = [(c, k) for c, op, f in year.db.calls if c in ("scores", "leadership")
+             and op in ("find_one", "find") and "_id" in f
+             for k in (f["_id"]["$in"] if isinstance(f["_id"], dict) else [f["_id"]])]
     # Every cluster member's score once (all clusters: the proposals need each leader),
     # and the decisions of the changed cluster only, from its first year to this one.
     members = {m for ms in year.members.values() for m in ms}
