@@ -129,6 +129,9 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         "EMULATION_HTTP_PORT": str(cfg.service_ports[name]),
         "EMULATION_CREDENTIALS_FILE": str(cfg.hashed_credentials),
         "EMULATION_CLOCK_CONTROL": "true" if cfg.clock_control else "false",
+        # The local FerretDB (SQLite): one write at a time per service (ADR 0002).
+        "EMULATION_MONGO_SERIAL_WRITES": os.environ.get("EMULATION_MONGO_SERIAL_WRITES",
+                                                        "true"),
         "PYTHONUNBUFFERED": "1",
     }
     if name == "notifications":

@@ -4,13 +4,14 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import mongoengine
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
+    BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
     NetworkTimeout,
@@ -33,11 +34,18 @@ def connect_odm(url: str, db: str, documents: list[Any]) -> None:
         doc.ensure_indexes()
 
 
-def async_database(url: str, db: str) -> tuple[AsyncMongoClient[Any], AsyncDatabase[Any]]:
+def async_database(url: str, db: str, serial_writes: bool = False
+                   ) -> tuple[AsyncMongoClient[Any], AsyncDatabase[Any]]:
+    """`serial_writes`: one write at a time from this process to this database (for the
+    local FerretDB: services/common/serial.py)."""
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000,
         socketTimeoutMS=10000,
     )
+    if serial_writes:
+        from services.common.serial import SerialWritesDatabase
+
+        return client, cast(AsyncDatabase[Any], SerialWritesDatabase(client[db]))
     return client, client[db]
 
 
@@ -80,3 +88,62 @@ class ByIdReads:
             found = {d["_id"]: d for d in
                      await self.coll.find({"_id": {"$in": unique}}).to_list(None)}
         return [copy.deepcopy(found[i]) if i in found else None for i in ids]
+
+
+Upsert = tuple[dict[str, Any], dict[str, Any]]  # (filter by `_id`, update or document)
+
+
+async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
+                      ) -> list[Upsert]:
+    """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk
+    write; returns those that lost a race with a concurrent upsert of the same `_id`
+    (which then exists)."""
+    if not upserts:
+        return []
+    ops = [ReplaceOne(f, d, upsert=True) if replace else UpdateOne(f, d, upsert=True)
+           for f, d in upserts]
+    try:
+        await coll.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return [upserts[e["index"]] for e in errors]
+    except KeyError:
+        # FerretDB answers an update batch with a write error without `nModified`, which
+        # pymongo needs to merge its results: write them one by one (each idempotent).
+        lost = []
+        for f, d in upserts:
+            try:
+                if replace:
+                    await coll.replace_one(f, d, upsert=True)
+                else:
+                    await coll.update_one(f, d, upsert=True)
+            except DuplicateKeyError:
+                lost.append((f, d))
+        return lost
+    return []
+
+
+class BulkUpserts:
+    """Idempotent upserts by `_id` from concurrent callers (a batch's records) sent as
+    one unordered `bulk_write` (on the local FerretDB, one write instead of many that
+    wait on each other: ADR 0002). Each caller returns once its upsert is written; one
+    that lost a race with another process's first upsert of the same `_id` is written
+    again (the document exists then). For writes whose caller needs no count back."""
+
+    def __init__(self, coll: Any, *, replace: bool = False, max_ops: int = 500) -> None:
+        from services.common.batching import GroupCommit
+
+        self.coll, self.replace = coll, replace
+        self._writes: GroupCommit[Upsert, None] = GroupCommit(
+            self._write, window=0.0, max_items=max_ops)
+
+    async def __call__(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
+        await self._writes((flt, update))
+
+    async def _write(self, upserts: list[Upsert]) -> list[None]:
+        lost = await upsert_all(self.coll, upserts, replace=self.replace)
+        if lost:
+            await upsert_all(self.coll, lost, replace=self.replace)
+        return [None] * len(upserts)

@@ -178,7 +178,8 @@ async def _retrying(what: str, start: Callable[[], Awaitable[Any]]) -> None:
 def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name)
-    mongo, db = async_database(settings.mongo_url, settings.mongo_db)
+    mongo, db = async_database(settings.mongo_url, settings.mongo_db,
+                                settings.mongo_serial_writes)
     group = f"emulation-{settings.service_name}"
     runtime = Runtime(
         settings=settings,

@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     # Before that, a consumer idle this long with records waiting on its partitions is
     # sought to its committed offsets, which restarts a wedged fetch without a restart.
     consumer_nudge_seconds: float = 30.0
+    # One write at a time from this process to its database: for the local FerretDB,
+    # whose SQLite makes concurrent writers sleep in its busy handler (ADR 0002). The
+    # local stack sets it; MongoDB (production) needs it off.
+    mongo_serial_writes: bool = False
     # Records a consumer handles together at most: the ones already fetched, up to this
     # many (a quiet topic's record is handled at once, never held to fill a batch).
     consumer_batch_size: int = 200

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.batching import GroupCommit
-from services.common.mongo import insert_new
+from services.common.mongo import BulkUpserts, insert_new
 
 # Markers of the one-time backfills of structures derived from older data.
 PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
@@ -163,20 +163,20 @@ class StatusStore:
         self.backfills = backfills or Backfills(db)
         # Notes made together (a batch's records, handled concurrently) are one write
         # per period: concurrent updates of one document lose writes on FerretDB.
+        self._status_writes = BulkUpserts(self.status)
         self._notes: GroupCommit[tuple[str, int, bool], None] = GroupCommit(
             self._note_all, window=0.0, max_items=1000)
 
     async def record_submission(self, data: dict[str, Any]) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
         key = f"{data['unit_id']}|{data['period']}"
-        await self.status.update_one(
+        await self._status_writes(
             {"_id": key},
             {"$setOnInsert": {"unit_id": data["unit_id"], "period": data["period"],
                               "first_submission_id": data["submission_id"],
                               "first_received_at": data["received_at"],
                               "on_time": data["on_time"]},
-             "$max": {"latest_revision": data["revision"]}},
-            upsert=True)
+             "$max": {"latest_revision": data["revision"]}})
         await self.note(data["unit_id"], data["period"], bool(data["on_time"]))
 
     async def note(self, unit_id: str, period: int, on_time: bool) -> None:

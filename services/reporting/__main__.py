@@ -29,7 +29,8 @@ async def rebuild(settings: ReportingSettings) -> int:
     from services.reporting.store import ReadModel
 
     await asyncio.to_thread(connect_odm, settings.mongo_url, settings.mongo_db, READ_MODELS)
-    mongo, db = async_database(settings.mongo_url, settings.mongo_db)
+    mongo, db = async_database(settings.mongo_url, settings.mongo_db,
+                                settings.mongo_serial_writes)
     try:
         model = ReadModel(db)
         reports = Reports(model=model, replica=RegistryReplica(db), clock=Clock())

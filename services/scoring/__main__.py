@@ -20,7 +20,8 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[
     from services.common.progress import ProgressBar
     from services.scoring.bootstrap import build_parts
 
-    client, db = async_database(settings.mongo_url, settings.mongo_db)
+    client, db = async_database(settings.mongo_url, settings.mongo_db,
+                                settings.mongo_serial_writes)
     producer = EventProducer(settings.kafka_bootstrap, "scoring-rescore",
                              settings.produce_timeout_seconds)
     try:

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
-from services.common.mongo import ByIdReads
+from services.common.mongo import BulkUpserts, ByIdReads
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 from services.scoring.standings import certificate_candidate
 
@@ -175,6 +175,9 @@ class ScoreStore:
         self._score_reads = ByIdReads(self.scores)
         self._history_reads = ByIdReads(self.history)
         self._selection_reads = ByIdReads(self.selections)
+        # ... and their idempotent upserts, in one bulk write per collection.
+        self._history_writes = BulkUpserts(self.history, replace=True)
+        self._candidate_writes = BulkUpserts(self.candidates)
 
     async def save(self, doc: dict[str, Any], *, in_history: bool = False,
                    current: dict[str, Any] | None = None, read: bool = True) -> bool:
@@ -193,7 +196,7 @@ class ScoreStore:
         key = score_key(doc["unit_id"], doc["period"])
         if not in_history:
             hid = history_key(doc)
-            await self.history.replace_one({"_id": hid}, {**doc, "_id": hid}, upsert=True)
+            await self._history_writes({"_id": hid}, {**doc, "_id": hid})
         if read:
             current = await self.current(doc["unit_id"], doc["period"])
         if current is not None:
@@ -238,10 +241,7 @@ class ScoreStore:
             return
         update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
                   "$max": {"current": _in_force_value(doc, CANDIDATE_FIELDS)}}
-        try:
-            await self.candidates.update_one({"_id": key}, update, upsert=True)
-        except DuplicateKeyError:  # two first writers of a new `_id` on FerretDB
-            await self.candidates.update_one({"_id": key}, update, upsert=True)
+        await self._candidate_writes({"_id": key}, update)
 
     async def candidates_of(self, period: int) -> dict[str, dict[str, Any]]:
         """unit id -> what the proposals read of its score in force, for every candidate

@@ -22,12 +22,12 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo import DeleteOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import DUPLICATE_KEY
+from services.common.mongo import DUPLICATE_KEY, Upsert, upsert_all
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
@@ -133,7 +133,6 @@ DOCUMENTS = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc, Mark
 
 
 # An upsert by `_id`: the filter and the update (or the whole document).
-Upsert = tuple[dict[str, Any], dict[str, Any]]
 
 
 def key_id(unit_id: str, key: str) -> str:
@@ -189,7 +188,7 @@ class SubmissionStore:
 
     async def _pend_all(self, entries: list[tuple[str, str, datetime]]) -> list[None]:
         # Upserts racing another writer's upsert of the same entry wrote the same thing.
-        await _upsert_all(self.outbox, [
+        await upsert_all(self.outbox, [
             ({"_id": sid}, {"$set": {"unit_id": unit_id, "stored_at": when}})
             for sid, unit_id, when in entries])
         return [None] * len(entries)
@@ -222,7 +221,7 @@ class SubmissionStore:
             "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
             "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
         # A concurrent upsert of a pointer wrote the same; heads are raised on their own.
-        await asyncio.gather(_upsert_all(self.keys, pointers, replace=True),
+        await asyncio.gather(upsert_all(self.keys, pointers, replace=True),
                              self._raise_heads(docs))
         return [None] * len(docs)
 
@@ -240,7 +239,7 @@ class SubmissionStore:
             "$setOnInsert": {"unit_id": d["unit_id"], "period": d["period"],
                              "on_time": d["on_time"]}}) for hid, d in latest.items()]
         # Two first upserts raced; the head exists now: raise it.
-        for flt, update in await _upsert_all(self.heads, heads):
+        for flt, update in await upsert_all(self.heads, heads):
             await self.heads.update_one(flt, {"$max": update["$max"]})
 
     async def mark_published(self, submission_id: str, when: datetime) -> None:
@@ -291,10 +290,10 @@ class SubmissionStore:
                 ops_outbox.append((
                     {"_id": d["_id"]},
                     {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}}))
-        await _upsert_all(self.keys, ops_keys)
+        await upsert_all(self.keys, ops_keys)
         for d in ops_heads.values():
             await self.raise_head(d)
-        await _upsert_all(self.outbox, ops_outbox)
+        await upsert_all(self.outbox, ops_outbox)
         await self.markers.replace_one(
             {"_id": BACKFILL_MARKER},
             {"_id": BACKFILL_MARKER, "done_at": when, "submissions": len(docs)}, upsert=True)
@@ -307,33 +306,3 @@ class SubmissionStore:
         await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
 
-async def _upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
-                      ) -> list[Upsert]:
-    """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk
-    write; returns those that lost a race with a concurrent upsert of the same `_id`
-    (which then exists)."""
-    if not upserts:
-        return []
-    ops = [ReplaceOne(f, d, upsert=True) if replace else UpdateOne(f, d, upsert=True)
-           for f, d in upserts]
-    try:
-        await coll.bulk_write(ops, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [upserts[e["index"]] for e in errors]
-    except KeyError:
-        # FerretDB answers an update batch with a write error without `nModified`, which
-        # pymongo needs to merge its results: write them one by one (each idempotent).
-        lost = []
-        for f, d in upserts:
-            try:
-                if replace:
-                    await coll.replace_one(f, d, upsert=True)
-                else:
-                    await coll.update_one(f, d, upsert=True)
-            except DuplicateKeyError:
-                lost.append((f, d))
-        return lost
-    return []

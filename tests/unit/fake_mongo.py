@@ -130,6 +130,14 @@ class FakeCollection:
                       modified_count=int(not inserted and doc != before),
                       upserted_id=inserted)
 
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
+        """UpdateOne and ReplaceOne requests, applied one after another."""
+        for op in ops:
+            if type(op).__name__ == "ReplaceOne":
+                await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+
     async def delete_one(self, flt: dict[str, Any]) -> Result:
         self._call("delete_one", flt)
         await asyncio.sleep(0)

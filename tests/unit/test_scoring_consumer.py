@@ -102,6 +102,14 @@ class FakeCollection:
             self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
         return Result()
 
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
+        """UpdateOne and ReplaceOne requests, applied one after another."""
+        for op in ops:
+            if type(op).__name__ == "ReplaceOne":
+                await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
                          upsert: bool = False) -> Result:
         self._call("update_one", flt)

@@ -1,0 +1,65 @@
+"""One write at a time per database (the local FerretDB), reads alongside; and the
+bulk upserts and batched reads by `_id` that concurrent records share."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.common.mongo import BulkUpserts, ByIdReads
+from services.common.serial import SerialWritesDatabase
+from tests.unit.fake_mongo import FakeDb
+
+
+class Slow:
+    """A collection whose calls take a while and count how many run at once."""
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+        self.name = "slow"
+
+    async def _call(self) -> None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.005)
+        self.running -= 1
+
+    async def update_one(self, *_: Any, **__: Any) -> None:
+        await self._call()
+
+    async def find_one(self, *_: Any, **__: Any) -> None:
+        await self._call()
+
+
+def test_writes_take_turns_and_reads_do_not_wait() -> None:
+    slow = Slow()
+    db = SerialWritesDatabase({"c": slow})
+    coll = db["c"]
+    asyncio.run(_gather([coll.update_one({"_id": i}, {}) for i in range(8)]))
+    assert slow.most == 1 and coll.name == "slow"
+    asyncio.run(_gather([coll.find_one({"_id": i}) for i in range(8)]))
+    assert slow.most == 8
+
+
+def test_concurrent_upserts_and_reads_by_id_are_one_call_each() -> None:
+    db = FakeDb()
+
+    async def go() -> list[Any]:
+        writes = BulkUpserts(db["c"])
+        reads = ByIdReads(db["c"])
+        await writes({"_id": "warm"}, {"$set": {"n": 0}})  # a lone call goes at once
+        db.reset()
+        await asyncio.gather(*(writes({"_id": f"k{i}"}, {"$set": {"n": i}})
+                               for i in range(20)))
+        found = await asyncio.gather(*(reads.get(f"k{i}") for i in (3, 3, 7, 99)))
+        return found
+
+    found = asyncio.run(go())
+    assert [d and d["n"] for d in found] == [3, 3, 7, None]
+    assert found[0] is not found[1]  # each caller its own copy
+    finds = [c for c in db.calls if c[1] in ("find", "find_one")]
+    assert len(finds) <= 2  # the first read alone, the rest in one find with $in
+
+
+async def _gather(calls: list[Any]) -> None:
+    await asyncio.gather(*calls)
