@@ -15,15 +15,10 @@ import pymongo
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.common.mongo import connect_odm
+from services.common.mongo import connect_odm, upsert_all
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
-from services.submissions.store import (
-    BACKFILL_MARKER,
-    DOCUMENTS,
-    SubmissionStore,
-    _upsert_all,
-)
+from services.submissions.store import BACKFILL_MARKER, DOCUMENTS, SubmissionStore
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
@@ -153,7 +148,7 @@ def test_the_batched_writes_keep_each_claim_on_the_real_server(stack: Stack) -> 
             assert left == {d["_id"] for d in docs} - {d["_id"] for d in won}
             # An upsert refused by a unique index in a bulk write (as a raced upsert is)
             # is reported as lost, the others written, whatever the server answers.
-            lost = await _upsert_all(db["submissions"], [
+            lost = await upsert_all(db["submissions"], [
                 ({"_id": "clash"}, {"$set": {"unit_id": "province:a",
                                              "idempotency_key": "k1"}}),
                 ({"_id": "fine"}, {"$set": {"unit_id": "province:z",
