@@ -74,7 +74,7 @@ def letters(stack: Stack, event_id: str) -> list[dict[str, Any]]:
             return False
         try:
             return bool(json.loads(data["value"]).get("id") == event_id)
-        except ValueError:
+        except (ValueError, RecursionError, AttributeError):  # other tests' poison
             return False
 
     return topic_records(stack.cfg.kafka_bootstrap, DEAD_LETTERS, mine)
