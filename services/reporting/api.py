@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.common.auth import Principal
-from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
 from services.common.problems import Problem
 from services.reporting import metrics
+from services.reporting.cluster_report import member_copy
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
@@ -132,7 +133,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
 
     @router.get("/reports/national", response_model=None,
                 responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
-    async def national(_: OperatorPrincipal, period: Period,
+    async def national(_: ViewerPrincipal, period: Period,
                        format: NationalFormat = "json") -> Any:
         """The national synthesis of a period as of now (each format says when)."""
         report = writable(await reports.national(period))
@@ -154,13 +155,15 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
                       format: ClusterFormat = "json") -> Any:
         """A cluster's year-end report for its conference. The operator reads every
         cluster's; a unit's token reads the report of the cluster it belongs to that
-        year."""
+        year, with only its own breakdown and its own reminders' recipients."""
         try:
             members = await reports.cluster_members(cluster_id, period)
             ensure_cluster_access(principal, members)
             report = writable(await reports.cluster(cluster_id, period))
         except UnknownCluster as exc:
             raise Problem(404, "not-found", str(exc)) from exc
+        if not principal.is_operator and principal.unit_id is not None:
+            report = member_copy(report, principal.unit_id)
         if format == "json":
             metrics.REPORTS_RENDERED.labels("cluster", "json").inc()
             return JSONResponse(report, headers={"Cache-Control": "no-store"})
@@ -173,9 +176,10 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
                              renderers[format])
 
     @router.post("/admin/rebuild", response_model=RebuildRead, tags=["ops"])
-    async def rebuild(_: OperatorPrincipal) -> RebuildRead:
+    async def rebuild(action: AdminAction) -> RebuildRead:
         """Drop the read models and replay the topics from the beginning up to their
-        current end; answers when done. The reports are incomplete while it runs."""
+        current end; answers when done. The reports are incomplete while it runs
+        (admin, audited)."""
         try:
             result = await rebuilder.run()
         except RebuildRunning as exc:
@@ -183,6 +187,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath) -> AP
         except RebuildError as exc:
             raise Problem(503, "rebuild-failed", f"{exc}; the read models are incomplete "
                           "until a rebuild succeeds: try again") from exc
+        action.after = {k: v for k, v in result.to_dict().items() if k != "skipped_reasons"}
         return RebuildRead(**result.to_dict())
 
     return router

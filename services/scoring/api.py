@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
 from services.scoring.rescore import Rescorer, RescoreRefused
@@ -129,15 +129,18 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
                  responses={409: {"description": "a rescore is already running"},
                             422: {"description": "unknown or inapplicable rubric version"},
                             503: {"description": "Kafka or the database is unavailable"}})
-    async def rescore(body: RescoreCreate, _: OperatorPrincipal) -> RescoreRead:
+    async def rescore(body: RescoreCreate, action: AdminAction) -> RescoreRead:
         """Score a period again under a rubric version, which stays in force for that
-        unit type and period; earlier scores stay readable by their version."""
+        unit type and period; earlier scores stay readable by their version (admin,
+        audited)."""
+        action.target["rubric_version"] = body.rubric_version
         try:
             result = await rescorer.rescore(body.period, body.rubric_version)
         except RescoreRefused as exc:
             raise Problem(exc.status, exc.code, exc.detail) from exc
         except KafkaUnavailable as exc:
             raise Problem(503, "unavailable", str(exc), headers={"Retry-After": "10"}) from exc
+        action.after = result.to_dict()
         return RescoreRead(**result.to_dict())
 
     return router

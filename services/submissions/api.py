@@ -16,7 +16,7 @@ from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, MIN_RETRY_AF
 from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
-    OperatorPrincipal,
+    OperatorAction,
     ensure_access,
     json_body,
 )
@@ -184,28 +184,32 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         ]
 
     @router.post("/units/{unit_id}/unlocks", status_code=201, response_model=UnlockRead)
-    async def grant_unlock(unit_id: str, body: UnlockCreate, _: OperatorPrincipal
+    async def grant_unlock(unit_id: str, body: UnlockCreate, action: OperatorAction
                            ) -> UnlockRead:
-        """Let a unit amend after the deadline, for a while (operator action)."""
+        """Let a unit amend after the deadline, for a while (operator action, audited)."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
         now = intake.clock.now()
         doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
                "reason": body.reason, "granted_at": now,
                "expires_at": domain.unlock_expiry(now, body.hours), "locked_reason": None}
+        action.before = await intake.store.unlock_for(unit_id, body.period)
         await intake.store.grant_unlock(doc)
+        action.after = doc
         return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
 
     @router.post("/units/{unit_id}/locks", status_code=201, response_model=UnlockRead)
-    async def lock(unit_id: str, body: LockCreate, _: OperatorPrincipal) -> UnlockRead:
-        """Refuse every further amendment of a unit's period (operator action); a later
-        unlock lifts it."""
+    async def lock(unit_id: str, body: LockCreate, action: OperatorAction) -> UnlockRead:
+        """Refuse every further amendment of a unit's period (operator action, audited); a
+        later unlock lifts it."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
         doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
                "reason": body.reason, "granted_at": intake.clock.now(), "expires_at": None,
                "locked_reason": body.reason}
+        action.before = await intake.store.unlock_for(unit_id, body.period)
         await intake.store.grant_unlock(doc)
+        action.after = doc
         return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
 
     return router
