@@ -64,9 +64,15 @@ def bounded(value: Any) -> Any:
     return safe
 
 
+def _key(key: Any) -> str:
+    """A field name the database takes: no dots, no leading `$` (topic names have dots)."""
+    text = str(key).replace(".", "\u2024")
+    return "\uff04" + text[1:] if text.startswith("$") else text
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items() if k != "_id"}
+        return {_key(k): _plain(v) for k, v in value.items() if k != "_id"}
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
     if isinstance(value, datetime | date):

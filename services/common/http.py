@@ -32,6 +32,7 @@ from services.common.auth import Principal, TokenRefused, TokenStore
 from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
 from services.common.inputs import PlatformDateTime
+from services.common.mongo import TRANSIENT_ERRORS
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
 from services.common.watch import Verdict
@@ -381,7 +382,15 @@ async def _write_audit(request: Request, action: Action, status: int, span: Any)
     trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
     record = action.record(request.app.state.service_name, status, trace_id=trace_id)
     try:
-        await request.app.state.audit.append(record)
+        try:
+            await request.app.state.audit.append(record)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            # A state the database refuses: the record without it, its text kept.
+            await request.app.state.audit.append({
+                **record, "before": repr(record["before"])[:2000],
+                "after": repr(record["after"])[:2000]})
     except Exception:
         metrics.AUDIT_WRITE_FAILURES.inc()
         log.exception("audit record not written", extra={"fields": {

@@ -134,10 +134,15 @@ def test_scores_add_up_and_amendments_move_the_standings_of_cluster_4(
         assert {"P1", "P2", "P3", "P4", "bonus:flags", "deduction:late"} <= criteria
         assert all(line["explanation"] for line in s["breakdown"])
 
-    # Any authenticated principal may read standings: here a unit of another cluster.
+    # A member reads its cluster's ranks and totals, and only its own breakdown; a unit
+    # of another cluster may not read them at all.
     table = wait_for("three scores in the standings", lambda: (
-        t := standings(stack, "mps-cluster-4", period, stack.token("police:ha-noi")))
+        t := standings(stack, "mps-cluster-4", period, stack.token("police:quang-ninh")))
         and sum(r["submitted"] for r in t["standings"]) == 3 and t)
+    assert [bool(r["breakdown"]) for r in table["standings"][:3]] == [False, True, False]
+    with stack.client("scoring", stack.token("police:ha-noi")) as c:
+        assert c.get("/v1/clusters/mps-cluster-4/standings",
+                     params={"period": period}).status_code == 403
     assert table["cluster_id"] == "mps-cluster-4" and table["period"] == period
     assert [r["unit_id"] for r in table["standings"]] == [
         "police:bac-ninh", "police:quang-ninh", "police:phu-tho",  # by score

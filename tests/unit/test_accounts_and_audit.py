@@ -254,3 +254,13 @@ def test_a_member_reads_ranks_and_totals_but_only_its_own_details() -> None:
     assert copy["missing_units"][1]["reminders"][0]["recipient"] == "+84900000000"
     assert copy["standings"][0]["breakdown"] == []
     assert report["missing_units"][0]["reminders"][0]["recipient"] == "a@x.vn"  # not changed
+
+
+def test_a_state_with_dotted_keys_is_stored_under_keys_the_database_takes() -> None:
+    from services.common.audit import bounded
+
+    state = bounded({"applied": {"emulation.scores.v1": 3, "$where": 1},
+                     "at": datetime(2026, 1, 1, tzinfo=UTC)})
+    assert state["applied"] == {"emulation\u2024scores\u2024v1": 3, "\uff04where": 1}
+    assert state["at"] == "2026-01-01T00:00:00+00:00"
+    assert "truncated" in bounded({"big": "x" * 30_000})
