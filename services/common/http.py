@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
@@ -484,13 +484,19 @@ def _action(request: Request, principal: Principal, role: str) -> Action:
     return action
 
 
-async def operator_action(request: Request, principal: CurrentPrincipal) -> Action:
+# Documents the header in every action's OpenAPI operation; `_reason` reads it.
+ReasonHeader = Annotated[str | None, Header(alias=REASON_HEADER, description=REASON_RULE)]
+
+
+async def operator_action(request: Request, principal: CurrentPrincipal,
+                          _reason_header: ReasonHeader = None) -> Action:
     """An operator's action (unlocks, campaigns, conference records): audited, with a
     reason."""
     return _action(request, principal, "operator")
 
 
-async def admin_action(request: Request, principal: CurrentPrincipal) -> Action:
+async def admin_action(request: Request, principal: CurrentPrincipal,
+                       _reason_header: ReasonHeader = None) -> Action:
     """An admin's action (rescore, rebuild, provider resets, the clock): audited."""
     return _action(request, principal, "admin")
 

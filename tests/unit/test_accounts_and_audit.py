@@ -264,3 +264,12 @@ def test_a_state_with_dotted_keys_is_stored_under_keys_the_database_takes() -> N
     assert state["applied"] == {"emulation\u2024scores\u2024v1": 3, "\uff04where": 1}
     assert state["at"] == "2026-01-01T00:00:00+00:00"
     assert "truncated" in bounded({"big": "x" * 30_000})
+
+
+def test_the_reason_header_is_documented_on_every_action(
+        app: tuple[TestClient, MemoryAuditLog]) -> None:
+    spec = app[0].get("/openapi.json").json()
+    action = spec["paths"]["/v1/things/{thing_id}"]["post"]
+    assert "Audit-Reason" in {p["name"] for p in action["parameters"] if p["in"] == "header"}
+    read = spec["paths"]["/v1/things"]["get"]
+    assert "Audit-Reason" not in {p["name"] for p in read.get("parameters", [])}
