@@ -408,8 +408,9 @@ async def current_principal(request: Request) -> Principal:
     try:
         principal: Principal | None = request.app.state.tokens.check(token.strip())
     except TokenRefused as exc:
-        raise Problem(401, "unauthenticated", f"the bearer token was {exc.why}; ask for a "
-                      "new one", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        said = "has expired" if exc.why == "expired" else "was revoked"
+        raise Problem(401, "unauthenticated", f"the bearer token {said}; ask for a new one",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                       reason=exc.why) from exc
     if principal is None:
         raise Problem(401, "unauthenticated", "the bearer token is not valid",
@@ -454,12 +455,19 @@ def _reason(request: Request) -> str:
     given = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(given, str) or not given.strip():
         given = urllib.parse.unquote(request.headers.get(REASON_HEADER, ""), errors="strict")
-    given = given.strip()
+    # A lone surrogate (JSON allows one) is kept as its escape: the record must be stored.
+    given = given.strip().encode("utf-8", "backslashreplace").decode("utf-8")
     if not 3 <= len(given) <= 1000:
         raise Problem(422, "reason-required", "an operator action needs a reason: "
                       + REASON_RULE, errors=[{"field": REASON_HEADER,
                                               "message": "3 to 1000 characters"}])
     return given
+
+
+def account_action(request: Request, principal: Principal, role: str) -> Action:
+    """For a route both units and accounts call (a submission): an account's call is an
+    action, with the role, a reason and an audit record; a unit's is its own business."""
+    return _action(request, principal, role)
 
 
 def _action(request: Request, principal: Principal, role: str) -> Action:

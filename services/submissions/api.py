@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.common import schemas
+from services.common.audit import Action
 from services.common.auth import Principal
 from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, MIN_RETRY_AFTER
 from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
     OperatorAction,
+    account_action,
     ensure_access,
     json_body,
 )
@@ -135,11 +137,17 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         # The body first: an upload holds no slot (the body limit's read timeout ends a
         # slow one with 408), so slow clients cannot take the intake's places.
         body = await json_body(request)
+        action = None
+        if principal.is_operator:
+            # An account handing in for a unit: an operator's action, audited.
+            action = account_action(request, principal, "operator")
+            if isinstance(body, dict) and isinstance(body.get("unit_id"), str):
+                action.target["unit_id"] = body["unit_id"]
         with inflight.slot():
-            return await _submit(body, principal, idempotency_key)
+            return await _submit(body, principal, idempotency_key, action)
 
-    async def _submit(body: Any, principal: Principal, idempotency_key: str | None
-                      ) -> JSONResponse:
+    async def _submit(body: Any, principal: Principal, idempotency_key: str | None,
+                      action: Action | None = None) -> JSONResponse:
         if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
             found = await schemas.errors_off_loop("submission-request.v1", body)
             raise Problem(422, "invalid-submission", "the body must be a submission object",
@@ -153,6 +161,8 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
             raise Problem(503, "unavailable", str(exc),
                           headers={"Retry-After": str(exc.retry_after)}) from exc
         receipt = outcome.receipt
+        if action is not None:
+            action.after = {**receipt.to_dict(), "replayed": outcome.replayed}
         return JSONResponse(
             ReceiptRead(**receipt.to_dict()).model_dump(mode="json"), status_code=202,
             headers={"Location": f"/v1/submissions/{receipt.submission_id}",

@@ -352,10 +352,15 @@ def test_proposals_respect_the_20_percent_rule_with_the_real_registry(
     for unit in [*LEADERS_2033, "ministry:public-security"]:
         score_of(stack, unit, period)
 
-    with stack.client("scoring", stack.token("police:hue")) as c:
+    with stack.as_operator("scoring") as c:
         data = wait_for("six cluster leaders", lambda: (
             p := c.get("/v1/proposals", params={"period": period}).json())
             and p["cluster_leaders"] == 6 and p)
+    # A unit's token: the proposals of its own cluster (and its own) only.
+    with stack.client("scoring", stack.token("police:quang-ninh")) as c:
+        own = c.get("/v1/proposals", params={"period": period}).json()["proposals"]
+    assert own and {p["cluster_id"] for p in own} == {"mps-cluster-4"}
+    assert len(own) < len(data["proposals"])
     assert data["government_flag_cap"] == 1  # 20% of 6, rounded down
     awards = {p["unit_id"]: p for p in data["proposals"]}
     flags = [p for p in data["proposals"] if p["award"] == "government_emulation_flag"]
