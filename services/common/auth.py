@@ -146,6 +146,14 @@ def refusal(entry: dict[str, Any], now: datetime) -> str | None:
     return None
 
 
+def _expiry_of(entry: dict[str, Any]) -> datetime | None:
+    """The entry's expiry; None (never valid) if it has none or not a readable one."""
+    try:
+        return parse_iso(str(entry["expires_at"]))
+    except (KeyError, ValueError):
+        return None
+
+
 class TokenStore:
     """Reads the hashed-token file, again whenever it changes (no restart needed).
     Expiry is judged on the real clock, never on the operator-settable service clock."""
@@ -154,12 +162,15 @@ class TokenStore:
         self.path = path
         self._stamp: tuple[int, int, int] | None = None
         self._entries: dict[str, dict[str, Any]] = {}
+        self._principals: dict[str, Principal] = {}
+        self._expiries: dict[str, datetime] = {}
 
     def _refresh(self) -> None:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._entries, self._stamp = {}, None
+            self._entries, self._principals, self._expiries = {}, {}, {}
+            self._stamp = None
             return
         stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
         if stamp == self._stamp:
@@ -168,18 +179,25 @@ class TokenStore:
         tokens = doc.get("tokens", {}) if doc.get("version") == VERSION else {}
         self._entries = {digest: e for digest, e in tokens.items()
                          if e.get("kind") in (OPERATOR, UNIT)}
+        # Parsed once per change of the file, not once per request.
+        self._principals = {digest: principal_of(e) for digest, e in self._entries.items()}
+        self._expiries = {digest: when for digest, e in self._entries.items()
+                          if (when := _expiry_of(e)) is not None}
         self._stamp = stamp
 
     def check(self, token: str, now: datetime | None = None) -> Principal | None:
         """The token's principal; None if unknown; TokenRefused if expired or revoked."""
         self._refresh()
-        entry = self._entries.get(hash_token(token))
+        digest = hash_token(token)
+        entry = self._entries.get(digest)
         if entry is None:
             return None
-        why = refusal(entry, now or utcnow())
-        if why is not None:
-            raise TokenRefused(why)
-        return principal_of(entry)
+        if entry.get("revoked_at"):
+            raise TokenRefused("revoked")
+        expires = self._expiries.get(digest)
+        if expires is None or expires <= (now or utcnow()):
+            raise TokenRefused("expired")  # no expiry (a version 1 entry): not honoured
+        return self._principals[digest]
 
     def authenticate(self, token: str, now: datetime | None = None) -> Principal | None:
         try:

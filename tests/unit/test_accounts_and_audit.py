@@ -273,3 +273,16 @@ def test_the_reason_header_is_documented_on_every_action(
     assert "Audit-Reason" in {p["name"] for p in action["parameters"] if p["in"] == "header"}
     read = spec["paths"]["/v1/things"]["get"]
     assert "Audit-Reason" not in {p["name"] for p in read.get("parameters", [])}
+
+
+def test_an_entry_without_a_readable_expiry_is_refused_and_spoils_nothing(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    doc["tokens"][hash_token("odd")] = {"id": "tok-bbbbbbbbbbbb", "kind": "operator",
+                                        "name": "Odd", "role": "admin",
+                                        "issued_at": "2026-01-01T00:00:00Z",
+                                        "expires_at": "next year", "revoked_at": None}
+    path.write_text(json.dumps(doc))
+    store = TokenStore(path)
+    with pytest.raises(TokenRefused):
+        store.check("odd")
+    assert store.check(plain_of(path)["admin"]) is not None
