@@ -42,7 +42,7 @@ class BenchStack:
 
     @property
     def operator(self) -> str:
-        return str(self.credentials["operator"])
+        return str(self.credentials["admin"])
 
     def token(self, unit_id: str) -> str:
         return str(self.credentials["units"][unit_id])
@@ -71,7 +71,8 @@ class BenchStack:
 
         for name in services or SERVICES:
             r = httpx.put(self.url(name) + "/v1/admin/clock", json={"now": iso},
-                          headers={"Authorization": f"Bearer {self.operator}"}, timeout=30)
+                          headers={"Authorization": f"Bearer {self.operator}",
+                                   "Audit-Reason": "benchmark clock"}, timeout=30)
             r.raise_for_status()
 
     def restart(self, service: str, env: dict[str, str | None] | None = None) -> None:

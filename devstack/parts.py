@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from devstack.config import ROOT, SERVICES, StackConfig
 from devstack.procs import Proc, StackError, port_freed, port_open, wait_until
@@ -213,16 +215,35 @@ def http_ready(base: str) -> bool:
 
 
 def ensure_credentials(cfg: StackConfig) -> None:
-    """Development tokens for the operator and every unit (kept across restarts)."""
-    from services.common.auth import issue_credentials
+    """Development tokens: a bootstrap admin account and one token per unit (kept across
+    restarts while valid; written anew when the file is of an older version or the admin
+    expires within a day). Named accounts: `python -m services.common.accounts`."""
+    from services.common.auth import (
+        BOOTSTRAP_ADMIN,
+        OPERATOR,
+        VERSION,
+        issue_credentials,
+        parse_iso,
+        utcnow,
+    )
     from services.submissions.registry import load_registry
 
     units = [u.unit_id for u in load_registry().all_units()]
+    kept: dict[str, Any] = {}
     if cfg.credentials.exists() and cfg.hashed_credentials.exists():
-        known = json.loads(cfg.credentials.read_text()).get("units", {})
-        if set(known) >= set(units):
-            return
+        plain = json.loads(cfg.credentials.read_text())
+        hashed = json.loads(cfg.hashed_credentials.read_text())
+        expires = plain.get("admin_expires_at")
+        if hashed.get("version") == VERSION:
+            if (expires and parse_iso(expires) - utcnow() > timedelta(days=1)
+                    and set(plain.get("units", {})) >= set(units)):
+                return
+            # The named accounts issued meanwhile stay; the bootstrap admin and the
+            # development unit tokens are issued anew.
+            kept = {h: e for h, e in hashed.get("tokens", {}).items()
+                    if e.get("kind") == OPERATOR and e.get("name") != BOOTSTRAP_ADMIN}
     plain, hashed = issue_credentials(units)
+    hashed["tokens"].update(kept)
     cfg.state.mkdir(parents=True, exist_ok=True)
     for path, doc in ((cfg.credentials, plain), (cfg.hashed_credentials, hashed)):
         tmp = path.with_suffix(".tmp")

@@ -9,12 +9,13 @@ import collections
 import contextlib
 import logging
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
@@ -26,10 +27,12 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import inputs, metrics
-from services.common.auth import OPERATOR, Principal, TokenStore
+from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog
+from services.common.auth import Principal, TokenRefused, TokenStore
 from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
 from services.common.inputs import PlatformDateTime
+from services.common.mongo import TRANSIENT_ERRORS
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
 from services.common.watch import Verdict
@@ -39,6 +42,8 @@ tracer = trace.get_tracer(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 # Where JsonGuard leaves the parsed body in the request's scope, for `json_body`.
 PARSED_BODY = "emulation.json_body"
+# Where an operator action's dependency leaves its `Action`, for the audit trail.
+AUDIT_ACTION = "emulation.audit_action"
 
 
 def _always_live() -> Verdict:
@@ -243,9 +248,13 @@ def create_app(
     readiness: Mapping[str, ReadinessCheck], max_body_bytes: int, version: str = "1",
     body_read_timeout: float = 30.0,
     liveness: Callable[[], Verdict] = _always_live,
+    audit: Any = None, service_name: str | None = None,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.tokens, app.state.clock = tokens, clock
+    # The service's audit trail (services/common/audit.py); in memory for unit tests.
+    app.state.audit = audit if audit is not None else MemoryAuditLog()
+    app.state.service_name = service_name or title
     # Inside `observe` (added after it), so its refusals are counted and traced.
     app.add_middleware(JsonGuard, routes=app.router.routes)
 
@@ -272,6 +281,9 @@ def create_app(
                     response = problem_response(500, "internal",
                                                 "internal error; it was logged")
             route = _route_of(request)
+            action: Action | None = request.scope.get(AUDIT_ACTION)
+            if action is not None:
+                await _write_audit(request, action, response.status_code, span)
             span.update_name(f"{request.method} {route}")
             span.set_attribute("http.route", route)
             span.set_attribute("http.response.status_code", response.status_code)
@@ -339,9 +351,50 @@ def create_app(
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/v1/audit", tags=["ops"], response_model=AuditPage)
+    async def audit_trail(
+        _: AdminPrincipal,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        cursor: Annotated[str | None, Query(
+            pattern=CURSOR.pattern, description="`next_cursor` of the previous page")] = None,
+    ) -> AuditPage:
+        """This service's audit trail, newest first (admin): who did what, to what, why,
+        when, with the outcome and the state before and after where it is known."""
+        records, next_cursor = await app.state.audit.page(limit, cursor)
+        return AuditPage(records=[{"id": r["_id"], **{k: v for k, v in r.items()
+                                                         if k != "_id"}} for r in records],
+                         next_cursor=next_cursor)
+
     if isinstance(clock, ControlledClock):
         app.include_router(clock_router(clock))
     return app
+
+
+class AuditPage(BaseModel):
+    records: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def _write_audit(request: Request, action: Action, status: int, span: Any) -> None:
+    """Append the action's record with its outcome. A record that cannot be written is
+    logged with everything it held (the action itself was done or refused already)."""
+    ctx = span.get_span_context()
+    trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
+    record = action.record(request.app.state.service_name, status, trace_id=trace_id)
+    try:
+        try:
+            await request.app.state.audit.append(record)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            # A state the database refuses: the record without it, its text kept.
+            await request.app.state.audit.append({
+                **record, "before": repr(record["before"])[:2000],
+                "after": repr(record["after"])[:2000]})
+    except Exception:
+        metrics.AUDIT_WRITE_FAILURES.inc()
+        log.exception("audit record not written", extra={"fields": {
+            "audit": {k: v for k, v in record.items() if k not in ("before", "after")}}})
 
 
 # -- authentication -------------------------------------------------------------------
@@ -352,23 +405,112 @@ async def current_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthenticated", "a bearer token is required",
                       headers={"WWW-Authenticate": "Bearer"})
-    principal: Principal | None = request.app.state.tokens.authenticate(token.strip())
+    try:
+        principal: Principal | None = request.app.state.tokens.check(token.strip())
+    except TokenRefused as exc:
+        said = "has expired" if exc.why == "expired" else "was revoked"
+        raise Problem(401, "unauthenticated", f"the bearer token {said}; ask for a new one",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                      reason=exc.why) from exc
     if principal is None:
         raise Problem(401, "unauthenticated", "the bearer token is not valid",
-                      headers={"WWW-Authenticate": "Bearer"})
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def operator_principal(principal: CurrentPrincipal) -> Principal:
-    if principal.kind != OPERATOR:
-        raise Problem(403, "forbidden", "this action needs the operator credential")
+def _needs(principal: Principal, role: str) -> Principal:
+    if not principal.has_role(role):
+        raise Problem(403, "forbidden", f"this needs an account with the {role} role"
+                      + (" (or higher)" if role != "admin" else ""), role=role)
     return principal
 
 
+async def viewer_principal(principal: CurrentPrincipal) -> Principal:
+    return _needs(principal, "viewer")
+
+
+async def operator_principal(principal: CurrentPrincipal) -> Principal:
+    return _needs(principal, "operator")
+
+
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
+    return _needs(principal, "admin")
+
+
+# Reads (GET) for accounts: viewer reads reports and the dashboard, etc.
+ViewerPrincipal = Annotated[Principal, Depends(viewer_principal)]
 OperatorPrincipal = Annotated[Principal, Depends(operator_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+REASON_RULE = (f"why, for the audit trail: the body's `reason` where the route has one, "
+               f"else the `{REASON_HEADER}` header (percent-encoded UTF-8), 3 to 1000 "
+               "characters")
+
+
+def _reason(request: Request) -> str:
+    body = request.scope.get(PARSED_BODY)
+    given = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(given, str) or not given.strip():
+        given = urllib.parse.unquote(request.headers.get(REASON_HEADER, ""), errors="strict")
+    # A lone surrogate (JSON allows one) is kept as its escape: the record must be stored.
+    given = given.strip().encode("utf-8", "backslashreplace").decode("utf-8")
+    if not 3 <= len(given) <= 1000:
+        raise Problem(422, "reason-required", "an operator action needs a reason: "
+                      + REASON_RULE, errors=[{"field": REASON_HEADER,
+                                              "message": "3 to 1000 characters"}])
+    return given
+
+
+def account_action(request: Request, principal: Principal, role: str) -> Action:
+    """For a route both units and accounts call (a submission): an account's call is an
+    action, with the role, a reason and an audit record; a unit's is its own business."""
+    return _action(request, principal, role)
+
+
+def _action(request: Request, principal: Principal, role: str) -> Action:
+    _needs(principal, role)
+    try:
+        reason = _reason(request)
+    except UnicodeDecodeError as exc:
+        raise Problem(422, "reason-required", f"the {REASON_HEADER} header is not "
+                      "percent-encoded UTF-8") from exc
+    route = _route_of(request)
+    endpoint = request.scope.get("endpoint")
+    target: dict[str, Any] = dict(request.path_params)
+    body = request.scope.get(PARSED_BODY)
+    period = request.query_params.get("period") or (
+        body.get("period") if isinstance(body, dict) else None)
+    if period is not None:
+        target["period"] = period
+    action = Action(principal=principal, reason=reason,
+                    action=getattr(endpoint, "__name__", route), route=route,
+                    method=request.method, path=request.url.path, target=target)
+    request.scope[AUDIT_ACTION] = action
+    return action
+
+
+# Documents the header in every action's OpenAPI operation; `_reason` reads it.
+ReasonHeader = Annotated[str | None, Header(alias=REASON_HEADER, description=REASON_RULE)]
+
+
+async def operator_action(request: Request, principal: CurrentPrincipal,
+                          _reason_header: ReasonHeader = None) -> Action:
+    """An operator's action (unlocks, campaigns, conference records): audited, with a
+    reason."""
+    return _action(request, principal, "operator")
+
+
+async def admin_action(request: Request, principal: CurrentPrincipal,
+                       _reason_header: ReasonHeader = None) -> Action:
+    """An admin's action (rescore, rebuild, provider resets, the clock): audited."""
+    return _action(request, principal, "admin")
+
+
+OperatorAction = Annotated[Action, Depends(operator_action)]
+AdminAction = Annotated[Action, Depends(admin_action)]
 
 
 def ensure_access(principal: Principal, unit_id: str) -> None:
@@ -392,15 +534,18 @@ def clock_router(clock: ControlledClock) -> APIRouter:
     router = APIRouter(tags=["ops"])
 
     @router.get("/v1/admin/clock", response_model=ClockRead)
-    async def read_clock(_: OperatorPrincipal) -> ClockRead:
+    async def read_clock(_: ViewerPrincipal) -> ClockRead:
         return ClockRead(now=clock.now(), controllable=True)
 
     @router.put("/v1/admin/clock", response_model=ClockRead)
-    async def set_clock(body: ClockSet, _: OperatorPrincipal) -> ClockRead:
+    async def set_clock(body: ClockSet, action: AdminAction) -> ClockRead:
+        """Set the service's clock (tests and the demo only; admin, audited)."""
+        action.before = {"now": clock.now()}
         try:
             clock.set(body.now, frozen=body.frozen)
         except ValueError as exc:
             raise Problem(422, "invalid-request", str(exc)) from exc
+        action.after = {"now": clock.now(), "frozen": body.frozen}
         return ClockRead(now=clock.now(), controllable=True)
 
     return router

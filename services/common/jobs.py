@@ -19,7 +19,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from services.common.http import OperatorPrincipal
+from services.common.http import AdminPrincipal
 from services.common.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def job_router(jobs: Jobs) -> APIRouter:
 
     @router.get("/jobs/{job_id}", response_model=JobRead,
                 responses={404: {"description": "no such job in this process"}})
-    async def get_job(job_id: str, _: OperatorPrincipal) -> JobRead:
+    async def get_job(job_id: str, _: AdminPrincipal) -> JobRead:
         """A job's stage, progress (`done` of `total`), and its result or error."""
         job = jobs.get(job_id)
         if job is None:
@@ -134,7 +134,7 @@ def job_router(jobs: Jobs) -> APIRouter:
         return JobRead(**job.to_dict())
 
     @router.get("/jobs", response_model=list[JobRead])
-    async def list_jobs(_: OperatorPrincipal) -> list[JobRead]:
+    async def list_jobs(_: AdminPrincipal) -> list[JobRead]:
         """This process's recent jobs, newest first."""
         return [JobRead(**j.to_dict()) for j in jobs.all()]
 

@@ -23,6 +23,10 @@ HTTP_SHED = Counter(
     "http_requests_shed_total",
     "Requests refused with 429 because their route's in-flight limit was reached.", ["route"],
 )
+AUDIT_WRITE_FAILURES = Counter(
+    "emulation_audit_write_failures_total",
+    "Operator actions whose audit record could not be written (logged instead).",
+)
 HTTP_READ_TIMEOUTS = Counter(
     "http_body_read_timeouts_total",
     "Requests answered 408 because their body did not arrive within the read timeout.",

@@ -17,10 +17,12 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common import metrics
+from services.common.audit import COLLECTION as AUDIT_COLLECTION
+from services.common.audit import AuditLog
 from services.common.auth import TokenStore
 from services.common.clock import Clock, ControlledClock
 from services.common.faults import FaultPoints
-from services.common.http import OperatorPrincipal, create_app
+from services.common.http import AdminAction, AdminPrincipal, create_app
 from services.common.kafka import EventProducer, RecordLoop, make_faust_app
 from services.common.logs import setup_logging
 from services.common.mongo import async_database, connect_odm, ping
@@ -205,7 +207,9 @@ def http_app(runtime: Runtime, title: str) -> FastAPI:
                      clock=runtime.clock, readiness=runtime.readiness(),
                      liveness=runtime.liveness,
                      max_body_bytes=runtime.settings.max_body_bytes,
-                     body_read_timeout=runtime.settings.body_read_timeout_seconds)
+                     body_read_timeout=runtime.settings.body_read_timeout_seconds,
+                     audit=AuditLog(runtime.db[AUDIT_COLLECTION]),
+                     service_name=runtime.settings.service_name)
     if runtime.settings.fault_injection:
         app.include_router(fault_router(runtime))
     return app
@@ -217,14 +221,14 @@ def fault_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["ops"], include_in_schema=False)
 
     @router.post("/v1/admin/faults/stall-consumer")
-    async def stall_consumer(_: OperatorPrincipal) -> dict[str, list[str]]:
+    async def stall_consumer(_: AdminAction) -> dict[str, list[str]]:
         consumer = runtime.faust_app.consumer
         held = consumer.assignment()
         consumer.pause_partitions(held)
         return {"paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in held)}
 
     @router.post("/v1/admin/faults/arm")
-    async def arm(_: OperatorPrincipal, step: str, kind: str, times: int = 1,
+    async def arm(_: AdminAction, step: str, kind: str, times: int = 1,
                   topic: str | None = None) -> dict[str, Any]:
         """Fail the next `times` passes through `step` (of records of `topic`)."""
         assert runtime.faults is not None
@@ -235,7 +239,7 @@ def fault_router(runtime: Runtime) -> APIRouter:
         return {"armed": step, "kind": kind, "times": times, "topic": topic}
 
     @router.get("/v1/admin/faults")
-    async def hits(_: OperatorPrincipal) -> dict[str, int]:
+    async def hits(_: AdminPrincipal) -> dict[str, int]:
         assert runtime.faults is not None
         return dict(runtime.faults.hits)
 

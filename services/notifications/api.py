@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.http import (
+    AdminAction,
+    CurrentPrincipal,
+    OperatorAction,
+    ViewerPrincipal,
+    ensure_access,
+)
 from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.problems import Problem
@@ -175,7 +181,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     @router.get("/deadlines/{period}", response_model=DeadlineRead, tags=["deadlines"])
-    async def deadline(period: PeriodPath, _: OperatorPrincipal) -> DeadlineRead:
+    async def deadline(period: PeriodPath, _: ViewerPrincipal) -> DeadlineRead:
         status = await campaigns.status(period)
         return DeadlineRead(**vars(status))
 
@@ -198,21 +204,23 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         return [notification_read(r) for r in rows]
 
     @router.get("/campaigns", response_model=list[CampaignRead], tags=["campaigns"])
-    async def list_campaigns(_: OperatorPrincipal) -> list[CampaignRead]:
+    async def list_campaigns(_: ViewerPrincipal) -> list[CampaignRead]:
         return [campaign_read(c, campaigns.current(c)) for c in await campaigns.all_campaigns()]
 
     @router.get("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
-    async def read_campaign(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
+    async def read_campaign(period: PeriodPath, _: ViewerPrincipal) -> CampaignRead:
         campaign = await campaigns.campaign(period)
         if campaign is None:
             raise Problem(404, "not-found", f"no campaign for {period} yet")
         return campaign_read(campaign, campaigns.current(campaign))
 
     @router.put("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
-    async def put_campaign(period: PeriodPath, body: CampaignWrite, _: OperatorPrincipal
+    async def put_campaign(period: PeriodPath, body: CampaignWrite, action: OperatorAction
                            ) -> CampaignRead:
         """Set the period's campaign: stages, deadline, quiet hours, channels, audience
-        (operators may target a subset of units), escalation."""
+        (operators may target a subset of units), escalation (operator, audited)."""
+        earlier = await campaigns.campaign(period)
+        action.before = campaign_spec(earlier) if earlier is not None else None
         # A null field takes the default, like a missing one; only quiet_hours: null
         # means something else (no quiet hours).
         overrides = {k: v for k, v in body.model_dump(mode="json", exclude_unset=True).items()
@@ -224,31 +232,44 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
             campaign = await campaigns.put_campaign(period, overrides)
         except CampaignInvalid as exc:
             raise Problem(422, "invalid-campaign", str(exc)) from exc
+        action.after = campaign_spec(campaign)
         return campaign_read(campaign, campaigns.current(campaign))
 
     @router.post("/campaigns/{period}/pause", response_model=CampaignRead, tags=["campaigns"])
-    async def pause(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
-        """Stop sending the period's reminders (what waits keeps waiting)."""
+    async def pause(period: PeriodPath, action: OperatorAction) -> CampaignRead:
+        """Stop sending the period's reminders (what waits keeps waiting; audited)."""
+        earlier = await campaigns.campaign(period)
+        action.before = {"paused": earlier.paused if earlier is not None else None}
         campaign = await campaigns.set_paused(period, True)
+        action.after = {"paused": campaign.paused}
         return campaign_read(campaign, campaigns.current(campaign))
 
     @router.post("/campaigns/{period}/resume", response_model=CampaignRead, tags=["campaigns"])
-    async def resume(period: PeriodPath, _: OperatorPrincipal) -> CampaignRead:
-        """Send again: the current stage goes out at the next pass (catch-up rules)."""
+    async def resume(period: PeriodPath, action: OperatorAction) -> CampaignRead:
+        """Send again: the current stage goes out at the next pass (catch-up rules;
+        audited)."""
+        earlier = await campaigns.campaign(period)
+        action.before = {"paused": earlier.paused if earlier is not None else None}
         campaign = await campaigns.set_paused(period, False)
+        action.after = {"paused": campaign.paused}
         return campaign_read(campaign, campaigns.current(campaign))
 
     @router.post("/admin/providers/reset", response_model=dict[str, str], tags=["ops"])
-    async def reset_providers(_: OperatorPrincipal) -> dict[str, str]:
+    async def reset_providers(action: AdminAction) -> dict[str, str]:
         """Close every provider's circuit breaker (after a provider was fixed); answers
-        the breakers' states."""
-        return scheduler.sender.dispatcher.reset_breakers()
+        the breakers' states (admin, audited)."""
+        action.before = scheduler.sender.dispatcher.breaker_states()
+        action.after = scheduler.sender.dispatcher.reset_breakers()
+        return dict(action.after)
 
     @router.post("/admin/tick", response_model=TickRead, tags=["ops"])
-    async def tick(_: OperatorPrincipal) -> TickRead:
-        """Run one scheduling pass now, at the service's clock, and say what it did."""
+    async def tick(action: OperatorAction) -> TickRead:
+        """Run one scheduling pass now, at the service's clock, and say what it did
+        (operator, audited)."""
         try:
-            return tick_read(await scheduler.run_pass("tick"))
+            report = tick_read(await scheduler.run_pass("tick"))
+            action.after = {"campaigns": [c.model_dump(mode="json") for c in report.campaigns]}
+            return report
         except TRANSIENT_ERRORS as exc:
             raise Problem(503, "unavailable", f"the database is unavailable: {exc!r}",
                           headers={"Retry-After": "5"}) from exc

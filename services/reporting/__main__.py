@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--period", type=int, required=True)
     export.add_argument("--dir", required=True, help="folder to write the reports into")
     export.add_argument("--url", help="the reporting service (default: from the settings)")
-    export.add_argument("--credentials", help="credentials.json with the operator token "
-                        "(default .local/credentials.json; or EMULATION_OPERATOR_TOKEN)")
+    export.add_argument("--credentials", help="credentials.json with the bootstrap admin's "
+                        "token (default .local/credentials.json; or EMULATION_OPERATOR_TOKEN, "
+                        "any account's token, viewer or higher)")
     args = parser.parse_args(argv)
     settings = ReportingSettings()
     if args.command == "rebuild":

@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.common.auth import Principal
-from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.problems import Problem
 from services.reporting import metrics
+from services.reporting.cluster_report import member_copy
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
@@ -143,7 +144,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
 
     @router.get("/reports/national", response_model=None,
                 responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
-    async def national(_: OperatorPrincipal, period: Period,
+    async def national(_: ViewerPrincipal, period: Period,
                        format: NationalFormat = "json") -> Any:
         """The national synthesis of a period as of now (each format says when)."""
         report = writable(await reports.national(period))
@@ -165,13 +166,15 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
                       format: ClusterFormat = "json") -> Any:
         """A cluster's year-end report for its conference. The operator reads every
         cluster's; a unit's token reads the report of the cluster it belongs to that
-        year."""
+        year, with only its own breakdown and its own reminders' recipients."""
         try:
             members = await reports.cluster_members(cluster_id, period)
             ensure_cluster_access(principal, members)
             report = writable(await reports.cluster(cluster_id, period))
         except UnknownCluster as exc:
             raise Problem(404, "not-found", str(exc)) from exc
+        if not principal.is_operator and principal.unit_id is not None:
+            report = member_copy(report, principal.unit_id)
         if format == "json":
             metrics.REPORTS_RENDERED.labels("cluster", "json").inc()
             return JSONResponse(report, headers={"Cache-Control": "no-store"})
@@ -186,11 +189,11 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
     @router.post("/admin/rebuild", response_model=JobRead, status_code=202, tags=["ops"],
                  responses={202: {"description": "started; poll the job (Location header)"},
                             409: {"description": "a rebuild is already running"}})
-    async def rebuild(_: OperatorPrincipal, response: Response) -> JobRead:
+    async def rebuild(action: AdminAction, response: Response) -> JobRead:
         """Drop the read models and replay the topics from the beginning up to their
         current end. Answers at once with a job (`GET /v1/admin/jobs/{id}`: records
         replayed of those to replay, then the result). The reports are incomplete while
-        it runs; a failed rebuild leaves them so until one succeeds."""
+        it runs; a failed rebuild leaves them so until one succeeds (admin, audited)."""
         if rebuilder.running or jobs.running("rebuild") is not None:
             raise Problem(409, "rebuild-running", "a rebuild is already running")
 
@@ -199,6 +202,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
             return RebuildRead(**result.to_dict()).model_dump()
 
         job = jobs.start("rebuild", work, _rebuild_failure)
+        action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
         response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
         return JobRead(**job.to_dict())
 

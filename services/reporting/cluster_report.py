@@ -125,3 +125,20 @@ def cluster_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
         rows.append([r.get("rank"), r["unit_id"], r["name"], r.get("score"), r.get("max"),
                      r.get("submitted"), r.get("on_time"), r.get("revision"), lines])
     return rows
+
+
+def member_copy(report: dict[str, Any], unit_id: str) -> dict[str, Any]:
+    """The cluster report as one member's system may read it: every member's rank,
+    total and whether it reported, but only its own breakdown and its own reminders'
+    recipients (the others' e-mail addresses and phone numbers are not its to read)."""
+    def standing(row: dict[str, Any]) -> dict[str, Any]:
+        return row if row.get("unit_id") == unit_id else {**row, "breakdown": []}
+
+    def missing(row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("unit_id") == unit_id:
+            return row
+        return {**row, "reminders": [{k: v for k, v in r.items() if k != "recipient"}
+                                     for r in row.get("reminders", [])]}
+
+    return {**report, "standings": [standing(r) for r in report.get("standings", [])],
+            "missing_units": [missing(r) for r in report.get("missing_units", [])]}

@@ -1,6 +1,7 @@
 """The operators' dashboard: a static page (no build step, nothing from outside) and
-the JSON it polls. The page is public; its data needs the operator's token, which the
-page keeps in sessionStorage and sends as a Bearer header."""
+the JSON it polls. The page is public; its data needs an account's token (viewer or
+higher), which the page keeps in sessionStorage and sends as a Bearer header; an admin's
+page also shows this service's audit trail (`GET /v1/audit`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.common.clock import Clock
-from services.common.http import OperatorPrincipal
+from services.common.http import ViewerPrincipal
 from services.reporting.labels import VN_TZ
 from services.reporting.render.values import writable
 from services.reporting.service import Reports
@@ -40,7 +41,7 @@ def _router(reports: Reports, clock: Clock) -> APIRouter:
                                      "X-Content-Type-Options": "nosniff"})
 
     @router.get("/v1/dashboard/data")
-    async def data(_: OperatorPrincipal,
+    async def data(_: ViewerPrincipal,
                    period: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:
         """The dashboard's figures for a period (default: the current year): the same
         numbers as the national report, the daily cumulative rates towards the

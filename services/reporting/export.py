@@ -20,7 +20,7 @@ def operator_token(credentials: str | None) -> str:
     if token:
         return token
     path = Path(credentials) if credentials else REPO_ROOT / ".local" / "credentials.json"
-    return str(json.loads(path.read_text(encoding="utf-8"))["operator"])
+    return str(json.loads(path.read_text(encoding="utf-8"))["admin"])
 
 
 def export_reports(settings: ReportingSettings, *, period: int, folder: str,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from services.common.http import CurrentPrincipal, OperatorPrincipal, ensure_access
+from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
@@ -138,12 +138,13 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
                  responses={202: {"description": "started; poll the job (Location header)"},
                             409: {"description": "a rescore is already running"},
                             422: {"description": "unknown or inapplicable rubric version"}})
-    async def rescore(body: RescoreCreate, _: OperatorPrincipal,
+    async def rescore(body: RescoreCreate, action: AdminAction,
                       response: Response) -> JobRead:
         """Score a period again under a rubric version, which stays in force for that
         unit type and period; earlier scores stay readable by their version. Answers at
         once with a job (`GET /v1/admin/jobs/{id}`: stage, progress, then the result:
-        records read, submissions, rescored, superseded)."""
+        records read, submissions, rescored, superseded) (admin, audited)."""
+        action.target["rubric_version"] = body.rubric_version
         try:
             rescorer.check(body.period, body.rubric_version)
         except RescoreRefused as exc:
@@ -156,6 +157,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
             return RescoreRead(**result.to_dict()).model_dump()
 
         job = jobs.start("rescore", work, _failure)
+        action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
         response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
         return JobRead(**job.to_dict())
 

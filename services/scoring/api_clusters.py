@@ -4,12 +4,13 @@ head and deputy (the rule's suggestion, the operator's decision)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from services.common.http import CurrentPrincipal, OperatorPrincipal
+from services.common.auth import Principal
+from services.common.http import CurrentPrincipal, OperatorAction
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
 from services.scoring.api import LineRead, Period
@@ -37,7 +38,9 @@ class StandingRead(BaseModel):
     submitted: bool
     on_time: bool | None
     revision: int | None
-    breakdown: list[LineRead]
+    breakdown: list[LineRead] = Field(
+        description="criterion by criterion; a unit's token sees only its own (the other "
+                    "members' rows have ranks and totals only)")
 
 
 class StandingsRead(BaseModel):
@@ -104,42 +107,74 @@ class LeadershipUpdate(BaseModel):
     reason: str | None = Field(default=None, min_length=3, max_length=1000)
 
 
+def member_view(principal: Principal, cluster_id: str, members: list[str]) -> None:
+    """Accounts read every cluster; a unit's token only the clusters it belongs to."""
+    if principal.is_operator or principal.unit_id in members:
+        return
+    raise Problem(403, "forbidden", f"a unit may read only its own cluster, not {cluster_id}")
+
+
+def own_rows_only(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """A member sees every member's rank and total, and only its own breakdown."""
+    if principal.is_operator:
+        return data
+    rows = [row if row["unit_id"] == principal.unit_id else {**row, "breakdown": []}
+            for row in data["standings"]]
+    return {**data, "standings": rows}
+
+
 def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["clusters"])
 
     @router.get("/clusters/{cluster_id}/standings", response_model=StandingsRead)
-    async def standings(cluster_id: ClusterId, period: Period, _: CurrentPrincipal
+    async def standings(cluster_id: ClusterId, period: Period, principal: CurrentPrincipal
                         ) -> StandingsRead:
-        """Every member of the cluster that year, submitted or not, ranked."""
+        """Every member of the cluster that year, submitted or not, ranked. A unit's
+        token: its own cluster only, with its own breakdown only."""
         data = await rankings.standings(cluster_id, period)
         if data is None:
             raise Problem(404, "not-found", f"{cluster_id} does not exist in {period}")
-        return StandingsRead(**data)
+        member_view(principal, cluster_id, [row["unit_id"] for row in data["standings"]])
+        return StandingsRead(**own_rows_only(principal, data))
 
     @router.get("/proposals", response_model=ProposalsRead)
-    async def proposals(period: Period, _: CurrentPrincipal) -> ProposalsRead:
-        """The cluster leaders and other outstanding units proposed for recognition."""
-        return ProposalsRead(**await rankings.proposals(period), rule=PROPOSAL_RULE)
+    async def proposals(period: Period, principal: CurrentPrincipal) -> ProposalsRead:
+        """The cluster leaders and other outstanding units proposed for recognition (a
+        unit's token: those of its own cluster, and its own)."""
+        data = await rankings.proposals(period)
+        if not principal.is_operator:
+            clusters = await rankings.replica.clusters(period)
+            own = {cid for cid, c in clusters.items() if principal.unit_id in c["members"]}
+            data = {**data, "proposals": [
+                p for p in data["proposals"]
+                if p.get("cluster_id") in own or p["unit_id"] == principal.unit_id]}
+        return ProposalsRead(**data, rule=PROPOSAL_RULE)
 
     @router.get("/clusters/{cluster_id}/leadership", response_model=LeadershipRead)
-    async def leadership(cluster_id: ClusterId, _: CurrentPrincipal,
+    async def leadership(cluster_id: ClusterId, principal: CurrentPrincipal,
                          period: Annotated[int, Query(
                              ge=2000, le=2100, description="the year they serve")]
                          ) -> LeadershipRead:
+        """Next year's head and deputy (a unit's token: of its own cluster)."""
         view = await register.view(cluster_id, period)
         if view is None:
             raise Problem(404, "not-found", f"{cluster_id} does not exist in {period}")
+        member_view(principal, cluster_id, view["members"])
         return LeadershipRead(**view)
 
     @router.put("/clusters/{cluster_id}/leadership", response_model=LeadershipRead,
                 responses={404: {"description": "no such cluster that year"},
                            422: {"description": "not members, or not the suggestion"},
                            503: {"description": "recorded; publishing failed, retry"}})
-    async def decide(cluster_id: ClusterId, body: LeadershipUpdate, _: OperatorPrincipal,
+    async def decide(cluster_id: ClusterId, body: LeadershipUpdate, action: OperatorAction,
                      period: Annotated[int, Query(
                          ge=2000, le=2100, description="the year they serve")]
                      ) -> LeadershipRead:
-        """Confirm the rule's suggestion, or override it with a reason (operator)."""
+        """Confirm the rule's suggestion, or override it with a reason (operator,
+        audited: the conference's record)."""
+        before = await register.view(cluster_id, period)
+        action.before = before and {k: before.get(k) for k in ("head", "deputy", "status",
+                                                               "source")}
         try:
             view = await register.decide(cluster_id, period, decision=body.decision,
                                          head=body.head, deputy=body.deputy,
@@ -150,6 +185,7 @@ def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) ->
             raise Problem(503, "unavailable", f"{exc}; the decision is recorded: send the "
                           "same request again to publish it",
                           headers={"Retry-After": "5"}) from exc
+        action.after = {k: view.get(k) for k in ("head", "deputy", "status", "reason")}
         return LeadershipRead(**{"source": "operator", **view})
 
     return router

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.common import schemas
+from services.common.audit import Action
 from services.common.auth import Principal
 from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, MIN_RETRY_AFTER
 from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
-    OperatorPrincipal,
+    OperatorAction,
+    account_action,
     ensure_access,
     json_body,
 )
@@ -135,11 +137,17 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         # The body first: an upload holds no slot (the body limit's read timeout ends a
         # slow one with 408), so slow clients cannot take the intake's places.
         body = await json_body(request)
+        action = None
+        if principal.is_operator:
+            # An account handing in for a unit: an operator's action, audited.
+            action = account_action(request, principal, "operator")
+            if isinstance(body, dict) and isinstance(body.get("unit_id"), str):
+                action.target["unit_id"] = body["unit_id"]
         with inflight.slot():
-            return await _submit(body, principal, idempotency_key)
+            return await _submit(body, principal, idempotency_key, action)
 
-    async def _submit(body: Any, principal: Principal, idempotency_key: str | None
-                      ) -> JSONResponse:
+    async def _submit(body: Any, principal: Principal, idempotency_key: str | None,
+                      action: Action | None = None) -> JSONResponse:
         if not isinstance(body, dict) or not isinstance(body.get("unit_id"), str):
             found = await schemas.errors_off_loop("submission-request.v1", body)
             raise Problem(422, "invalid-submission", "the body must be a submission object",
@@ -153,6 +161,8 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
             raise Problem(503, "unavailable", str(exc),
                           headers={"Retry-After": str(exc.retry_after)}) from exc
         receipt = outcome.receipt
+        if action is not None:
+            action.after = {**receipt.to_dict(), "replayed": outcome.replayed}
         return JSONResponse(
             ReceiptRead(**receipt.to_dict()).model_dump(mode="json"), status_code=202,
             headers={"Location": f"/v1/submissions/{receipt.submission_id}",
@@ -184,28 +194,32 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         ]
 
     @router.post("/units/{unit_id}/unlocks", status_code=201, response_model=UnlockRead)
-    async def grant_unlock(unit_id: str, body: UnlockCreate, _: OperatorPrincipal
+    async def grant_unlock(unit_id: str, body: UnlockCreate, action: OperatorAction
                            ) -> UnlockRead:
-        """Let a unit amend after the deadline, for a while (operator action)."""
+        """Let a unit amend after the deadline, for a while (operator action, audited)."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
         now = intake.clock.now()
         doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
                "reason": body.reason, "granted_at": now,
                "expires_at": domain.unlock_expiry(now, body.hours), "locked_reason": None}
+        action.before = await intake.store.unlock_for(unit_id, body.period)
         await intake.store.grant_unlock(doc)
+        action.after = doc
         return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
 
     @router.post("/units/{unit_id}/locks", status_code=201, response_model=UnlockRead)
-    async def lock(unit_id: str, body: LockCreate, _: OperatorPrincipal) -> UnlockRead:
-        """Refuse every further amendment of a unit's period (operator action); a later
-        unlock lifts it."""
+    async def lock(unit_id: str, body: LockCreate, action: OperatorAction) -> UnlockRead:
+        """Refuse every further amendment of a unit's period (operator action, audited); a
+        later unlock lifts it."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
         doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
                "reason": body.reason, "granted_at": intake.clock.now(), "expires_at": None,
                "locked_reason": body.reason}
+        action.before = await intake.store.unlock_for(unit_id, body.period)
         await intake.store.grant_unlock(doc)
+        action.after = doc
         return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
 
     return router

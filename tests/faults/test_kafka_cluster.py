@@ -127,7 +127,8 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
             r = c.put("/v1/admin/clock", json={"now": NOW},
-                      headers={"Authorization": f"Bearer {stack.operator}"})
+                      headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"})
             assert r.status_code == 200, r.text
         reader.start()
         acked = produce(producer, 0, PHASE)

@@ -35,7 +35,8 @@ BEFORE = f"{PERIOD}-10-01T09:00:00+07:00"  # before the campaign's first stage
 
 def tick(url: str, stack: Stack) -> dict[str, Any]:
     with httpx.Client(base_url=url, timeout=180,
-                      headers={"Authorization": f"Bearer {stack.operator}"}) as c:
+                      headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"}) as c:
         r = c.post("/v1/admin/tick")
     assert r.status_code == 200, r.text
     return dict(r.json())
@@ -43,7 +44,8 @@ def tick(url: str, stack: Stack) -> dict[str, Any]:
 
 def set_clock(url: str, stack: Stack, iso: str) -> None:
     with httpx.Client(base_url=url, timeout=30,
-                      headers={"Authorization": f"Bearer {stack.operator}"}) as c:
+                      headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"}) as c:
         r = c.put("/v1/admin/clock", json={"now": iso})
     assert r.status_code == 200, r.text
 

@@ -72,7 +72,8 @@ def test_two_scoring_workers_share_partitions_and_one_takes_over(
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
             r = c.put("/v1/admin/clock", json={"now": NOW},
-                      headers={"Authorization": f"Bearer {stack.operator}"})
+                      headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"})
             assert r.status_code == 200, r.text
         shared = wait_for("both workers to own partitions", lambda: (
             a := assignment(stack.cfg.kafka_bootstrap)) and len(a) == 2

@@ -44,7 +44,8 @@ def test_a_stalled_consumer_fails_livez_and_the_supervisor_restarts_it(stack: St
         assert get(url, "/livez").status_code == 200
         with httpx.Client(base_url=url, timeout=15) as c:
             r = c.post("/v1/admin/faults/stall-consumer",
-                       headers={"Authorization": f"Bearer {stack.operator}"})
+                       headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"})
         assert r.status_code == 200 and set(held) <= set(r.json()["paused"]), r.text
 
         # Records on every partition: the stalled worker's share waits.

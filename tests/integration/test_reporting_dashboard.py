@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from services.common import accounts
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
@@ -73,6 +75,9 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
             assert page.locator("#chart svg polyline").count() == 2
             assert page.locator("#missing tbody tr").count() == 98
             assert "Cụm thi đua số 4" in page.inner_text("#by-cluster")
+            # An admin's page shows the service's audit trail: the clock just set is in it.
+            expect(page.locator("#audit-section")).to_be_visible(timeout=10_000)
+            assert "PUT /v1/admin/clock" in page.inner_text("#audit")
 
             # The report links carry the token: the CSV downloads.
             with page.expect_download() as download:
@@ -91,6 +96,17 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             if os.environ.get("REPORTING_SCREENSHOT"):
                 page.screenshot(path=os.environ["REPORTING_SCREENSHOT"], full_page=True)
+
+            # A viewer's account reads the figures, not the audit trail.
+            viewer, _ = accounts.issue(stack.cfg.hashed_credentials, "Dashboard Viewer",
+                                       "viewer", datetime.now(UTC) + timedelta(hours=1))
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.goto(f"{base}/dashboard?period={PERIOD}#token={viewer}")
+            page.locator("#completeness[data-value]").wait_for()
+            assert page.inner_text("#submitted") == "3"
+            # The status line is written once the audit trail was asked for (and refused).
+            expect(page.locator("#status")).to_contain_text("Tự cập nhật", timeout=10_000)
+            assert page.locator("#audit-section").is_hidden()
         finally:
             browser.close()
     assert problems == []

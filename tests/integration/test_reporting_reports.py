@@ -241,7 +241,15 @@ def test_the_cluster_report_and_who_may_read_it(stack: Stack, campaign: dict[str
     assert sorted(rep["missing"]) == ["police:hung-yen", "police:lang-son",
                                       "police:thai-nguyen"]
     ranked = [r for r in rep["standings"] if r["score"] is not None]
-    assert len(ranked) == 3 and all(r["breakdown"] for r in ranked)
+    # A member sees every rank and total, and only its own breakdown and reminders'
+    # recipients; an account sees them all.
+    assert len(ranked) == 3
+    assert [r["unit_id"] for r in ranked if r["breakdown"]] == ["police:phu-tho"]
+    assert all("recipient" not in reminder for row in rep["missing_units"]
+               for reminder in row["reminders"])
+    with stack.client("reporting", stack.operator) as c:
+        full = c.get(url, params=params).json()
+    assert all(r["breakdown"] for r in full["standings"] if r["score"] is not None)
     assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
     with stack.as_operator("reporting") as c:
         pdf = c.get(url, params={**params, "format": "pdf"})

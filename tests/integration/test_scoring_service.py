@@ -134,10 +134,15 @@ def test_scores_add_up_and_amendments_move_the_standings_of_cluster_4(
         assert {"P1", "P2", "P3", "P4", "bonus:flags", "deduction:late"} <= criteria
         assert all(line["explanation"] for line in s["breakdown"])
 
-    # Any authenticated principal may read standings: here a unit of another cluster.
+    # A member reads its cluster's ranks and totals, and only its own breakdown; a unit
+    # of another cluster may not read them at all.
     table = wait_for("three scores in the standings", lambda: (
-        t := standings(stack, "mps-cluster-4", period, stack.token("police:ha-noi")))
+        t := standings(stack, "mps-cluster-4", period, stack.token("police:quang-ninh")))
         and sum(r["submitted"] for r in t["standings"]) == 3 and t)
+    assert [bool(r["breakdown"]) for r in table["standings"][:3]] == [False, True, False]
+    with stack.client("scoring", stack.token("police:ha-noi")) as c:
+        assert c.get("/v1/clusters/mps-cluster-4/standings",
+                     params={"period": period}).status_code == 403
     assert table["cluster_id"] == "mps-cluster-4" and table["period"] == period
     assert [r["unit_id"] for r in table["standings"]] == [
         "police:bac-ninh", "police:quang-ninh", "police:phu-tho",  # by score
@@ -348,10 +353,15 @@ def test_proposals_respect_the_20_percent_rule_with_the_real_registry(
     for unit in [*LEADERS_2033, "ministry:public-security"]:
         score_of(stack, unit, period)
 
-    with stack.client("scoring", stack.token("police:hue")) as c:
+    with stack.as_operator("scoring") as c:
         data = wait_for("six cluster leaders", lambda: (
             p := c.get("/v1/proposals", params={"period": period}).json())
             and p["cluster_leaders"] == 6 and p)
+    # A unit's token: the proposals of its own cluster (and its own) only.
+    with stack.client("scoring", stack.token("police:quang-ninh")) as c:
+        own = c.get("/v1/proposals", params={"period": period}).json()["proposals"]
+    assert own and {p["cluster_id"] for p in own} == {"mps-cluster-4"}
+    assert len(own) < len(data["proposals"])
     assert data["government_flag_cap"] == 1  # 20% of 6, rounded down
     awards = {p["unit_id"]: p for p in data["proposals"]}
     flags = [p for p in data["proposals"] if p["award"] == "government_emulation_flag"]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from services.common.auth import Principal, TokenStore, hash_token, issue_credentials
+from services.common.auth import TokenStore, hash_token, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import CurrentPrincipal, create_app, ensure_access
 
@@ -31,7 +31,7 @@ def tokens(tmp_path: Path) -> tuple[dict, TokenStore]:
     plain, hashed = issue_credentials(["police:phu-tho", "police:bac-ninh"])
     path = tmp_path / "hashed.json"
     path.write_text(json.dumps(hashed))
-    assert plain["operator"] not in path.read_text()  # only hashes are stored
+    assert plain["admin"] not in path.read_text()  # only hashes are stored
     return plain, TokenStore(path)
 
 
@@ -66,9 +66,9 @@ def auth(token: str) -> dict[str, str]:
 def test_principals(tokens: tuple[dict, TokenStore]) -> None:
     plain, store = tokens
     unit = store.authenticate(plain["units"]["police:phu-tho"])
-    assert unit == Principal("unit", "police:phu-tho")
+    assert unit is not None and (unit.kind, unit.unit_id) == ("unit", "police:phu-tho")
     assert unit.may_access("police:phu-tho") and not unit.may_access("police:bac-ninh")
-    assert store.authenticate(plain["operator"]).is_operator  # type: ignore[union-attr]
+    assert store.authenticate(plain["admin"]).is_operator  # type: ignore[union-attr]
     assert store.authenticate("guess") is None
     assert len(hash_token("x")) == 64
 
@@ -93,7 +93,7 @@ def test_errors_are_problem_details(client: TestClient, tokens: tuple[dict, Toke
     ok = client.post("/v1/things/police:phu-tho", json={"n": 2}, headers=auth(unit_token))
     assert ok.json() == {"n": 2}
     assert client.post("/v1/things/police:bac-ninh", json={"n": 3},
-                       headers=auth(plain["operator"])).status_code == 200
+                       headers=auth(plain["admin"])).status_code == 200
 
 
 def test_validation_errors_name_the_field(client: TestClient, tokens: tuple[dict, TokenStore]
@@ -109,7 +109,10 @@ def test_clock_is_set_by_the_operator_only(client: TestClient, tokens: tuple[dic
     when = {"now": "2026-12-01T00:00:00+07:00", "frozen": True}
     assert client.put("/v1/admin/clock", json=when,
                       headers=auth(plain["units"]["police:phu-tho"])).status_code == 403
-    resp = client.put("/v1/admin/clock", json=when, headers=auth(plain["operator"]))
+    resp = client.put("/v1/admin/clock", json=when, headers=auth(plain["admin"]))
+    assert resp.status_code == 422 and resp.json()["type"].endswith("reason-required")
+    resp = client.put("/v1/admin/clock", json=when,
+                      headers={**auth(plain["admin"]), "Audit-Reason": "a test"})
     assert resp.status_code == 200
     assert resp.json()["now"].startswith("2026-11-30T17:00:00")
 

@@ -143,6 +143,9 @@ class FakeRescorer:
 
 
 class FakeRegister:
+    async def view(self, cluster_id: str, period: int) -> Any:
+        return None
+
     async def decide(self, cluster_id: str, period: int, **_: Any) -> Any:
         raise LeadershipRefused(422, "not-members", "not members of the cluster")
 
@@ -156,6 +159,9 @@ class FakeCampaigns:
     async def put_campaign(self, period: int, overrides: dict[str, Any]) -> Campaign:
         stored = campaign_spec(with_overrides(period, self.defaults, overrides))
         return build_campaign(period, json.loads(json.dumps(stored)))
+
+    async def campaign(self, period: int) -> Campaign | None:
+        return None
 
     def current(self, campaign: Campaign) -> str | None:
         due = current_stage(campaign, self.clock.now())
@@ -205,7 +211,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[TestCli
     path.write_text(json.dumps(hashed))
     tokens = TokenStore(path)
     return {s: (TestClient(build(s, tokens), raise_server_exceptions=False),
-                plain["operator"]) for s in SERVICES}
+                plain["admin"]) for s in SERVICES}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -222,7 +228,9 @@ def test_the_base_bodies_are_served(
     for route in json_routes(client.app):  # type: ignore[arg-type]
         method, path = route.split(" ")
         resp = client.request(method, path.format(**PATH_VALUES), params={"period": 2026},
-                              json=BASES[route], headers={"Authorization": f"Bearer {operator}"})
+                              json=BASES[route],
+                              headers={"Authorization": f"Bearer {operator}",
+                                       "Audit-Reason": "unit test"})
         assert resp.status_code < 500, resp.text
         if route not in ("POST /v1/admin/rescore", "PUT /v1/clusters/{cluster_id}/leadership"):
             assert resp.status_code < 300, (route, resp.text)  # the fakes refuse those two
@@ -241,7 +249,7 @@ def test_no_body_answers_5xx_or_hangs(clients: dict[str, tuple[TestClient, str]]
     body = data.draw(bodies(BASES[route]))
     media = data.draw(st.sampled_from(["application/json", "application/json",
                                        "application/merge-patch+json", None]))
-    headers = {"Authorization": f"Bearer {operator}"}
+    headers = {"Authorization": f"Bearer {operator}", "Audit-Reason": "unit test"}
     if media:
         headers["Content-Type"] = media
     started = time.perf_counter()
@@ -258,10 +266,10 @@ def test_found_by_the_property(clients: dict[str, tuple[TestClient, str]]) -> No
     echoed in the problem (its JSON could not be written), a campaign field sent as null."""
     client, operator = clients["scoring"]
     resp = client.post("/v1/admin/rescore", content=b'{"period": {"\\ud800": null}}',
-                       headers={"Authorization": f"Bearer {operator}",
+                       headers={"Authorization": f"Bearer {operator}", "Audit-Reason": "unit test",
                                 "Content-Type": "application/json"})
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "period/\\ud800"
     client, operator = clients["notifications"]
     resp = client.put("/v1/campaigns/2026", json={"catch_up_hours": None, "timezone": None},
-                      headers={"Authorization": f"Bearer {operator}"})
+                      headers={"Authorization": f"Bearer {operator}", "Audit-Reason": "unit test"})
     assert resp.status_code == 200 and resp.json()["catch_up_hours"] == 72

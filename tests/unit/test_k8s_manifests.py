@@ -364,3 +364,99 @@ def test_the_production_overlay_renders_and_validates() -> None:
 def test_the_base_renders() -> None:
     objs = render(BASE)
     assert sum(o["kind"] == "Deployment" for o in objs) == 4
+
+
+# -- least exposure on the network (issue 15) ----------------------------------------------
+
+NETWORK_ADDON = K8S / "addons" / "network-policies"
+
+
+def policies(directory: Path = BASE) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in of_kind(objects(directory), "NetworkPolicy")}
+
+
+def selected(policy: dict[str, Any]) -> set[str] | None:
+    """The app names a policy's podSelector picks (None: every pod)."""
+    selector = policy["spec"]["podSelector"]
+    if not selector:
+        return None
+    names = set()
+    if "app.kubernetes.io/name" in selector.get("matchLabels", {}):
+        names.add(selector["matchLabels"]["app.kubernetes.io/name"])
+    for expr in selector.get("matchExpressions", []):
+        assert expr["key"] == "app.kubernetes.io/name" and expr["operator"] == "In"
+        names |= set(expr["values"])
+    return names
+
+
+def peers(rules: list[dict[str, Any]], way: str) -> list[dict[str, Any]]:
+    return [peer for rule in rules for peer in rule.get(way, [])]
+
+
+def test_everything_is_denied_unless_a_policy_allows_it() -> None:
+    deny = policies()["default-deny"]
+    assert deny["spec"]["podSelector"] == {}
+    assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+
+
+def test_the_http_port_is_open_to_the_ingress_controller_and_prometheus_only() -> None:
+    ingress_rules = {name: p for name, p in policies().items() if p["spec"].get("ingress")}
+    assert set(ingress_rules) == {"services-http-ingress"}, "another policy lets traffic in"
+    policy = ingress_rules["services-http-ingress"]
+    assert selected(policy) == set(SERVICES)
+    sources = peers(policy["spec"]["ingress"], "from")
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in sources}
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    assert all("podSelector" in p and "ipBlock" not in p for p in sources)
+    for rule in policy["spec"]["ingress"]:
+        assert [p["port"] for p in rule["ports"]] == ["http"]
+
+
+def test_the_databases_and_kafka_are_reached_only_by_who_needs_them() -> None:
+    by_port: dict[int, set[str]] = {}
+    for policy in policies().values():
+        for rule in policy["spec"].get("egress", []):
+            for port in rule.get("ports", []):
+                names = selected(policy)
+                by_port.setdefault(port["port"], set()).update(names or {"*"})
+    assert by_port[27017] == set(SERVICES)
+    assert by_port[9092] == set(SERVICES) | {"create-topics", "load-registry"}
+    assert by_port[25] == by_port[2775] == by_port[443] == {"notifications"}
+    assert by_port[53] == {"*"}  # DNS, for every pod
+    assert set(by_port) == {27017, 9092, 25, 2775, 443, 53, 4318}
+
+
+def test_the_ingress_routes_the_api_never_metrics_or_probes() -> None:
+    [ingress] = of_kind(objects(), "Ingress")
+    hosts = {rule["host"].split(".")[0]: rule for rule in ingress["spec"]["rules"]}
+    assert set(hosts) == set(SERVICES)
+    for name, rule in hosts.items():
+        for path in rule["http"]["paths"]:
+            assert path["backend"]["service"]["name"] == name
+            assert path["path"].startswith(("/v1/", "/openapi.json", "/docs", "/dashboard"))
+            for hidden in ("/metrics", "/healthz", "/livez", "/readyz"):
+                assert not hidden.startswith(path["path"].rstrip("/") + "/") \
+                    and hidden != path["path"]
+
+
+def test_kafka_and_mongodb_let_in_only_the_emulation_namespace() -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    addon = policies(NETWORK_ADDON)
+    for policy in addon.values():
+        kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True)
+    for name, port in (("kafka-clients-from-emulation", 9092),
+                       ("mongodb-from-emulation", 27017)):
+        rules = addon[name]["spec"]["ingress"]
+        to_port = [r for r in rules if any(p["port"] == port for p in r.get("ports", []))]
+        sources = peers(to_port, "from")
+        assert sources and all(
+            p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "emulation"
+            for p in sources)
+        # The rest: only the namespace's own pods (a podSelector without a namespace).
+        for rule in rules:
+            if rule not in to_port:
+                assert all(set(p) <= {"podSelector", "namespaceSelector"} for p in rule["from"])
+                assert all("namespaceSelector" not in p or "ports" in rule
+                           for p in rule["from"])

@@ -86,7 +86,7 @@ def setup(tmp_path: Path) -> tuple[TestClient, dict[str, Any], FakeRebuilder]:
 
 
 def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}", "Audit-Reason": "unit test"}
 
 
 def test_the_national_report_is_for_the_operator_only(setup: Any) -> None:
@@ -95,7 +95,7 @@ def test_the_national_report_is_for_the_operator_only(setup: Any) -> None:
     r = client.get("/v1/reports/national?period=2026",
                    headers=auth(creds["units"]["police:phu-tho"]))
     assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
-    ok = client.get("/v1/reports/national?period=2026", headers=auth(creds["operator"]))
+    ok = client.get("/v1/reports/national?period=2026", headers=auth(creds["admin"]))
     assert ok.status_code == 200 and ok.json()["completeness"] == 0.6
     assert ok.headers["cache-control"] == "no-store"
 
@@ -107,7 +107,7 @@ def test_the_national_report_is_for_the_operator_only(setup: Any) -> None:
 def test_every_national_format(setup: Any, fmt: str, media: str) -> None:
     client, creds, _ = setup
     r = client.get(f"/v1/reports/national?period=2026&format={fmt}",
-                   headers=auth(creds["operator"]))
+                   headers=auth(creds["admin"]))
     if fmt == "pdf" and r.status_code == 503:
         pytest.skip("no DejaVu fonts on this machine")
     assert r.status_code == 200, r.text
@@ -126,7 +126,7 @@ def test_a_unit_reads_its_own_clusters_report_only(setup: Any) -> None:
     other = client.get(url, headers=auth(creds["units"]["police:ha-noi"]))
     assert other.status_code == 403
     assert "own cluster" in other.json()["detail"]
-    html = client.get(url + "&format=html", headers=auth(creds["operator"]))
+    html = client.get(url + "&format=html", headers=auth(creds["admin"]))
     assert html.status_code == 200 and "Cụm thi đua số 4" in html.text
 
 
@@ -142,7 +142,7 @@ def test_a_unit_reads_its_own_clusters_report_only(setup: Any) -> None:
 ])
 def test_bad_input_is_a_problem_never_a_500(setup: Any, url: str, status: int) -> None:
     client, creds, _ = setup
-    r = client.get(url, headers=auth(creds["operator"]))
+    r = client.get(url, headers=auth(creds["admin"]))
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
 
@@ -151,25 +151,25 @@ def test_rebuild_is_an_operator_action_and_refuses_a_second_one(setup: Any) -> N
     client, creds, rebuilder = setup
     assert client.post("/v1/admin/rebuild",
                        headers=auth(creds["units"]["police:phu-tho"])).status_code == 403
-    r = client.post("/v1/admin/rebuild", headers=auth(creds["operator"]))
+    r = client.post("/v1/admin/rebuild", headers=auth(creds["admin"]))
     assert r.status_code == 202 and r.json()["state"] in ("running", "succeeded"), r.text
     job_url = r.headers["location"]
     assert job_url == f"/v1/admin/jobs/{r.json()['id']}"
     assert client.get(job_url, headers=auth(creds["units"]["police:phu-tho"])
                       ).status_code == 403
-    job = client.get(job_url, headers=auth(creds["operator"])).json()
+    job = client.get(job_url, headers=auth(creds["admin"])).json()
     for _ in range(100):  # the job runs on the test client's loop, between requests
         if job["state"] != "running":
             break
-        job = client.get(job_url, headers=auth(creds["operator"])).json()
+        job = client.get(job_url, headers=auth(creds["admin"])).json()
     assert job["state"] == "succeeded", job
     assert job["result"]["applied"] == {"emulation.submissions.v1": 3}
     assert (job["done"], job["total"]) == (3, 3)
-    assert client.get("/v1/admin/jobs/nope", headers=auth(creds["operator"])
+    assert client.get("/v1/admin/jobs/nope", headers=auth(creds["admin"])
                       ).status_code == 404
     rebuilder.busy = True
     assert client.post("/v1/admin/rebuild",
-                       headers=auth(creds["operator"])).status_code == 409
+                       headers=auth(creds["admin"])).status_code == 409
 
 
 def test_the_dashboard_page_is_public_its_data_is_not(setup: Any) -> None:
@@ -184,7 +184,7 @@ def test_the_dashboard_page_is_public_its_data_is_not(setup: Any) -> None:
     assert "innerHTML" not in js.text  # data goes in as text only
     assert client.get("/dashboard/static/dashboard.css").status_code == 200
     assert client.get("/v1/dashboard/data").status_code == 401
-    data = client.get("/v1/dashboard/data?period=2026", headers=auth(creds["operator"]))
+    data = client.get("/v1/dashboard/data?period=2026", headers=auth(creds["admin"]))
     assert data.status_code == 200 and data.json()["completeness"] == 0.6
     assert client.get("/v1/dashboard/data", headers=auth(
         creds["units"]["police:phu-tho"])).status_code == 403
@@ -215,7 +215,7 @@ def test_stored_nan_and_surrogates_never_make_a_500(tmp_path: Path, fmt: str) ->
                                     ReportingSettings().pdf_font_dir, Jobs()))
     client = TestClient(app, raise_server_exceptions=False)
     r = client.get(f"/v1/reports/national?period=2026&format={fmt}",
-                   headers=auth(plain["operator"]))
+                   headers=auth(plain["admin"]))
     if fmt == "pdf" and r.status_code == 503:
         pytest.skip("no DejaVu fonts on this machine")
     assert r.status_code == 200, r.text

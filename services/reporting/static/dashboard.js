@@ -1,4 +1,4 @@
-// The operators' dashboard: polls GET /v1/dashboard/data with the operator's token and
+// The operators' dashboard: polls GET /v1/dashboard/data with an account's token and
 // redraws itself. No framework, no build step, nothing loaded from outside; every value
 // from the server goes into the page as text (textContent), never as markup.
 (() => {
@@ -35,7 +35,7 @@
   }
 
   function askToken() {
-    const given = window.prompt("Mã truy cập của cán bộ vận hành (operator token):");
+    const given = window.prompt("Mã truy cập tài khoản cán bộ (account token):");
     if (given && given.trim()) sessionStorage.setItem(TOKEN_KEY, given.trim());
     return sessionStorage.getItem(TOKEN_KEY);
   }
@@ -198,6 +198,24 @@
     document.getElementById("reports").replaceChildren(national, table);
   }
 
+  // The reporting service's audit trail, for an admin's token (others get 403: hidden).
+  async function drawAudit(token) {
+    const section = document.getElementById("audit-section");
+    const r = await fetch("/v1/audit?limit=20", {
+      headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+    if (!r.ok) { section.hidden = true; return; }
+    const page = await r.json();
+    const rows = page.records.map((a) => el("tr", {},
+      el("td", {}, when.format(new Date(a.at))),
+      el("td", { title: a.actor.token_id || "" }, `${a.actor.name || a.actor.unit_id} (${a.actor.role || a.actor.kind})`),
+      el("td", {}, `${a.method} ${a.route}`),
+      el("td", {}, Object.entries(a.target || {}).map(([k, v]) => `${k}=${v}`).join(", ")),
+      el("td", {}, a.reason),
+      el("td", {}, String(a.status))));
+    document.querySelector("#audit tbody").replaceChildren(...rows);
+    section.hidden = false;
+  }
+
   // -- polling ---------------------------------------------------------------------------
   function period() {
     return new URLSearchParams(location.search).get("period");
@@ -228,6 +246,7 @@
       drawBars(d);
       drawMissing(d);
       drawReports(d);
+      await drawAudit(token);
       status(`Tự cập nhật mỗi ${refreshMs / 1000} giây; lần cuối lúc ${new Date().toLocaleTimeString("vi-VN")}.`);
     } catch (err) {
       status(`Chưa lấy được số liệu (${err.message}); sẽ thử lại.`, true);
