@@ -28,6 +28,8 @@ from services.common.watch import ConsumerWatch
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 MAX_LETTER_HEADERS, MAX_LETTER_HEADER_CHARS = 64, 4096
+# The CloudEvents Kafka protocol binding: a structured-mode record says so.
+STRUCTURED = ("content-type", b"application/cloudevents+json; charset=UTF-8")
 
 
 class KafkaUnavailable(TransientError):
@@ -100,7 +102,7 @@ class EventProducer:
         try:
             return await asyncio.wait_for(
                 producer.send(topic, event.to_bytes(), key=(key or event.subject).encode(),
-                              headers=inject_headers()),
+                              headers=[STRUCTURED, *inject_headers()]),
                 self.timeout,
             )
         except PERMANENT_KAFKA:

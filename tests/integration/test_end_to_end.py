@@ -54,6 +54,8 @@ def test_submission_flows_through_every_service(stack: Stack, example_request: d
     assert events, "the accepted submission is on emulation.submissions.v1"
     event = events[0]
     assert "traceparent" in event["_headers"]
+    # The CloudEvents Kafka binding's structured mode (and so every produced record).
+    assert event["_headers"]["content-type"].startswith(b"application/cloudevents+json")
     event.pop("_headers")
     assert schemas.errors("submission-accepted.v1", event) == []
 
