@@ -30,7 +30,7 @@ from tests.faults.streams import (
     topic_records,
     units_of,
 )
-from tests.stackfixture import Stack, wait_for
+from tests.stackfixture import Stack, admin_kafka, wait_for
 
 pytestmark = pytest.mark.integration
 PERIOD = 2064
@@ -81,9 +81,9 @@ def in_sync(admin: KafkaAdminClient) -> set[int]:
 
 def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
         stack: Stack, cluster: KafkaCluster, example_request: dict[str, Any]) -> None:
-    ensure_topics(cluster.bootstrap, replication=3)
+    ensure_topics(cluster.bootstrap, replication=3, auth=stack.cfg.kafka_auth())
     admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap.split(","),
-                             client_id="faults")
+                             client_id="faults", **admin_kafka())
     admin.create_topics([NewTopic(TOPIC, 6, 3, topic_configs={"min.insync.replicas": "2"})])
     wait_for("the proof topic to have leaders", lambda: in_sync(admin) == {1, 2, 3},
              timeout=60)
@@ -107,7 +107,7 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
     def consume() -> None:  # a consumer group reading all along
         consumer = KafkaConsumer(TOPIC, bootstrap_servers=cluster.bootstrap.split(","),
                                  group_id="faults-cluster-proof", auto_offset_reset="earliest",
-                                 consumer_timeout_ms=500)
+                                 consumer_timeout_ms=500, **admin_kafka())
         try:
             while not stop.is_set():
                 consumed.extend(json.loads(r.value)["id"] for r in consumer)
@@ -116,6 +116,7 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
 
     reader = threading.Thread(target=consume, daemon=True)
     producer = KafkaProducer(bootstrap_servers=cluster.bootstrap.split(","), acks="all",
+                             **admin_kafka(),
                              linger_ms=5, request_timeout_ms=15000, delivery_timeout_ms=110000)
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
