@@ -81,6 +81,11 @@ def broker_settings(passwords: dict[str, str]) -> dict[str, str]:
     }
 
 
+def env_lines(passwords: dict[str, str]) -> str:
+    """The passwords as `KAFKA_<NAME>_PASSWORD=...` lines: docker-compose.yml's `.env`."""
+    return "".join(f"KAFKA_{name.upper()}_PASSWORD={passwords[name]}\n" for name in PRINCIPALS)
+
+
 def format_args(passwords: dict[str, str]) -> list[str]:
     """`StorageTool format` arguments that write the SCRAM users into the new metadata:
     the broker needs its own before anything can talk to it."""
@@ -88,3 +93,11 @@ def format_args(passwords: dict[str, str]) -> list[str]:
     for name, password in scram_users(passwords).items():
         args += ["--add-scram", f"{MECHANISM}=[name={name},password={password}]"]
     return args
+
+
+if __name__ == "__main__":
+    # python -m devstack.kafka_security FILE: a fresh (or the kept) password per principal
+    # in FILE, printed as docker-compose.yml's .env lines.
+    import sys
+
+    print(env_lines(ensure_secrets(Path(sys.argv[1]))), end="")

@@ -4,15 +4,18 @@ outside producers, which may only write submission requests. Everything else is 
 (`allow.everyone.if.no.acl.found=false`); the brokers and `admin` are super users.
 
     python -m services.common.kafka_acls --bootstrap HOST:PORT [--passwords FILE]
+        [--users-from-env submissions,scoring,...]
 
 runs as the admin principal (EMULATION_KAFKA_USERNAME / EMULATION_KAFKA_PASSWORD), creates
-the SCRAM-SHA-512 users of FILE that are missing (a JSON object name -> password) and the
-ACLs below. Safe to run again: Kafka keeps one copy of an ACL."""
+the SCRAM-SHA-512 users that are missing (FILE: a JSON object name -> password; or each
+name's password from the variable KAFKA_<NAME>_PASSWORD) and the ACLs below. Safe to run
+again: Kafka keeps one copy of an ACL."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--passwords", type=Path, default=None,
                         help="JSON object of SCRAM users to create: name -> password")
+    parser.add_argument("--users-from-env", default="",
+                        help="comma-separated users whose passwords are in KAFKA_<NAME>_PASSWORD")
     args = parser.parse_args(argv)
     settings = ServiceSettings()
-    passwords = json.loads(args.passwords.read_text()) if args.passwords else None
+    passwords = json.loads(args.passwords.read_text()) if args.passwords else {}
+    for name in filter(None, args.users_from_env.split(",")):
+        variable = f"KAFKA_{name.upper()}_PASSWORD"
+        if not os.environ.get(variable):
+            parser.error(f"{variable} is not set")
+        passwords[name] = os.environ[variable]
     done = apply_acls(args.bootstrap or settings.kafka_bootstrap, settings.kafka_auth(),
                       passwords)
     print(f"Kafka users created: {done['users']}; ACLs applied: {done['acls']}")
