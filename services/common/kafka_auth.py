@@ -81,8 +81,10 @@ class KafkaAuth:
         """A client.properties for Kafka's own tools (--command-config and the like)."""
         if not self.sasl:
             return "security.protocol=PLAINTEXT\n"
+        module = ("plain.PlainLoginModule" if self.mechanism == "PLAIN"
+                  else "scram.ScramLoginModule")
         lines = [f"security.protocol={self.protocol}", f"sasl.mechanism={self.mechanism}",
-                 "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                 f"sasl.jaas.config=org.apache.kafka.common.security.{module} "
                  f'required username="{self.username}" password="{self.password}";']
         if self.protocol == "SASL_SSL" and self.cafile:
             lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={self.cafile}"]

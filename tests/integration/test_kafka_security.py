@@ -150,6 +150,27 @@ def test_a_principal_cannot_write_a_topic_it_does_not_own(
     assert records_with(stack, topic, marker) == []
 
 
+def test_a_service_with_a_wrong_password_says_so_and_is_not_ready(stack: Stack) -> None:
+    """What an operator sees when a service's Kafka secret is wrong: /readyz fails on Kafka,
+    and the service's log says why (the broker's own answer)."""
+    port = stack.cfg.kafka_port - 92 + 15  # <TEST_PORT_BASE> + 15
+    parts.proc(stack.cfg, "scoring-badpw").stop()  # a leftover of an interrupted run
+    service = parts.start_instance(stack.cfg, "scoring", "badpw", port, wait=False, env={
+        "EMULATION_KAFKA_PASSWORD": "not-the-password",
+        "EMULATION_MONGO_DB": "emulation_scoring_badpw"})
+    try:
+        def not_ready() -> Any:
+            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=15)
+            kafka = str(r.json().get("checks", {}).get("kafka", ""))
+            return kafka if r.status_code == 503 and kafka.startswith("failed") else None
+
+        wait_for("/readyz to fail on Kafka", not_ready, timeout=90)
+        wait_for("the log to name the refused login", lambda: "SaslAuthenticationFailed" in (
+            service.log.read_text(encoding="utf-8") if service.log.exists() else ""))
+    finally:
+        service.stop()
+
+
 # -- the proof of the unit -----------------------------------------------------------------
 
 def test_a_request_for_unit_b_with_unit_a_s_proof_is_refused(

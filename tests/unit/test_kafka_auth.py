@@ -32,6 +32,9 @@ def test_settings_with_a_username_use_scram_over_sasl_plaintext(tmp_path: Path) 
                              kafka_security_protocol="SASL_SSL").kafka_auth()
     assert on_tls.password == "from-a-file" and on_tls.ssl_context() is not None
     assert "pw" not in repr(auth)
+    plain = KafkaAuth(username="admin", password="x", protocol="SASL_PLAINTEXT",
+                      mechanism="PLAIN")
+    assert "plain.PlainLoginModule" in plain.java_properties()  # compose's admin jobs
 
 
 def test_a_username_without_a_password_fails_at_start_up() -> None:
