@@ -102,8 +102,15 @@ class Intake:
                             outcome="dead-lettered"))
 
         base = done()
-        produced = asyncio.run(kafka_io.produce(self.stack.bootstrap, REQUESTS,
-                                                self.kafka_records(n)))
+        records = self.kafka_records(n)
+        # Each request signed with its unit's key, as a ministry system does (ADR 0008).
+        from services.submissions.proof import signed_headers
+
+        keys = json.loads(self.stack.cfg.unit_keys.read_text())
+        proofs = [signed_headers(keys[k.decode()]["key_id"], keys[k.decode()]["key"], v)
+                  for k, v in records]
+        produced = asyncio.run(kafka_io.produce(self.stack.bootstrap, REQUESTS, records,
+                                                proofs))
         seconds, now = float("nan"), base
         while time.perf_counter() < produced.started + timeout:
             now = done()

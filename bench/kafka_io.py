@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.common.kafka_auth import KafkaAuth
+from services.common.settings import ServiceSettings
+
+
+def auth() -> KafkaAuth:
+    """The benchmarks' principal, from EMULATION_KAFKA_* (bench/stack.py sets the admin's)."""
+    return ServiceSettings().kafka_auth()
+
 
 @dataclass(frozen=True)
 class Produced:
@@ -25,7 +33,8 @@ class Produced:
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                **auth().aiokafka())
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p)
@@ -40,17 +49,20 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]
-                  ) -> Produced:
-    """Send (key, value) records as fast as the producer batches them, acks=all."""
+async def produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]],
+                  headers: Sequence[list[tuple[str, bytes]]] | None = None) -> Produced:
+    """Send (key, value) records as fast as the producer batches them, acks=all;
+    `headers`: one list per record (the unit's proof on the Kafka way in)."""
     start = await end_offsets(bootstrap, topic)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 enable_idempotence=True, linger_ms=5,
-                                max_batch_size=256 * 1024)
+                                max_batch_size=256 * 1024, **auth().aiokafka())
     await producer.start()
     try:
         started = time.perf_counter()
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        futures = [await producer.send(topic, value, key=key,
+                                       headers=headers[i] if headers else None)
+                   for i, (key, value) in enumerate(records)]
         await asyncio.gather(*futures)
         elapsed = time.perf_counter() - started
     finally:
@@ -64,7 +76,8 @@ async def raw_consume(bootstrap: str, batch: Produced) -> float:
     partitions, no group, no processing); seconds from the first fetch to the last record
     (one fetch often brings a whole small batch, so "first record" would read as 0)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
+                                max_partition_fetch_bytes=4 * 1024 * 1024,
+                                **auth().aiokafka())
     await consumer.start()
     try:
         parts = [TopicPartition(batch.topic, p) for p in batch.end]
@@ -96,7 +109,7 @@ async def commit_offsets(bootstrap: str, group: str, offsets: dict[str, dict[int
     """Start a new consumer group at the given offsets (topic -> partition -> offset), so
     a faust worker of that group reads exactly from there."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, **auth().aiokafka())
     await consumer.start()
     try:
         parts = {TopicPartition(t, p): off for t, po in offsets.items() for p, off in po.items()}

@@ -5,12 +5,14 @@ org.apache.kafka:kafka-tools) against the stack's broker, fetched with Maven on 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 
+from bench.kafka_io import auth
 from bench.stack import ROOT
 
 VERSION = "4.1.1"
@@ -51,7 +53,8 @@ def create_topic(bootstrap: str, partitions: int = 6, name: str = TOPIC) -> None
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench",
+                             **auth().kafka_python())
     try:
         with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics([NewTopic(name, partitions, 1)])
@@ -68,7 +71,8 @@ def create_topic(bootstrap: str, partitions: int = 6, name: str = TOPIC) -> None
 def delete_topic(bootstrap: str, name: str = TOPIC) -> None:
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench",
+                             **auth().kafka_python())
     try:
         admin.delete_topics([name])
     finally:
@@ -83,9 +87,19 @@ class ProducerPerf:
     p99_ms: float
 
 
+def client_config() -> str:
+    """A client.properties of the benchmarks' principal for Kafka's tools (mode 0600)."""
+    from devstack.kafka_security import write_private
+
+    path = ROOT / ".local" / "opt" / f"bench-client-{os.getpid()}.properties"
+    write_private(path, auth().java_properties())
+    return str(path)
+
+
 def producer_perf(bootstrap: str, records: int, size: int) -> ProducerPerf:
     """acks=all, the services' producer settings; the last summary line is parsed."""
     out = _java("org.apache.kafka.tools.ProducerPerformance", [
+        "--producer.config", client_config(),
         "--topic", TOPIC, "--num-records", str(records), "--record-size", str(size),
         "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}",
         "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=262144"],
@@ -104,7 +118,8 @@ def producer_perf(bootstrap: str, records: int, size: int) -> ProducerPerf:
 def consumer_perf(bootstrap: str, records: int) -> float:
     """Records per second over the fetch time (group join excluded)."""
     out = _java("org.apache.kafka.tools.ConsumerPerformance", [
-        "--bootstrap-server", bootstrap, "--topic", TOPIC, "--messages", str(records),
+        "--bootstrap-server", bootstrap, "--consumer.config", client_config(),
+        "--topic", TOPIC, "--messages", str(records),
         "--timeout", "60000", "--group", f"bench-perf-{time.time_ns()}"], timeout=300)
     lines = [x for x in out.splitlines() if x.strip()]
     header = [h.strip() for h in lines[-2].split(",")]

@@ -33,7 +33,10 @@ async def run(bootstrap: str, topic: str, group: str, count: int, mode: str,
     if tracing:  # as a service sets it up, from the OTEL_* variables
         setup_tracing("bench-noop")
 
-    app = make_faust_app(group, bootstrap)
+    from services.common.settings import ServiceSettings
+
+    auth = ServiceSettings().kafka_auth()  # EMULATION_KAFKA_*: bench/stack.py's admin
+    app = make_faust_app(group, bootstrap, auth=auth)
     done = asyncio.Event()
     seen = 0
     first: float | None = None
@@ -49,7 +52,7 @@ async def run(bootstrap: str, topic: str, group: str, count: int, mode: str,
             last = now
             done.set()
 
-    producer = EventProducer(bootstrap, f"{group}-dlq")
+    producer = EventProducer(bootstrap, f"{group}-dlq", auth=auth)
     loop = RecordLoop(consumer=group, producer=producer, dead_letter_topic=DEAD_LETTERS,
                       source="urn:emulation:service:bench")
 

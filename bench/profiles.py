@@ -186,7 +186,8 @@ async def run_profiles(stack: BenchStack, records: int, out_dir: Path) -> list[H
     from services.submissions.store import SubmissionStore
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
-    producer = EventProducer(stack.bootstrap, "bench-profile")
+    producer = EventProducer(stack.bootstrap, "bench-profile",
+                             auth=ScoringSettings().kafka_auth())
     clock = ControlledClock()
     clock.set(datetime.fromisoformat(workload.CLOCK))
     period = workload.PIPELINE_PERIODS[-1]

@@ -134,6 +134,11 @@ def running_stack(base: int = DEFAULT_BASE, keep: bool = False) -> Iterator[Benc
         except BaseException:
             print(said.getvalue())
             raise
+        # The benchmarks' own Kafka clients (bench/kafka_io.py, kafka_tools.py, the faust
+        # no-op) connect as the stack's admin principal; each service gets its own.
+        from devstack import parts
+
+        os.environ.update(parts.kafka_env(cfg, "admin"))
         stack = BenchStack(base=base, cfg=cfg,
                            credentials=json.loads(cfg.credentials.read_text()))
         print(f"stack on port base {base} up in {time.monotonic() - started:.0f} s "

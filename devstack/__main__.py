@@ -23,8 +23,11 @@ def up(cfg: StackConfig, services: bool = True) -> None:
     install(cfg)
     print(f"  kafka      127.0.0.1:{cfg.kafka_port}: {parts.start_kafka(cfg)}")
     print(f"  ferretdb   127.0.0.1:{cfg.mongo_port}: {parts.start_ferretdb(cfg)}")
-    created = ensure_topics(cfg.kafka_bootstrap, replication=1)
+    created = ensure_topics(cfg.kafka_bootstrap, replication=1, auth=cfg.kafka_auth())
     print(f"  topics: {'created ' + ', '.join(created) if created else 'present'}")
+    secured = parts.secure_kafka(cfg)
+    print(f"  kafka acls: {secured['acls']} (principals and passwords in {cfg.kafka_secrets}, "
+          f"admin client.properties {cfg.kafka_client_properties})")
     parts.ensure_credentials(cfg)
     print(f"  credentials: {cfg.credentials}")
     _publish_registry(cfg)
@@ -40,8 +43,10 @@ def _publish_registry(cfg: StackConfig) -> None:
     from services.submissions.publish_registry import publish_registry
     from services.submissions.settings import SubmissionsSettings
 
+    auth = cfg.kafka_auth("submissions")
     count = asyncio.run(publish_registry(SubmissionsSettings(
-        kafka_bootstrap=cfg.kafka_bootstrap)))
+        kafka_bootstrap=cfg.kafka_bootstrap, kafka_username=auth.username,
+        kafka_password=auth.password)))
     print(f"  registry: {count} records on emulation.units.v1")
 
 

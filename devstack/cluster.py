@@ -5,7 +5,9 @@ docker-compose.yml. Node n listens on <base> + 100 n + 92 (broker) and + 93 (con
 
     python -m devstack.cluster up|down|status [--base 29000] [--state .local/cluster]
 
-Built from the same jars and helpers as the single broker of devstack/parts.py; every
+Built from the same jars and helpers as the single broker of devstack/parts.py, with the
+same authentication and ACLs (devstack/kafka_security.py; a cluster beside a stack uses
+that stack's passwords, so its services and tests connect as they do to the stack); every
 process has its pid file, and only those processes are ever stopped."""
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack import kafka_security
 from devstack.config import ROOT, StackConfig
 from devstack.parts import LOG4J2
 from devstack.procs import Proc, StackError, port_open
+from services.common.kafka_auth import KafkaAuth
 
 NODES = (1, 2, 3)
 
@@ -35,6 +39,8 @@ class KafkaCluster:
     state: Path
     base_port: int
     kafka_libs: Path
+    # The principals' passwords (devstack/kafka_security.py); None: <state>/kafka-secrets.json.
+    secrets: Path | None = None
     nodes: tuple[int, ...] = NODES
     heap: str = "-Xmx384m"
     # A killed broker is fenced (and leaves the ISRs) after this long without heartbeats.
@@ -44,7 +50,18 @@ class KafkaCluster:
     @classmethod
     def beside(cls, cfg: StackConfig, base_port: int) -> KafkaCluster:
         """A cluster under the stack's state folder, using the stack's Kafka jars."""
-        return cls(state=cfg.state / "cluster", base_port=base_port, kafka_libs=cfg.kafka_libs)
+        return cls(state=cfg.state / "cluster", base_port=base_port, kafka_libs=cfg.kafka_libs,
+                   secrets=cfg.kafka_secrets)
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.secrets or self.state / "kafka-secrets.json"
+
+    def passwords(self) -> dict[str, str]:
+        return kafka_security.ensure_secrets(self.secrets_file)
+
+    def admin_auth(self) -> KafkaAuth:
+        return kafka_security.client_auth(self.secrets_file)
 
     def broker_port(self, node: int) -> int:
         return self.base_port + 100 * node + 92
@@ -67,13 +84,14 @@ class KafkaCluster:
         b, c = self.broker_port(node), self.controller_port(node)
         rf = len(self.nodes)
         isr = min(2, rf)
+        listener = kafka_security.LISTENER
         settings = {
             "process.roles": "broker,controller", "node.id": str(node),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{b},CONTROLLER://127.0.0.1:{c}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{b}",
-            "controller.listener.names": "CONTROLLER", "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listeners": f"{listener}://127.0.0.1:{b},CONTROLLER://127.0.0.1:{c}",
+            "advertised.listeners": f"{listener}://127.0.0.1:{b}",
+            "controller.listener.names": "CONTROLLER",
+            **kafka_security.broker_settings(self.passwords()),
             "log.dirs": str(self.node_dir(node) / "data"),
             "num.partitions": "6", "auto.create.topics.enable": "false",
             "default.replication.factor": str(rf), "min.insync.replicas": str(isr),
@@ -101,6 +119,14 @@ class KafkaCluster:
         started = [n for n in self.nodes if self._launch(n)]
         if started:
             self.wait_ready(timeout)
+            self.secure()
+
+    def secure(self) -> None:
+        """Every principal's SCRAM user and ACLs, as on the single broker."""
+        from services.common.kafka_acls import apply_acls
+
+        apply_acls(self.bootstrap, self.admin_auth(),
+                   kafka_security.scram_users(self.passwords()))
 
     def start_node(self, node: int, timeout: float = 120.0) -> None:
         """Restart one node on its existing data, and wait until it is a live broker again."""
@@ -157,7 +183,7 @@ class KafkaCluster:
         if not up:
             return set()
         admin = KafkaAdminClient(bootstrap_servers=up, request_timeout_ms=5000,
-                                 client_id="devstack-cluster")
+                                 client_id="devstack-cluster", **self.admin_auth().kafka_python())
         try:
             brokers = admin.describe_cluster().get("brokers", [])
             return {int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False)}
@@ -185,13 +211,14 @@ class KafkaCluster:
         for node in nodes:
             home = self.node_dir(node)
             home.mkdir(parents=True, exist_ok=True)
-            (home / "server.properties").write_text(self.properties(node))
+            kafka_security.write_private(home / "server.properties", self.properties(node))
             (home / "log4j2.yaml").write_text(LOG4J2)
             if not (home / "data" / "meta.properties").exists():
                 # A static quorum (controller.quorum.voters): formatted without --standalone.
                 formatting[node] = subprocess.Popen(
                     [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                     "-c", str(home / "server.properties")],
+                     "-c", str(home / "server.properties"),
+                     *kafka_security.format_args(self.passwords())],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for node, run in formatting.items():
             out, _ = run.communicate(timeout=120)

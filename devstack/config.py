@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_VERSION = "4.1.1"
@@ -89,6 +90,32 @@ class StackConfig:
     @property
     def hashed_credentials(self) -> Path:
         return self.state / "credentials.hashed.json"
+
+    @property
+    def unit_keys(self) -> Path:
+        """Each unit's key for signing Kafka submission requests (proof of the unit)."""
+        return self.state / "unit-keys.json"
+
+    @property
+    def kafka_secrets(self) -> Path:
+        """The Kafka principals' passwords (devstack/kafka_security.py), mode 0600."""
+        return self.state / "kafka-secrets.json"
+
+    @property
+    def kafka_client_properties(self) -> Path:
+        """The admin principal's client.properties, for Kafka's own tools."""
+        return self.state / "kafka" / "admin.properties"
+
+    def kafka_auth(self, principal: str = "admin") -> Any:
+        """A KafkaAuth of one of the stack's principals (the admin by default)."""
+        from devstack.kafka_security import client_auth
+
+        return client_auth(self.kafka_secrets, principal)
+
+    def kafka_client(self, principal: str = "admin") -> dict[str, Any]:
+        """kafka-python keyword arguments for the stack's broker as `principal`."""
+        return {"bootstrap_servers": self.kafka_bootstrap,
+                **self.kafka_auth(principal).kafka_python()}
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[name]}"

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from devstack import kafka_security
 from devstack.config import ROOT, SERVICES, StackConfig
 from devstack.procs import Proc, StackError, port_freed, port_open, wait_until
 
@@ -23,8 +24,20 @@ LOG4J2 = """Configuration:
         PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
         Policies: {SizeBasedTriggeringPolicy: {size: 20MB}}
         DefaultRolloverStrategy: {max: 3}
+      - name: Authorizer
+        fileName: "${sys:kafka.logs.dir}/kafka-authorizer.log"
+        filePattern: "${sys:kafka.logs.dir}/kafka-authorizer.log.%i"
+        PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
+        Policies: {SizeBasedTriggeringPolicy: {size: 20MB}}
+        DefaultRolloverStrategy: {max: 3}
   Loggers:
     Root: {level: INFO, AppenderRef: [{ref: Server}]}
+    # Every denied operation (INFO; allowed ones are DEBUG), apart from the server log.
+    Logger:
+      - name: kafka.authorizer.logger
+        level: INFO
+        additivity: false
+        AppenderRef: [{ref: Authorizer}]
 """
 
 
@@ -34,15 +47,17 @@ def proc(cfg: StackConfig, name: str) -> Proc:
 
 # -- Kafka ---------------------------------------------------------------------------------
 
-def kafka_properties(cfg: StackConfig, log_dir: Path) -> str:
+def kafka_properties(cfg: StackConfig, log_dir: Path, passwords: dict[str, str]) -> str:
     k, c = cfg.kafka_port, cfg.controller_port
+    listener = kafka_security.LISTENER
+    security = kafka_security.broker_settings(passwords)
     return "\n".join([
         "process.roles=broker,controller", "node.id=1",
         f"controller.quorum.bootstrap.servers=127.0.0.1:{c}",
-        f"listeners=PLAINTEXT://127.0.0.1:{k},CONTROLLER://127.0.0.1:{c}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{k}",
-        "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"listeners={listener}://127.0.0.1:{k},CONTROLLER://127.0.0.1:{c}",
+        f"advertised.listeners={listener}://127.0.0.1:{k}",
+        "controller.listener.names=CONTROLLER",
+        *(f"{key}={value}" for key, value in security.items()),
         f"log.dirs={log_dir}", "num.partitions=6", "auto.create.topics.enable=false",
         "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1", "share.coordinator.state.topic.replication.factor=1",
@@ -60,16 +75,27 @@ def start_kafka(cfg: StackConfig) -> str:
     home = cfg.state / "kafka"
     data = cfg.data / "kafka"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "server.properties").write_text(kafka_properties(cfg, data))
+    formatted = (data / "meta.properties").exists()
+    if formatted and not cfg.kafka_secrets.exists():
+        raise StackError(f"the Kafka data in {data} was formatted before Kafka required "
+                         "authentication (its SCRAM users are unknown): remove that folder "
+                         "(`make clean` for the default stack) and start again")
+    passwords = kafka_security.ensure_secrets(cfg.kafka_secrets)
+    # The broker's own passwords are in it: only this user may read it.
+    kafka_security.write_private(home / "server.properties",
+                                 kafka_properties(cfg, data, passwords))
+    kafka_security.write_private(cfg.kafka_client_properties, "\n".join([
+        f"bootstrap.servers={cfg.kafka_bootstrap}",
+        cfg.kafka_auth().java_properties()]))
     (home / "log4j2.yaml").write_text(LOG4J2)
     classpath = f"{cfg.kafka_libs}/*"
     java = ["java", "-cp", classpath]
-    if not (data / "meta.properties").exists():
+    if not formatted:
         cluster_id = subprocess.run([*java, "kafka.tools.StorageTool", "random-uuid"],
                                     capture_output=True, text=True, check=True
                                     ).stdout.strip().splitlines()[-1]
         fmt = ["kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-               "-c", str(home / "server.properties")]
+               "-c", str(home / "server.properties"), *kafka_security.format_args(passwords)]
         result = subprocess.run([*java, *fmt], capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -86,8 +112,8 @@ def kafka_metadata(cfg: StackConfig) -> bool:
     """Readiness: the broker answers a metadata request and lists itself unfenced."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=3000,
-                             client_id="devstack")
+    admin = KafkaAdminClient(request_timeout_ms=3000, client_id="devstack",
+                             **cfg.kafka_client())
     try:
         cluster = admin.describe_cluster()
         return any(not b.get("is_fenced", False) for b in cluster.get("brokers", []))
@@ -135,13 +161,33 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         "EMULATION_MONGO_SERIAL_WRITES": os.environ.get("EMULATION_MONGO_SERIAL_WRITES",
                                                         "true"),
         "PYTHONUNBUFFERED": "1",
+        **kafka_env(cfg, name),
     }
+    if name == "submissions":
+        env["EMULATION_UNIT_KEYS_FILE"] = str(cfg.unit_keys)
     if name == "notifications":
         ports = sink_ports()
         env.update({"EMULATION_SMTP_PORT": str(ports["smtp"]),
                     "EMULATION_SMPP_PORT": str(ports["smpp"]),
                     "EMULATION_HTTP_SMS_URL": f"http://127.0.0.1:{ports['http_sms']}/sms"})
     return env
+
+
+def kafka_env(cfg: StackConfig, principal: str) -> dict[str, str]:
+    """The settings that make a process Kafka principal `principal` of the stack."""
+    auth = cfg.kafka_auth(principal)
+    return {"EMULATION_KAFKA_USERNAME": str(auth.username),
+            "EMULATION_KAFKA_PASSWORD": str(auth.password),
+            "EMULATION_KAFKA_SECURITY_PROTOCOL": auth.protocol}
+
+
+def secure_kafka(cfg: StackConfig, bootstrap: str | None = None) -> dict[str, int]:
+    """Every principal's SCRAM user and its ACLs (services/common/kafka_acls.py)."""
+    from services.common.kafka_acls import apply_acls
+
+    passwords = kafka_security.ensure_secrets(cfg.kafka_secrets)
+    return apply_acls(bootstrap or cfg.kafka_bootstrap, cfg.kafka_auth(),
+                      kafka_security.scram_users(passwords))
 
 
 # -- the provider sinks (SMTP, SMPP, HTTP SMS) the notifications service sends to ------------
@@ -230,6 +276,7 @@ def ensure_credentials(cfg: StackConfig) -> None:
 
     units = [u.unit_id for u in load_registry().all_units()]
     kept: dict[str, Any] = {}
+    ensure_unit_keys(cfg, units)
     if cfg.credentials.exists() and cfg.hashed_credentials.exists():
         plain = json.loads(cfg.credentials.read_text())
         hashed = json.loads(cfg.hashed_credentials.read_text())
@@ -250,6 +297,19 @@ def ensure_credentials(cfg: StackConfig) -> None:
         tmp.write_text(json.dumps(doc, indent=1))
         tmp.chmod(0o600)
         tmp.replace(path)
+
+
+def ensure_unit_keys(cfg: StackConfig, units: list[str]) -> None:
+    """A signing key per unit for the Kafka way in (services/submissions/proof.py), kept
+    across restarts; units new to the registry get one. Mode 0600: the service checks an
+    HMAC with the key itself, so the file holds the keys, not hashes."""
+    from services.submissions.proof import issue_unit_keys
+
+    known = json.loads(cfg.unit_keys.read_text()) if cfg.unit_keys.exists() else {}
+    missing = [u for u in units if u not in known]
+    if missing:
+        known.update(issue_unit_keys(missing))
+        kafka_security.write_private(cfg.unit_keys, json.dumps(known, indent=1) + "\n")
 
 
 def all_services() -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from devstack.config import ports_from_base
+from devstack.config import ROOT, ports_from_base
 
 
 def stack_env(base: int) -> dict[str, str]:
@@ -36,6 +36,16 @@ def stack_env(base: int) -> dict[str, str]:
 
 
 TEST_ENV = stack_env(int(os.environ.get("TEST_PORT_BASE", "19000")))
+
+
+def admin_kafka() -> dict[str, Any]:
+    """kafka-python keyword arguments of the test stack's `admin` principal (a super user),
+    for the tests' own clients, also on the three-broker cluster (same passwords)."""
+    from devstack.kafka_security import client_auth
+
+    secrets = ROOT / TEST_ENV["STACK_DIR"] / "kafka-secrets.json"
+    return dict(client_auth(secrets).kafka_python())
+
 # Tests run on a known date before the 2026 deadline, whatever the real date is.
 TEST_NOW = "2026-11-20T09:00:00+07:00"
 T = TypeVar("T")
@@ -112,14 +122,21 @@ class Stack:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip()]
 
+    def proof(self, unit_id: str, value: bytes) -> list[tuple[str, bytes]]:
+        """The headers that prove a submission request (`value`) comes from `unit_id`:
+        HMAC-SHA256 under the unit's key (services/submissions/proof.py)."""
+        from services.submissions.proof import signed_headers
+
+        key = json.loads(self.cfg.unit_keys.read_text())[unit_id]
+        return signed_headers(key["key_id"], key["key"], value)
+
     def producer(self) -> KafkaProducer:
-        return KafkaProducer(bootstrap_servers=self.cfg.kafka_bootstrap, acks="all")
+        return KafkaProducer(acks="all", **self.cfg.kafka_client())
 
     def read_topic(self, topic: str, match: Callable[[dict[str, Any]], bool],
                    timeout: float = 30.0, count: int = 1) -> list[dict[str, Any]]:
         """Records of `topic` (from the beginning) whose JSON value matches."""
-        consumer = KafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap,
-                                 group_id=None, enable_auto_commit=False,
+        consumer = KafkaConsumer(**self.cfg.kafka_client(), group_id=None, enable_auto_commit=False,
                                  consumer_timeout_ms=500)
         try:
             parts = [TopicPartition(topic, p)

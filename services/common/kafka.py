@@ -22,6 +22,7 @@ from services.common import metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_event
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.faults import FaultPoints
+from services.common.kafka_auth import KafkaAuth
 from services.common.telemetry import extract_context, inject_headers
 from services.common.watch import ConsumerWatch
 
@@ -50,8 +51,10 @@ class EventProducer:
 
     faults: FaultPoints | None = None  # set by fault tests' runtimes only
 
-    def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0,
+                 auth: KafkaAuth | None = None) -> None:
         self.bootstrap, self.client_id, self.timeout = bootstrap, client_id, timeout
+        self.auth = auth or KafkaAuth()
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -63,7 +66,7 @@ class EventProducer:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.bootstrap.split(","), client_id=self.client_id,
                     acks="all", enable_idempotence=True, linger_ms=2,
-                    request_timeout_ms=int(self.timeout * 1000),
+                    request_timeout_ms=int(self.timeout * 1000), **self.auth.aiokafka(),
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self.timeout)
@@ -122,7 +125,8 @@ class EventProducer:
             self._producer = None
 
 
-def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None) -> faust.App:
+def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None,
+                   auth: KafkaAuth | None = None) -> faust.App:
     """A faust app that only consumes: no web server, no tables, no leader topic.
     `instance_id` makes the process a static member of its group (KIP-345)."""
     brokers = ";".join(f"kafka://{b}" for b in bootstrap.split(","))
@@ -138,7 +142,8 @@ def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None) 
         # A crashed worker's partitions move to a live one within ~10 s (faust's
         # default session is 60 s: a restarted service would sit idle that long).
         broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
-        broker_rebalance_timeout=20.0, **static,
+        broker_rebalance_timeout=20.0, broker_credentials=(auth or KafkaAuth()).faust(),
+        **static,
     )
 
 
@@ -169,7 +174,8 @@ class RecordLoop:
                  source: str, handler_retries: int = 3,
                  max_value_bytes: int | None = None, watch: ConsumerWatch | None = None,
                  batch_size: int = 200, concurrency: int = 16,
-                 faults: FaultPoints | None = None) -> None:
+                 faults: FaultPoints | None = None,
+                 admit: Callable[[Any], None] | None = None) -> None:
         self.consumer, self.producer = consumer, producer
         self.dead_letter_topic, self.source = dead_letter_topic, source
         self.handler_retries = handler_retries
@@ -177,6 +183,9 @@ class RecordLoop:
         self.watch = watch
         self.batch_size, self.concurrency = max(1, batch_size), max(1, concurrency)
         self.faults = faults
+        # Checks a record before it is parsed (the intake's proof of the unit); raises
+        # Rejected to dead-letter it.
+        self.admit = admit
 
     async def run(self, stream: Any, handler: Handler, *, flush: Flush | None = None) -> None:
         """Process the stream in batches: the records already fetched (up to
@@ -294,6 +303,8 @@ class RecordLoop:
             raise Rejected("too-large", f"record value of {size} bytes is over this "
                            f"consumer's limit of {self.max_value_bytes} bytes",
                            size=size, limit=self.max_value_bytes)
+        if self.admit is not None:
+            self.admit(message)
         try:
             event = parse_event(message.value)
         except EnvelopeError as exc:

@@ -58,13 +58,14 @@ class Runtime:
     def source(self) -> str:
         return f"urn:emulation:service:{self.settings.service_name}"
 
-    def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS) -> RecordLoop:
+    def record_loop(self, consumer: str, dead_letter_topic: str = DEAD_LETTERS,
+                    admit: Callable[[Any], None] | None = None) -> RecordLoop:
         return RecordLoop(consumer=consumer, producer=self.producer,
                           dead_letter_topic=dead_letter_topic, source=self.source,
                           max_value_bytes=self.settings.record_limit(), watch=self.watch,
                           batch_size=self.settings.consumer_batch_size,
                           concurrency=self.settings.consumer_concurrency,
-                          faults=self.faults)
+                          faults=self.faults, admit=admit)
 
     def every(self, seconds: float, job: Task) -> None:
         """Run `job` every `seconds` while the service runs; failures are logged, not fatal."""
@@ -188,11 +189,13 @@ def build_runtime(settings: ServiceSettings, documents: list[Any]) -> Runtime:
         clock=ControlledClock() if settings.clock_control else Clock(),
         tokens=TokenStore(settings.credentials_file),
         producer=EventProducer(settings.kafka_bootstrap, settings.service_name,
-                               settings.produce_timeout_seconds),
+                               settings.produce_timeout_seconds, auth=settings.kafka_auth()),
         mongo=mongo, db=db,
-        faust_app=make_faust_app(group, settings.kafka_bootstrap, settings.group_instance_id),
+        faust_app=make_faust_app(group, settings.kafka_bootstrap, settings.group_instance_id,
+                                 auth=settings.kafka_auth()),
         watch=ConsumerWatch(group, settings.consumer_stall_seconds),
-        broker_lag=BrokerLag(settings.kafka_bootstrap, settings.service_name),
+        broker_lag=BrokerLag(settings.kafka_bootstrap, settings.service_name,
+                             auth=settings.kafka_auth()),
         faults=FaultPoints() if settings.fault_injection else None,
         documents=documents,
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka_auth import MECHANISM, KafkaAuth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Room for an event's envelope and receipt around a body of max_body_bytes.
@@ -18,6 +21,16 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The service's Kafka principal (SASL/SCRAM-SHA-512). With a username the protocol
+    # defaults to SASL_PLAINTEXT; set SASL_SSL where the network is not the machine's own
+    # loopback (docs/kafka-security.md). No username: PLAINTEXT, for a broker without SASL.
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    # Or a file holding the password (a mounted Secret: compose or Kubernetes).
+    kafka_password_file: Path | None = None
+    kafka_security_protocol: str | None = None
+    kafka_sasl_mechanism: str = MECHANISM
+    kafka_ssl_cafile: Path | None = None
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = "emulation"
     http_host: str = "127.0.0.1"
@@ -61,6 +74,23 @@ class ServiceSettings(BaseSettings):
     group_instance_id: str | None = None
     # Lets fault tests stall this process's consumer on purpose (never in production).
     fault_injection: bool = False
+
+    @model_validator(mode="after")
+    def _kafka_credentials_complete(self) -> ServiceSettings:
+        self.kafka_auth()  # fails at start-up on a username without a password, etc.
+        return self
+
+    def kafka_auth(self) -> KafkaAuth:
+        if not self.kafka_username:
+            return KafkaAuth(protocol=self.kafka_security_protocol or "PLAINTEXT")
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        if password is None and self.kafka_password_file is not None:
+            password = self.kafka_password_file.read_text(encoding="utf-8").strip()
+        return KafkaAuth(
+            username=self.kafka_username, password=password,
+            protocol=self.kafka_security_protocol or "SASL_PLAINTEXT",
+            mechanism=self.kafka_sasl_mechanism,
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None)
 
     def record_limit(self) -> int:
         return self.max_record_bytes or self.max_body_bytes + RECORD_ENVELOPE_ALLOWANCE

@@ -1,6 +1,9 @@
 """The platform's Kafka topics (CONTRACT.md) and a command that creates them.
 
     python -m services.common.topics --bootstrap 127.0.0.1:9092 --replication 1
+
+as the admin principal (EMULATION_KAFKA_USERNAME / EMULATION_KAFKA_PASSWORD): on a broker
+with ACLs only a super user may create topics.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.common.kafka_auth import KafkaAuth
 
 UNITS = "emulation.units.v1"
 SUBMISSION_REQUESTS = "emulation.submission-requests.v1"
@@ -40,14 +47,16 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
-def ensure_topics(bootstrap: str, replication: int, timeout: float = 60.0) -> list[str]:
+def ensure_topics(bootstrap: str, replication: int, timeout: float = 60.0,
+                  auth: KafkaAuth | None = None) -> list[str]:
     """Create the missing topics and give the present ones the settings of their spec
     (only those keys: whatever operators set besides stays); return the names created.
     Safe to call again."""
     from kafka.admin import ConfigResource, KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="topics")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="topics",
+                             **(auth.kafka_python() if auth else {}))
     try:
         existing = set(admin.list_topics())
         wanted = [t for t in TOPICS if t.name not in existing]
@@ -101,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--replication", type=int, default=1)
     args = parser.parse_args(argv)
-    created = ensure_topics(args.bootstrap, args.replication)
+    from services.common.settings import ServiceSettings
+
+    created = ensure_topics(args.bootstrap, args.replication,
+                            auth=ServiceSettings().kafka_auth())
     print(f"topics created: {', '.join(created) or 'none (all present)'}")
     return 0
 

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common import metrics
+from services.common.kafka_auth import KafkaAuth
 
 log = logging.getLogger(__name__)
 Partition = tuple[str, int]
@@ -127,8 +128,10 @@ class BrokerLag:
     """Lag of a group per partition from the broker: its committed offsets against the
     partitions' ends, with clients of its own (not the group's, which may be wedged)."""
 
-    def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, client_id: str, timeout: float = 10.0,
+                 auth: KafkaAuth | None = None) -> None:
         self.bootstrap, self.client_id, self.timeout = bootstrap.split(","), client_id, timeout
+        self.auth = auth or KafkaAuth()
         self._admin: AIOKafkaAdminClient | None = None
         self._ends: AIOKafkaConsumer | None = None
 
@@ -152,10 +155,11 @@ class BrokerLag:
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._ends is None:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap,
-                                        client_id=f"{self.client_id}-lag")
+                                        client_id=f"{self.client_id}-lag",
+                                        **self.auth.aiokafka())
             ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                     client_id=f"{self.client_id}-lag",
-                                    enable_auto_commit=False)
+                                    enable_auto_commit=False, **self.auth.aiokafka())
             try:
                 await asyncio.wait_for(admin.start(), self.timeout)
                 await asyncio.wait_for(ends.start(), self.timeout)

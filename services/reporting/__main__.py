@@ -36,7 +36,8 @@ async def rebuild(settings: ReportingSettings) -> int:
         reports = Reports(model=model, replica=RegistryReplica(db), clock=Clock())
         rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
                               handlers=reports.handlers(), documents=READ_MODELS,
-                              timeout=settings.rebuild_timeout_seconds)
+                              timeout=settings.rebuild_timeout_seconds,
+                              auth=settings.kafka_auth())
         bar = ProgressBar()
         try:
             result = await rebuilder.run(bar)

@@ -35,7 +35,8 @@ def build_parts(rt: Runtime, settings: ReportingSettings) -> Parts:
                       refresh_seconds=settings.dashboard_refresh_seconds)
     rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
                           handlers=reports.handlers(), documents=READ_MODELS,
-                          timeout=settings.rebuild_timeout_seconds)
+                          timeout=settings.rebuild_timeout_seconds,
+                          auth=settings.kafka_auth())
     return Parts(reports=reports, rebuilder=rebuilder)
 
 

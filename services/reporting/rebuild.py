@@ -25,6 +25,7 @@ from opentelemetry import trace
 from services.common import schemas
 from services.common.envelope import EnvelopeError, Event, parse_event
 from services.common.kafka import Handler, Rejected, TransientError, gather_or_cancel
+from services.common.kafka_auth import KafkaAuth
 from services.common.mongo import TRANSIENT_ERRORS
 from services.reporting import metrics
 from services.reporting.store import ReadModel
@@ -68,8 +69,9 @@ def _silent(stage: str, done: int, total: int | None) -> None:
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,
-                 transient_retries: int = 8) -> None:
+                 transient_retries: int = 8, auth: KafkaAuth | None = None) -> None:
         self.bootstrap, self.model, self.handlers = bootstrap, model, handlers
+        self.auth = auth or KafkaAuth()
         self.documents, self.timeout = documents, timeout
         self.transient_retries = transient_retries
         self._lock = asyncio.Lock()
@@ -126,7 +128,8 @@ class Rebuilder:
         try:
             return KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=None,
                                  enable_auto_commit=False, client_id="reporting-rebuild",
-                                 auto_offset_reset="earliest", request_timeout_ms=30000)
+                                 auto_offset_reset="earliest", request_timeout_ms=30000,
+                                 **self.auth.kafka_python())
         except Exception as exc:
             raise RebuildError(f"cannot reach Kafka: {exc!r}") from exc
 

@@ -23,7 +23,7 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[
     client, db = async_database(settings.mongo_url, settings.mongo_db,
                                 settings.mongo_serial_writes)
     producer = EventProducer(settings.kafka_bootstrap, "scoring-rescore",
-                             settings.produce_timeout_seconds)
+                             settings.produce_timeout_seconds, auth=settings.kafka_auth())
     try:
         parts = build_parts(settings, db, producer, Clock())
         bar = ProgressBar()

@@ -55,7 +55,8 @@ def build_parts(settings: ScoringSettings, db: AsyncDatabase[Any], producer: Eve
                     rankings=rankings)
     rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,
                         rankings=rankings, clock=clock,
-                        timeout=settings.rescore_timeout_seconds)
+                        timeout=settings.rescore_timeout_seconds,
+                        auth=settings.kafka_auth())
     return Parts(store=store, rubrics=rubrics, replica=replica, register=register,
                  rankings=rankings, scorer=scorer, rescorer=rescorer)
 

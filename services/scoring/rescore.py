@@ -21,6 +21,7 @@ from services.common import schemas
 from services.common.clock import Clock
 from services.common.envelope import EnvelopeError, parse_event
 from services.common.kafka import KafkaUnavailable
+from services.common.kafka_auth import KafkaAuth
 from services.common.topics import SUBMISSIONS
 from services.scoring import metrics
 from services.scoring.domain import latest_revisions
@@ -59,12 +60,13 @@ class RescoreResult:
         return asdict(self)
 
 
-async def replay(bootstrap: str, topic: str, limit_seconds: float) -> AsyncIterator[bytes]:
+async def replay(bootstrap: str, topic: str, limit_seconds: float,
+                 auth: KafkaAuth | None = None) -> AsyncIterator[bytes]:
     """Every record value of `topic` from the beginning up to the end offsets taken at
     the start (records produced meanwhile are the live consumer's); bounded in time."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                client_id="scoring-rescore")
+                                client_id="scoring-rescore", **(auth or KafkaAuth()).aiokafka())
     deadline = time.monotonic() + limit_seconds
     try:
         await asyncio.wait_for(consumer.start(), limit_seconds)
@@ -103,8 +105,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, deadline: float) -
 
 class Rescorer:
     def __init__(self, *, bootstrap: str, scorer: Scorer, store: ScoreStore,
-                 rankings: Rankings, clock: Clock, timeout: float) -> None:
+                 rankings: Rankings, clock: Clock, timeout: float,
+                 auth: KafkaAuth | None = None) -> None:
         self.bootstrap, self.scorer, self.store = bootstrap, scorer, store
+        self.auth = auth
         self.rankings, self.clock, self.timeout = rankings, clock, timeout
         self._running = asyncio.Lock()
         self._progress: Progress = _silent
@@ -156,7 +160,7 @@ class Rescorer:
         await self.store.select(unit_type, period, version, self.clock.now())
         found: list[dict[str, Any]] = []
         read = 0
-        async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout):
+        async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout, self.auth):
             read += 1
             if read % 500 == 0:
                 self._progress("replaying", read, None)

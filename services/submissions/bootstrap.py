@@ -12,6 +12,7 @@ from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
 from services.submissions.api import build_router, request_schema_component
+from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
 from services.submissions.service import Intake
 from services.submissions.settings import SubmissionsSettings
@@ -27,7 +28,9 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
 
     requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
                                   key_serializer="raw")
-    loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ)
+    proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
+    loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
+                          admit=proof.check if proof else None)
     handle = request_handler(intake)
 
     async def intake_agent(stream: Any) -> None:

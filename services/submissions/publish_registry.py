@@ -52,7 +52,7 @@ def _digest(data: dict[str, Any]) -> str:
 
 async def publish_registry(settings: SubmissionsSettings) -> int:
     producer = EventProducer(settings.kafka_bootstrap, "submissions-registry",
-                             settings.produce_timeout_seconds)
+                             settings.produce_timeout_seconds, auth=settings.kafka_auth())
     try:
         events = registry_events(load_registry(settings.registry_dir))
         futures = [await producer.send_nowait(UNITS, ev, key=key) for key, ev in events]

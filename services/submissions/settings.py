@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.common.settings import ServiceSettings
+from services.common.settings import REPO_ROOT, ServiceSettings
 
 
 class SubmissionsSettings(ServiceSettings):
@@ -27,3 +27,9 @@ class SubmissionsSettings(ServiceSettings):
     # Seconds a write of the intake waits for others to share its bulk write (group
     # commit: outbox entries, inserts, pointers and heads, marks as published).
     group_commit_window_seconds: float = Field(default=0.002, ge=0)
+    # The units' keys for the proof of the unit on the Kafka way in (services/submissions/
+    # proof.py), reread when the file changes; readable by this service only.
+    unit_keys_file: Path = REPO_ROOT / ".local" / "unit-keys.json"
+    # Off only for a platform whose Kafka producers are all trusted to speak for any unit
+    # (never in production: a system with the topic's WRITE could submit for every unit).
+    require_unit_proof: bool = True

@@ -39,7 +39,7 @@ def one_round(cfg: StackConfig, service: str) -> tuple[bool, dict[str, object]]:
     parts.proc(cfg, service).kill9()
     parts.start_service(cfg, service, wait=False)
     marker = f"stall-{uuid.uuid4().hex[:10]}"
-    producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(acks="all", **cfg.kafka_client())
     try:
         for partition in range(6):
             producer.send(SUBMISSIONS, partition=partition,

@@ -22,7 +22,7 @@ from devstack.procs import port_open
 from services.common.envelope import Event, new_event
 from services.submissions import domain
 from tests.conftest import request_for
-from tests.stackfixture import Stack, wait_for
+from tests.stackfixture import Stack, admin_kafka, wait_for
 
 SUBMISSION_REQUESTS = "emulation.submission-requests.v1"
 SUBMISSIONS = "emulation.submissions.v1"
@@ -168,7 +168,8 @@ def topic_records(bootstrap: str, topic: str, match: Callable[[dict[str, Any]], 
     """Every record of `topic` up to its end as of now, in partition order, whose JSON value
     matches (with `_partition` and `_offset`)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=1000)
+                             enable_auto_commit=False, consumer_timeout_ms=1000,
+                             **admin_kafka())
     try:
         parts = [TopicPartition(topic, p)
                  for p in sorted(consumer.partitions_for_topic(topic) or [])]
@@ -294,7 +295,8 @@ def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """The committed offsets of a consumer group, by (topic, partition)."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="faults")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="faults",
+                             **admin_kafka())
     try:
         offsets = admin.list_group_offsets(group)[group]
         return {(tp.topic, tp.partition): om.offset for tp, om in offsets.items()}

@@ -91,8 +91,9 @@ def test_database_outage_mid_stream_acknowledges_only_what_was_stored(
         producer = stack.producer()
         try:
             for item in kafka:
-                meta = producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(),
-                                     value=requested_event(item)).get(timeout=30)
+                value = requested_event(item)
+                meta = producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(), value=value,
+                                     headers=stack.proof(item.unit, value)).get(timeout=30)
                 held.setdefault("emulation-submissions", (meta.partition, meta.offset))
             for item in relayed:
                 event = accepted_event(item.unit, PERIOD, item.body)

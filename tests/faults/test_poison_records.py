@@ -114,12 +114,15 @@ def test_poison_unknown_versions_and_oversized_records_are_dead_lettered_and_ski
                 (SUBMISSIONS, http_unit, bad_records(marker, accepted, grow_content)),
                 (SCORES, http_unit, bad_records(marker, score, grow_score))):
             for value in values:
+                # Requests carry their unit's proof, so each is refused for what it is.
+                proof = stack.proof(key, value) if topic == SUBMISSION_REQUESTS else []
                 meta = producer.send(topic, key=key.encode(), value=value,
-                                     headers=HEADERS).get(timeout=60)
+                                     headers=HEADERS + proof).get(timeout=60)
                 sent[topic].append((meta.partition, meta.offset))
         # Good records behind them, on the same keys (so the same partitions):
-        producer.send(SUBMISSION_REQUESTS, key=kafka_unit.encode(),
-                      value=requested_event(good_request)).get(timeout=60)
+        good = requested_event(good_request)
+        producer.send(SUBMISSION_REQUESTS, key=kafka_unit.encode(), value=good,
+                      headers=stack.proof(kafka_unit, good)).get(timeout=60)
     finally:
         producer.close()
     # ... and the HTTP intake publishes the unit's submission, then scoring its score.

@@ -82,8 +82,9 @@ def test_every_service_killed_mid_stream_loses_and_doubles_nothing(
         if item.way == "http":
             post_until_accepted(stack, item, timeout=240, gate=gate)
         else:
-            producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(),
-                          value=requested_event(item)).get(timeout=30)
+            value = requested_event(item)
+            producer.send(SUBMISSION_REQUESTS, key=item.unit.encode(), value=value,
+                          headers=stack.proof(item.unit, value)).get(timeout=30)
 
     stream = BackgroundStream(items, send, killed, 240).start()
     done, failure = stream.done, stream.failure

@@ -28,7 +28,7 @@ from tests.faults.streams import (
     new_key,
     post_until_accepted,
 )
-from tests.stackfixture import Stack, wait_for
+from tests.stackfixture import Stack, admin_kafka, wait_for
 
 pytestmark = pytest.mark.integration
 PERIOD = 2065
@@ -38,7 +38,7 @@ GROUP = "emulation-scoring"
 
 def assignment(bootstrap: str) -> dict[str, set[int]]:
     """Partitions of emulation.submissions.v1 per member of the scoring group."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="faults", **admin_kafka())
     try:
         group = admin.describe_groups([GROUP])[GROUP]
     finally:

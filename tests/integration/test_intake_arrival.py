@@ -36,8 +36,9 @@ def produce(stack: Stack, *events: dict[str, Any]) -> list[float]:
     """Append the events; the broker's append times (seconds since the epoch)."""
     producer = stack.producer()
     try:
-        futures = [producer.send(SUBMISSION_REQUESTS, key=e["subject"].encode(),
-                                 value=json.dumps(e).encode()) for e in events]
+        values = [(e["subject"], json.dumps(e).encode()) for e in events]
+        futures = [producer.send(SUBMISSION_REQUESTS, key=unit.encode(), value=value,
+                                 headers=stack.proof(unit, value)) for unit, value in values]
         producer.flush()
         return [f.get(timeout=10).timestamp / 1000 for f in futures]
     finally:
@@ -45,7 +46,7 @@ def produce(stack: Stack, *events: dict[str, Any]) -> list[float]:
 
 
 def test_the_request_topic_is_stamped_by_the_broker(stack: Stack) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=stack.cfg.kafka_bootstrap)
+    admin = KafkaAdminClient(**stack.cfg.kafka_client())
     try:
         described = admin.describe_configs(
             [ConfigResource("TOPIC", SUBMISSION_REQUESTS, ["message.timestamp.type"])])

@@ -84,10 +84,9 @@ def test_kafka_intake_stores_good_records_and_dead_letters_poison(
     producer = stack.producer()
     try:
         # Same key, so same partition: the poison record comes first.
-        producer.send("emulation.submission-requests.v1", key=unit.encode(),
-                      value=poison_marker.encode())
-        producer.send("emulation.submission-requests.v1", key=unit.encode(),
-                      value=json.dumps(envelope).encode())
+        for value in (poison_marker.encode(), json.dumps(envelope).encode()):
+            producer.send("emulation.submission-requests.v1", key=unit.encode(), value=value,
+                          headers=stack.proof(unit, value))
         producer.flush()
     finally:
         producer.close()

@@ -329,7 +329,7 @@ def test_each_unit_is_scheduled_by_the_owner_of_its_registry_partition(stack: St
     from kafka import KafkaConsumer, TopicPartition
 
     assert tick(stack)["partitions"] == list(range(6))  # the only worker owns them all
-    consumer = KafkaConsumer(bootstrap_servers=stack.cfg.kafka_bootstrap,
+    consumer = KafkaConsumer(**stack.cfg.kafka_client(),
                              enable_auto_commit=False, consumer_timeout_ms=2000)
     try:
         tps = [TopicPartition("emulation.units.v1", p) for p in range(6)]

@@ -24,6 +24,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from devstack import parts
 from services.common.schemas import SCHEMAS_DIR
 from tests.conftest import request_for
 from tests.stackfixture import Stack, finished_job, unique_key, wait_for
@@ -435,7 +436,8 @@ def test_rebuilding_from_the_topics_reproduces_the_reports(
         empty = c.get("/v1/reports/national", params={"period": PERIOD}).json()
     assert (empty["expected"], empty["submitted"]) == (0, 0)
     env = {**os.environ, "EMULATION_KAFKA_BOOTSTRAP": stack.cfg.kafka_bootstrap,
-           "EMULATION_MONGO_URL": stack.cfg.mongo_url}
+           "EMULATION_MONGO_URL": stack.cfg.mongo_url,
+           **parts.kafka_env(stack.cfg, "reporting")}
     done = subprocess.run([sys.executable, "-m", "services.reporting", "rebuild"], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

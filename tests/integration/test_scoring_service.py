@@ -69,7 +69,7 @@ def standings(stack: Stack, cluster: str, period: int, token: str | None = None
 def records(stack: Stack, topic: str, match: Callable[[dict[str, Any]], bool]
             ) -> list[dict[str, Any]]:
     """Every record of `topic` up to its current end whose JSON value matches."""
-    consumer = KafkaConsumer(bootstrap_servers=stack.cfg.kafka_bootstrap, group_id=None,
+    consumer = KafkaConsumer(**stack.cfg.kafka_client(), group_id=None,
                              enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]

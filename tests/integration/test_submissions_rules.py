@@ -106,8 +106,9 @@ def test_both_ways_in_store_the_same_result(stack: Stack, example_request: dict)
                 "time": "2026-11-20T02:00:00+00:00", "data": kafka_body,
                 "dataschema": "urn:emulation:schema:submission-requested:v1"}
     producer = stack.producer()
-    producer.send("emulation.submission-requests.v1", key=via_kafka.encode(),
-                  value=json.dumps(envelope).encode())
+    value = json.dumps(envelope).encode()
+    producer.send("emulation.submission-requests.v1", key=via_kafka.encode(), value=value,
+                  headers=stack.proof(via_kafka, value))
     producer.flush()
     producer.close()
     with stack.as_operator("submissions") as c:
@@ -131,8 +132,9 @@ def test_an_invalid_body_is_refused_the_same_way_both_ways(stack: Stack,
                 "time": "2026-11-20T02:00:00+00:00", "data": bad,
                 "dataschema": "urn:emulation:schema:submission-requested:v1"}
     producer = stack.producer()
-    producer.send("emulation.submission-requests.v1", key=unit.encode(),
-                  value=json.dumps(envelope).encode())
+    value = json.dumps(envelope).encode()
+    producer.send("emulation.submission-requests.v1", key=unit.encode(), value=value,
+                  headers=stack.proof(unit, value))
     producer.flush()
     producer.close()
     letters = stack.read_topic("emulation.submission-requests.dlq.v1",

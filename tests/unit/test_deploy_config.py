@@ -380,7 +380,12 @@ def test_kafka_is_three_kraft_nodes_with_replication_3(compose):
         controller_port = _listeners(env["KAFKA_LISTENERS"])["CONTROLLER"].rsplit(":", 1)[1]
         assert voter_map[env["KAFKA_NODE_ID"]] == f"{broker}:{controller_port}"
         advertised = _listeners(_resolve_defaults(env["KAFKA_ADVERTISED_LISTENERS"]))
-        assert advertised["PLAINTEXT"].split(":")[0] == broker
+        assert advertised["INTERNAL"].split(":")[0] == broker
+        protocol_map = env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+        protocols = dict(p.split(":") for p in protocol_map.split(","))
+        assert protocols == {"CONTROLLER": "SASL_PLAINTEXT", "INTERNAL": "SASL_PLAINTEXT",
+                             "EXTERNAL": "SASL_SSL"}  # every listener authenticates
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
         assert int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3
         assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
         assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 3

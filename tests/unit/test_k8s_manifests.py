@@ -209,6 +209,13 @@ def test_the_credentials_come_from_a_secret_mounted_where_the_settings_look() ->
         assert volume["secret"]["secretName"] == "emulation-credentials"
         mongo = {e["name"]: e for e in c["env"]}["EMULATION_MONGO_URL"]
         assert mongo["valueFrom"]["secretKeyRef"]["name"] == "emulation-mongo"
+        # Each service logs in to Kafka as itself, its password from its own Secret.
+        env = {e["name"]: e for e in c["env"]}
+        name = dep["metadata"]["name"]
+        assert env["EMULATION_KAFKA_USERNAME"]["value"] == name
+        assert env["EMULATION_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == (
+            f"emulation-kafka-{name}")
+    assert config["EMULATION_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
 
 
 def image_problems(image: str) -> list[str]:
@@ -246,6 +253,13 @@ def test_jobs_create_the_topics_and_load_the_registry() -> None:
     assert argv[:3] == ["python", "-m", "services.common.topics"]
     assert argv[argv.index("--replication") + 1] == "$(EMULATION_TOPIC_REPLICATION)"
     assert argv[argv.index("--bootstrap") + 1] == "$(EMULATION_KAFKA_BOOTSTRAP)"
+    acls = jobs["kafka-acls"]["spec"]["template"]["spec"]["containers"][0]
+    assert acls["command"] == ["python", "-m", "services.common.kafka_acls"]
+    for job in (topics, acls):  # the admin principal: only a super user creates these
+        env = {e["name"]: e for e in job["env"]}
+        assert env["EMULATION_KAFKA_USERNAME"]["value"] == "admin"
+        assert env["EMULATION_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == (
+            "emulation-kafka-admin")
     registry = jobs["load-registry"]["spec"]["template"]["spec"]["containers"][0]
     assert registry["command"] == ["python", "-m", "services.submissions", "load-registry"]
     for job in jobs.values():
@@ -338,7 +352,7 @@ def test_the_production_overlay_renders_and_validates() -> None:
     objs = render(PRODUCTION)
     kinds = sorted(o["kind"] for o in objs)
     assert kinds.count("Deployment") == 4 and kinds.count("HorizontalPodAutoscaler") == 4
-    assert kinds.count("Job") == 2 and "Namespace" in kinds
+    assert kinds.count("Job") == 3 and "Namespace" in kinds
     for obj in objs:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         if obj["kind"] != "Namespace":

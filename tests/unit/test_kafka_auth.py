@@ -1,0 +1,103 @@
+"""Kafka credentials in each client's shape, the ACL table, and the proof of the unit,
+without a broker (the real refusals: tests/integration/test_kafka_security.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from services.common.kafka import Rejected
+from services.common.kafka_acls import GRANTS, MINISTRY, acl_rows
+from services.common.kafka_auth import KafkaAuth
+from services.common.settings import ServiceSettings
+from services.common.topics import SUBMISSION_REQUESTS, TOPICS, UNITS
+from services.submissions.proof import UnitKeys, UnitProof, issue_unit_keys, signed_headers
+
+
+def test_settings_with_a_username_use_scram_over_sasl_plaintext(tmp_path: Path) -> None:
+    auth = ServiceSettings(kafka_username="scoring", kafka_password="pw").kafka_auth()
+    assert auth.aiokafka() == {"security_protocol": "SASL_PLAINTEXT",
+                               "sasl_mechanism": "SCRAM-SHA-512",
+                               "sasl_plain_username": "scoring", "sasl_plain_password": "pw",
+                               "ssl_context": None}
+    assert auth.faust().mechanism.value == "SCRAM-SHA-512"
+    assert 'username="scoring" password="pw"' in auth.java_properties()
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    on_tls = ServiceSettings(kafka_username="scoring", kafka_password_file=secret,
+                             kafka_security_protocol="SASL_SSL").kafka_auth()
+    assert on_tls.password == "from-a-file" and on_tls.ssl_context() is not None
+    assert "pw" not in repr(auth)
+    plain = KafkaAuth(username="admin", password="x", protocol="SASL_PLAINTEXT",
+                      mechanism="PLAIN")
+    assert "plain.PlainLoginModule" in plain.java_properties()  # compose's admin jobs
+
+
+def test_a_username_without_a_password_fails_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="needs a username and a password"):
+        ServiceSettings(kafka_username="scoring")
+    assert KafkaAuth().aiokafka() == {} and KafkaAuth().faust() is None
+
+
+def test_each_topic_has_one_writer_among_the_services_and_requests_come_from_outside() -> None:
+    writers: dict[str, set[str]] = {}
+    for who, op, kind, name in acl_rows():
+        if (op, kind) == ("WRITE", "TOPIC"):
+            writers.setdefault(name, set()).add(who)
+    assert writers[UNITS] == {"submissions"}
+    assert writers[SUBMISSION_REQUESTS] == {MINISTRY}
+    assert set(writers) == {t.name for t in TOPICS}
+    ministry = next(g for g in GRANTS if g.principal == MINISTRY)
+    assert (ministry.reads, ministry.groups) == ((), ())
+
+
+class Message:
+    def __init__(self, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        self.value, self.headers = value, headers
+        self.topic, self.partition, self.offset = SUBMISSION_REQUESTS, 0, 0
+
+
+def proof_with(tmp_path: Path, units: list[str]) -> tuple[UnitProof, dict[str, Any]]:
+    keys = issue_unit_keys(units)
+    path = tmp_path / "unit-keys.json"
+    path.write_text(json.dumps(keys))
+    return UnitProof(UnitKeys(path)), keys
+
+
+def request(unit: str) -> bytes:
+    return json.dumps({"subject": unit, "data": {"unit_id": unit}}).encode()
+
+
+def test_a_request_signed_with_its_unit_s_key_is_admitted(tmp_path: Path) -> None:
+    proof, keys = proof_with(tmp_path, ["province:a", "province:b"])
+    value = request("province:a")
+    key = keys["province:a"]
+    proof.check(Message(value, signed_headers(key["key_id"], key["key"], value)))
+
+
+@pytest.mark.parametrize("flaw", ["unsigned", "tampered", "other unit", "unknown key",
+                                  "other scheme"])
+def test_a_request_without_a_valid_proof_is_unauthenticated(tmp_path: Path,
+                                                            flaw: str) -> None:
+    proof, keys = proof_with(tmp_path, ["province:a", "province:b"])
+    value = request("province:b")
+    key = keys["province:b"]
+    headers = signed_headers(key["key_id"], key["key"], value)
+    if flaw == "unsigned":
+        headers = []
+    elif flaw == "tampered":
+        value = value.replace(b"province:b", b"province:a")
+    elif flaw == "other unit":
+        a = keys["province:a"]
+        headers = signed_headers(a["key_id"], a["key"], value)
+    elif flaw == "unknown key":
+        headers = [("emulation-key-id", b"k-unknown"), headers[1]]
+    else:
+        headers = [headers[0], ("emulation-signature", headers[1][1].replace(b"v1=", b"v0="))]
+    with pytest.raises(Rejected) as refused:
+        proof.check(Message(value, headers))
+    assert refused.value.reason == "unauthenticated"
