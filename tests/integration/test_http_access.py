@@ -26,7 +26,7 @@ import pytest
 
 from services.common import accounts
 from tests.conftest import request_for
-from tests.stackfixture import TEST_NOW, Stack
+from tests.stackfixture import TEST_NOW, Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +51,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "GET /v1/rubrics/{version}": "any",
         "GET /v1/rubrics/in-force/{unit_type}": "any",
         "POST /v1/admin/rescore": "admin",
+        "GET /v1/admin/jobs": "admin-read",
+        "GET /v1/admin/jobs/{job_id}": "admin-read",
         "GET /v1/clusters/{cluster_id}/standings": "member",
         "GET /v1/proposals": "any",
         "GET /v1/clusters/{cluster_id}/leadership": "member",
@@ -71,6 +73,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "GET /v1/reports/national": "viewer",
         "GET /v1/reports/clusters/{cluster_id}": "member",
         "POST /v1/admin/rebuild": "admin",
+        "GET /v1/admin/jobs": "admin-read",
+        "GET /v1/admin/jobs/{job_id}": "admin-read",
         "GET /v1/dashboard/data": "viewer",
     },
 }
@@ -140,7 +144,7 @@ def call(stack: Stack, service: str, route: str, token: str | None, world: dict[
     period = FAR if method != "GET" else 2026
     values = {"unit_id": unit, "submission_id": world["submission_id"], "period": period,
               "cluster_id": world["cluster"], "version": world["version"],
-              "unit_type": "police"}
+              "unit_type": "police", "job_id": "no-such-job"}
     params: dict[str, Any] = {}
     if "{period}" not in template and ("/clusters/" in template or template in (
             "/v1/scores/{unit_id}", "/v1/scores/{unit_id}/history", "/v1/units",
@@ -299,7 +303,11 @@ def test_a_unit_reads_its_cluster_without_the_others_details(
     assert any(r["unit_id"] == OWNER for r in rows)
     assert all(r["breakdown"] == [] for r in rows if r["unit_id"] != OWNER)
     with stack.client("reporting", tokens["owner"]) as c:
-        report = c.get(f"/v1/reports/clusters/{cluster}", params={"period": 2026}).json()
+        # Reporting learns the clusters from emulation.units.v1: on a fresh stack it may
+        # still be reading the registry the stack published at its start.
+        report = wait_for("reporting to know the cluster", lambda: (
+            r := c.get(f"/v1/reports/clusters/{cluster}", params={"period": 2026})
+        ).status_code == 200 and r.json(), timeout=120)
     for row in report["missing_units"]:
         if row["unit_id"] != OWNER:
             assert all("recipient" not in r for r in row["reminders"])
