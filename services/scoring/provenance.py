@@ -67,6 +67,12 @@ CODE_RULES: tuple[CodeRule, ...] = (
              "`services/scoring/standings.py` `recognition_proposals`",
              _seed("004", PROPOSALS_QUOTE),
              "—"),
+    CodeRule("Bằng khen (certificate of merit): issuing authority named in the reports",
+             "Bằng khen của Bộ trưởng Bộ Công an",
+             "`services/reporting/labels.py` `AWARDS`",
+             f"{DEFAULT_LABEL}: the seeds name no issuer; proposals go to the Government and "
+             "the MPS (" + _seed("004", PROPOSALS_QUOTE) + ")",
+             "a code change and release of the reporting service"),
     CodeRule("Standings: tie-break at equal totals", TIE_BREAK,
              "`services/scoring/standings.py` `TIE_BREAK`", DEFAULT_LABEL,
              "a code change and release of the scoring service"),
