@@ -14,13 +14,20 @@ import re
 from collections.abc import Callable
 
 from services.reporting.labels import content_short, indicator_label
+from services.reporting.render.text import number
 
-_N = r"-?[0-9][0-9.,e+]*"
+_N = r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?"
 
 
 def _num(text: str) -> str:
-    """'12.5' -> '12,5' (Vietnamese decimal comma), '%' kept."""
-    return text.replace(".", ",")
+    """A number as scoring writes it ('12.5', '240000', '17.5%') the Vietnamese way
+    ('12,5', '240.000', '17,5%')."""
+    pct = text.endswith("%")
+    try:
+        value = float(text[:-1] if pct else text)
+    except ValueError:
+        return text
+    return number(int(value) if value.is_integer() else value) + ("%" if pct else "")
 
 
 def _indicator(where: str) -> str:
@@ -98,19 +105,20 @@ REASON_PARTS: list[Rule] = _rules(
                "điểm trên điểm tối đa"),
     (rf"the Government flag goes to at most 20% of the ({_N}) cluster leaders, rounded "
      rf"down: ({_N})",
-     lambda m: f"Cờ thi đua của Chính phủ dành cho tối đa 20% trong {m[1]} đơn vị dẫn đầu "
-               f"cụm, làm tròn xuống: {m[2]}"),
+     lambda m: f"Cờ thi đua của Chính phủ dành cho tối đa 20% (mức mặc định của hệ thống) "
+               f"trong {m[1]} đơn vị dẫn đầu cụm, làm tròn xuống: {m[2]}"),
     (r"late, so not eligible for the Government flag",
      lambda m: "báo cáo muộn nên không được xét Cờ thi đua của Chính phủ"),
     (rf"not among the best ({_N}) for the Government flag \(20% of ({_N}) cluster leaders, "
      r"rounded down\)",
      lambda m: f"không thuộc {m[1]} đơn vị tốt nhất được xét Cờ thi đua của Chính phủ "
-               f"(20% của {m[2]} đơn vị dẫn đầu cụm, làm tròn xuống)"),
+               f"(20% của {m[2]} đơn vị dẫn đầu cụm, làm tròn xuống; mức mặc định của hệ "
+               "thống)"),
     (rf"outstanding(?: in (\S+))?: ({_N})/({_N}) = ([0-9.]+)% of the maximum \(at least "
      rf"([0-9.]+)%\), on time",
      lambda m: "tiêu biểu" + (f" trong {m[1]}" if m[1] else "")
                + f": {_num(m[2])}/{_num(m[3])} = {_num(m[4])}% điểm tối đa (từ "
-               f"{_num(m[5])}% trở lên), đúng hạn"),
+               f"{_num(m[5])}% trở lên, mức mặc định của hệ thống), đúng hạn"),
     (r"recorded in the unit registry", lambda m: "theo danh mục đơn vị"),
     # The leadership suggestion's basis (services/scoring/leadership.py, suggest).
     (r"([0-9]{4}): head (\S+), deputy (\S+) \((registry|[a-z]+)\)",

@@ -218,3 +218,17 @@ def test_the_six_contents_keep_the_plans_wording() -> None:
 
 def test_the_certificate_names_its_issuer() -> None:
     assert labels.award_label("certificate_of_merit").startswith("Bằng khen của ")
+
+
+@pytest.mark.parametrize(("english", "vietnamese"), [
+    ("government_emulation_flag +5, mps_emulation_flag +4 = 9, capped at 5",
+     "Cờ thi đua của Chính phủ +5, Cờ thi đua của Bộ Công an +4 = 9, tối đa 5"),
+    ("movement_quality.models_replicated = 120 (>= 80: 70%) x 17.5% = 12.25%",
+     "số mô hình được nhân rộng (nội dung 3) = 120 (≥ 80: 70%) × 17,5% = 12,25%"),
+    ("propaganda.people_reached = 240000 (below 1e+06): 0 of 35%",
+     "số lượt người được tuyên truyền (nội dung 6) = 240.000 (dưới 1.000.000): 0 trên 35%"),
+    ("80% of 20 = 16.00", "80% của 20 = 16"),
+    ("an operator's own words", "an operator's own words"),
+])
+def test_explanations_read_the_vietnamese_way(english: str, vietnamese: str) -> None:
+    assert explanation_vi(english) == vietnamese
