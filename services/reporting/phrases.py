@@ -131,6 +131,10 @@ REASON_PARTS: list[Rule] = _rules(
     (r"rotated ([0-9]+) times", lambda m: f"luân phiên {m[1]} lần"),
 )
 
+# Scoring's TIE_BREAK (services/scoring/standings.py; a test keeps the two equal).
+TIE_BREAK_EN = ("higher total first; at equal totals on time before late, then the earlier "
+                "first submission, then the unit id; members without a score follow, by unit "
+                "id")
 TIE_BREAK_VI = ("tổng điểm cao hơn xếp trước; bằng điểm thì đơn vị báo cáo đúng hạn xếp "
                 "trước đơn vị báo cáo muộn, rồi đơn vị gửi báo cáo lần đầu sớm hơn, rồi theo "
                 "mã đơn vị; đơn vị chưa có điểm xếp sau, theo mã đơn vị")
@@ -162,7 +166,7 @@ def reason_vi(text: str) -> str:
 def tie_break_vi(text: str | None) -> str | None:
     if not text:
         return text
-    return TIE_BREAK_VI if text.startswith("higher total first") else text
+    return TIE_BREAK_VI if text == TIE_BREAK_EN else text
 
 
 def line_label(criterion: str) -> str:

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from services.reporting import labels, projections
+from services.reporting import labels, phrases, projections
 from services.reporting.cluster_report import cluster_report
 from services.reporting.domain import national_report
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render import html, pdf, tables, xlsx
 from services.scoring.domain import score_submission
 from services.scoring.leadership import Known, Pair, suggest
+from services.scoring.provenance import CODE_RULES
 from services.scoring.rubrics import load_rubrics
 from services.scoring.standings import TIE_BREAK, rank_members, recognition_proposals
 from tests.unit.english_text import english_runs
@@ -211,13 +212,20 @@ def test_the_six_contents_keep_the_plans_wording() -> None:
         ("lực lượng Công an nhân dân", "lực lượng nòng cốt", "đủ về số lượng"),
         ("tuyên truyền", "quyền lợi và trách nhiệm của toàn dân"),
     ]
-    for title, phrases in zip(titles, must, strict=True):
-        for phrase in phrases:
+    for title, wanted in zip(titles, must, strict=True):
+        for phrase in wanted:
             assert phrase in title, (phrase, title)
 
 
 def test_the_certificate_names_its_issuer() -> None:
-    assert labels.award_label("certificate_of_merit").startswith("Bằng khen của ")
+    label = labels.award_label("certificate_of_merit")
+    assert label.startswith("Bằng khen của ")
+    assert any(rule.value == label for rule in CODE_RULES)  # docs/sources.md says whose
+
+
+def test_the_tie_break_rendered_is_scorings() -> None:
+    assert phrases.TIE_BREAK_EN == TIE_BREAK
+    assert tie_break_vi(TIE_BREAK) == phrases.TIE_BREAK_VI
 
 
 @pytest.mark.parametrize(("english", "vietnamese"), [
