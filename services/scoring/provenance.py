@@ -89,6 +89,17 @@ CODE_RULES: tuple[CodeRule, ...] = (
     CodeRule("Reminder stages", "30, 14, 7, 3, 1 days before, the day, 1 and 3 days after",
              "`services/notifications/campaign_defaults.yaml` `stages`", DEFAULT_LABEL,
              "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+    CodeRule("SMS quiet hours (\"not at night\")", "21:00–07:00, the recipient's local time",
+             "`services/notifications/campaign_defaults.yaml` `quiet_hours`",
+             f"{DEFAULT_LABEL} (the users asked for no SMS at night; the hours are the "
+             "platform's)",
+             "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+    CodeRule("Stale reminder stages after downtime", "not sent when due more than 72 h ago",
+             "`services/notifications/campaign_defaults.yaml` `catch_up_hours`", DEFAULT_LABEL,
+             "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+    CodeRule("Completeness alert", "under 90% of the expected units, 7 days or less before "
+             "the deadline", "`deploy/prometheus/rules/emulation.yml`", DEFAULT_LABEL,
+             "the alert rule file (Prometheus reloads it)"),
 )
 
 

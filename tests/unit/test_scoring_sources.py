@@ -95,3 +95,17 @@ def test_no_unchecked_legal_citation_is_made() -> None:
     for name in ("standings.py",):
         assert "Decree" not in (REPO_ROOT / "services" / "scoring" / name).read_text()
     assert "Decree" not in (REPO_ROOT / "docs" / "scoring.md").read_text()
+
+
+def test_the_configured_rules_listed_are_the_defaults_files() -> None:
+    """The rows of docs/sources.md that quote configuration say what the files hold."""
+    defaults = yaml.safe_load((REPO_ROOT / "services" / "notifications" /
+                               "campaign_defaults.yaml").read_text(encoding="utf-8"))
+    rules = {r.name: r.value for r in CODE_RULES}
+    assert defaults["deadline"] == {"month": 11, "day": 30, "time": "23:59:59"}
+    assert rules["The units' reporting deadline"].startswith("30/11 23:59:59")
+    assert [s["days"] for s in defaults["stages"]] == [-30, -14, -7, -3, -1, 0, 1, 3]
+    assert defaults["quiet_hours"] == {"start": "21:00", "end": "07:00"}
+    assert defaults["catch_up_hours"] == 72
+    alerts = (REPO_ROOT / "deploy" / "prometheus" / "rules" / "emulation.yml").read_text()
+    assert ") < 0.9" in alerts and "< 7 * 86400" in alerts
