@@ -16,7 +16,7 @@ from services.reporting.domain import (
     statement,
     unit_rows,
 )
-from services.reporting.labels import LEADERSHIP_STATUS
+from services.reporting.labels import DEFAULT_SCALE_NOTE, LEADERSHIP_STATUS
 
 
 def derived_standings(members: list[str], reports: dict[str, dict[str, Any]],
@@ -105,6 +105,7 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
         "deputy": _named(cluster.get("deputy"), names),
         "standings": [{**r, "name": names.get(r["unit_id"], r["unit_id"])} for r in table],
         "standings_source": source,
+        "scale_note": DEFAULT_SCALE_NOTE,
         "standings_computed_at": iso(standings.get("computed_at")) if standings else None,
         "rubric_version": standings.get("rubric_version") if standings else None,
         "tie_break": standings.get("tie_break") if standings else None,
@@ -118,12 +119,13 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
 def cluster_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     """The standings, one row per unit, with the breakdown in one readable column."""
     rows: list[list[Any]] = [["rank", "unit_id", "name", "score", "max", "submitted",
-                              "on_time", "revision", "breakdown"]]
+                              "on_time", "revision", "breakdown", "scale"]]
     for r in report["standings"]:
         lines = "; ".join(f"{b['criterion']}: {b['points']}/{b['max_points']}"
                           for b in r.get("breakdown", []))
         rows.append([r.get("rank"), r["unit_id"], r["name"], r.get("score"), r.get("max"),
-                     r.get("submitted"), r.get("on_time"), r.get("revision"), lines])
+                     r.get("submitted"), r.get("on_time"), r.get("revision"), lines,
+                     DEFAULT_SCALE_NOTE])
     return rows
 
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, time
 from typing import Any
 
-from services.reporting.labels import CONTENTS, VN_TZ, award_label
+from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, VN_TZ, award_label
 
 EXAMPLES_PER_CONTENT = 3
 EXAMPLE_SUMMARY_CHARS = 400
@@ -213,6 +213,7 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "reminders_sent": sum(len(m["reminders"]) for m in missing_rows),
         "scored": len(scored),
         "scores": score_distribution(scored),
+        "scale_note": DEFAULT_SCALE_NOTE,
         "contents": content_synthesis(units, reports, scores),
         "proposals": proposals_view(proposals, names),
         "units": rows,

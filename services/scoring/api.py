@@ -54,6 +54,8 @@ class RubricRead(BaseModel):
     contents: dict[str, Any]
     bonus: dict[str, Any]
     deductions: dict[str, Any]
+    # parameter path -> where its number comes from (docs/sources.md)
+    sources: dict[str, Any] = {}
 
 
 class RescoreCreate(BaseModel):

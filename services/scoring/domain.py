@@ -44,6 +44,7 @@ class Criterion:
     max_points: float
     self_rating_weight: float
     indicators: tuple[Indicator, ...]
+    basis: str = ""  # the plan's line the criterion measures (seed 000, in Vietnamese)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Rubric:
     bonus: Bonus
     deductions: Deductions
     description: str = ""
+    # parameter path (e.g. "criteria.P1.max_points") -> where its number comes from:
+    # "platform-default", {"seed", "quote"} or {"law", "quote"} (docs/sources.md).
+    sources: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

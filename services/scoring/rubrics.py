@@ -1,6 +1,8 @@
 """The rubric files (`rubrics/<version>.yaml`): loaded, validated against
-`rubrics/rubric.schema.json` and checked for their arithmetic, then looked up by version
-or by the unit type and period they apply to."""
+`rubrics/rubric.schema.json` and checked for their arithmetic and for the source of
+every number (the plan gives none of the points: most are the platform's defaults, and
+they must say so), then looked up by version or by the unit type and period they apply
+to."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from services.scoring.domain import (
 RUBRICS_DIR = Path(__file__).with_name("rubrics")
 SCHEMA_FILE = RUBRICS_DIR / "rubric.schema.json"
 EPSILON = 1e-9
+PLATFORM_DEFAULT = "platform-default"
 
 
 class RubricError(ValueError):
@@ -81,6 +84,7 @@ def parse_rubric(raw: Any, where: str) -> Rubric:
     deductions = Deductions(cap=float(d["cap"]), late=float(d["late"]),
                             missing_content=float(d["missing_content"]),
                             no_evidence=float(d["no_evidence"]))
+    sources = parameter_sources(raw, where)
     stated = sum(cr.max_points for cr in criteria) + contents.max_points + bonus.cap
     if abs(stated - raw["max_total"]) > EPSILON:
         raise RubricError(f"{where}: criteria + contents + bonus cap = {stated:g}, "
@@ -88,7 +92,40 @@ def parse_rubric(raw: Any, where: str) -> Rubric:
     return Rubric(version=version, unit_type=unit_type, from_period=raw["from_period"],
                   title=raw["title"], description=raw.get("description", ""),
                   max_total=float(raw["max_total"]), criteria=criteria, contents=contents,
-                  bonus=bonus, deductions=deductions)
+                  bonus=bonus, deductions=deductions, sources=sources)
+
+
+def parameter_sources(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """Every parameter of the rubric that carries a number, with its source: its own
+    `source`, else its section's (an indicator inherits its criterion's). A parameter
+    without one is refused: nobody should take the platform's numbers for the plan's."""
+    out: dict[str, Any] = {}
+
+    def need(path: str, *candidates: Any) -> None:
+        found = next((c for c in candidates if c is not None), None)
+        if found is None:
+            raise RubricError(f"{where}: {path} has no source (a seed line, a legal text, "
+                              f"or {PLATFORM_DEFAULT!r}; docs/sources.md)")
+        out[path] = found
+
+    need("max_total", raw.get("source"))
+    for cid, cr in raw["criteria"].items():
+        for key in ("max_points", "self_rating_weight"):
+            need(f"criteria.{cid}.{key}", cr.get("source"))
+        for ind in cr["indicators"]:
+            need(f"criteria.{cid}.indicators.{ind['content']}.{ind['name']}",
+                 ind.get("source"), cr.get("source"))
+    for section in ("contents", "bonus", "deductions"):
+        body = raw[section]
+        for key, value in body.items():
+            if key == "source":
+                continue
+            if isinstance(value, dict):
+                for sub in value:
+                    need(f"{section}.{key}.{sub}", body.get("source"))
+            else:
+                need(f"{section}.{key}", body.get("source"))
+    return out
 
 
 def _criterion(cid: str, raw: dict[str, Any], where: str) -> Criterion:
@@ -110,7 +147,7 @@ def _criterion(cid: str, raw: dict[str, Any], where: str) -> Criterion:
                           "must be 1")
     return Criterion(id=cid, title=raw["title"], max_points=float(raw["max_points"]),
                      self_rating_weight=float(raw["self_rating_weight"]),
-                     indicators=tuple(indicators))
+                     indicators=tuple(indicators), basis=raw["basis"]["quote"])
 
 
 class RubricBook:

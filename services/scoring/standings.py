@@ -17,11 +17,13 @@ GOVERNMENT_FLAG = "government_emulation_flag"
 MPS_FLAG = "mps_emulation_flag"
 CERTIFICATE = "certificate_of_merit"
 AWARD_ORDER = (GOVERNMENT_FLAG, MPS_FLAG, CERTIFICATE)
-# At most this share of the cluster leaders is proposed for the Government flag
-# (Decree 98/2023/ND-CP, art. 26: "not more than 20% of the units leading the clusters").
+# At most this share of the cluster leaders is proposed for the Government flag. A
+# platform default, configurable here (the plan gives no share, and no legal text for it
+# can be checked in the seeds or docs): docs/sources.md, services/scoring/provenance.py.
 GOVERNMENT_FLAG_SHARE_PERCENT = 20
 # A unit that did not lead its cluster (or belongs to none) is proposed for a
 # certificate of merit when it reported on time and reached this share of its maximum.
+# A platform default, configurable here (docs/sources.md).
 CERTIFICATE_MIN_RATIO = 0.85
 _NEVER = datetime.max.replace(tzinfo=UTC)
 

@@ -57,7 +57,7 @@ def test_national_pdf_has_the_vietnamese_names_and_says_when() -> None:
     for expected in ("BÁO CÁO TỔNG HỢP", "Công an tỉnh Phú Thọ", "Công an tỉnh Quảng Ninh",
                      "Thành phố Hà Nội", "Cụm thi đua số 4", "Cờ thi đua của Chính phủ",
                      "Đơn vị chưa báo cáo", f"lập báo cáo {local_time(AS_OF)}",
-                     "models replicated"):
+                     "số mô hình được nhân rộng", "thang điểm mặc định của hệ thống"):
         assert expected in text, expected
     assert "60,0 %" in text  # completeness, written the Vietnamese way
 

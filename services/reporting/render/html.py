@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from services.reporting.labels import REMINDER_STATUS, unit_type_label
+from services.reporting.labels import (
+    DEADLINE_READING,
+    DEFAULT_SCALE_NOTE,
+    REMINDER_STATUS,
+    unit_type_label,
+)
+from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
     as_of_line,
     indicator_label,
@@ -86,7 +92,8 @@ def _missing(missing: list[dict[str, Any]]) -> str:
 
 def national_html(report: dict[str, Any]) -> bytes:
     period = report["period"]
-    parts = [f"<p>Hạn báo cáo: {_e(local_time(report['deadline']))} (giờ Hà Nội).</p>",
+    parts = [f"<p>Hạn báo cáo của các đơn vị: {_e(local_time(report['deadline']))} (giờ Hà "
+             f"Nội; {_e(DEADLINE_READING)}).</p>",
              "<h2>I. Tình hình báo cáo</h2>",
              _table(["", *COUNT_HEAD], [["Toàn quốc", *_counts(report)]], range(1, 7)),
              "<h3>Theo loại đơn vị</h3>",
@@ -111,7 +118,8 @@ def national_html(report: dict[str, Any]) -> bytes:
         "<h2>III. Phân bố điểm thi đua</h2>",
         f"<p>Số đơn vị có điểm: {_e(number(s['count']))}; trung bình {_e(number(s['mean']))}; "
         f"trung vị {_e(number(s['median']))}; thấp nhất {_e(number(s['min']))}; cao nhất "
-        f"{_e(number(s['max']))} (tối đa {_e(number(s['max_possible']))}).</p>",
+        f"{_e(number(s['max']))} (tối đa {_e(number(s['max_possible']))}). "
+        f"{_e(DEFAULT_SCALE_NOTE)}.</p>",
         "<table><tbody>" + "".join(
             f"<tr><td>{b['from']}–{b['to']} %</td><td><span class=\"bar\" "
             f"style=\"width:{round(300 * b['count'] / top)}px\"></span> {b['count']}</td></tr>"
@@ -120,8 +128,8 @@ def national_html(report: dict[str, Any]) -> bytes:
     proposals = report.get("proposals")
     parts.append('<p class="muted">Chưa có đề nghị khen thưởng.</p>' if proposals is None else
                  _table(["Đơn vị", "Cụm", "Hình thức", "Lý do"],
-                        [[p["name"], p.get("cluster_id") or "", p["award_label"], p["reason"]]
-                         for p in proposals["items"]]))
+                        [[p["name"], p.get("cluster_id") or "", p["award_label"],
+                          reason_vi(p["reason"])] for p in proposals["items"]]))
     parts += [f"<h2>V. Đơn vị chưa báo cáo ({len(report['missing_units'])})</h2>",
               _missing(report["missing_units"])]
     return _page("BÁO CÁO TỔNG HỢP", f"Kết quả thực hiện phong trào “Toàn dân bảo vệ an ninh "
@@ -141,7 +149,8 @@ def cluster_html(report: dict[str, Any]) -> bytes:
     else:
         parts.append(f"<p>Lập lúc {_e(local_time(report['standings_computed_at']))}; bộ tiêu "
                      f"chí {_e(report['rubric_version'])}; tiêu chí phụ: "
-                     f"{_e(report['tie_break'] or '–')}.</p>")
+                     f"{_e(tie_break_vi(report['tie_break']) or '–')}.</p>")
+    parts.append(f'<p class="muted">{_e(DEFAULT_SCALE_NOTE)}.</p>')
     parts.append(_table(["Hạng", "Đơn vị", "Điểm", "Tối đa", "Đã báo cáo", "Đúng hạn"],
                         [[number(r.get("rank")), r["name"], number(r.get("score")),
                           number(r.get("max")), yes_no(r.get("submitted")),
@@ -151,11 +160,13 @@ def cluster_html(report: dict[str, Any]) -> bytes:
             parts.append(f"<h3>{_e(r['name'])}: {_e(number(r.get('score')))}/"
                          f"{_e(number(r.get('max')))}</h3>")
             parts.append(_table(["Tiêu chí", "Điểm", "Tối đa", "Giải thích"],
-                                [[b["criterion"], number(b["points"]), number(b["max_points"]),
-                                  b["explanation"]] for b in r["breakdown"]], [1, 2]))
+                                [[line_label(b["criterion"]), number(b["points"]),
+                                  number(b["max_points"]), explanation_vi(b["explanation"])]
+                                 for b in r["breakdown"]], [1, 2]))
     parts += ["<h2>III. Đề nghị khen thưởng</h2>",
               _table(["Đơn vị", "Hình thức", "Lý do"],
-                     [[p["name"], p["award_label"], p["reason"]] for p in report["proposals"]]),
+                     [[p["name"], p["award_label"], reason_vi(p["reason"])]
+                      for p in report["proposals"]]),
               f"<h2>IV. Cụm trưởng, Cụm phó năm {period + 1}</h2>"]
     lead = report.get("next_year_leadership")
     if lead is None:
@@ -163,7 +174,8 @@ def cluster_html(report: dict[str, Any]) -> bytes:
     else:
         parts.append(f"<p>Cụm trưởng: <b>{_e(lead['head']['name'] if lead['head'] else '–')}"
                      f"</b>; Cụm phó: <b>{_e(lead['deputy']['name'] if lead['deputy'] else '–')}"
-                     f"</b> ({_e(lead['status_label'])}). {_e(lead.get('reason') or '')}</p>")
+                     f"</b> ({_e(lead['status_label'])}). "
+                     f"{_e(reason_vi(lead.get('reason') or ''))}</p>")
     parts += [f"<h2>V. Đơn vị chưa báo cáo ({len(report['missing_units'])})</h2>",
               _missing(report["missing_units"])]
     return _page(f"BÁO CÁO TỔNG KẾT NĂM {period}", report["name"], report, "".join(parts))

@@ -11,7 +11,13 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from services.reporting.labels import REMINDER_STATUS, unit_type_label
+from services.reporting.labels import (
+    DEADLINE_READING,
+    DEFAULT_SCALE_NOTE,
+    REMINDER_STATUS,
+    unit_type_label,
+)
+from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
     as_of_line,
     indicator_label,
@@ -153,9 +159,10 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.title_block(["BÁO CÁO TỔNG HỢP",
                      f"Kết quả thực hiện phong trào “Toàn dân bảo vệ an ninh Tổ quốc” năm "
                      f"{period}"], as_of_line(report))
-    pdf.para(f"Kính gửi: Bộ Công an; Bộ Nội vụ (Ban Thi đua - Khen thưởng Trung ương), để "
-             f"tổng hợp báo cáo Thủ tướng Chính phủ trước ngày 30/11/{period}. Hạn báo cáo "
-             f"của các đơn vị: {local_time(report['deadline'])}.")
+    pdf.para("Kính gửi: Bộ Công an; Bộ Nội vụ (Ban Thi đua - Khen thưởng Trung ương), để "
+             "tổng hợp báo cáo Thủ tướng Chính phủ.")
+    pdf.para(f"Hạn báo cáo của các đơn vị: {local_time(report['deadline'])} (giờ Hà Nội; "
+             f"{DEADLINE_READING}).")
 
     pdf.heading("I. Tình hình báo cáo")
     pdf.grid(["", *COUNT_HEAD], [["Toàn quốc", *_counts(report)]], (34, 22, 24, 22, 18, 20, 22),
@@ -184,7 +191,8 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     s = report["scores"]
     pdf.para(f"Số đơn vị đã có điểm: {number(s['count'])}; trung bình {number(s['mean'])}; "
              f"trung vị {number(s['median'])}; thấp nhất {number(s['min'])}; cao nhất "
-             f"{number(s['max'])} (trên tối đa {number(s['max_possible'])} điểm).")
+             f"{number(s['max'])} (trên tối đa {number(s['max_possible'])} điểm). "
+             f"{DEFAULT_SCALE_NOTE}.")
     pdf.bars([(f"{b['from']}–{b['to']} %", b["count"]) for b in s["histogram"]])
 
     pdf.heading("IV. Đề nghị khen thưởng")
@@ -192,12 +200,13 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     if proposals is None:
         pdf.para("Chưa có đề nghị khen thưởng cho năm này.", style="I")
     else:
-        pdf.para(f"Đề nghị lập lúc {local_time(proposals['computed_at'])}; số cụm trưởng: "
+        pdf.para(f"Đề nghị lập lúc {local_time(proposals['computed_at'])}; số đơn vị dẫn đầu "
+                 f"cụm: "
                  f"{number(proposals.get('cluster_leaders'))}; số Cờ thi đua của Chính phủ "
                  f"tối đa: {number(proposals.get('government_flag_cap'))}.")
         pdf.grid(["Đơn vị", "Cụm", "Hình thức", "Lý do"],
-                 [[p["name"], p.get("cluster_id") or "", p["award_label"], p["reason"]]
-                  for p in proposals["items"]], (50, 24, 38, 66))
+                 [[p["name"], p.get("cluster_id") or "", p["award_label"],
+                   reason_vi(p["reason"])] for p in proposals["items"]], (50, 24, 38, 66))
 
     pdf.heading(f"V. Đơn vị chưa báo cáo ({len(report['missing_units'])})")
     _missing(pdf, report["missing_units"])
@@ -222,8 +231,10 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     else:
         pdf.para(f"Bảng xếp hạng lập lúc {local_time(report['standings_computed_at'])}, "
                  f"bộ tiêu chí {report['rubric_version']}"
-                 + (f", tiêu chí phụ: {report['tie_break']}" if report["tie_break"] else "")
+                 + (f", tiêu chí phụ: {tie_break_vi(report['tie_break'])}"
+                    if report["tie_break"] else "")
                  + ".")
+    pdf.para(f"{DEFAULT_SCALE_NOTE}.", style="I")
     pdf.grid(["Hạng", "Đơn vị", "Điểm", "Tối đa", "Đã báo cáo", "Đúng hạn"],
              [[number(r.get("rank")), r["name"], number(r.get("score")), number(r.get("max")),
                yes_no(r.get("submitted")), yes_no(r.get("on_time"))]
@@ -236,13 +247,14 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
         pdf.para(f"{r['name']} — {number(r.get('score'))}/{number(r.get('max'))} điểm",
                  style="B")
         pdf.grid(["Tiêu chí", "Điểm", "Tối đa", "Giải thích"],
-                 [[b["criterion"], number(b["points"]), number(b["max_points"]),
-                   b["explanation"]] for b in r["breakdown"]], (44, 18, 18, 98),
+                 [[line_label(b["criterion"]), number(b["points"]), number(b["max_points"]),
+                   explanation_vi(b["explanation"])] for b in r["breakdown"]], (44, 18, 18, 98),
                  ["LEFT", "RIGHT", "RIGHT", "LEFT"], size=8)
 
     pdf.heading("III. Đề nghị khen thưởng")
     pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
-             [[p["name"], p["award_label"], p["reason"]] for p in report["proposals"]],
+             [[p["name"], p["award_label"], reason_vi(p["reason"])]
+              for p in report["proposals"]],
              (60, 44, 74))
 
     pdf.heading(f"IV. Cụm trưởng, Cụm phó năm {period + 1}")
@@ -254,7 +266,7 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
                  f"Cụm phó: {lead['deputy']['name'] if lead['deputy'] else '–'} "
                  f"({lead['status_label']}).")
         if lead.get("reason"):
-            pdf.para(f"Căn cứ: {lead['reason']}", size=8.5)
+            pdf.para(f"Căn cứ: {reason_vi(lead['reason'])}", size=8.5)
 
     pdf.heading(f"V. Đơn vị chưa báo cáo ({len(report['missing_units'])})")
     _missing(pdf, report["missing_units"])

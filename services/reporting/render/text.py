@@ -7,6 +7,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from services.reporting import labels
 from services.reporting.labels import VN_TZ
 
 # Marks that reorder the text around them (embeddings, overrides, isolates): a unit's
@@ -71,7 +72,7 @@ def yes_no(value: Any) -> str:
 
 
 def indicator_label(name: str) -> str:
-    return name.replace("_", " ")
+    return labels.indicator_label(name)
 
 
 def as_of_line(report: dict[str, Any]) -> str:

@@ -13,7 +13,14 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.reporting.labels import REMINDER_STATUS, unit_type_label
+from services.reporting.labels import (
+    DEADLINE_READING,
+    DEFAULT_SCALE_NOTE,
+    REMINDER_STATUS,
+    indicator_label,
+    unit_type_label,
+)
+from services.reporting.phrases import reason_vi
 from services.reporting.render.text import as_of_line, is_formula_like, local_time, nfc
 
 RATE_COLUMNS = ("Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn")
@@ -64,7 +71,9 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
                         f"{report['period']}")])
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([nfc(as_of_line(report))])
-    summary.append(["Hạn báo cáo", local_time(report["deadline"])])
+    summary.append(["Hạn báo cáo của các đơn vị", local_time(report["deadline"]),
+                    nfc(DEADLINE_READING)])
+    summary.append(["Thang điểm", nfc(DEFAULT_SCALE_NOTE)])
     summary.append([])
     for label, key in (("Đơn vị dự kiến", "expected"), ("Đã báo cáo", "submitted"),
                        ("Đúng hạn", "on_time"), ("Muộn", "late"),
@@ -91,7 +100,7 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
     content_rows = []
     for key, c in report["contents"].items():
         content_rows.append([c["title"], key, c["units_reported"], None, None])
-        content_rows += [[None, None, None, name, value]
+        content_rows += [[None, None, None, indicator_label(name), value]
                          for name, value in c["indicators"].items()]
     _sheet(wb, "Sáu nội dung", ["Nội dung", "Mã", "Số đơn vị báo cáo", "Chỉ tiêu", "Tổng"],
            content_rows, {1: 60, 2: 22, 4: 28})
@@ -106,7 +115,8 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
             ["Điểm tối đa", s["max_possible"]]], {1: 26})
     proposals = (report.get("proposals") or {}).get("items", [])
     _sheet(wb, "Đề nghị khen thưởng", ["Đơn vị", "Mã", "Cụm", "Hình thức", "Lý do"],
-           ([p["name"], p["unit_id"], p.get("cluster_id"), p["award_label"], p["reason"]]
+           ([p["name"], p["unit_id"], p.get("cluster_id"), p["award_label"],
+             reason_vi(p["reason"])]
             for p in proposals), {1: 40, 2: 28, 4: 30, 5: 80})
     missing_rows = []
     for m in report["missing_units"]:
