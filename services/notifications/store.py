@@ -20,6 +20,7 @@ from services.common.mongo import insert_new
 # Markers of the one-time backfills of structures derived from older data.
 PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
 OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
+UNRESOLVED_BACKFILL = "backfill:unresolved:v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -77,6 +78,16 @@ class OpenClaimDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
+class UnresolvedDoc(me.Document):
+    """`_id` = a ledger key whose outcome is `unknown` and not yet resolved (reconciled
+    by its Message-ID or escalated to the other channel, see resolver.py): written before
+    the entry says `unknown`, deleted by `_id` once it is resolved, so the resolver never
+    searches the ledger by status."""
+
+    meta = {"collection": "unresolved", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
 class DeferralDoc(me.Document):
     """`_id` = a ledger key that waits: for the SMS window (quiet hours) or for a retry."""
 
@@ -106,7 +117,7 @@ class OutboxDoc(me.Document):
 
 
 DOCUMENTS = [UnitStatusDoc, PeriodStatusDoc, MarkerDoc, CampaignDoc, LedgerDoc,
-             OpenClaimDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
+             OpenClaimDoc, UnresolvedDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
 
 
 async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
@@ -234,6 +245,7 @@ class LedgerStore:
     def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
         self.ledger = db["ledger"]
         self.open = db["open_claims"]
+        self.unresolved_coll = db["unresolved"]
         self.deferrals = db["deferrals"]
         self.rounds = db["round_claims"]
         self.messages = db["provider_messages"]
@@ -264,6 +276,10 @@ class LedgerStore:
         status = fields.get("status")
         if status == "sending":  # a retry round: open before the entry says so
             await self._opened(key, fields.get("unit_id"), fields.get("touched_at"))
+        if status == "unknown":  # to be resolved: noted before the entry says so
+            await _upsert_set(self.unresolved_coll, key, {
+                "unit_id": fields.get("unit_id") or key.split("|")[1],
+                "since": datetime.now(UTC)})
         result = await self.ledger.update_one(query, {"$set": fields})
         if status is not None and status != "sending" and result.matched_count:
             await self.closed(key)
@@ -299,6 +315,26 @@ class LedgerStore:
         found = await self.ledger.find({"status": "sending"}).to_list(None)
         for e in found:
             await self._opened(e["_id"], e["unit_id"], e.get("touched_at"))
+        return len(found)
+
+    # -- unknown outcomes still to resolve -------------------------------------------------
+    async def unresolved(self) -> list[dict[str, Any]]:
+        """The keys that may be `unknown` and unresolved (`unit_id`, `since`): a read of
+        the small `unresolved` collection, never of the ledger."""
+        await self.backfills.ensure(UNRESOLVED_BACKFILL, self._backfill_unresolved)
+        docs = await self.unresolved_coll.find({}).to_list(None)
+        return [{"_id": d["_id"], "unit_id": d["unit_id"], "since": d.get("since") or EPOCH}
+                for d in docs]
+
+    async def resolved(self, key: str) -> None:
+        await self.unresolved_coll.delete_one({"_id": key})
+
+    async def _backfill_unresolved(self) -> int:
+        """The `unknown` entries of a ledger older than the resolver (once)."""
+        found = await self.ledger.find({"status": "unknown"}).to_list(None)
+        for e in found:
+            await _upsert_set(self.unresolved_coll, e["_id"],
+                              {"unit_id": e["unit_id"], "since": EPOCH})
         return len(found)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:
