@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -135,6 +136,8 @@ class Sender:
             "claimed_at": now, "touched_at": now, "at": self.clock.now(), "sent_at": None,
             "provider": None, "provider_ids": [], "attempts": [], "detail": "",
             "units": list(job.digest_units),
+            # Tells this claim from another's: an insert whose reply was lost is ours.
+            "claim_token": uuid.uuid4().hex,
             # Known before sending, so even an abandoned claim names its e-mail.
             "message_id": message_id(job.key, self.cfg.email_domain)
             if job.channel == EMAIL else None,

@@ -13,7 +13,7 @@ from typing import Any
 
 import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.mongo import insert_new
 
@@ -255,15 +255,36 @@ class LedgerStore:
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
         if doc.get("status") != "sending":
-            return await insert_new(self.ledger, doc)
+            return await self._insert_claim(doc)
         await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
-        if await insert_new(self.ledger, doc):
+        if await self._insert_claim(doc):
             return True
         # Taken: the open claim is the holder's while its entry is `sending`.
         held = await self.get(doc["_id"])
         if held is None or held.get("status") != "sending":
             await self.closed(doc["_id"])
         return False
+
+    async def _insert_claim(self, doc: dict[str, Any]) -> bool:
+        """The insert that claims; an insert the database applied whose reply was lost
+        (the connection dropped: pymongo raises, or retries and meets its own duplicate)
+        is recognised by its `claim_token` and is ours. Without a token, or when the
+        entry cannot be read back, the error stands (nothing is sent; a claim that was
+        applied is then abandoned, reported and resolved)."""
+        try:
+            if await insert_new(self.ledger, doc):
+                return True
+        except ConnectionFailure:  # AutoReconnect, NetworkTimeout: applied or not
+            if not doc.get("claim_token"):
+                raise
+            held = await self.get(doc["_id"])
+            if held is None:
+                raise
+            return bool(held.get("claim_token") == doc["claim_token"])
+        if not doc.get("claim_token"):
+            return False
+        held = await self.get(doc["_id"])
+        return held is not None and held.get("claim_token") == doc["claim_token"]
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": key})

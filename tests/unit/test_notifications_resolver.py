@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from prometheus_client import REGISTRY
+from pymongo.errors import AutoReconnect
 
 from services.notifications.api import notification_read
 from services.notifications.campaigns import build_campaign, campaign_spec
@@ -248,3 +249,49 @@ def test_the_fallback_sms_fits_two_segments_for_every_unit() -> None:
         worst = max(worst, sms.segments(text))
     assert worst <= SMS_MAX_SEGMENTS
 
+
+
+class LosesReplies:
+    """A ledger collection whose next inserts are applied and their replies lost: the
+    driver raises (the connection dropped), or retries and meets its own duplicate."""
+
+    def __init__(self, coll: Any, how: str, times: int = 1) -> None:
+        self.coll, self.how, self.times = coll, how, times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.coll, name)
+
+    async def insert_one(self, doc: dict[str, Any]) -> Any:
+        result = await self.coll.insert_one(doc)
+        if self.times > 0:
+            self.times -= 1
+            if self.how == "raise":
+                raise AutoReconnect("connection closed")
+            await self.coll.insert_one(doc)  # the retry: a duplicate key
+        return result
+
+
+def test_a_claim_applied_whose_reply_was_lost_is_ours_and_sent_once() -> None:
+    async def go() -> None:
+        for how in ("raise", "retry"):
+            w, _ = await world(["email"], "sms")
+            w.ledger.ledger = LosesReplies(w.ledger.ledger, how, times=1)
+            report = await w.scheduler.run_pass("test")
+            assert report.campaigns[0].outcomes["sent"] == 1, (how, report)
+            assert statuses(w) == {EMAIL_KEY: "sent"} and len(w.email.sent) == 1, how
+            assert w.db["open_claims"].docs == {}
+            await w.scheduler.run_pass("test")
+            assert len(w.email.sent) == 1, how
+
+    asyncio.run(go())
+
+
+def test_a_claim_that_was_not_applied_is_not_taken_for_ours() -> None:
+    async def go() -> None:
+        w, _ = await world(["email"], "sms")
+        other = w.sender.entry(_job(w), "sending")
+        assert await w.ledger.claim(other)
+        mine = {**other, "claim_token": "another", "owner": "someone-else"}
+        assert not await w.ledger.claim(mine)
+
+    asyncio.run(go())
