@@ -27,6 +27,9 @@ def stack_env(base: int) -> dict[str, str]:
         # No default reminder campaign: a test that moves the clock into a season would
         # otherwise remind all 100 units in the background (tests create their own).
         "EMULATION_AUTO_CAMPAIGN": "false",
+        # Unknown reminder outcomes are resolved 2 s after they arise (60 s by default),
+        # so the fault tests see them resolved within a few passes.
+        "EMULATION_UNKNOWN_GRACE_SECONDS": "2",
         # Every service writes its spans to a file of its own, for the tracing test.
         "OTEL_TRACES_EXPORTER": "file",
         "OTEL_TRACES_FILE": f".local/test-{base}/traces/{{service}}.jsonl",
