@@ -141,8 +141,11 @@ class UnknownOutcomes:
             campaign = build_campaign(int(entry["period"]), doc) if doc else None
         except CampaignInvalid:
             campaign = None
-        if campaign is None or campaign.paused:
-            return Resolution(entry["_id"], "")  # resumed (or fixed) first; then resolved
+        if campaign is None:
+            return await self._settle(entry, "failed", "no-fallback",
+                                      f"{why}; its campaign is gone or invalid: not resent")
+        if campaign.paused:
+            return Resolution(entry["_id"], "")  # resolved once the campaign resumes
         if entry.get("kind", REMINDER_KIND) != REMINDER_KIND:
             return await self._settle(entry, "failed", "no-fallback",
                                       f"{why}; a digest has no other channel: not resent")

@@ -199,6 +199,16 @@ def test_without_another_address_or_after_a_report_it_fails_with_the_reason() ->
         assert entry["status"] == "failed" and entry["resolution"] == "no-fallback"
         assert "no sms address" in entry["detail"]
 
+        w3, _ = await world(["email"], "email")
+        await w3.scheduler.run_pass("test")
+        await w3.campaign_store.set_paused(PERIOD, True, local(27, 11))
+        await w3.scheduler.run_pass("test")  # paused: waits
+        assert w3.db["ledger"].docs[EMAIL_KEY]["status"] == "unknown"
+        w3.db["campaigns"].docs[str(PERIOD)]["stages"] = "not stages"  # broken by hand
+        await w3.scheduler.run_pass("test")
+        assert w3.db["ledger"].docs[EMAIL_KEY]["status"] == "failed"
+        assert w3.sms.sent == []
+
         w2, _ = await world(["email"], "email")
         await w2.scheduler.run_pass("test")
         await w2.campaigns.on_submission(w2.submission(UNIT))
