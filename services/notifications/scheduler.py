@@ -40,6 +40,7 @@ from services.notifications.domain import (
     unit_timezone,
 )
 from services.notifications.ownership import Ownership
+from services.notifications.resolver import UnknownOutcomes
 from services.notifications.sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
@@ -84,12 +85,12 @@ class Scheduler:
                  campaigns: CampaignStore, ledger: LedgerStore, sender: Sender,
                  ownership: Ownership, abandoned: AbandonedClaims,
                  defaults: Mapping[str, Any], config: SchedulerConfig,
-                 resolver: Any = None) -> None:
+                 resolver: UnknownOutcomes | None = None) -> None:
         self.clock, self.replica, self.status = clock, replica, status
         self.campaigns, self.ledger, self.sender = campaigns, ledger, sender
         self.ownership, self.defaults, self.cfg = ownership, defaults, config
         self.abandoned = abandoned
-        self.resolver = resolver  # resolver.UnknownOutcomes: unknown outcomes resolved
+        self.resolver = resolver  # unknown outcomes resolved, each pass
         self._lock = asyncio.Lock()
         self._settled: set[str] = set()  # keys the ledger has in a final state
         self._deferred: set[str] = set()  # waits already recorded
