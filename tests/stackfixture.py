@@ -148,6 +148,10 @@ def start_test_stack() -> Iterator[Stack]:
     (cfg.state / "traces").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(cfg.data, ignore_errors=True)
     shutil.rmtree(cfg.logs, ignore_errors=True)
+    # The sinks stand for the providers of this stack: a fresh database gets fresh peers.
+    # (The notifications service asks the SMTP sink's log by Message-ID, and Message-IDs
+    # are the same for the same reminder: an earlier run's log would answer for it.)
+    shutil.rmtree(cfg.state / "sinks", ignore_errors=True)
     try:
         cli.up(cfg)
         stack = Stack(cfg=cfg, credentials=json.loads(cfg.credentials.read_text()))
