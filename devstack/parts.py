@@ -169,7 +169,10 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         ports = sink_ports()
         env.update({"EMULATION_SMTP_PORT": str(ports["smtp"]),
                     "EMULATION_SMPP_PORT": str(ports["smpp"]),
-                    "EMULATION_HTTP_SMS_URL": f"http://127.0.0.1:{ports['http_sms']}/sms"})
+                    "EMULATION_HTTP_SMS_URL": f"http://127.0.0.1:{ports['http_sms']}/sms",
+                    # The SMTP sink's log by Message-ID: unknown e-mails are reconciled.
+                    "EMULATION_SMTP_TRACE_URL":
+                        f"http://127.0.0.1:{ports['http_sms']}/smtp/messages"})
     return env
 
 

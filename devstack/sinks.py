@@ -12,7 +12,13 @@ SMSC answers submit_sm with ESME_RSYSERR; OUT/fail-http-sms makes the gateway an
 holding a number of seconds, makes it wait that long after storing a message before it
 answers (a provider that hangs: the sender cannot know whether the message went out);
 while OUT/silent-smpp exists the SMSC still answers binds but nothing else (a network or
-SMSC gone silent behind a live TCP session): it records what it receives, unanswered."""
+SMSC gone silent behind a live TCP session): it records what it receives, unanswered;
+OUT/hang-smtp, holding a number of seconds, makes the SMTP server hold each message that
+long and then refuse it with 451 without storing it (a relay that hangs and loses it).
+
+The HTTP server also answers `GET /smtp/messages?message_id=<id>` with `{"found": bool,
+"received_at": ...}`: the relay's log by Message-ID, which the notifications service asks
+to reconcile an e-mail whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -68,11 +74,25 @@ class Recorder:
     def silent(self, what: str) -> bool:
         return (self.out / f"silent-{what}").exists()
 
-    def delay(self, what: str) -> float:
+    def delay(self, what: str, mode: str = "delay") -> float:
         try:
-            return float((self.out / f"delay-{what}").read_text().strip() or 0)
+            return float((self.out / f"{mode}-{what}").read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
             return 0.0
+
+    def smtp_received(self, message_id: str) -> str | None:
+        """When the SMTP server stored the message with this Message-ID (its log)."""
+        path = self.out / "smtp.jsonl"
+        if not path.exists():
+            return None
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if message_id in line:
+                    with contextlib.suppress(ValueError):
+                        record = json.loads(line)
+                        if record.get("message_id") == message_id:
+                            return str(record.get("received_at") or "")
+        return None
 
 
 # -- SMTP ----------------------------------------------------------------------------------
@@ -84,6 +104,10 @@ class SmtpHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.recorder.failing("smtp"):
             return "451 4.3.0 Injected failure: try again later"
+        hang = self.recorder.delay("smtp", mode="hang")
+        if hang:
+            await asyncio.sleep(hang)
+            return "451 4.3.0 Injected hang: the message was not stored"
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         body_part = msg.get_body(("plain",))
@@ -287,9 +311,18 @@ def http_app(recorder: Recorder) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def smtp_messages(request: web.Request) -> web.Response:
+        message_id = request.query.get("message_id", "").strip()
+        if not message_id:
+            return web.json_response({"error": "message_id is required"}, status=400)
+        when = await asyncio.to_thread(recorder.smtp_received, message_id)
+        return web.json_response({"message_id": message_id, "found": when is not None,
+                                  "received_at": when})
+
     app = web.Application()
     app.router.add_post("/sms", send)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/smtp/messages", smtp_messages)
     return app
 
 

@@ -27,6 +27,9 @@ def stack_env(base: int) -> dict[str, str]:
         # No default reminder campaign: a test that moves the clock into a season would
         # otherwise remind all 100 units in the background (tests create their own).
         "EMULATION_AUTO_CAMPAIGN": "false",
+        # Unknown reminder outcomes are resolved 2 s after they arise (60 s by default),
+        # so the fault tests see them resolved within a few passes.
+        "EMULATION_UNKNOWN_GRACE_SECONDS": "2",
         # Every service writes its spans to a file of its own, for the tracing test.
         "OTEL_TRACES_EXPORTER": "file",
         "OTEL_TRACES_FILE": f".local/test-{base}/traces/{{service}}.jsonl",
@@ -168,6 +171,10 @@ def start_test_stack() -> Iterator[Stack]:
     (cfg.state / "traces").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(cfg.data, ignore_errors=True)
     shutil.rmtree(cfg.logs, ignore_errors=True)
+    # The sinks stand for the providers of this stack: a fresh database gets fresh peers.
+    # (The notifications service asks the SMTP sink's log by Message-ID, and Message-IDs
+    # are the same for the same reminder: an earlier run's log would answer for it.)
+    shutil.rmtree(cfg.state / "sinks", ignore_errors=True)
     try:
         cli.up(cfg)
         stack = Stack(cfg=cfg, credentials=json.loads(cfg.credentials.read_text()))

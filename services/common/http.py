@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -243,6 +244,53 @@ def _route_of(request: Request) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details: every error of every service",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "properties": {"field": {"type": "string"},
+                                             "message": {"type": "string"}}}},
+    },
+}
+
+
+def with_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document says what the errors are: every 4xx and 5xx an operation
+    declares is `application/problem+json` with the problem schema (FastAPI's default
+    422 says `application/json` with its own validation error, which no route sends)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = problem
+                    if code == "422":
+                        response["description"] = "invalid: a problem naming each field"
+    return schema
+
+
+def declare_problems(app: FastAPI) -> None:
+    """The app's OpenAPI document `with_problems`."""
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            app.openapi_schema = with_problems(get_openapi(
+                title=app.title, version=app.version, routes=app.routes,
+                description=app.description))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     *, title: str, lifespan: Lifespan, tokens: TokenStore, clock: Clock,
     readiness: Mapping[str, ReadinessCheck], max_body_bytes: int, version: str = "1",
@@ -255,6 +303,7 @@ def create_app(
     # The service's audit trail (services/common/audit.py); in memory for unit tests.
     app.state.audit = audit if audit is not None else MemoryAuditLog()
     app.state.service_name = service_name or title
+    declare_problems(app)
     # Inside `observe` (added after it), so its refusals are counted and traced.
     app.add_middleware(JsonGuard, routes=app.router.routes)
 

@@ -157,6 +157,47 @@ def _unfit(value: Any, *, scalars: bool) -> Iterator[tuple[tuple[Any, ...], str]
             yield path, "a string with a lone surrogate (not UTF-8)"
 
 
+def check_parsed(value: Any) -> Any:
+    """`parse`'s checks for a value another parser already read (a Kafka record's
+    `data`, decoded with the event's envelope): the same value with every whole float
+    (`2024.0`) marked `IntegralFloat`, so the schemas refuse it where an integer is
+    expected; or Problem 422 (`unsupported-json`) naming each NaN or infinity, integer
+    beyond 64 bits, lone surrogate and container nested past `MAX_DEPTH`."""
+    marked = _mark(value, 0)
+    found = []
+    for path, why in _unfit(marked, scalars=True):
+        found.append(("/".join(_printable(p) for p in path) or "(root)", why))
+        if len(found) >= MAX_ERRORS:
+            break
+    if found:
+        raise _unsupported(sorted(found))
+    return marked
+
+
+def _mark(node: Any, depth: int) -> Any:
+    """A copy with the scalars `parse`'s number hooks would have refused as `_Unfit`.
+    Below `MAX_DEPTH` nothing is copied: `_unfit` names the container too deep."""
+    if isinstance(node, dict):
+        if depth >= MAX_DEPTH:
+            return node
+        return {key: _mark(child, depth + 1) for key, child in node.items()}
+    if isinstance(node, list):
+        if depth >= MAX_DEPTH:
+            return node
+        return [_mark(child, depth + 1) for child in node]
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return node
+    if isinstance(node, int):
+        if not INT64_MIN <= node <= INT64_MAX:
+            return _Unfit(f"an integer of {len(str(abs(node)))} digits does not fit 64 bits")
+        return node
+    if isinstance(node, float):
+        if not math.isfinite(node):
+            return _Unfit(f"{node!r} is not a finite JSON number")
+        return IntegralFloat(node) if node.is_integer() else node
+    return node
+
+
 def in_platform_range(value: datetime) -> datetime:
     """A date-time of the platform's years; year 1 or 9999 overflows the first time
     anything adds a day or a time zone to it. The year is read as written: no

@@ -62,6 +62,18 @@ class NotificationRead(BaseModel):
         default=None, description="why an `unknown` reminder's outcome is unknown (it may or "
         "may not have gone out and is not resent): `provider` (no answer after the content "
         "was sent), `abandoned` (its worker stopped between claim and mark), `interrupted`")
+    resolution: str | None = Field(
+        default=None, description="how an unknown outcome was resolved: `message-id` (found "
+        "in the SMTP relay's log: sent), `fallback` (escalated: sent again by the other "
+        "channel), `no-fallback`, `reported`, `stage-past` (failed, see detail)")
+    fallback_key: str | None = Field(
+        default=None, description="escalated: the ledger key of the other channel's reminder")
+    fallback_of: str | None = Field(
+        default=None, description="this reminder was sent again by another channel because "
+        "the outcome of this ledger key was unknown; see `note`")
+    note: str | None = Field(
+        default=None, description="for the unit: \"you may receive this twice\", in its "
+        "language")
 
 
 class StageWrite(BaseModel):
@@ -151,6 +163,8 @@ class TickRead(BaseModel):
     partitions: list[int]
     campaigns: list[CampaignPassRead]
     abandoned: list[str]
+    resolved: list[str] = Field(default=[], description="unknown outcomes resolved by the "
+                                "pass: `<key>: <status> (<resolution>)`")
     breakers: dict[str, str]
     seconds: float
 
@@ -169,7 +183,8 @@ def tick_read(report: PassReport) -> TickRead:
         campaigns=[CampaignPassRead(period=c.period, stage=c.stage, due_at=c.due_at,
                                     paused=c.paused, units=c.units, outcomes=dict(c.outcomes))
                    for c in report.campaigns],
-        abandoned=report.abandoned, breakers=report.breakers, seconds=report.seconds)
+        abandoned=report.abandoned, resolved=report.resolved, breakers=report.breakers,
+        seconds=report.seconds)
 
 
 def notification_read(row: dict[str, Any]) -> NotificationRead:

@@ -20,6 +20,7 @@ from services.notifications.delivery import Dispatcher
 from services.notifications.events import EventLog
 from services.notifications.ownership import Ownership
 from services.notifications.receipts import Receipts
+from services.notifications.resolver import HttpMessageTrace, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
 from services.notifications.sender import Sender, SenderConfig, claim_timeout
 from services.notifications.service import Campaigns
@@ -87,12 +88,17 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     abandoned = AbandonedClaims(ledger=ledger, events=events, ownership=ownership,
                                 inflight=sender.inflight,
                                 timeout_seconds=claim_timeout_seconds)
+    resolver = UnknownOutcomes(
+        clock=rt.clock, ledger=ledger, campaigns=campaign_store, status=status,
+        replica=replica, sender=sender, events=events, ownership=ownership,
+        trace=HttpMessageTrace(settings.smtp_trace_url, settings.smtp_trace_timeout_seconds)
+        if settings.smtp_trace_url else None, grace_seconds=settings.unknown_grace_seconds)
     scheduler = Scheduler(
         clock=rt.clock, replica=replica, status=status, campaigns=campaign_store, ledger=ledger,
         sender=sender, ownership=ownership, abandoned=abandoned, defaults=defaults,
         config=SchedulerConfig(auto_campaign=settings.auto_campaign,
                                claim_timeout_seconds=claim_timeout_seconds,
-                               concurrency=settings.send_concurrency))
+                               concurrency=settings.send_concurrency), resolver=resolver)
     campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
                           ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
     loop = rt.record_loop("notifications")

@@ -29,6 +29,13 @@ UNKNOWN_OUTCOMES = Counter(
     "inside the service after it was handed to a provider).",
     ["channel", "reason"],
 )
+UNKNOWN_RESOLVED = Counter(
+    "notification_unknown_resolved_total",
+    "Unknown reminder outcomes resolved, by channel and how: message-id (found in the SMTP "
+    "relay's log: sent), fallback (sent again by the other channel with a note: escalated), "
+    "no-fallback, reported, stage-past (failed with the reason).",
+    ["channel", "resolution"],
+)
 CIRCUIT_OPEN = Gauge(
     "notification_provider_circuit_open", "1 while a provider's circuit breaker is open.",
     ["provider"],
@@ -64,3 +71,5 @@ CAMPAIGN_DEADLINE = Gauge(
 for _channel in ("email", "sms"):
     for _reason in ("provider", "abandoned", "interrupted"):
         UNKNOWN_OUTCOMES.labels(_channel, _reason)
+    for _resolution in ("message-id", "fallback", "no-fallback", "reported", "stage-past"):
+        UNKNOWN_RESOLVED.labels(_channel, _resolution)

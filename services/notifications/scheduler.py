@@ -40,6 +40,7 @@ from services.notifications.domain import (
     unit_timezone,
 )
 from services.notifications.ownership import Ownership
+from services.notifications.resolver import UnknownOutcomes
 from services.notifications.sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
@@ -66,6 +67,7 @@ class PassReport:
     partitions: list[int]
     campaigns: list[CampaignReport] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)  # "key: status (resolution)"
     breakers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -82,11 +84,13 @@ class Scheduler:
     def __init__(self, *, clock: Clock, replica: Any, status: StatusStore,
                  campaigns: CampaignStore, ledger: LedgerStore, sender: Sender,
                  ownership: Ownership, abandoned: AbandonedClaims,
-                 defaults: Mapping[str, Any], config: SchedulerConfig) -> None:
+                 defaults: Mapping[str, Any], config: SchedulerConfig,
+                 resolver: UnknownOutcomes | None = None) -> None:
         self.clock, self.replica, self.status = clock, replica, status
         self.campaigns, self.ledger, self.sender = campaigns, ledger, sender
         self.ownership, self.defaults, self.cfg = ownership, defaults, config
         self.abandoned = abandoned
+        self.resolver = resolver  # unknown outcomes resolved, each pass
         self._lock = asyncio.Lock()
         self._settled: set[str] = set()  # keys the ledger has in a final state
         self._deferred: set[str] = set()  # waits already recorded
@@ -102,6 +106,9 @@ class Scheduler:
                     "notification.trigger": trigger}):
                 report.abandoned = await self.abandoned.reconcile()
                 self._settled.update(report.abandoned)
+                if self.resolver is not None:
+                    report.resolved = [f"{r.key}: {r.status} ({r.resolution})"
+                                       for r in await self.resolver.resolve()]
                 if self.cfg.auto_campaign:
                     await self._ensure_campaign(now)
                 pending = await self.ledger.pending()

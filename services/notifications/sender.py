@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,9 @@ class Job:
     recipient: str
     kind: str = REMINDER_KIND
     digest_units: tuple[str, ...] = ()
+    # Set on a reminder sent again by the other channel: the ledger key of the one whose
+    # outcome is unknown (resolver.py). Its text says it may arrive twice.
+    fallback_of: str | None = None
 
 
 def iso(when: datetime | None) -> str | None:
@@ -132,9 +136,15 @@ class Sender:
             "claimed_at": now, "touched_at": now, "at": self.clock.now(), "sent_at": None,
             "provider": None, "provider_ids": [], "attempts": [], "detail": "",
             "units": list(job.digest_units),
+            # Tells this claim from another's: an insert whose reply was lost is ours.
+            "claim_token": uuid.uuid4().hex,
             # Known before sending, so even an abandoned claim names its e-mail.
             "message_id": message_id(job.key, self.cfg.email_domain)
-            if job.channel == EMAIL else None, **fields,
+            if job.channel == EMAIL else None,
+            **({"fallback_of": job.fallback_of,
+                "note": self.templates.twice_note(language_of(job.unit))}
+               if job.fallback_of else {}),
+            **fields,
         }
 
     async def emit(self, job: Job, status: str, suffix: str, **data: Any) -> None:
@@ -144,6 +154,7 @@ class Sender:
                   "stage": job.stage_name, "channel": job.channel,
                   "recipient": job.recipient, "status": status, "kind": job.kind,
                   **({"units": list(job.digest_units)} if job.digest_units else {}),
+                  **({"fallback_of": job.fallback_of} if job.fallback_of else {}),
                   **{k: v for k, v in data.items() if v is not None}})
 
     # -- sending ---------------------------------------------------------------------------
@@ -235,10 +246,10 @@ class Sender:
                 recipient=job.unit, units=units, campaign=job.campaign, stage=job.stage,
                 now=now, lang=lang))
         else:
-            rendered = self.templates.reminder(lang=lang, stage=job.stage, channel=job.channel,
-                                               values=reminder_values(
-                                                   unit=job.unit, campaign=job.campaign,
-                                                   stage=job.stage, now=now, lang=lang))
+            values = reminder_values(unit=job.unit, campaign=job.campaign, stage=job.stage,
+                                     now=now, lang=lang)
+            render = self.templates.fallback if job.fallback_of else self.templates.reminder
+            rendered = render(lang=lang, stage=job.stage, channel=job.channel, values=values)
         if job.channel == SMS:
             return Sms(key=job.key, to=job.recipient, text=rendered.body,
                        reference=concat_reference(job.key))

@@ -42,6 +42,12 @@ class NotificationsSettings(ServiceSettings):
     # Unset: derived from the providers' timeouts (`sender.required_claim_timeout`); a
     # value shorter than that is refused at startup.
     claim_timeout_seconds: float | None = None
+    # Unknown outcomes (resolver.py): an e-mail is looked up by its Message-ID in the
+    # relay's log at this URL (empty: off; the local sink serves `/smtp/messages`), else
+    # sent once more by the other channel; each after this long unknown.
+    smtp_trace_url: str = ""
+    smtp_trace_timeout_seconds: float = 5.0
+    unknown_grace_seconds: float = 60.0
     # Retries: per provider within one send, then whole rounds later (real time).
     provider_attempts: int = 2
     provider_backoff_seconds: float = 0.25

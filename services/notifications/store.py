@@ -13,7 +13,7 @@ from typing import Any
 
 import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.batching import GroupCommit
 from services.common.mongo import BulkUpserts, insert_new
@@ -21,6 +21,7 @@ from services.common.mongo import BulkUpserts, insert_new
 # Markers of the one-time backfills of structures derived from older data.
 PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
 OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
+UNRESOLVED_BACKFILL = "backfill:unresolved:v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -78,6 +79,16 @@ class OpenClaimDoc(me.Document):
     id = me.StringField(primary_key=True)
 
 
+class UnresolvedDoc(me.Document):
+    """`_id` = a ledger key whose outcome is `unknown` and not yet resolved (reconciled
+    by its Message-ID or escalated to the other channel, see resolver.py): written before
+    the entry says `unknown`, deleted by `_id` once it is resolved, so the resolver never
+    searches the ledger by status."""
+
+    meta = {"collection": "unresolved", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
 class DeferralDoc(me.Document):
     """`_id` = a ledger key that waits: for the SMS window (quiet hours) or for a retry."""
 
@@ -107,7 +118,7 @@ class OutboxDoc(me.Document):
 
 
 DOCUMENTS = [UnitStatusDoc, PeriodStatusDoc, MarkerDoc, CampaignDoc, LedgerDoc,
-             OpenClaimDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
+             OpenClaimDoc, UnresolvedDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
 
 
 async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
@@ -249,6 +260,7 @@ class LedgerStore:
     def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
         self.ledger = db["ledger"]
         self.open = db["open_claims"]
+        self.unresolved_coll = db["unresolved"]
         self.deferrals = db["deferrals"]
         self.rounds = db["round_claims"]
         self.messages = db["provider_messages"]
@@ -258,15 +270,36 @@ class LedgerStore:
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
         if doc.get("status") != "sending":
-            return await insert_new(self.ledger, doc)
+            return await self._insert_claim(doc)
         await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
-        if await insert_new(self.ledger, doc):
+        if await self._insert_claim(doc):
             return True
         # Taken: the open claim is the holder's while its entry is `sending`.
         held = await self.get(doc["_id"])
         if held is None or held.get("status") != "sending":
             await self.closed(doc["_id"])
         return False
+
+    async def _insert_claim(self, doc: dict[str, Any]) -> bool:
+        """The insert that claims; an insert the database applied whose reply was lost
+        (the connection dropped: pymongo raises, or retries and meets its own duplicate)
+        is recognised by its `claim_token` and is ours. Without a token, or when the
+        entry cannot be read back, the error stands (nothing is sent; a claim that was
+        applied is then abandoned, reported and resolved)."""
+        try:
+            if await insert_new(self.ledger, doc):
+                return True
+        except ConnectionFailure:  # AutoReconnect, NetworkTimeout: applied or not
+            if not doc.get("claim_token"):
+                raise
+            held = await self.get(doc["_id"])
+            if held is None:
+                raise
+            return bool(held.get("claim_token") == doc["claim_token"])
+        if not doc.get("claim_token"):
+            return False
+        held = await self.get(doc["_id"])
+        return held is not None and held.get("claim_token") == doc["claim_token"]
 
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.ledger.find_one({"_id": key})
@@ -279,6 +312,10 @@ class LedgerStore:
         status = fields.get("status")
         if status == "sending":  # a retry round: open before the entry says so
             await self._opened(key, fields.get("unit_id"), fields.get("touched_at"))
+        if status == "unknown":  # to be resolved: noted before the entry says so
+            await _upsert_set(self.unresolved_coll, key, {
+                "unit_id": fields.get("unit_id") or key.split("|")[1],
+                "since": datetime.now(UTC)})
         result = await self.ledger.update_one(query, {"$set": fields})
         if status is not None and status != "sending" and result.matched_count:
             await self.closed(key)
@@ -314,6 +351,26 @@ class LedgerStore:
         found = await self.ledger.find({"status": "sending"}).to_list(None)
         for e in found:
             await self._opened(e["_id"], e["unit_id"], e.get("touched_at"))
+        return len(found)
+
+    # -- unknown outcomes still to resolve -------------------------------------------------
+    async def unresolved(self) -> list[dict[str, Any]]:
+        """The keys that may be `unknown` and unresolved (`unit_id`, `since`): a read of
+        the small `unresolved` collection, never of the ledger."""
+        await self.backfills.ensure(UNRESOLVED_BACKFILL, self._backfill_unresolved)
+        docs = await self.unresolved_coll.find({}).to_list(None)
+        return [{"_id": d["_id"], "unit_id": d["unit_id"], "since": d.get("since") or EPOCH}
+                for d in docs]
+
+    async def resolved(self, key: str) -> None:
+        await self.unresolved_coll.delete_one({"_id": key})
+
+    async def _backfill_unresolved(self) -> int:
+        """The `unknown` entries of a ledger older than the resolver (once)."""
+        found = await self.ledger.find({"status": "unknown"}).to_list(None)
+        for e in found:
+            await _upsert_set(self.unresolved_coll, e["_id"],
+                              {"unit_id": e["unit_id"], "since": EPOCH})
         return len(found)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:

@@ -40,8 +40,9 @@ class Templates:
                 for channel in ("email", "sms"):
                     if (lang, kind, channel) not in self.files:
                         raise TemplateError(f"missing template {lang}/{kind}.{channel}.txt")
-            if (lang, "digest", "email") not in self.files:
-                raise TemplateError(f"missing template {lang}/digest.email.txt")
+            for name, channel in (("digest", "email"), ("twice", "sms"), ("twice", "note")):
+                if (lang, name, channel) not in self.files:
+                    raise TemplateError(f"missing template {lang}/{name}.{channel}.txt")
 
     def _source(self, lang: str, names: tuple[str, ...], channel: str) -> str:
         for language in (lang, FALLBACK_LANGUAGE):
@@ -54,6 +55,21 @@ class Templates:
     def reminder(self, *, lang: str, stage: Stage, channel: str,
                  values: Mapping[str, Any]) -> Rendered:
         return _render(self._source(lang, (stage.name, stage.kind), channel), channel, values)
+
+    def twice_note(self, lang: str) -> str:
+        """The note of a reminder sent again by the other channel: "you may receive this
+        twice" (in the e-mail's first paragraph, and on the unit's reminders listing)."""
+        return " ".join(self._source(lang, ("twice",), "note").split())
+
+    def fallback(self, *, lang: str, stage: Stage, channel: str,
+                 values: Mapping[str, Any]) -> Rendered:
+        """A reminder whose first channel's outcome is unknown, sent by the other one: an
+        SMS of its own (`twice.sms.txt`, within the two segments), or the stage's e-mail
+        with the note first."""
+        if channel != "email":
+            return _render(self._source(lang, ("twice",), "sms"), channel, values)
+        mail = self.reminder(lang=lang, stage=stage, channel=channel, values=values)
+        return Rendered(subject=mail.subject, body=f"{self.twice_note(lang)}\n\n{mail.body}")
 
     def digest(self, *, lang: str, values: Mapping[str, Any]) -> Rendered:
         return _render(self._source(lang, ("digest",), "email"), "email", values)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
 from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
@@ -58,6 +58,12 @@ class NationalReportRead(CountsRead):
     missing: list[str]
     missing_units: list[dict[str, Any]]
     reminders_sent: int
+    reminders_unknown: int = Field(description="reminders of the period whose outcome is "
+                                   "still unknown (resolved within minutes normally)")
+    reminders_escalated: int = Field(description="reminders of the period sent again by the "
+                                     "other channel because their outcome was unknown")
+    reminder_statuses: dict[str, int] = Field(description="every reminder of the period by "
+                                              "its latest status")
     scored: int
     scores: dict[str, Any]
     contents: dict[str, dict[str, Any]]

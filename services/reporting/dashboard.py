@@ -62,7 +62,8 @@ def dashboard_view(report: dict[str, Any], series: list[dict[str, Any]],
     the page and the report cannot disagree), plus the series and the links."""
     keep = ("period", "as_of", "last_event_at", "statement", "deadline", "expected",
             "submitted", "on_time", "late", "completeness", "timeliness", "by_type",
-            "by_cluster", "scored", "reminders_sent")
+            "by_cluster", "scored", "reminders_sent", "reminders_unknown",
+            "reminders_escalated", "reminder_statuses")
     missing = [{**{k: m[k] for k in ("unit_id", "name", "type", "cluster_id")},
                 "reminders": len(m["reminders"]),
                 "last_reminder": m["reminders"][-1] if m["reminders"] else None}

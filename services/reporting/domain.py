@@ -6,7 +6,7 @@ reporting rates; expected units are those of that year's registry."""
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, time
 from typing import Any
 
@@ -211,6 +211,7 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "missing": [u for u in expected if u not in reports],
         "missing_units": missing_rows,
         "reminders_sent": sum(len(m["reminders"]) for m in missing_rows),
+        **reminder_outcomes(reminders or {}),
         "scored": len(scored),
         "scores": score_distribution(scored),
         "scale_note": DEFAULT_SCALE_NOTE,
@@ -218,6 +219,17 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "proposals": proposals_view(proposals, names),
         "units": rows,
     }
+
+
+def reminder_outcomes(reminders: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Every reminder of the period by its latest status, and the two operators watch:
+    `unknown` (it may or may not have gone out; resolved within minutes, so one that
+    stays is a fault) and `escalated` (sent again by the other channel, with a note that
+    it may arrive twice)."""
+    by_status = Counter(str(d.get("status")) for docs in reminders.values() for d in docs)
+    return {"reminder_statuses": dict(sorted(by_status.items())),
+            "reminders_unknown": by_status.get("unknown", 0),
+            "reminders_escalated": by_status.get("escalated", 0)}
 
 
 def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:

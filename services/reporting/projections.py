@@ -11,7 +11,10 @@ from typing import Any
 
 SUMMARY_LIMIT = 2000  # characters of each content's summary kept for the reports
 
-STATUS_RANK = {"deferred": 0, "sent": 1, "cancelled": 2, "failed": 3, "delivered": 4}
+# At the same instant the later state wins; an unknown outcome is resolved later (sent,
+# escalated or failed).
+STATUS_RANK = {"deferred": 0, "unknown": 1, "sent": 2, "cancelled": 3, "escalated": 4,
+               "failed": 5, "delivered": 6}
 
 
 def parse_time(value: Any) -> datetime | None:

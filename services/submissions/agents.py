@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from services.common.envelope import Event
+from services.common.inputs import check_parsed
 from services.common.kafka import Handler, Rejected
+from services.common.problems import Problem
 from services.submissions.domain import SubmissionRefused
 from services.submissions.service import Intake
 
@@ -16,9 +18,15 @@ def request_handler(intake: Intake) -> Handler:
             raise Rejected("subject-mismatch",
                            f"subject {event.subject} differs from data.unit_id")
         try:
+            # What HTTP's body parser refuses is refused here too (NaN, infinities,
+            # integers past 64 bits, lone surrogates, `2024.0` where an integer belongs).
+            data = check_parsed(event.data)
+        except Problem as exc:
+            raise Rejected(exc.code, exc.detail, **exc.extra) from exc
+        try:
             # The event id is the idempotency key: a redelivered record is a replay. The
             # request arrived when the broker appended it, however late it is consumed.
-            await intake.submit(event.data, idempotency_key=f"event:{event.id}",
+            await intake.submit(data, idempotency_key=f"event:{event.id}",
                                 arrived_at=event.appended_at)
         except SubmissionRefused as exc:
             raise Rejected(exc.code, exc.detail, **exc.extra) from exc

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.common.http import InflightLimit
+from services.common.http import InflightLimit, with_problems
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
@@ -50,7 +50,8 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema = with_problems(get_openapi(title=app.title, version=app.version,
+                                               routes=app.routes))
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 request_schema_component())
             app.openapi_schema = schema

@@ -12,6 +12,7 @@ import copy
 import io
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -197,3 +198,93 @@ def test_exports_of_hostile_texts_open_with_no_formula(clock: Stack,
     assert not set(page) & BIDI and "\x0b" not in page and "@SUM(1,2) Tuyên truyền" in page
     assert not [line for line in files["csv"].decode("utf-8").splitlines()
                 if line.startswith(("=", "+", "@"))]
+
+
+def _kafka_cases(envelope: dict[str, Any]) -> list[tuple[str, bytes, str, str]]:
+    """(name, record value, dead letter's reason, the field it names) for each input the
+    HTTP parser refuses, written into the data of a submission request event. A value
+    past a bound of the contract (an indicator's maximum) is refused by the record loop's
+    schema check first (`schema-violation`); what the schema lets through (NaN compares
+    false with every bound, a lone surrogate is a string, `2028.0` an integer to JSON
+    Schema) by the intake's own check, as on HTTP."""
+    text = json.dumps(envelope)
+    nested: list[Any] = []
+    for _ in range(40):
+        nested = [nested]
+    indicator = "contents/implement_directives/indicators/plans_issued"
+    return [
+        ("NaN", text.replace('"plans_issued": 3', '"plans_issued": NaN').encode(),
+         "unsupported-json", indicator),
+        ("-Infinity", text.replace('"plans_issued": 3', '"plans_issued": -Infinity').encode(),
+         "schema-violation", indicator),
+        ("Infinity", text.replace('"plans_issued": 3', '"plans_issued": Infinity').encode(),
+         "schema-violation", indicator),
+        ("1e999", text.replace('"plans_issued": 3', '"plans_issued": 1e999').encode(),
+         "schema-violation", indicator),
+        ("a lone surrogate", text.replace('"self_assessment"', '"notes": "x\\udc00", '
+                                          '"self_assessment"').encode(),
+         "unsupported-json", "notes"),
+        ("an integer beyond 64 bits", text.replace('"plans_issued": 3', '"plans_issued": '
+                                                   + "9" * 25).encode(),
+         "schema-violation", indicator),
+        ("a non-integral period", text.replace(f'"period": {PERIOD}',
+                                               f'"period": {PERIOD}.0').encode(),
+         "invalid-submission", "period"),
+        ("nesting past the bound", json.dumps(
+            {**envelope, "data": dict(envelope["data"], flags_held=nested)}).encode(),
+         "bad-envelope", ""),
+    ]
+
+
+def test_the_kafka_way_in_refuses_what_http_refuses(clock: Stack, example_request: dict
+                                                    ) -> None:
+    """Each hostile request on `emulation.submission-requests.v1` is dead-lettered with
+    its reason and nothing of it is stored; the good request behind them (same key, same
+    partition) is stored, so every hostile one was consumed before it."""
+    clock.set_clock(IN_2028, ("submissions",))
+    unit = "police:cao-bang"
+    good = request_for(example_request, unit, PERIOD)
+    assert '"plans_issued": 3' in json.dumps(good)  # the cases replace this text
+
+    def envelope(event_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"specversion": "1.0", "id": event_id, "source": "urn:test:producer",
+                "type": "vn.emulation.submission.requested", "subject": unit,
+                "time": "2028-11-20T02:00:00+00:00",
+                "dataschema": "urn:emulation:schema:submission-requested:v1",
+                "datacontenttype": "application/json", "data": data}
+
+    run = uuid.uuid4().hex[:8]
+    cases = {f"h16-{run}-{i}": case for i, case in enumerate(
+        _kafka_cases(envelope("ID", good)))}
+    producer = clock.producer()
+    try:
+        for event_id, (_, value, _, _) in cases.items():
+            producer.send("emulation.submission-requests.v1", key=unit.encode(),
+                          value=value.replace(b'"id": "ID"', f'"id": "{event_id}"'.encode()))
+        producer.send("emulation.submission-requests.v1", key=unit.encode(),
+                      value=json.dumps(envelope(f"h16-{run}-good", good)).encode())
+        producer.flush()
+    finally:
+        producer.close()
+    stored = wait_for("the good request to be stored", lambda: revisions(clock, unit, PERIOD),
+                      timeout=60)
+    assert [(r["revision"], r["content"]) for r in stored] == [(1, good)]
+
+    def letter_of(value: dict[str, Any]) -> str | None:
+        raw = str((value.get("data") or {}).get("value") or "")
+        return next((eid for eid in cases if f'"{eid}"' in raw), None)
+
+    letters = clock.read_topic("emulation.submission-requests.dlq.v1",
+                               lambda v: letter_of(v) is not None, timeout=60,
+                               count=len(cases))
+    by_id = {letter_of(v): v["data"] for v in letters}
+    assert set(by_id) == set(cases), sorted(set(cases) - set(by_id))
+    got = {cases[e][0]: (v["reason"], v["detail"][:200]) for e, v in by_id.items()}
+    for event_id, (name, _, reason, field) in cases.items():
+        letter = by_id[event_id]
+        assert letter["reason"] == reason, (name, got)
+        if field:  # named in the errors (the intake) or the detail (the schema check)
+            named = [e.get("field", "") for e in letter.get("errors") or []]
+            assert any(f.startswith(field) for f in named) or (
+                f"data/{field}:" in letter["detail"]), (name, letter)
+    assert len(revisions(clock, unit, PERIOD)) == 1  # nothing else came in meanwhile

@@ -241,3 +241,44 @@ def test_the_operator_clock_stays_in_the_platform_years(client: tuple[TestClient
                                  "Audit-Reason": "unit test"})
         assert resp.status_code == 422, resp.text
         assert resp.json()["errors"][0]["field"] == "now"
+
+
+def test_a_value_parsed_elsewhere_is_held_to_the_same_rules() -> None:
+    """The Kafka way in reads a record's data with the envelope (`json.loads`): the same
+    inputs are refused there, naming the same fields, and `2024.0` is marked so the
+    schema refuses it."""
+    body = example()
+    for text, field in (("NaN", "contents/implement_directives/indicators/plans_issued"),
+                        ("-Infinity", "contents/implement_directives/indicators/plans_issued"),
+                        ("1e999", "contents/implement_directives/indicators/plans_issued"),
+                        ("9" * 20, "contents/implement_directives/indicators/plans_issued")):
+        value = json.loads(json.dumps(body).replace('"plans_issued": 3',
+                                                    f'"plans_issued": {text}'))
+        with pytest.raises(Problem) as caught:
+            inputs.check_parsed(value)
+        assert caught.value.status == 422 and caught.value.code == "unsupported-json"
+        assert [e["field"] for e in caught.value.extra["errors"]] == [field], text
+    value = json.loads(json.dumps(body).replace('"self_assessment"',
+                                                '"notes\\ud800": "a\\udfff", "self_assessment"'))
+    with pytest.raises(Problem) as caught:
+        inputs.check_parsed(value)
+    assert sorted(e["message"] for e in caught.value.extra["errors"]) == [
+        "a member name with a lone surrogate (not UTF-8)",
+        "a string with a lone surrogate (not UTF-8)"]
+    nested: Any = 1
+    for _ in range(MAX_DEPTH + 5):
+        nested = [nested]
+    with pytest.raises(Problem) as caught:
+        inputs.check_parsed({"flags_held": nested})
+    assert caught.value.extra["errors"][0]["message"] == f"nested deeper than {MAX_DEPTH} levels"
+    # The 64-bit edges pass, one beyond does not.
+    assert inputs.check_parsed({"n": [2**63 - 1, -(2**63)]}) == {"n": [2**63 - 1, -(2**63)]}
+    with pytest.raises(Problem):
+        inputs.check_parsed({"n": 2**63})
+    # A whole float is marked: the schema refuses it as a period, takes it as a number.
+    value = json.loads(json.dumps(body).replace('"period": 2026', '"period": 2026.0'))
+    checked = inputs.check_parsed(value)
+    assert isinstance(checked["period"], IntegralFloat)
+    assert [e.field for e in schemas.errors("submission-request.v1", checked)] == ["period"]
+    assert inputs.check_parsed(body) == body
+    assert schemas.errors("submission-request.v1", inputs.check_parsed(body)) == []

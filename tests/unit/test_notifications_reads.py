@@ -20,6 +20,7 @@ from services.notifications.domain import VN_TZ, ledger_key
 from services.notifications.events import EventLog
 from services.notifications.ownership import Ownership
 from services.notifications.receipts import Receipts
+from services.notifications.resolver import TraceUnavailable, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
 from services.notifications.sender import Sender, SenderConfig
 from services.notifications.service import Campaigns
@@ -38,8 +39,9 @@ from tests.unit.fake_mongo import FakeDb
 PERIOD = 2040
 UNITS = ["province:a", "province:b", "province:c"]
 # Scans a pass may still make: the handful of campaigns and the live waits (see
-# LedgerStore.pending), and the small open_claims collection after a rebalance.
-ALLOWED_SCANS = {"campaigns", "deferrals", "open_claims"}
+# LedgerStore.pending), the small open_claims collection after a rebalance, and the small
+# `unresolved` collection (unknown outcomes still to resolve: LedgerStore.unresolved).
+ALLOWED_SCANS = {"campaigns", "deferrals", "open_claims", "unresolved"}
 
 
 class FixedClock(Clock):
@@ -66,6 +68,22 @@ class Provider:
     async def send(self, message: Any) -> SendResult:
         self.sent.append(message)
         return SendResult(self.name, (f"{self.name}-{len(self.sent)}",))
+
+
+class FakeTrace:
+    """The SMTP relay's log by Message-ID: `found` holds the ids it took; `down` makes it
+    unable to tell."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self.down = False
+        self.asked: list[str] = []
+
+    async def received(self, message_id: str) -> str | None:
+        self.asked.append(message_id)
+        if self.down:
+            raise TraceUnavailable("connection refused")
+        return "2040-11-27T03:00:00+00:00" if message_id in self.found else None
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -110,11 +128,16 @@ class World:
                                          ownership=self.ownership, inflight=self.sender.inflight,
                                          timeout_seconds=25)
         defaults = load_defaults()
+        self.trace = FakeTrace()
+        self.resolver = UnknownOutcomes(
+            clock=self.clock, ledger=self.ledger, campaigns=self.campaign_store,
+            status=self.status, replica=self.replica, sender=self.sender, events=self.events,
+            ownership=self.ownership, trace=self.trace, grace_seconds=0)
         self.scheduler = Scheduler(
             clock=self.clock, replica=self.replica, status=self.status,
             campaigns=self.campaign_store, ledger=self.ledger, sender=self.sender,
             ownership=self.ownership, abandoned=self.abandoned, defaults=defaults,
-            config=SchedulerConfig(auto_campaign=False))
+            config=SchedulerConfig(auto_campaign=False), resolver=self.resolver)
         self.campaigns = Campaigns(store=self.status, replica=self.replica,
                                    campaigns=self.campaign_store, ledger=self.ledger,
                                    sender=self.sender, defaults=defaults, clock=self.clock)

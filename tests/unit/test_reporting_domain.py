@@ -250,3 +250,30 @@ def test_clusters_of_a_period_follow_the_units_not_a_dissolved_clusters_old_entr
     bare = [{"_id": u["_id"]} for u in units]
     assert sorted(clusters_for_period(2050, bare, raw)) == [
         "mps-cluster-10", "mps-cluster-4", "mps-cluster-7"]
+
+
+def test_unknown_and_escalated_reminders_are_counted_for_the_dashboard() -> None:
+    """The dashboard counts reminders whose outcome is unknown and those escalated to the
+    other channel (issue 16), from the notifications events as they come: an unknown
+    outcome resolved at the same instant (escalated, or sent after the relay's log) wins."""
+    s = sample_state()
+    when = "2026-11-27T02:00:00+00:00"
+    data = {"unit_id": "police:quang-ninh", "period": PERIOD, "stage": "d-3",
+            "channel": "email", "recipient": "cat@quangninh.example"}
+    unknown = projections.reminder_doc("vn.emulation.notification.unknown", when,
+                                       {**data, "status": "unknown"})
+    escalated = projections.reminder_doc("vn.emulation.notification.escalated", when,
+                                         {**data, "status": "escalated"})
+    assert escalated["_id"] == unknown["_id"] and escalated["order"] > unknown["order"]
+    other = projections.reminder_doc("vn.emulation.notification.unknown", when,
+                                     {**data, "stage": "d-1", "status": "unknown"})
+    reminders = {u: list(docs) for u, docs in s["reminders"].items()}
+    reminders.setdefault("police:quang-ninh", []).extend([escalated, other])
+    rep = national_report(period=PERIOD, as_of=AS_OF, units=s["units"], clusters=s["clusters"],
+                          reports=s["reports"], scores=s["scores"], reminders=reminders)
+    assert rep["reminders_unknown"] == 1 and rep["reminders_escalated"] == 1
+    assert rep["reminder_statuses"]["escalated"] == 1
+    assert sum(rep["reminder_statuses"].values()) == sum(len(d) for d in reminders.values())
+    view = dashboard_view(rep, [], 3.0)
+    assert (view["reminders_unknown"], view["reminders_escalated"]) == (1, 1)
+    assert national()["reminders_unknown"] == national()["reminders_escalated"] == 0

@@ -13,7 +13,8 @@
     individual: "Cá nhân",
   };
   const STATUS = { sent: "đã gửi", delivered: "đã nhận", failed: "gửi lỗi", deferred: "hoãn gửi",
-                   cancelled: "đã hủy" };
+                   cancelled: "đã hủy", unknown: "chưa rõ kết quả", escalated: "đã gửi lại kênh khác",
+                   skipped: "bỏ qua" };
   const pct = new Intl.NumberFormat("vi-VN", { style: "percent", minimumFractionDigits: 1,
                                                maximumFractionDigits: 1 });
   const when = new Intl.DateTimeFormat("vi-VN", { timeZone: TZ, day: "2-digit", month: "2-digit",
@@ -79,6 +80,8 @@
     setText("expected", d.expected);
     setText("on-time", d.on_time);
     setText("late", d.late);
+    setText("reminders-unknown", d.reminders_unknown);
+    setText("reminders-escalated", d.reminders_escalated);
     setText("deadline", when.format(new Date(d.deadline)));
     const days = Math.ceil((new Date(d.deadline) - new Date(d.as_of)) / 86400000);
     setText("countdown", days > 0 ? `còn ${days} ngày` : "đã hết hạn");
