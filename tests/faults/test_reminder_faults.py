@@ -37,7 +37,8 @@ NOTE_VI = "hai lần"  # the note: "you may receive this twice"
 
 def reset_providers(stack: Stack, url: str | None = None) -> None:
     with httpx.Client(base_url=url or stack.cfg.service_url("notifications"), timeout=30,
-                      headers={"Authorization": f"Bearer {stack.operator}"}) as c:
+                      headers={"Authorization": f"Bearer {stack.operator}",
+                               "Audit-Reason": "fault test"}) as c:
         assert c.post("/v1/admin/providers/reset").status_code == 200
 
 
@@ -187,7 +188,8 @@ def test_a_database_reply_lost_after_a_claim_was_applied(clock: Stack) -> None:
             env={"EMULATION_MONGO_URL": f"mongodb://127.0.0.1:{proxy.port}"})
         try:
             with httpx.Client(base_url=url, timeout=180, headers={
-                    "Authorization": f"Bearer {stack.operator}"}) as c:
+                    "Authorization": f"Bearer {stack.operator}",
+                    "Audit-Reason": "fault test"}) as c:
                 def owns_all() -> bool:
                     r = c.post("/v1/admin/tick")
                     return r.status_code == 200 and r.json()["partitions"] == list(range(6))

@@ -258,11 +258,14 @@ def test_the_kafka_way_in_refuses_what_http_refuses(clock: Stack, example_reques
         _kafka_cases(envelope("ID", good)))}
     producer = clock.producer()
     try:
+        # Each signed with the unit's key (ADR 0008): refused for its content, not its proof.
         for event_id, (_, value, _, _) in cases.items():
+            value = value.replace(b'"id": "ID"', f'"id": "{event_id}"'.encode())
             producer.send("emulation.submission-requests.v1", key=unit.encode(),
-                          value=value.replace(b'"id": "ID"', f'"id": "{event_id}"'.encode()))
-        producer.send("emulation.submission-requests.v1", key=unit.encode(),
-                      value=json.dumps(envelope(f"h16-{run}-good", good)).encode())
+                          value=value, headers=clock.proof(unit, value))
+        value = json.dumps(envelope(f"h16-{run}-good", good)).encode()
+        producer.send("emulation.submission-requests.v1", key=unit.encode(), value=value,
+                      headers=clock.proof(unit, value))
         producer.flush()
     finally:
         producer.close()
