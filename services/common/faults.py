@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from services.common.failures import TransientError
@@ -20,6 +21,9 @@ STEPS = ("before-handler", "before-produce", "after-produce", "before-ack")
 # letter); crash: the process dies on the spot, as with kill -9 (redelivery after restart).
 KINDS = ("transient", "permanent", "crash")
 CRASH_EXIT_CODE = 70
+# Set while a record's handler runs: a fault armed for a record's produce is not taken by
+# a produce of a background job (scoring's standings go to the same topic).
+IN_RECORD: ContextVar[bool] = ContextVar("in_record", default=False)
 
 
 class InjectedFault(ValueError):
@@ -52,6 +56,8 @@ class FaultPoints:
         armed = self._armed.get(step)
         if armed is None or (armed.topic is not None and topic is not None
                              and armed.topic != topic):
+            return
+        if step in ("before-produce", "after-produce") and not IN_RECORD.get():
             return
         armed.times -= 1
         if armed.times <= 0:

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from services.common import metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_event
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
-from services.common.faults import FaultPoints
+from services.common.faults import IN_RECORD, FaultPoints
 from services.common.kafka_auth import KafkaAuth
 from services.common.telemetry import extract_context, inject_headers
 from services.common.watch import ConsumerWatch
@@ -325,8 +325,12 @@ class RecordLoop:
         attempt, failures = 0, 0
         while True:
             try:
-                await self.fault("before-handler")  # as if the handler's first write failed
-                await handler(event)
+                in_record = IN_RECORD.set(True)
+                try:
+                    await self.fault("before-handler")  # as if its first write failed
+                    await handler(event)
+                finally:
+                    IN_RECORD.reset(in_record)
                 return
             except Rejected:
                 raise

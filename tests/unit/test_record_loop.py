@@ -342,3 +342,7 @@ def test_injected_faults_are_classified_like_real_ones() -> None:
     assert letter["reason"] == "handler-error" and "injected" in letter["detail"]
     with pytest.raises(ValueError):
         faults.arm("before-ack", "transient")
+    # A produce step fires only for a record's own produce, not a background job's.
+    faults.arm("before-produce", "permanent", topic="emulation.scores.v1")
+    asyncio.run(faults.hit("before-produce", "emulation.scores.v1"))
+    assert faults.hits.get("before-produce") is None
