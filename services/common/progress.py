@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 WIDTH = 30
+# What a long job tells as it advances: (stage, done, total or None).
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def silent(stage: str, done: int, total: int | None) -> None:
+    """A Progress that tells no one."""
 
 
 class ProgressBar:

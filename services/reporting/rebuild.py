@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from services.common.envelope import EnvelopeError, Event, parse_event
 from services.common.kafka import Handler, Rejected, TransientError, gather_or_cancel
 from services.common.kafka_auth import KafkaAuth
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.progress import Progress, silent
 from services.reporting import metrics
 from services.reporting.store import ReadModel
 
@@ -59,13 +59,6 @@ class RebuildResult:
 
 
 CONCURRENCY = 16  # keys replayed at the same time
-Progress = Callable[[str, int, "int | None"], None]
-
-
-def _silent(stage: str, done: int, total: int | None) -> None:
-    return None
-
-
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,
@@ -75,7 +68,7 @@ class Rebuilder:
         self.documents, self.timeout = documents, timeout
         self.transient_retries = transient_retries
         self._lock = asyncio.Lock()
-        self._progress: Progress = _silent
+        self._progress: Progress = silent
 
     @property
     def running(self) -> bool:
@@ -85,7 +78,7 @@ class Rebuilder:
         """`progress(stage, done, total)`: records replayed of those to replay."""
         if self._lock.locked():
             raise RebuildRunning("a rebuild is already running")
-        self._progress = progress or _silent
+        self._progress = progress or silent
         async with self._lock:
             started = time.monotonic()
             with tracer.start_as_current_span("reporting.rebuild") as span:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from services.common.clock import Clock
 from services.common.envelope import EnvelopeError, parse_event
 from services.common.kafka import KafkaUnavailable
 from services.common.kafka_auth import KafkaAuth
+from services.common.progress import Progress, silent
 from services.common.topics import SUBMISSIONS
 from services.scoring import metrics
 from services.scoring.domain import latest_revisions
@@ -31,13 +32,6 @@ from services.scoring.store import ScoreStore, gather_bounded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-
-Progress = Callable[[str, int, "int | None"], None]
-
-
-def _silent(stage: str, done: int, total: int | None) -> None:
-    return None
 
 
 class RescoreRefused(Exception):
@@ -111,7 +105,7 @@ class Rescorer:
         self.auth = auth
         self.rankings, self.clock, self.timeout = rankings, clock, timeout
         self._running = asyncio.Lock()
-        self._progress: Progress = _silent
+        self._progress: Progress = silent
 
     def check(self, period: int, version: str) -> None:
         """Refuse at once what a rescore would refuse (before a job is started for it)."""
@@ -133,7 +127,7 @@ class Rescorer:
         self.check(period, version)
         rubric = self.scorer.rubrics.get(version)
         assert rubric is not None
-        self._progress = progress or _silent
+        self._progress = progress or silent
         async with self._running:
             started = time.perf_counter()
             with tracer.start_as_current_span("scoring.rescore", attributes={

@@ -131,12 +131,7 @@ class FakeCollection:
                       upserted_id=inserted)
 
     async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
-        """UpdateOne and ReplaceOne requests, applied one after another."""
-        for op in ops:
-            if type(op).__name__ == "ReplaceOne":
-                await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
-            else:
-                await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+        await apply_bulk(self, ops)
 
     async def delete_one(self, flt: dict[str, Any]) -> Result:
         self._call("delete_one", flt)
@@ -162,3 +157,12 @@ class FakeDb:
 
     def reset(self) -> None:
         self.calls.clear()
+
+
+async def apply_bulk(coll: Any, ops: list[Any]) -> None:
+    """A fake's `bulk_write`: UpdateOne and ReplaceOne requests, one after another."""
+    for op in ops:
+        if type(op).__name__ == "ReplaceOne":
+            await coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+        else:
+            await coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))

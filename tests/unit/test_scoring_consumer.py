@@ -23,6 +23,7 @@ from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings, clusters_in
 from services.scoring.store import ScoreStore, flat_score
 from tests.unit.bson_order import bson_order
+from tests.unit.fake_mongo import apply_bulk
 
 PERIOD = 2031
 MEMBERS = ["police:a", "police:b", "police:c"]
@@ -103,12 +104,7 @@ class FakeCollection:
         return Result()
 
     async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
-        """UpdateOne and ReplaceOne requests, applied one after another."""
-        for op in ops:
-            if type(op).__name__ == "ReplaceOne":
-                await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
-            else:
-                await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+        await apply_bulk(self, ops)
 
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
                          upsert: bool = False) -> Result:
