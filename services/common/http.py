@@ -34,6 +34,7 @@ from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
 from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.pagination import PAGED, next_link
 from services.common.problems import Problem, problem_response
 from services.common.telemetry import extract_context
 from services.common.watch import Verdict
@@ -400,9 +401,9 @@ def create_app(
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/audit", tags=["ops"], response_model=AuditPage)
+    @app.get("/v1/audit", tags=["ops"], response_model=AuditPage, responses=PAGED)
     async def audit_trail(
-        _: AdminPrincipal,
+        _: AdminPrincipal, request: Request, response: Response,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(
             pattern=CURSOR.pattern, description="`next_cursor` of the previous page")] = None,
@@ -410,6 +411,7 @@ def create_app(
         """This service's audit trail, newest first (admin): who did what, to what, why,
         when, with the outcome and the state before and after where it is known."""
         records, next_cursor = await app.state.audit.page(limit, cursor)
+        next_link(request, response, next_cursor, limit)
         return AuditPage(records=[{"id": r["_id"], **{k: v for k, v in r.items()
                                                          if k != "_id"}} for r in records],
                          next_cursor=next_cursor)

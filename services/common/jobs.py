@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from services.common.http import AdminPrincipal
+from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,13 @@ def job_router(jobs: Jobs) -> APIRouter:
                           "long ago, or the service restarted: start it again)")
         return JobRead(**job.to_dict())
 
-    @router.get("/jobs", response_model=list[JobRead])
-    async def list_jobs(_: AdminPrincipal) -> list[JobRead]:
-        """This process's recent jobs, newest first."""
-        return [JobRead(**j.to_dict()) for j in jobs.all()]
+    @router.get("/jobs", response_model=list[JobRead], responses=PAGED)
+    async def list_jobs(_: AdminPrincipal, page: Paging, request: Request,
+                        response: Response) -> list[JobRead]:
+        """This process's recent jobs, newest first (paged: the `Link` header)."""
+        chosen, after = page_of_items(jobs.all(), lambda j: (j.started_at, j.id), page,
+                                      descending=True)
+        next_link(request, response, after, page.limit)
+        return [JobRead(**j.to_dict()) for j in chosen]
 
     return router

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.http import (
@@ -17,6 +17,7 @@ from services.common.http import (
 )
 from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
 from services.notifications.domain import Campaign, stage_time
@@ -201,13 +202,15 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         return DeadlineRead(**vars(status))
 
     @router.get("/notifications", response_model=list[NotificationRead],
-                tags=["notifications"])
-    async def notifications(principal: CurrentPrincipal, period: PeriodQuery = None,
+                tags=["notifications"], responses=PAGED)
+    async def notifications(principal: CurrentPrincipal, page: Paging, request: Request,
+                            response: Response, period: PeriodQuery = None,
                             unit_id: Annotated[str | None, Query(
                                 pattern=UNIT_ID, max_length=120)] = None,
                             ) -> list[NotificationRead]:
         """Reminders and digests of a unit (a unit's token: its own), or of a whole
-        period (operator), with their state: sent, delivered, deferred, failed, ..."""
+        period (operator), with their state: sent, delivered, deferred, failed, ...
+        (paged: the `Link` header)."""
         if not principal.is_operator:
             unit_id = unit_id or principal.unit_id
         if unit_id is not None:
@@ -215,12 +218,19 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         elif period is None:
             raise Problem(422, "invalid-request", "give unit_id or period",
                           errors=[{"field": "unit_id", "message": "unit_id or period needed"}])
-        rows = await campaigns.notifications(unit_id=unit_id, period=period)
+        rows, after = await campaigns.notifications(unit_id=unit_id, period=period, page=page)
+        next_link(request, response, after, page.limit)
         return [notification_read(r) for r in rows]
 
-    @router.get("/campaigns", response_model=list[CampaignRead], tags=["campaigns"])
-    async def list_campaigns(_: ViewerPrincipal) -> list[CampaignRead]:
-        return [campaign_read(c, campaigns.current(c)) for c in await campaigns.all_campaigns()]
+    @router.get("/campaigns", response_model=list[CampaignRead], tags=["campaigns"],
+                responses=PAGED)
+    async def list_campaigns(_: ViewerPrincipal, page: Paging, request: Request,
+                             response: Response) -> list[CampaignRead]:
+        """The campaigns, by period (paged: the `Link` header)."""
+        chosen, after = page_of_items(await campaigns.all_campaigns(), lambda c: (c.period,),
+                                      page)
+        next_link(request, response, after, page.limit)
+        return [campaign_read(c, campaigns.current(c)) for c in chosen]
 
     @router.get("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
     async def read_campaign(period: PeriodPath, _: ViewerPrincipal) -> CampaignRead:

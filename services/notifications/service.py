@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common.clock import Clock
 from services.common.envelope import Event
+from services.common.pagination import Key, PageRequest, page_of_items
 from services.common.registry_replica import RegistryReplica
 from services.notifications import metrics
 from services.notifications.campaigns import (
@@ -136,10 +137,11 @@ class Campaigns:
         return due.stage.name if due else None
 
     # -- what a unit received --------------------------------------------------------------
-    async def notifications(self, *, unit_id: str | None, period: int | None
-                            ) -> list[dict[str, Any]]:
-        """Ledger entries and waits. For one unit they are looked up by their keys (the
-        campaign's stages times the unit's addresses), which needs no collection scan."""
+    async def notifications(self, *, unit_id: str | None, period: int | None,
+                            page: PageRequest) -> tuple[list[dict[str, Any]], Key | None]:
+        """A page of ledger entries and waits, in the campaign's order. For one unit they
+        are looked up by their keys (the campaign's stages times the unit's addresses),
+        which needs no collection scan."""
         if unit_id is None:
             assert period is not None
             rows = await self.ledger.of_period(period)
@@ -164,9 +166,9 @@ class Campaigns:
             for s in c.stages:
                 order[(c.period, s.name)] = stage_time(c, s)
                 order[(c.period, digest_stage(s.name))] = stage_time(c, s)
-        rows.sort(key=lambda r: (r["period"], str(order.get((r["period"], r["stage"]), "")),
-                                 r["stage"], r["channel"], r["recipient"]))
-        return rows
+        return page_of_items(rows, lambda r: (
+            r["period"], str(order.get((r["period"], r["stage"]), "")), r["stage"],
+            r["channel"], r["recipient"], r["_id"]), page)
 
 
 def _reminder_keys(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:

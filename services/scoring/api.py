@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
+from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem
 from services.scoring.rescore import Rescorer, RescoreRefused
 from services.scoring.rubrics import RubricBook
@@ -108,17 +109,28 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
             raise Problem(404, "not-found", f"no score for {unit_id} in {period}{under}")
         return _score(doc, current)
 
-    @router.get("/scores/{unit_id}/history", response_model=list[ScoreRead])
-    async def score_history(unit_id: str, period: Period, principal: CurrentPrincipal
+    @router.get("/scores/{unit_id}/history", response_model=list[ScoreRead],
+                responses=PAGED)
+    async def score_history(unit_id: str, period: Period, principal: CurrentPrincipal,
+                            page: Paging, request: Request, response: Response
                             ) -> list[ScoreRead]:
-        """Every score kept for the unit and period, by revision and rubric version."""
+        """Every score kept for the unit and period, by revision (paged: the `Link`
+        header)."""
         ensure_access(principal, unit_id)
         current = await store.current(unit_id, period)
-        return [_score(d, current) for d in await store.history_of(unit_id, period)]
+        docs, after = await store.history_page(unit_id, period, page)
+        next_link(request, response, after, page.limit)
+        return [_score(d, current) for d in docs]
 
-    @router.get("/rubrics", response_model=list[RubricRead], tags=["rubrics"])
-    async def list_rubrics(_: CurrentPrincipal) -> list[RubricRead]:
-        return [RubricRead(**r.to_dict()) for r in rubrics.versions()]
+    @router.get("/rubrics", response_model=list[RubricRead], tags=["rubrics"],
+                responses=PAGED)
+    async def list_rubrics(_: CurrentPrincipal, page: Paging, request: Request,
+                           response: Response) -> list[RubricRead]:
+        """The rubric versions, by unit type and first period (paged: the `Link` header)."""
+        chosen, after = page_of_items(
+            rubrics.versions(), lambda r: (r.unit_type, r.from_period, r.version), page)
+        next_link(request, response, after, page.limit)
+        return [RubricRead(**r.to_dict()) for r in chosen]
 
     @router.get("/rubrics/{version}", response_model=RubricRead, tags=["rubrics"])
     async def read_rubric(version: str, _: CurrentPrincipal) -> RubricRead:

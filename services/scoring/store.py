@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
 from services.common.mongo import BulkUpserts, ByIdReads
+from services.common.pagination import Key, PageRequest, page_of_query
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 from services.scoring.standings import certificate_candidate
 
@@ -295,9 +296,11 @@ class ScoreStore:
         ).sort("revision", DESCENDING).limit(1).to_list(1)
         return docs[0] if docs else None
 
-    async def history_of(self, unit_id: str, period: int) -> list[dict[str, Any]]:
-        docs = await self.history.find({"unit_id": unit_id, "period": period}).to_list(None)
-        return sorted(docs, key=lambda d: (d["revision"], d.get("scored_at") or ""))
+    async def history_page(self, unit_id: str, period: int, page: PageRequest
+                           ) -> tuple[list[dict[str, Any]], Key | None]:
+        """One page of the unit's scores of the period, by revision."""
+        return await page_of_query(self.history, {"unit_id": unit_id, "period": period},
+                                   ("revision", "_id"), page)
 
     async def scores_of(self, unit_ids: Iterable[str], period: int
                         ) -> dict[str, dict[str, Any]]:

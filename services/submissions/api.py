@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from services.common.http import (
     ensure_access,
     json_body,
 )
+from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem
 from services.submissions import domain
 from services.submissions.domain import SubmissionRefused
@@ -177,20 +178,28 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
             raise Problem(404, "not-found", f"no submission {submission_id}")
         return _read(doc)
 
-    @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead])
-    async def unit_submissions(unit_id: str, principal: CurrentPrincipal,
+    @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead],
+                responses=PAGED)
+    async def unit_submissions(unit_id: str, principal: CurrentPrincipal, page: Paging,
+                               request: Request, response: Response,
                                period: Period | None = None) -> list[SubmissionRead]:
+        """The unit's submissions, by period and revision (paged: the `Link` header)."""
         ensure_access(principal, unit_id)
-        docs = await intake.store.list_for(unit_id, period)
+        docs, after = await intake.store.page_for(unit_id, period, page)
+        next_link(request, response, after, page.limit)
         return [_read(d) for d in docs]
 
-    @router.get("/units", response_model=list[UnitRead])
-    async def units(_: CurrentPrincipal, period: Period) -> list[UnitRead]:
+    @router.get("/units", response_model=list[UnitRead], responses=PAGED)
+    async def units(_: CurrentPrincipal, period: Period, page: Paging, request: Request,
+                    response: Response) -> list[UnitRead]:
+        """The units of the period, by id (paged: the `Link` header)."""
         registry = intake.registry
+        chosen, after = page_of_items(registry.units(period), lambda u: (u.unit_id,), page)
+        next_link(request, response, after, page.limit)
         return [
             UnitRead(unit_id=u.unit_id, name=u.name, name_en=u.name_en, type=u.type,
                      cluster_id=registry.cluster_of(u.unit_id, period), successor=u.successor)
-            for u in registry.units(period)
+            for u in chosen
         ]
 
     @router.post("/units/{unit_id}/unlocks", status_code=201, response_model=UnlockRead)

@@ -28,6 +28,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
 from services.common.mongo import DUPLICATE_KEY, Upsert, upsert_all
+from services.common.pagination import Key, PageRequest, page_of_query
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
@@ -43,7 +44,7 @@ class SubmissionDoc(me.Document):
         "indexes": [
             # The idempotency claim: one submission per unit and key whatever the pointers say.
             {"fields": ["unit_id", "idempotency_key"], "unique": True},
-            # list_for (a unit's revisions). The relay reads the outbox, not a
+            # page_for (a unit's revisions). The relay reads the outbox, not a
             # (published, stored_at) index any more: an existing one may be dropped.
             {"fields": ["unit_id", "period", "-revision"]},
         ],
@@ -172,13 +173,15 @@ class SubmissionStore:
     async def head(self, unit_id: str, period: int) -> dict[str, Any] | None:
         return await self.heads.find_one({"_id": head_id(unit_id, period)})
 
-    async def list_for(self, unit_id: str, period: int | None) -> list[dict[str, Any]]:
-        # A read path, rare and by a unit's person: the filter (an index on MongoDB) stays.
+    async def page_for(self, unit_id: str, period: int | None, page: PageRequest
+                       ) -> tuple[list[dict[str, Any]], Key | None]:
+        """One page of the unit's submissions, by period and revision. A read path, rare
+        and by a unit's person: the filter (an index on MongoDB) stays."""
         query: dict[str, Any] = {"unit_id": unit_id}
         if period is not None:
             query["period"] = period
-        cursor = self.submissions.find(query, {"event": 0}).sort("revision", 1)
-        return await cursor.to_list(None)
+        return await page_of_query(self.submissions, query, ("period", "revision", "_id"),
+                                   page, {"event": 0})
 
     async def pend(self, doc: dict[str, Any], when: datetime) -> None:
         """The outbox entry, before the submission (a crash after it leaves at worst an
