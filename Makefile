@@ -6,19 +6,29 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up down status demo test test-unit lint bench clean
+.PHONY: help install lock up down status demo test test-unit lint bench clean
 
 help:
 	@echo "make demo    install, start the local stack, run a campaign, print the report"
 	@echo "make test    the whole test suite (starts its own stack on other ports)"
 	@echo "make up | down | status   the local stack (Kafka, FerretDB, four services)"
 	@echo "make lint    ruff and mypy"
+	@echo "make lock    requirements.lock from pyproject.toml (after changing a dependency)"
 
-$(STAMP): pyproject.toml
+# Every package at the version and with the hashes requirements.lock names (runtime and
+# dev), then the project itself without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# After a change of pyproject.toml's dependencies: pins every package (with its hashes)
+# for Python 3.11 on every platform. tests/unit/test_dependencies.py fails until it is run.
+lock: $(STAMP)
+	$(PY) -m uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	  --python-version 3.11 --quiet -o requirements.lock
 
 install: $(STAMP)
 	$(PY) -m devstack install
