@@ -21,7 +21,9 @@ from fastapi import Depends, Query, Request, Response
 
 from services.common.problems import Problem
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 500
+# The default holds a whole registry year (up to ~160 units before the 2025 mergers), so
+# clients written before pagination still get every unit in one answer.
+DEFAULT_LIMIT, MAX_LIMIT = 200, 1000
 MAX_CURSOR_CHARS = 2000
 T = TypeVar("T")
 Key = tuple[Any, ...]
