@@ -23,6 +23,7 @@ from tests.stackfixture import Stack, wait_for
 pytestmark = pytest.mark.integration
 PERIOD = 2090
 UNIT = "province:cao-bang"
+NOW = f"{PERIOD}-11-20T09:00:00+07:00"
 
 
 def run(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,7 +63,9 @@ def stored(stack: Stack) -> list[dict[str, Any]]:
 
 
 def test_a_dead_letter_is_listed_shown_and_replayed_after_the_fix(
-        stack: Stack, example_request: dict[str, Any]) -> None:
+        clock: Stack, example_request: dict[str, Any]) -> None:
+    stack = clock
+    stack.set_clock(NOW)  # the period is open
     event_id = f"test-replay-{uuid.uuid4()}"
     body = request_for(example_request, UNIT, PERIOD)
     envelope = {"specversion": "1.0", "id": event_id, "source": "urn:test:producer",
