@@ -75,7 +75,9 @@ NEXT_LINK: dict[str, Any] = {"Link": {
                    "the last one); follow it as it is",
     "schema": {"type": "string"}}}
 # A paged route's `responses=`, for the OpenAPI.
-PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": NEXT_LINK}}
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {"headers": NEXT_LINK},
+    400: {"description": "`invalid-cursor`: a cursor this list did not give"}}
 
 
 def page_of_items(items: Sequence[T], key: Callable[[T], Key], page: PageRequest,
