@@ -6,11 +6,12 @@ to the topic it came from once the cause is fixed.
     python -m services.common.deadletters replay TOPIC:PARTITION:OFFSET [--dry-run]
 
 as the admin principal (EMULATION_KAFKA_USERNAME / EMULATION_KAFKA_PASSWORD, as
-`services.common.topics`). A replay sends the original record again: its key, its value
-(or the fixed one of `--value-file`) and all its headers (a Kafka-way request's proof
-headers too: they sign the original value), plus `emulation-replayed-from` naming the dead
-letter. Consumers are idempotent by the CloudEvent `id`, so a replay sent twice is stored
-once. docs/operations.md."""
+`services.common.topics`, or `--command-config` with a client.properties such as the
+admin.properties devstack writes). A replay sends the original record again: its key,
+its value (or the fixed one of `--value-file`) and all its headers (a Kafka-way
+request's proof headers too: they sign the original value), plus
+`emulation-replayed-from` naming the dead letter. Consumers are idempotent by the
+CloudEvent `id`, so a replay sent twice is stored once. docs/operations.md."""
 
 from __future__ import annotations
 
@@ -222,6 +223,10 @@ def main(argv: list[str] | None = None, dead_letters: DeadLetters | None = None)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default=None, help="default: EMULATION_KAFKA_BOOTSTRAP")
+    parser.add_argument("--command-config", type=Path, default=None,
+                        help="a client.properties with the admin's credentials (and "
+                             "bootstrap.servers), as for Kafka's tools; default: the "
+                             "EMULATION_KAFKA_* variables")
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="the dead letters: where from, why, when")
     listing.add_argument("--topic", action="append", choices=DLQ_TOPICS,
@@ -239,11 +244,7 @@ def main(argv: list[str] | None = None, dead_letters: DeadLetters | None = None)
                              "request's proof headers sign the original value)")
     args = parser.parse_args(argv)
     if dead_letters is None:
-        from services.common.settings import ServiceSettings
-
-        settings = ServiceSettings()
-        dead_letters = DeadLetters(args.bootstrap or settings.kafka_bootstrap,
-                                   settings.kafka_auth())
+        dead_letters = _connect(args)
     if args.command == "list":
         return _list(dead_letters, args)
     topic, partition, offset = args.ref
@@ -264,6 +265,17 @@ def main(argv: list[str] | None = None, dead_letters: DeadLetters | None = None)
                 "original": original})
         return 0
     return _replay(dead_letters, letter, args)
+
+
+def _connect(args: argparse.Namespace) -> DeadLetters:
+    from services.common.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    if args.command_config is None:
+        return DeadLetters(args.bootstrap or settings.kafka_bootstrap, settings.kafka_auth())
+    auth, bootstrap = KafkaAuth.from_java_properties(
+        args.command_config.read_text(encoding="utf-8"))
+    return DeadLetters(args.bootstrap or bootstrap or settings.kafka_bootstrap, auth)
 
 
 def _list(dead_letters: DeadLetters, args: argparse.Namespace) -> int:

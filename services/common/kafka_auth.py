@@ -4,6 +4,7 @@ Plumbing only: which principal may do what is docs/kafka-security.md and devstac
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,3 +90,16 @@ class KafkaAuth:
         if self.protocol == "SASL_SSL" and self.cafile:
             lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={self.cafile}"]
         return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_java_properties(cls, text: str) -> tuple[KafkaAuth, str | None]:
+        """The credentials (and `bootstrap.servers`, if set) of a client.properties as
+        `java_properties` writes it: devstack's admin.properties for the admin tools."""
+        props = dict(line.split("=", 1) for line in (raw.strip() for raw in text.splitlines())
+                     if line and not line.startswith("#") and "=" in line)
+        jaas = dict(re.findall(r'(\w+)="([^"]*)"', props.get("sasl.jaas.config", "")))
+        auth = cls(username=jaas.get("username"), password=jaas.get("password"),
+                   protocol=props.get("security.protocol", "PLAINTEXT"),
+                   mechanism=props.get("sasl.mechanism", MECHANISM),
+                   cafile=props.get("ssl.truststore.location"))
+        return auth, props.get("bootstrap.servers")

@@ -112,7 +112,8 @@ async def page_of_query(collection: Any, query: dict[str, Any], fields: Sequence
                         page: PageRequest, projection: dict[str, Any] | None = None
                         ) -> tuple[list[dict[str, Any]], Key | None]:
     """One page of a collection's documents matching `query`, ascending on `fields`
-    (which together must be unique: end them with `_id`); reads `limit + 1` documents."""
+    (which together must be unique: end them with `_id`; their values JSON strings or
+    numbers, as they go into the cursor); reads `limit + 1` documents."""
     if page.after is not None:
         query = {"$and": [query, keyset_filter(fields, page.after)]}
     docs = await collection.find(query, projection).sort(

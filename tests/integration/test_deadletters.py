@@ -43,9 +43,15 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def listed(stack: Stack, event_id: str) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in cli(
-        stack, "list", "--json", "--topic", SUBMISSION_REQUESTS_DLQ,
-        "--source", SUBMISSION_REQUESTS).stdout.splitlines()]
+    # With the admin.properties devstack writes for Kafka's tools, no variables.
+    done = subprocess.run(
+        [sys.executable, "-m", "services.common.deadletters", "--command-config",
+         str(stack.cfg.kafka_client_properties), "list", "--json",
+         "--topic", SUBMISSION_REQUESTS_DLQ, "--source", SUBMISSION_REQUESTS],
+        env={k: v for k, v in os.environ.items() if not k.startswith("EMULATION_KAFKA")},
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
     return [r for r in rows if r["key"] == UNIT and r["reason"] == "handler-error"
             and event_id in json.dumps(show(stack, r["ref"])["original"])]
 

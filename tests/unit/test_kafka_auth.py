@@ -101,3 +101,12 @@ def test_a_request_without_a_valid_proof_is_unauthenticated(tmp_path: Path,
     with pytest.raises(Rejected) as refused:
         proof.check(Message(value, headers))
     assert refused.value.reason == "unauthenticated"
+
+
+def test_a_client_properties_file_gives_back_its_credentials_and_bootstrap() -> None:
+    """What `java_properties` writes (devstack's admin.properties) reads back the same."""
+    for auth in (KafkaAuth.scram("admin", "s3cr=t"),
+                 KafkaAuth.scram("admin", "pw", tls=True, cafile="/etc/ca.pem"), KafkaAuth()):
+        text = "# admin\nbootstrap.servers=127.0.0.1:9092\n" + auth.java_properties()
+        assert KafkaAuth.from_java_properties(text) == (auth, "127.0.0.1:9092")
+    assert KafkaAuth.from_java_properties("security.protocol=PLAINTEXT\n")[1] is None
