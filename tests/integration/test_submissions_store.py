@@ -18,7 +18,8 @@ from pymongo import AsyncMongoClient
 from services.common.mongo import connect_odm, upsert_all
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
-from services.submissions.store import BACKFILL_MARKER, DOCUMENTS, SubmissionStore
+from services.submissions.schema import DOCUMENTS
+from services.submissions.store import BACKFILL_MARKER, SubmissionStore
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
