@@ -92,11 +92,40 @@ def store_phase(stack: BenchStack, plan: Plan, results: Results, mongo_url: str 
         reporting.anchors.append(b / p.insert_many_seconds)
     results.add(scoring)
     results.add(reporting)
+    schema_check_rows(url, plan, results)
     table_size_rows(url, plan, results)
     where = "the stack's FerretDB" if mongo_url is None else "the server of --store-mongo-url"
     results.note("Store", f"batch size {b}, on {where}; every repeat writes into new "
                  "collections (databases bench_store_*, created by one write of the path "
                  "before the timing, dropped after)")
+
+
+def schema_check_rows(url: str, plan: Plan, results: Results) -> None:
+    """What the schema checks (services/common/schema.py) cost the write paths: a batch's
+    handling time with them against without them (in turns), and the time spent inside
+    them as a share of the batch's."""
+    from bench import storebench
+
+    b = plan.store_batch
+    for name, run in (("scoring", storebench.run_scoring),
+                      ("reporting", storebench.run_reporting)):
+        row = Row(f"{name} write path x{b} with schema checks", "ms per batch",
+                  anchor_name="the same without them (in turns)", higher=False, goal=1.10)
+        shares = []
+        for r in range(plan.repeats):
+            for checks in ((True, False) if r % 2 == 0 else (False, True)):
+                done = asyncio.run(run(url, f"bench_store_c{r}{int(checks)}", b,
+                                       checks=checks))
+                if checks:
+                    row.figures.append(done.store_seconds * 1000)
+                    shares.append(done.checks_seconds / done.store_seconds)
+                else:
+                    row.anchors.append(done.store_seconds * 1000)
+        results.add(row)
+        results.note("Store", f"schema checks of the {name} write path: "
+                     f"{100 * median(shares):.2f}% of a batch's handling time inside them "
+                     "(timed around each check call); the row above: the same path with "
+                     "the checks on and off, in turns")
 
 
 def table_size_rows(url: str, plan: Plan, results: Results) -> None:
