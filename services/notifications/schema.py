@@ -72,6 +72,9 @@ class CampaignDoc(me.Document):
     catch_up_hours = me.FloatField(required=True)
     paused = me.BooleanField(required=True)
     paused_changed_at = DateTimeField(null=True)
+    source = me.StringField(choices=("defaults", "operator"))  # who set it
+    created_at = DateTimeField(null=True)  # from the defaults
+    updated_at = DateTimeField(null=True)  # by an operator
 
 
 class LedgerDoc(me.Document):
@@ -94,6 +97,7 @@ class LedgerDoc(me.Document):
     touched_at = DateTimeField()
     at = DateTimeField()  # the campaign's clock when claimed
     sent_at = DateTimeField(null=True)
+    delivered_at = DateTimeField(null=True)  # by the provider's receipt
     provider = me.StringField(null=True)
     provider_ids = me.ListField(me.StringField())
     # [{provider, outcome, detail, round}]
