@@ -18,50 +18,43 @@ from services.scoring.leadership import CONFIRMED, OVERRIDDEN, SUGGESTED
 LEADERSHIP_STATUSES = (SUGGESTED, CONFIRMED, OVERRIDDEN)
 
 
-class ScoreFields:
-    """What every stored score says (a mixin of fields; the classes below add theirs)."""
+class InForceFields:
+    """What the proposals read of a score in force (store.CANDIDATE_FIELDS), its
+    revision and `seq` first: a mixin of fields, as are the score's below."""
 
+    revision = IntField(required=True, min_value=1)
+    seq = IntField(min_value=0)
     unit_id = me.StringField(required=True)
     period = IntField(required=True)
     unit_type = me.StringField(required=True)
     total = me.FloatField(required=True)
     max = me.FloatField(required=True)
-    rubric_version = me.StringField(required=True)
-    submission_id = me.StringField(required=True)
-    revision = IntField(required=True, min_value=1)
     on_time = me.BooleanField(required=True)
-    received_at = me.StringField(null=True)
     first_received_at = me.StringField(null=True)
+    received_at = me.StringField(null=True)
+    rubric_version = me.StringField(required=True)
     event_id = me.StringField(required=True)
-    seq = IntField(min_value=0)
 
 
-class ScoreInForce(ScoreFields, me.EmbeddedDocument):
-    """`scores.current`: the score in force, its revision and `seq` first (`$max`)."""
+class ScoreFields(InForceFields):
+    """What every stored score says."""
 
-    meta = {"strict": False}
+    submission_id = me.StringField(required=True)
     # [{criterion, points, max_points, explanation, ...}]
     breakdown = me.ListField(me.DictField())
     scored_at = me.StringField(required=True)
 
 
-class CandidateInForce(me.EmbeddedDocument):
-    """`certificate_candidates.current`: what the proposals read of the score in force
-    (store.CANDIDATE_FIELDS), its revision and `seq` first."""
+class ScoreInForce(ScoreFields, me.EmbeddedDocument):
+    """`scores.current`: the score in force (`$max`)."""
 
     meta = {"strict": False}
-    revision = IntField(required=True, min_value=1)
-    seq = IntField(min_value=0)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
-    unit_type = me.StringField(required=True)
-    total = me.FloatField(required=True)
-    max = me.FloatField(required=True)
-    on_time = me.BooleanField(required=True)
-    first_received_at = me.StringField(null=True)
-    received_at = me.StringField(null=True)
-    rubric_version = me.StringField(required=True)
-    event_id = me.StringField(required=True)
+
+
+class CandidateInForce(InForceFields, me.EmbeddedDocument):
+    """`certificate_candidates.current`: what the proposals read of the score in force."""
+
+    meta = {"strict": False}
 
 
 class ScoreDoc(me.Document):
@@ -83,8 +76,6 @@ class ScoreHistoryDoc(ScoreFields, me.Document):
     meta = {"collection": "score_history", "strict": False,
             "indexes": [{"fields": ["unit_id", "period", "rubric_version"]}]}
     id = me.StringField(primary_key=True)
-    breakdown = me.ListField(me.DictField())
-    scored_at = me.StringField(required=True)
 
 
 class RubricSelectionDoc(me.Document):
