@@ -13,7 +13,6 @@ document and which fields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -94,11 +93,6 @@ def validated(document: type[BaseDocument], doc: D) -> D:
     except (ValidationError, TypeError, ValueError) as exc:
         raise SchemaError(document, doc.get("_id"), _errors(exc)) from exc
     return doc
-
-
-def validated_all(document: type[BaseDocument], docs: Iterable[D]) -> list[D]:
-    """A batch's documents, each checked (the first that fails raises)."""
-    return [validated(document, d) for d in docs]
 
 
 def validated_update(document: type[BaseDocument], update: D, doc_id: Any = None) -> D:

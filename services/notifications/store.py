@@ -1,6 +1,6 @@
 """The notifications database: who reported, the campaigns, the reminder ledger and
-what is pending, and an outbox of events. Documents (mongoengine) name collections and
-indexes; the repositories use the async pymongo database.
+what is pending, and an outbox of events. The repositories use the async pymongo
+database; each document is checked against its class (schema.py) before it is written.
 
 Every exclusive step is an insert with a deterministic `_id` (duplicate key = someone
 else has it), because FerretDB has no transactions and no atomic findAndModify."""
