@@ -101,33 +101,36 @@ def store_phase(stack: BenchStack, plan: Plan, results: Results, mongo_url: str 
 
 
 def schema_check_rows(url: str, plan: Plan, results: Results) -> None:
-    """What the schema checks (services/common/schema.py) cost the write paths: a batch's
-    handling time with them against without them (in turns), and the time spent inside
-    them as a share of the batch's."""
+    """What the schema checks (services/common/schema.py) cost the write paths: the time
+    spent inside them against the batch's handling time (the goal: at most 10%), and
+    the batch's handling time with them against without them (in turns; on a shared
+    machine the round trips' noise is larger than the checks)."""
     from bench import storebench
 
     b = plan.store_batch
     for name, run in (("scoring", storebench.run_scoring),
                       ("reporting", storebench.run_reporting)):
-        row = Row(f"{name} write path x{b} with schema checks", "ms per batch",
-                  anchor_name="the same without them (in turns)", higher=False, goal=1.10)
-        shares = []
-        # At least 5 pairs even in a quick run: the checks cost less than the noise of
-        # one batch's round trips on a shared machine.
+        inside = Row(f"{name} write path x{b}, time inside the schema checks",
+                     "ms per batch", anchor_name="the batch's handling time (same run)",
+                     higher=False, goal=0.10)
+        paired = Row(f"{name} write path x{b} with schema checks", "ms per batch",
+                     anchor_name="the same without them (in turns)", higher=False)
+        # At least 5 pairs even in a quick run: one batch's round trips vary more than
+        # the checks cost.
         for r in range(max(5, plan.repeats)):
             for checks in ((True, False) if r % 2 == 0 else (False, True)):
                 done = asyncio.run(run(url, f"bench_store_c{r}{int(checks)}", b,
                                        checks=checks))
                 if checks:
-                    row.figures.append(done.store_seconds * 1000)
-                    shares.append(done.checks_seconds / done.store_seconds)
+                    inside.figures.append(done.checks_seconds * 1000)
+                    inside.anchors.append(done.store_seconds * 1000)
+                    paired.figures.append(done.store_seconds * 1000)
                 else:
-                    row.anchors.append(done.store_seconds * 1000)
-        results.add(row)
-        results.note("Store", f"schema checks of the {name} write path: "
-                     f"{100 * median(shares):.2f}% of a batch's handling time inside them "
-                     "(timed around each check call); the row above: the same path with "
-                     "the checks on and off, in turns")
+                    paired.anchors.append(done.store_seconds * 1000)
+        results.add(inside)
+        results.add(paired)
+    results.note("Store", "schema checks: the time inside them is timed around each check "
+                 "call the write path makes (bench/storebench.py, schema_checks)")
 
 
 def table_size_rows(url: str, plan: Plan, results: Results) -> None:
