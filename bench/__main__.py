@@ -92,11 +92,45 @@ def store_phase(stack: BenchStack, plan: Plan, results: Results, mongo_url: str 
         reporting.anchors.append(b / p.insert_many_seconds)
     results.add(scoring)
     results.add(reporting)
+    schema_check_rows(url, plan, results)
     table_size_rows(url, plan, results)
     where = "the stack's FerretDB" if mongo_url is None else "the server of --store-mongo-url"
     results.note("Store", f"batch size {b}, on {where}; every repeat writes into new "
                  "collections (databases bench_store_*, created by one write of the path "
                  "before the timing, dropped after)")
+
+
+def schema_check_rows(url: str, plan: Plan, results: Results) -> None:
+    """What the schema checks (services/common/schema.py) cost the write paths: the time
+    spent inside them against the batch's handling time (the goal: at most 10%), and
+    the batch's handling time with them against without them (in turns; on a shared
+    machine the round trips' noise is larger than the checks)."""
+    from bench import storebench
+
+    b = plan.store_batch
+    for name, run in (("scoring", storebench.run_scoring),
+                      ("reporting", storebench.run_reporting)):
+        inside = Row(f"{name} write path x{b}, time inside the schema checks",
+                     "ms per batch", anchor_name="the batch's handling time (same run)",
+                     higher=False, goal=0.10)
+        paired = Row(f"{name} write path x{b} with schema checks", "ms per batch",
+                     anchor_name="the same without them (in turns)", higher=False)
+        # At least 5 pairs even in a quick run: one batch's round trips vary more than
+        # the checks cost.
+        for r in range(max(5, plan.repeats)):
+            for checks in ((True, False) if r % 2 == 0 else (False, True)):
+                done = asyncio.run(run(url, f"bench_store_c{r}{int(checks)}", b,
+                                       checks=checks))
+                if checks:
+                    inside.figures.append(done.checks_seconds * 1000)
+                    inside.anchors.append(done.store_seconds * 1000)
+                    paired.figures.append(done.store_seconds * 1000)
+                else:
+                    paired.anchors.append(done.store_seconds * 1000)
+        results.add(inside)
+        results.add(paired)
+    results.note("Store", "schema checks: the time inside them is timed around each check "
+                 "call the write path makes (bench/storebench.py, schema_checks)")
 
 
 def table_size_rows(url: str, plan: Plan, results: Results) -> None:

@@ -4,8 +4,11 @@ versus raw pymongo insert_many of the same documents at the same batch size."""
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +21,55 @@ from bench import workload
 class StoreRun:
     store_seconds: float
     insert_many_seconds: float
+    # Spent in the schema checks (services/common/schema.py) of the timed writes.
+    checks_seconds: float = 0.0
+
+
+# The store modules whose schema checks are timed, and the checks they call.
+CHECKED_MODULES = ("services.scoring.store", "services.reporting.store")
+CHECKS = ("validated", "validated_set", "validated_update")
+
+
+@dataclass
+class CheckTimer:
+    seconds: float = 0.0
+    calls: int = 0
+    originals: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+@contextmanager
+def schema_checks(on: bool) -> Iterator[CheckTimer]:
+    """The write paths with their schema checks (timed) or without any."""
+    import importlib
+
+    from services.common import schema
+
+    timer = CheckTimer()
+
+    def timed(check: Any) -> Any:
+        @functools.wraps(check)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return check(*args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - started
+                timer.calls += 1
+        return wrapper
+
+    was, schema.CHECKS = schema.CHECKS, on
+    for name in CHECKED_MODULES:
+        module = importlib.import_module(name)
+        for check in CHECKS:
+            if hasattr(module, check):
+                timer.originals[(name, check)] = getattr(module, check)
+                setattr(module, check, timed(getattr(module, check)))
+    try:
+        yield timer
+    finally:
+        schema.CHECKS = was
+        for (name, check), original in timer.originals.items():
+            setattr(importlib.import_module(name), check, original)
 
 
 def score_docs(n: int, revision: int) -> list[dict[str, Any]]:
@@ -79,8 +131,8 @@ async def prepare(db: Any, warm_up: Any, stored: int) -> None:
                 for i in range(start, min(stored - 1, start + 2000))], ordered=False)
 
 
-async def run_scoring(mongo_url: str, db_name: str, batch: int, stored: int = 0
-                      ) -> StoreRun:
+async def run_scoring(mongo_url: str, db_name: str, batch: int, stored: int = 0,
+                      checks: bool = True) -> StoreRun:
     from services.scoring.store import ScoreStore, score_key
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
@@ -89,20 +141,21 @@ async def run_scoring(mongo_url: str, db_name: str, batch: int, stored: int = 0
         docs = score_docs(batch, revision=1)
         store = ScoreStore(db)
         await prepare(db, lambda: store.save({**docs[0], "period": 1899}), stored)
-        started = time.perf_counter()
-        for doc in docs:  # one record at a time, as the agent calls it
-            await store.save(dict(doc))
-        store_seconds = time.perf_counter() - started
+        with schema_checks(checks) as timer:
+            started = time.perf_counter()
+            for doc in docs:  # one record at a time, as the agent calls it
+                await store.save(dict(doc))
+            store_seconds = time.perf_counter() - started
         raw = [{**d, "_id": score_key(d["unit_id"], d["period"])} for d in docs]
         insert_many = await _insert_many(db["raw_scores"], raw)
-        return StoreRun(store_seconds, insert_many)
+        return StoreRun(store_seconds, insert_many, timer.seconds)
     finally:
         await client.drop_database(db_name)
         await client.close()
 
 
-async def run_reporting(mongo_url: str, db_name: str, batch: int, stored: int = 0
-                        ) -> StoreRun:
+async def run_reporting(mongo_url: str, db_name: str, batch: int, stored: int = 0,
+                        checks: bool = True) -> StoreRun:
     from services.reporting import projections
     from services.reporting.store import ReadModel
 
@@ -116,17 +169,18 @@ async def run_reporting(mongo_url: str, db_name: str, batch: int, stored: int = 
             "warm-up|1899", {"unit_id": "warm-up", "period": 1899}, warm_first, warm_latest),
             stored)
         raw = []
-        started = time.perf_counter()
-        for event_time, data in events:  # what Reports.on_submission does per event
-            first, latest = projections.submission_parts(data)
-            key = projections.unit_key(data["unit_id"], data["period"])
-            base = {"unit_id": data["unit_id"], "period": int(data["period"])}
-            await model.apply_submission(key, base, first, latest)
-            await model.advance_watermark(projections.parse_time(event_time))
-            raw.append({"_id": key, **base, **first, **latest})
-        store_seconds = time.perf_counter() - started
+        with schema_checks(checks) as timer:
+            started = time.perf_counter()
+            for event_time, data in events:  # what Reports.on_submission does per event
+                first, latest = projections.submission_parts(data)
+                key = projections.unit_key(data["unit_id"], data["period"])
+                base = {"unit_id": data["unit_id"], "period": int(data["period"])}
+                await model.apply_submission(key, base, first, latest)
+                await model.advance_watermark(projections.parse_time(event_time))
+                raw.append({"_id": key, **base, **first, **latest})
+            store_seconds = time.perf_counter() - started
         insert_many = await _insert_many(db["raw_submissions"], raw)
-        return StoreRun(store_seconds, insert_many)
+        return StoreRun(store_seconds, insert_many, timer.seconds)
     finally:
         await client.drop_database(db_name)
         await client.close()

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import mongoengine as me
+
 from services.common.auth import Principal
+from services.common.schema import DateTimeField, IntField, validated
 
 log = logging.getLogger(__name__)
 COLLECTION = "audit"
@@ -82,6 +85,28 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class AuditDoc(me.Document):
+    """One operator action (`_id` = UTC time and a random suffix: the cursor's order),
+    in every service's database. Its states are JSON-safe summaries (`bounded`)."""
+
+    meta = {"collection": COLLECTION, "strict": False}
+    id = me.StringField(primary_key=True, regex=CURSOR.pattern)
+    at = DateTimeField(required=True)
+    service = me.StringField(required=True)
+    actor = me.DictField(required=True)
+    action = me.StringField(required=True)
+    method = me.StringField(required=True)
+    route = me.StringField(required=True)
+    path = me.StringField(required=True)
+    target = me.DynamicField()
+    reason = me.StringField(required=True)
+    status = IntField(required=True, min_value=100, max_value=599)
+    outcome = me.StringField(required=True, choices=("done", "refused"))
+    before = me.DynamicField()
+    after = me.DynamicField()
+    trace_id = me.StringField(null=True)
+
+
 class AuditLog:
     """The service's audit collection (pymongo async)."""
 
@@ -89,7 +114,7 @@ class AuditLog:
         self.collection = collection
 
     async def append(self, record: dict[str, Any]) -> None:
-        await self.collection.insert_one(record)
+        await self.collection.insert_one(validated(AuditDoc, record))
 
     async def page(self, limit: int, cursor: str | None = None
                    ) -> tuple[list[dict[str, Any]], str | None]:

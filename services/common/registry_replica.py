@@ -22,19 +22,44 @@ import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.envelope import Event
+from services.common.schema import IntField, validated
 
 UNIT_EVENT = "vn.emulation.registry.unit"
 CLUSTER_EVENT = "vn.emulation.registry.cluster"
 
 
 class RegistryUnitDoc(me.Document):
+    """A unit's latest registry record (`_id` = unit id): the event's data as it came
+    (schemas/events/unit-registered.v1.json) and its id. Its types are checked here;
+    which fields it must have and which unit types exist, by the event's schema."""
+
     meta = {"collection": "registry_units", "strict": False}
     id = me.StringField(primary_key=True)
+    unit_id = me.StringField()
+    name = me.StringField()
+    name_en = me.StringField()
+    type = me.StringField()
+    valid_from = IntField(null=True)
+    valid_until = IntField(null=True)
+    successor = me.StringField(null=True)
+    supervisor = me.StringField(null=True)
+    organization_kind = me.StringField(null=True)
+    contacts = me.DictField()  # {emails, phones, language}
+    clusters = me.MapField(me.StringField())  # period (text) -> cluster id
+    event_id = me.StringField(required=True)
 
 
 class RegistryClusterDoc(me.Document):
+    """A cluster's latest registry record (`_id` = cluster id), as the unit's above
+    (schemas/events/cluster-registered.v1.json)."""
+
     meta = {"collection": "registry_clusters", "strict": False}
     id = me.StringField(primary_key=True)
+    cluster_id = me.StringField()
+    name = me.StringField()
+    # year (text) -> {members, head, deputy, dissolved}
+    years = me.MapField(me.DictField())
+    event_id = me.StringField(required=True)
 
 
 class RegistryMetaDoc(me.Document):
@@ -42,6 +67,7 @@ class RegistryMetaDoc(me.Document):
 
     meta = {"collection": "registry_meta", "strict": False}
     id = me.StringField(primary_key=True)
+    token = me.StringField(required=True)
 
 
 REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryMetaDoc]
@@ -77,18 +103,20 @@ class RegistryReplica:
     async def apply(self, event: Event) -> None:
         """Idempotent: the latest record of a key replaces the earlier one."""
         if event.type == UNIT_EVENT:
-            coll = self.units_coll
+            coll, document = self.units_coll, RegistryUnitDoc
         elif event.type == CLUSTER_EVENT:
-            coll = self.clusters_coll
+            coll, document = self.clusters_coll, RegistryClusterDoc
         else:
             return
         self.forget()
-        await coll.replace_one(
-            {"_id": event.subject}, {**event.data, "event_id": event.id}, upsert=True)
+        await coll.replace_one({"_id": event.subject}, validated(
+            document, {**event.data, "event_id": event.id}), upsert=True)
         # After the write: a reader that saw the old token rereads; before it, a reader
         # could cache the old document under the new token.
         await self.meta_coll.replace_one(
-            {"_id": GENERATION}, {"_id": GENERATION, "token": uuid.uuid4().hex}, upsert=True)
+            {"_id": GENERATION},
+            validated(RegistryMetaDoc, {"_id": GENERATION, "token": uuid.uuid4().hex}),
+            upsert=True)
         self.forget()
 
     def forget(self) -> None:

@@ -22,12 +22,12 @@ from services.notifications.ownership import Ownership
 from services.notifications.receipts import Receipts
 from services.notifications.resolver import HttpMessageTrace, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
+from services.notifications.schema import DOCUMENTS
 from services.notifications.sender import Sender, SenderConfig, claim_timeout
 from services.notifications.service import Campaigns
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import (
-    DOCUMENTS,
     Backfills,
     CampaignStore,
     LedgerStore,

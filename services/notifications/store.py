@@ -1,6 +1,6 @@
 """The notifications database: who reported, the campaigns, the reminder ledger and
-what is pending, and an outbox of events. Documents (mongoengine) name collections and
-indexes; the repositories use the async pymongo database.
+what is pending, and an outbox of events. The repositories use the async pymongo
+database; each document is checked against its class (schema.py) before it is written.
 
 Every exclusive step is an insert with a deterministic `_id` (duplicate key = someone
 else has it), because FerretDB has no transactions and no atomic findAndModify."""
@@ -11,114 +11,31 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.batching import GroupCommit
 from services.common.mongo import BulkUpserts, insert_new
+from services.common.schema import validated, validated_set, validated_update
+from services.notifications.schema import (
+    CampaignDoc,
+    DeferralDoc,
+    LedgerDoc,
+    MarkerDoc,
+    OpenClaimDoc,
+    OutboxDoc,
+    PeriodStatusDoc,
+    ProviderMessageDoc,
+    RoundClaimDoc,
+    UnitStatusDoc,
+    UnresolvedDoc,
+)
 
 # Markers of the one-time backfills of structures derived from older data.
 PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
 OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
 UNRESOLVED_BACKFILL = "backfill:unresolved:v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class UnitStatusDoc(me.Document):
-    """`_id` = unit|period; the first report decides timeliness."""
-
-    meta = {"collection": "unit_status", "strict": False,
-            "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    period = me.IntField(required=True)
-
-
-class PeriodStatusDoc(me.Document):
-    """`_id` = the period: `units.<unit>` = whether its first report was on time. Written
-    by `_id` with each report, so a pass reads who reported with one read by `_id`."""
-
-    meta = {"collection": "period_status", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class MarkerDoc(me.Document):
-    """`_id` = a one-time backfill that is done."""
-
-    meta = {"collection": "markers", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class CampaignDoc(me.Document):
-    """`_id` = the period; the campaign's spec (see campaigns.campaign_spec)."""
-
-    meta = {"collection": "campaigns", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class LedgerDoc(me.Document):
-    """`_id` = period|unit|stage|channel|recipient. Inserting it claims the reminder;
-    it then records the outcome (sent, delivered, failed, unknown, cancelled, skipped)."""
-
-    meta = {"collection": "ledger", "strict": False,
-            "indexes": [{"fields": ["unit_id", "period"]}, {"fields": ["period", "stage"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-    stage = me.StringField(required=True)
-
-
-class OpenClaimDoc(me.Document):
-    """`_id` = a ledger key in `sending` (claimed, no outcome yet): written before the
-    entry becomes `sending`, deleted by `_id` once it leaves that state, so abandoned
-    claims are found without searching the ledger by status (a scan on FerretDB).
-    One may outlive its entry's state (a crash, a lost claim race): `reconcile` checks
-    the entry and deletes it then."""
-
-    meta = {"collection": "open_claims", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class UnresolvedDoc(me.Document):
-    """`_id` = a ledger key whose outcome is `unknown` and not yet resolved (reconciled
-    by its Message-ID or escalated to the other channel, see resolver.py): written before
-    the entry says `unknown`, deleted by `_id` once it is resolved, so the resolver never
-    searches the ledger by status."""
-
-    meta = {"collection": "unresolved", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class DeferralDoc(me.Document):
-    """`_id` = a ledger key that waits: for the SMS window (quiet hours) or for a retry."""
-
-    meta = {"collection": "deferrals", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class RoundClaimDoc(me.Document):
-    """`_id` = key#r<n>: the right to make retry round n of a reminder."""
-
-    meta = {"collection": "round_claims", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class ProviderMessageDoc(me.Document):
-    """`_id` = provider:message id -> the ledger key, and the delivery receipt."""
-
-    meta = {"collection": "provider_messages", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class OutboxDoc(me.Document):
-    """An event not yet acknowledged by Kafka (deleted once it is)."""
-
-    meta = {"collection": "outbox", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-DOCUMENTS = [UnitStatusDoc, PeriodStatusDoc, MarkerDoc, CampaignDoc, LedgerDoc,
-             OpenClaimDoc, UnresolvedDoc, DeferralDoc, RoundClaimDoc, ProviderMessageDoc, OutboxDoc]
 
 
 async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
@@ -162,8 +79,8 @@ class Backfills:
                 return
             if await self.markers.find_one({"_id": marker}) is None:
                 count = await fill()
-                await self.markers.replace_one({"_id": marker},
-                                               {"_id": marker, "documents": count}, upsert=True)
+                await self.markers.replace_one({"_id": marker}, validated(
+                    MarkerDoc, {"_id": marker, "documents": count}), upsert=True)
             self._done.add(marker)
 
 
@@ -181,13 +98,12 @@ class StatusStore:
     async def record_submission(self, data: dict[str, Any]) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
         key = f"{data['unit_id']}|{data['period']}"
-        await self._status_writes(
-            {"_id": key},
-            {"$setOnInsert": {"unit_id": data["unit_id"], "period": data["period"],
-                              "first_submission_id": data["submission_id"],
-                              "first_received_at": data["received_at"],
-                              "on_time": data["on_time"]},
-             "$max": {"latest_revision": data["revision"]}})
+        await self._status_writes({"_id": key}, validated_update(UnitStatusDoc, {
+            "$setOnInsert": {"unit_id": data["unit_id"], "period": data["period"],
+                             "first_submission_id": data["submission_id"],
+                             "first_received_at": data["received_at"],
+                             "on_time": data["on_time"]},
+            "$max": {"latest_revision": data["revision"]}}, key))
         await self.note(data["unit_id"], data["period"], bool(data["on_time"]))
 
     async def note(self, unit_id: str, period: int, on_time: bool) -> None:
@@ -203,8 +119,8 @@ class StatusStore:
             key = f"units.{unit_field(unit_id)}"
             fields[key] = fields.get(key, False) or on_time  # what $max keeps
         for period, fields in by_period.items():
-            await _upsert(self.periods, str(period), {"$set": {"period": period},
-                                                      "$max": fields})
+            await _upsert(self.periods, str(period), validated_update(
+                PeriodStatusDoc, {"$set": {"period": period}, "$max": fields}, period))
         return [None] * len(notes)
 
     async def prepare(self) -> None:
@@ -244,15 +160,17 @@ class CampaignStore:
 
     async def create(self, spec: dict[str, Any]) -> bool:
         """Only if the period has none yet (an operator's campaign is never replaced)."""
-        return await insert_new(self.coll, {"_id": str(spec["period"]), **spec})
+        return await insert_new(self.coll, validated(
+            CampaignDoc, {"_id": str(spec["period"]), **spec}))
 
     async def put(self, spec: dict[str, Any]) -> None:
-        await self.coll.replace_one({"_id": str(spec["period"])},
-                                    {"_id": str(spec["period"]), **spec}, upsert=True)
+        await self.coll.replace_one({"_id": str(spec["period"])}, validated(
+            CampaignDoc, {"_id": str(spec["period"]), **spec}), upsert=True)
 
     async def set_paused(self, period: int, paused: bool, when: datetime) -> bool:
         result = await self.coll.update_one(
-            {"_id": str(period)}, {"$set": {"paused": paused, "paused_changed_at": when}})
+            {"_id": str(period)}, {"$set": validated_set(
+                CampaignDoc, {"paused": paused, "paused_changed_at": when}, period)})
         return bool(result.matched_count)
 
 
@@ -269,6 +187,7 @@ class LedgerStore:
     # -- the ledger --------------------------------------------------------------------
     async def claim(self, doc: dict[str, Any]) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
+        validated(LedgerDoc, doc)
         if doc.get("status") != "sending":
             return await self._insert_claim(doc)
         await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
@@ -313,10 +232,11 @@ class LedgerStore:
         if status == "sending":  # a retry round: open before the entry says so
             await self._opened(key, fields.get("unit_id"), fields.get("touched_at"))
         if status == "unknown":  # to be resolved: noted before the entry says so
-            await _upsert_set(self.unresolved_coll, key, {
+            await _upsert_set(self.unresolved_coll, key, validated_set(UnresolvedDoc, {
                 "unit_id": fields.get("unit_id") or key.split("|")[1],
-                "since": datetime.now(UTC)})
-        result = await self.ledger.update_one(query, {"$set": fields})
+                "since": datetime.now(UTC)}, key))
+        result = await self.ledger.update_one(
+            query, {"$set": validated_set(LedgerDoc, fields, key)})
         if status is not None and status != "sending" and result.matched_count:
             await self.closed(key)
         return bool(result.matched_count)
@@ -332,8 +252,8 @@ class LedgerStore:
 
     # -- open claims (entries in `sending`) ------------------------------------------------
     async def _opened(self, key: str, unit_id: str | None, since: datetime | None) -> None:
-        await _upsert_set(self.open, key, {"unit_id": unit_id or key.split("|")[1],
-                                           "since": since})
+        await _upsert_set(self.open, key, validated_set(OpenClaimDoc, {
+            "unit_id": unit_id or key.split("|")[1], "since": since}, key))
 
     async def closed(self, key: str) -> None:
         await self.open.delete_one({"_id": key})
@@ -369,21 +289,22 @@ class LedgerStore:
         """The `unknown` entries of a ledger older than the resolver (once)."""
         found = await self.ledger.find({"status": "unknown"}).to_list(None)
         for e in found:
-            await _upsert_set(self.unresolved_coll, e["_id"],
-                              {"unit_id": e["unit_id"], "since": EPOCH})
+            await _upsert_set(self.unresolved_coll, e["_id"], validated_set(
+                UnresolvedDoc, {"unit_id": e["unit_id"], "since": EPOCH}, e["_id"]))
         return len(found)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:
-        return await insert_new(self.rounds, {"_id": f"{key}#r{round_no}", "owner": owner,
-                                           "claimed_at": when})
+        return await insert_new(self.rounds, validated(RoundClaimDoc, {
+            "_id": f"{key}#r{round_no}", "owner": owner, "claimed_at": when}))
 
     # -- what waits --------------------------------------------------------------------
     async def defer(self, doc: dict[str, Any]) -> bool:
         """Record a wait once; False if it was already recorded."""
-        return await insert_new(self.deferrals, doc)
+        return await insert_new(self.deferrals, validated(DeferralDoc, doc))
 
     async def replace_deferral(self, doc: dict[str, Any]) -> None:
-        await self.deferrals.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        await self.deferrals.replace_one({"_id": doc["_id"]}, validated(DeferralDoc, doc),
+                                         upsert=True)
 
     async def pending(self) -> list[dict[str, Any]]:
         """Every wait (each pass reads them all). A whole-collection read, kept on
@@ -407,13 +328,14 @@ class LedgerStore:
         """Remember which reminder a provider's message id belongs to; returns the
         document (with a receipt if one came first)."""
         _id = f"{provider}:{message_id}"
-        await _upsert_set(self.messages, _id, {"key": key})
+        await _upsert_set(self.messages, _id, validated_set(ProviderMessageDoc, {"key": key}))
         return await self.messages.find_one({"_id": _id})
 
     async def record_receipt(self, provider: str, message_id: str, stat: str,
                              when: datetime) -> dict[str, Any] | None:
         _id = f"{provider}:{message_id}"
-        await _upsert_set(self.messages, _id, {"stat": stat, "receipt_at": when})
+        await _upsert_set(self.messages, _id, validated_set(
+            ProviderMessageDoc, {"stat": stat, "receipt_at": when}, _id))
         return await self.messages.find_one({"_id": _id})
 
     async def receipts_of(self, provider: str, message_ids: list[str]
@@ -431,7 +353,7 @@ class OutboxStore:
         self.coll = db["outbox"]
 
     async def add(self, doc: dict[str, Any]) -> None:
-        await insert_new(self.coll, doc)
+        await insert_new(self.coll, validated(OutboxDoc, doc))
 
     async def remove(self, event_id: str) -> None:
         await self.coll.delete_one({"_id": event_id})

@@ -14,9 +14,10 @@ from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting.api import build_router
 from services.reporting.dashboard_api import mount_dashboard
 from services.reporting.rebuild import Rebuilder
+from services.reporting.schema import DOCUMENTS
 from services.reporting.service import Reports
 from services.reporting.settings import ReportingSettings
-from services.reporting.store import DOCUMENTS, ReadModel
+from services.reporting.store import ReadModel
 
 # The registry replica is a read model too: a rebuild drops and replays it as well.
 READ_MODELS = DOCUMENTS + REPLICA_DOCUMENTS

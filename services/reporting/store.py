@@ -15,14 +15,15 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
-import mongoengine as me
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
 from services.common.mongo import insert_new
+from services.common.schema import validated, validated_update
 from services.reporting.projections import parse_time, unit_key
+from services.reporting.schema import BY_COLLECTION, ReportDoc
 from services.reporting.writes import (
     ATTEMPTS,
     WATERMARK_SECONDS,
@@ -32,69 +33,8 @@ from services.reporting.writes import (
     below,
 )
 
-
-class ReportDoc(me.Document):
-    """Each unit's report of a period (`_id` = unit|period): the first receipt and its
-    timeliness, the latest revision and what it says was done."""
-
-    meta = {"collection": "rm_submissions", "strict": False,
-            "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    period = me.IntField(required=True)
-
-
-class ScoreViewDoc(me.Document):
-    """The score in force with its breakdown (`_id` = unit|period)."""
-
-    meta = {"collection": "rm_scores", "strict": False, "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    period = me.IntField(required=True)
-
-
-class ReminderViewDoc(me.Document):
-    """One reminder and its latest status (`_id` = unit|period|stage|channel|recipient)."""
-
-    meta = {"collection": "rm_reminders", "strict": False,
-            "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    period = me.IntField(required=True)
-
-
-class StandingsViewDoc(me.Document):
-    """The latest standings of a cluster (`_id` = cluster|period)."""
-
-    meta = {"collection": "rm_standings", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class ProposalsViewDoc(me.Document):
-    """The latest recognition proposals of a period (`_id` = period)."""
-
-    meta = {"collection": "rm_proposals", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class LeadershipViewDoc(me.Document):
-    """A cluster's head and deputy for the year they serve (`_id` = cluster|period)."""
-
-    meta = {"collection": "rm_leadership", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class MetaDoc(me.Document):
-    """`watermark`: the time of the newest event applied (what a report reflects);
-    `version|<period>`: a token that changes after every write the national synthesis
-    of that period reads (`writes.Versions`)."""
-
-    meta = {"collection": "rm_meta", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
 # The collections the national synthesis reads by period (the version token's writes).
 VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_proposals"})
-
-DOCUMENTS: list[Any] = [ReportDoc, ScoreViewDoc, ReminderViewDoc, StandingsViewDoc,
-                        ProposalsViewDoc, LeadershipViewDoc, MetaDoc]
 
 
 async def _stored(coll: AsyncCollection[Any], key: str, keep: tuple[str, ...]
@@ -157,7 +97,8 @@ class ReadModel:
         bounds = self.known[self.reports.name].get(key)  # (first_revision, revision)
         if bounds is not None and not below(rev, bounds[0]) and not below(bounds[1], rev):
             return False  # neither an earlier first report nor a later revision
-        update = {"$setOnInsert": base, "$min": {"first": first}, "$max": {"latest": latest}}
+        update = validated_update(ReportDoc, {
+            "$setOnInsert": base, "$min": {"first": first}, "$max": {"latest": latest}}, key)
         for _ in range(ATTEMPTS):
             try:
                 result = await self.reports.update_one({"_id": key}, update, upsert=True)
@@ -207,6 +148,7 @@ class ReadModel:
         newer doc: one conditional write (`{_id, order: {$lt: new}}`, upsert for a
         document dropped meanwhile; a duplicate key: another writer was first, read it
         again). Known `_id`, stale doc: nothing, or the fill."""
+        validated(BY_COLLECTION[coll.name], doc)
         key, order, epoch = doc["_id"], doc["order"], self.epoch
         # Only the collections the national synthesis reads count for the version token.
         period = int(doc["period"]) if coll.name in VERSIONED else None

@@ -22,9 +22,10 @@ from services.scoring.rankings import Rankings
 from services.scoring.register import LeadershipRegister
 from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook, load_rubrics
+from services.scoring.schema import DOCUMENTS
 from services.scoring.service import Scorer
 from services.scoring.settings import ScoringSettings
-from services.scoring.store import DOCUMENTS, LeadershipStore, ScoreStore
+from services.scoring.store import LeadershipStore, ScoreStore
 
 
 @dataclass

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import mongoengine as me
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -18,7 +17,18 @@ from pymongo.errors import DuplicateKeyError
 from services.common.kafka import TransientError
 from services.common.mongo import BulkUpserts, ByIdReads
 from services.common.pagination import Key, PageRequest, page_of_query
+from services.common.schema import validated, validated_update
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
+from services.scoring.schema import (
+    CandidateDoc,
+    LeadershipDoc,
+    PendingRankingsDoc,
+    PublicationDoc,
+    RubricSelectionDoc,
+    ScoreDoc,
+    ScoreHistoryDoc,
+    ScoringMetaDoc,
+)
 from services.scoring.standings import certificate_candidate
 
 T = TypeVar("T")
@@ -32,92 +42,6 @@ CANDIDATES_BACKFILL = "certificate-candidates-backfill-v1"
 # reads of it (total, max, on time, arrival for the tie-break, the event id for the basis).
 CANDIDATE_FIELDS = ("unit_id", "period", "unit_type", "total", "max", "on_time",
                     "first_received_at", "received_at", "rubric_version", "event_id")
-
-
-class ScoreDoc(me.Document):
-    """The score in force (`_id` = unit|period) in its embedded `current` (revision and
-    `seq` first, see `ScoreStore.save`); only a newer revision, or a later scoring of
-    the same revision (a rescore), replaces it."""
-
-    meta = {"collection": "scores", "strict": False,
-            "indexes": [{"fields": ["period", "unit_id"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-
-
-class ScoreHistoryDoc(me.Document):
-    """Every score (`_id` = unit|period|rubric version|r<revision>); never deleted."""
-
-    meta = {"collection": "score_history", "strict": False,
-            "indexes": [{"fields": ["unit_id", "period", "rubric_version"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-    rubric_version = me.StringField(required=True)
-
-
-class RubricSelectionDoc(me.Document):
-    """The rubric an operator's rescore put in force (`_id` = unit type|period)."""
-
-    meta = {"collection": "rubric_selections", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class LeadershipDoc(me.Document):
-    """The leadership register (`_id` = cluster|period served): a suggestion, or an
-    operator's decision with every earlier decision in `decisions`."""
-
-    meta = {"collection": "leadership", "strict": False,
-            "indexes": [{"fields": ["cluster_id", "period"]}]}
-    id = me.StringField(primary_key=True)
-    cluster_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-
-
-class PublicationDoc(me.Document):
-    """The content hash last published per stream (`_id` = kind|subject|period)."""
-
-    meta = {"collection": "publications", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class PendingRankingsDoc(me.Document):
-    """A period whose standings and proposals are still to be published (`_id` = period),
-    with the units whose scores changed and the token of the latest marking. Written
-    before a score's record is done, deleted once a recomputation that read the scores
-    after that marking has published (services/scoring/rankings.py): so a crash between
-    storing a score and publishing the standings loses nothing. A handful of documents."""
-
-    meta = {"collection": "rankings_pending", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-class CandidateDoc(me.Document):
-    """A certificate candidate (`_id` = period|unit): a unit, in a cluster or not, whose
-    score in force was reported on time with at least 85% of its maximum
-    (standings.certificate_candidate), with what the proposals read of that score in an
-    embedded `current` (revision and `seq` first, as `scores`). Written by `_id` in
-    ScoreStore.save's path, deleted when the score in force no longer qualifies, so the
-    proposals find the period's candidates without reading `scores`. Only candidates are
-    kept: a few percent of the scores, bounded by the certificates the proposals list."""
-
-    meta = {"collection": "certificate_candidates", "strict": False,
-            "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-
-
-class ScoringMetaDoc(me.Document):
-    """Markers of one-time migrations (`_id` = the migration), read by `_id`."""
-
-    meta = {"collection": "scoring_meta", "strict": False}
-    id = me.StringField(primary_key=True)
-
-
-DOCUMENTS = [ScoreDoc, ScoreHistoryDoc, RubricSelectionDoc, LeadershipDoc, PublicationDoc,
-             PendingRankingsDoc, CandidateDoc, ScoringMetaDoc]
 
 
 def flat_score(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -197,7 +121,8 @@ class ScoreStore:
         key = score_key(doc["unit_id"], doc["period"])
         if not in_history:
             hid = history_key(doc)
-            await self._history_writes({"_id": hid}, {**doc, "_id": hid})
+            await self._history_writes({"_id": hid},
+                                       validated(ScoreHistoryDoc, {**doc, "_id": hid}))
         if read:
             current = await self.current(doc["unit_id"], doc["period"])
         if current is not None:
@@ -208,8 +133,9 @@ class ScoreStore:
                 # candidate again, in case the process died between the two writes.
                 await self.keep_candidate(doc)
                 return True
-        update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
-                  "$max": {"current": _in_force_value(doc)}}
+        update = validated_update(ScoreDoc, {
+            "$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
+            "$max": {"current": _in_force_value(doc)}}, key)
         for _ in range(3):
             try:
                 result = await self.scores.update_one({"_id": key}, update, upsert=True)
@@ -240,8 +166,9 @@ class ScoreStore:
             if was_candidate:
                 await self.candidates.delete_one({"_id": key})
             return
-        update = {"$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
-                  "$max": {"current": _in_force_value(doc, CANDIDATE_FIELDS)}}
+        update = validated_update(CandidateDoc, {
+            "$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
+            "$max": {"current": _in_force_value(doc, CANDIDATE_FIELDS)}}, key)
         await self._candidate_writes({"_id": key}, update)
 
     async def candidates_of(self, period: int) -> dict[str, dict[str, Any]]:
@@ -278,7 +205,8 @@ class ScoreStore:
                 written += certificate_candidate(now)
         await self.meta.replace_one(
             {"_id": CANDIDATES_BACKFILL},
-            {"done_at": datetime.now(UTC).isoformat(), "candidates": written}, upsert=True)
+            validated(ScoringMetaDoc, {"done_at": datetime.now(UTC).isoformat(),
+                                       "candidates": written}), upsert=True)
         return written
 
     async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -318,8 +246,9 @@ class ScoreStore:
         token each time, so a recomputation that read the scores before this marking
         cannot delete it (unmark_pending). Returns the token."""
         token = uuid.uuid4().hex
-        update = {"$set": {"token": token, "period": period},
-                  "$addToSet": {"units": {"$each": sorted(set(unit_ids))}}}
+        update = validated_update(PendingRankingsDoc, {
+            "$set": {"token": token, "period": period},
+            "$addToSet": {"units": {"$each": sorted(set(unit_ids))}}}, period)
         try:
             await self.pending.update_one({"_id": str(period)}, update, upsert=True)
         except DuplicateKeyError:
@@ -346,8 +275,9 @@ class ScoreStore:
     async def select(self, unit_type: str, period: int, version: str, at: Any) -> None:
         await self.selections.replace_one(
             {"_id": f"{unit_type}|{period}"},
-            {"unit_type": unit_type, "period": period, "rubric_version": version,
-             "selected_at": at}, upsert=True)
+            validated(RubricSelectionDoc, {"unit_type": unit_type, "period": period,
+                                           "rubric_version": version, "selected_at": at}),
+            upsert=True)
 
     # -- what was last published, to publish only changes -----------------------------
 
@@ -356,8 +286,8 @@ class ScoreStore:
         return str(doc["hash"]) if doc else None
 
     async def mark_published(self, stream: str, content_hash: str) -> None:
-        await self.publications.replace_one({"_id": stream}, {"hash": content_hash},
-                                            upsert=True)
+        await self.publications.replace_one(
+            {"_id": stream}, validated(PublicationDoc, {"hash": content_hash}), upsert=True)
 
 
 class LeadershipStore:
@@ -388,11 +318,14 @@ class LeadershipStore:
         key = f"{doc['cluster_id']}|{doc['period']}"
         try:
             await self.register.replace_one({"_id": key, "status": "suggested"},
-                                            {**doc, "_id": key}, upsert=True)
+                                            validated(LeadershipDoc, {**doc, "_id": key}),
+                                            upsert=True)
         except DuplicateKeyError:
             return False
         return True
 
     async def decide(self, doc: dict[str, Any]) -> None:
         key = f"{doc['cluster_id']}|{doc['period']}"
-        await self.register.replace_one({"_id": key}, {**doc, "_id": key}, upsert=True)
+        await self.register.replace_one({"_id": key},
+                                        validated(LeadershipDoc, {**doc, "_id": key}),
+                                        upsert=True)

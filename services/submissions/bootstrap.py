@@ -14,9 +14,10 @@ from services.submissions.agents import request_handler
 from services.submissions.api import build_router, request_schema_component
 from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
+from services.submissions.schema import DOCUMENTS
 from services.submissions.service import Intake
 from services.submissions.settings import SubmissionsSettings
-from services.submissions.store import DOCUMENTS, SubmissionStore
+from services.submissions.store import SubmissionStore
 
 
 def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:

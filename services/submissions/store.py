@@ -1,5 +1,5 @@
-"""The submissions database: documents (mongoengine, for indexes) and the async
-queries the request and stream paths use (pymongo).
+"""The submissions database: the async queries the request and stream paths use
+(pymongo), each document checked against its class in services/submissions/schema.py.
 
 The hot paths read and write by `_id` only: the local FerretDB pushes nothing else down to
 SQL and decodes every document of a collection for any other filter or sort (~1 ms per
@@ -21,7 +21,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-import mongoengine as me
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
@@ -29,108 +28,19 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from services.common.batching import GroupCommit
 from services.common.mongo import DUPLICATE_KEY, Upsert, upsert_all
 from services.common.pagination import Key, PageRequest, page_of_query
+from services.common.schema import validated, validated_set, validated_update
+from services.submissions.schema import (
+    MarkerDoc,
+    OutboxDoc,
+    SubmissionDoc,
+    SubmissionHeadDoc,
+    SubmissionKeyDoc,
+    UnlockDoc,
+)
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
 BACKFILL_MARKER = "backfill:keys-heads-outbox:v1"
-
-
-class SubmissionDoc(me.Document):
-    """One revision of a unit's report. Its event (`event`, `published`) is stored with
-    it in one write; the `outbox` entry tells the relay it is pending."""
-
-    meta = {
-        "collection": "submissions",
-        "indexes": [
-            # The idempotency claim: one submission per unit and key whatever the pointers say.
-            {"fields": ["unit_id", "idempotency_key"], "unique": True},
-            # page_for (a unit's revisions). The relay reads the outbox, not a
-            # (published, stored_at) index any more: an existing one may be dropped.
-            {"fields": ["unit_id", "period", "-revision"]},
-        ],
-    }
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-    revision = me.IntField(required=True)
-    idempotency_key = me.StringField(required=True)
-    content_hash = me.StringField(required=True)
-    received_at = me.DateTimeField(required=True)
-    deadline = me.DateTimeField(required=True)
-    on_time = me.BooleanField(required=True)
-    supersedes = me.StringField(null=True)
-    content = me.DictField(required=True)
-    event = me.DictField(required=True)
-    published = me.BooleanField(default=False)
-    published_at = me.DateTimeField(null=True)
-    stored_at = me.DateTimeField(required=True)
-    # What changed since the previous revision (paths with before and after values).
-    changes = me.ListField(me.DictField(), default=list)
-
-
-class SubmissionKeyDoc(me.Document):
-    """Which submission an Idempotency-Key produced (`_id` = unit|key): a replay is one
-    read by `_id`. Written after the submission; a missing one is found again through the
-    unique index when the replay's insert conflicts."""
-
-    meta = {"collection": "submission_keys"}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    submission_id = me.StringField(required=True)
-    content_hash = me.StringField(required=True)
-
-
-class SubmissionHeadDoc(me.Document):
-    """The latest revision of a unit's period (`_id` = unit|period), only ever raised
-    (`$max`). Written after the submission, so it may lag behind by a crash: the next
-    revision's insert then conflicts and raises it."""
-
-    meta = {"collection": "submission_heads"}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-    revision = me.IntField(required=True)
-    # The first report's timeliness, which every amendment keeps.
-    on_time = me.BooleanField(required=True)
-
-
-class OutboxDoc(me.Document):
-    """A submission (`_id` = its id) that may not be on Kafka yet. Written BEFORE the
-    submission, deleted after it is marked published: the relay lists only these. An
-    entry whose submission is published, or was never stored, is harmless: the relay
-    checks and deletes it."""
-
-    meta = {"collection": "outbox"}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    stored_at = me.DateTimeField(required=True)
-
-
-class MarkerDoc(me.Document):
-    """One-time data changes already done (`_id` = their name)."""
-
-    meta = {"collection": "submission_markers"}
-    id = me.StringField(primary_key=True)
-    done_at = me.DateTimeField(required=True)
-    submissions = me.IntField(required=True)
-
-
-class UnlockDoc(me.Document):
-    """An operator's decision on amending a unit's period (`_id` = unit|period): an
-    unlock until `expires_at`, or a lock (`locked_reason`) that refuses amendments."""
-
-    meta = {"collection": "unlocks"}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = me.IntField(required=True)
-    reason = me.StringField(required=True)
-    granted_at = me.DateTimeField(required=True)
-    expires_at = me.DateTimeField(null=True)
-    locked_reason = me.StringField(null=True)
-
-
-DOCUMENTS = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc, MarkerDoc,
-             UnlockDoc]
 
 
 # An upsert by `_id`: the filter and the update (or the whole document).
@@ -192,14 +102,15 @@ class SubmissionStore:
     async def _pend_all(self, entries: list[tuple[str, str, datetime]]) -> list[None]:
         # Upserts racing another writer's upsert of the same entry wrote the same thing.
         await upsert_all(self.outbox, [
-            ({"_id": sid}, {"$set": {"unit_id": unit_id, "stored_at": when}})
+            ({"_id": sid}, {"$set": validated_set(
+                OutboxDoc, {"unit_id": unit_id, "stored_at": when}, sid)})
             for sid, unit_id, when in entries])
         return [None] * len(entries)
 
     async def insert(self, doc: dict[str, Any]) -> bool:
         """Claim the revision (`_id`) and the idempotency key (unique index) in one
         insert; False if either is taken."""
-        return await self._insert(doc)
+        return await self._insert(validated(SubmissionDoc, doc))
 
     async def _insert_all(self, docs: list[dict[str, Any]]) -> list[bool | Exception]:
         """One unordered insert: each document is claimed or refused on its own."""
@@ -220,9 +131,10 @@ class SubmissionStore:
         await self._remember(doc)
 
     async def _remember_all(self, docs: list[dict[str, Any]]) -> list[None]:
-        pointers = [({"_id": key_id(d["unit_id"], d["idempotency_key"])}, {
-            "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
-            "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
+        pointers = [({"_id": key_id(d["unit_id"], d["idempotency_key"])}, validated(
+            SubmissionKeyDoc, {"_id": key_id(d["unit_id"], d["idempotency_key"]),
+                               "unit_id": d["unit_id"], "submission_id": d["_id"],
+                               "content_hash": d["content_hash"]})) for d in docs]
         # A concurrent upsert of a pointer wrote the same; heads are raised on their own.
         await asyncio.gather(upsert_all(self.keys, pointers, replace=True),
                              self._raise_heads(docs))
@@ -237,10 +149,10 @@ class SubmissionStore:
             hid = head_id(d["unit_id"], d["period"])
             if hid not in latest or latest[hid]["revision"] < d["revision"]:
                 latest[hid] = d
-        heads = [({"_id": hid}, {
+        heads = [({"_id": hid}, validated_update(SubmissionHeadDoc, {
             "$max": {"revision": d["revision"]},
             "$setOnInsert": {"unit_id": d["unit_id"], "period": d["period"],
-                             "on_time": d["on_time"]}}) for hid, d in latest.items()]
+                             "on_time": d["on_time"]}}, hid)) for hid, d in latest.items()]
         # Two first upserts raced; the head exists now: raise it.
         for flt, update in await upsert_all(self.heads, heads):
             await self.heads.update_one(flt, {"$max": update["$max"]})
@@ -251,7 +163,8 @@ class SubmissionStore:
     async def _mark_all_published(self, marks: list[tuple[str, datetime]]) -> list[None]:
         # Marked before the entries go: a crash between leaves entries the relay deletes.
         await self.submissions.bulk_write([
-            UpdateOne({"_id": sid}, {"$set": {"published": True, "published_at": when}})
+            UpdateOne({"_id": sid}, {"$set": validated_set(
+                SubmissionDoc, {"published": True, "published_at": when}, sid)})
             for sid, when in marks], ordered=False)
         await self.outbox.bulk_write([DeleteOne({"_id": sid}) for sid, _ in marks],
                                      ordered=False)
@@ -299,13 +212,15 @@ class SubmissionStore:
         await upsert_all(self.outbox, ops_outbox)
         await self.markers.replace_one(
             {"_id": BACKFILL_MARKER},
-            {"_id": BACKFILL_MARKER, "done_at": when, "submissions": len(docs)}, upsert=True)
+            validated(MarkerDoc, {"_id": BACKFILL_MARKER, "done_at": when,
+                                  "submissions": len(docs)}), upsert=True)
         return len(docs)
 
     async def unlock_for(self, unit_id: str, period: int) -> dict[str, Any] | None:
         return await self.unlocks.find_one({"_id": f"{unit_id}|{period}"})
 
     async def grant_unlock(self, doc: dict[str, Any]) -> None:
-        await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        await self.unlocks.replace_one({"_id": doc["_id"]}, validated(UnlockDoc, doc),
+                                       upsert=True)
 
 

@@ -18,7 +18,8 @@ from pymongo import AsyncMongoClient
 from services.common.mongo import connect_odm, upsert_all
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
-from services.submissions.store import BACKFILL_MARKER, DOCUMENTS, SubmissionStore
+from services.submissions.schema import DOCUMENTS
+from services.submissions.store import BACKFILL_MARKER, SubmissionStore
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
@@ -117,6 +118,8 @@ def test_the_batched_writes_keep_each_claim_on_the_real_server(stack: Stack) -> 
         return {"_id": domain.submission_id(unit, PERIOD, revision), "unit_id": unit,
                 "period": PERIOD, "revision": revision, "idempotency_key": key,
                 "content_hash": key, "on_time": True, "published": False,
+                "received_at": datetime.now(UTC), "deadline": datetime.now(UTC),
+                "content": {"unit_id": unit}, "event": {"id": key},
                 "stored_at": datetime.now(UTC)}
 
     async def scenario() -> None:

@@ -299,8 +299,9 @@ def test_open_claims_follow_the_ledger_entries_in_sending() -> None:
         w = World(local(27, 10))
         key = ledger_key("province:a", PERIOD, "d-3", "email", "u0@example.vn")
         now = datetime.now(UTC)
-        entry = {"_id": key, "unit_id": "province:a", "status": "sending", "owner": "me",
-                 "touched_at": now}
+        entry = {"_id": key, "unit_id": "province:a", "period": PERIOD, "stage": "d-3",
+                 "channel": "email", "recipient": "u0@example.vn", "status": "sending",
+                 "owner": "me", "touched_at": now}
         assert await w.ledger.claim(entry)
         assert w.db["open_claims"].docs[key]["since"] == now
         assert not await w.ledger.claim(entry)  # taken: the claim stays open
