@@ -101,3 +101,29 @@ def test_a_request_without_a_valid_proof_is_unauthenticated(tmp_path: Path,
     with pytest.raises(Rejected) as refused:
         proof.check(Message(value, headers))
     assert refused.value.reason == "unauthenticated"
+
+
+def binary(unit: str, subject: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A binary-mode request: the value is the data, the subject a `ce_subject` header."""
+    return json.dumps({"unit_id": unit}).encode(), [
+        ("content-type", b"application/json"), ("ce_specversion", b"1.0"),
+        ("ce_subject", subject.encode())]
+
+
+@pytest.mark.parametrize("subject, unit, admitted", [
+    ("province:a", "province:a", True),
+    ("province:b", "province:a", False),  # the subject header claims another unit
+    ("province:a", "province:b", False),  # the signed data claims another unit
+])
+def test_a_binary_mode_request_is_signed_over_its_value_and_its_subject_checked(
+        tmp_path: Path, subject: str, unit: str, admitted: bool) -> None:
+    proof, keys = proof_with(tmp_path, ["province:a", "province:b"])
+    value, headers = binary(unit, subject)
+    key = keys["province:a"]
+    message = Message(value, [*headers, *signed_headers(key["key_id"], key["key"], value)])
+    if admitted:
+        proof.check(message)
+        return
+    with pytest.raises(Rejected) as refused:
+        proof.check(message)
+    assert refused.value.extra["why"] == "other-unit"
