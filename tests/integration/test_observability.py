@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 
+from services.common.topics import SCORES, SUBMISSIONS
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
 
 pytestmark = pytest.mark.integration
 SERVICES = ("submissions", "scoring", "notifications", "reporting")
+
+
+PERIOD = 2088  # this file's own period for the trace tree: no other test submits for it
 
 
 def spans_with(stack: Stack, trace_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -55,6 +59,65 @@ def test_one_submission_is_one_trace_across_all_four_services(
     consumers = [s for svc in ("scoring", "notifications", "reporting") for s in found[svc]
                  if s["name"].startswith("emulation.submissions.v1")]
     assert len(consumers) >= 3  # one consumer span per service, all in the caller's trace
+
+
+def test_one_submission_s_trace_is_one_tree_of_http_database_and_kafka_spans(
+        clock: Stack, example_request: dict) -> None:
+    """The instrumentations' spans (FastAPI, pymongo, aiokafka) and the record loop's
+    processing spans make one tree: the POST is the root, every span's parent is in the
+    trace, and each service's consumer span is the child of the producer span of the
+    record it processed."""
+    stack = clock
+    stack.set_clock(f"{PERIOD}-11-20T09:00:00+07:00")
+    unit = "ministry:foreign-affairs"
+    trace_id = secrets.token_hex(16)
+    caller = secrets.token_hex(8)  # the ministry's own span: the POST's remote parent
+    with stack.client("submissions", stack.token(unit)) as c:
+        r = c.post("/v1/submissions", json=request_for(example_request, unit, PERIOD),
+                   headers={"Idempotency-Key": unique_key(),
+                            "traceparent": f"00-{trace_id}-{caller}-01"})
+    assert r.status_code == 202, r.text
+
+    def complete() -> list[dict[str, Any]]:
+        found = spans_with(stack, trace_id)
+        spans = [s for svc in found.values() for s in svc]
+        processed = {s["service"] for s in spans
+                     if s["name"] == f"{SUBMISSIONS} process"}
+        return spans if processed >= {"scoring", "notifications", "reporting"} and any(
+            s["name"] == f"{SCORES} process" for s in spans) else []
+
+    spans = wait_for("the trace to reach all four services", complete, timeout=60)
+    by_id = {s["span_id"]: s for s in spans}
+    [root] = [s for s in spans if s["parent_id"] not in by_id]
+    assert (root["service"], root["name"]) == ("submissions", "POST /v1/submissions")
+    assert root["parent_id"] == caller
+    assert root["attributes"]["http.route"] == "/v1/submissions"
+
+    def ancestors(span: dict[str, Any]) -> list[str]:
+        chain = []
+        while span["parent_id"] in by_id:
+            span = by_id[span["parent_id"]]
+            chain.append(span["name"])
+        return chain
+
+    for service in SERVICES:  # every service wrote to its database within this trace
+        assert any(s["service"] == service and s["attributes"].get("db.system") == "mongodb"
+                   for s in spans), service
+    sends = {s["span_id"]: s for s in spans if s["name"].endswith(" send")}
+    produced = [s for s in sends.values() if s["attributes"].get(
+        "messaging.destination.name") == SUBMISSIONS and s["service"] == "submissions"]
+    assert produced and produced[0]["attributes"]["messaging.system"] == "kafka"
+    for span in spans:
+        if span["name"].endswith(" process"):
+            topic = span["name"].removesuffix(" process")
+            parent = sends[span["parent_id"]]
+            assert parent["attributes"]["messaging.destination.name"] == topic
+    # The scores a submission produced in scoring reach reporting in the same tree.
+    [scored] = [s for s in spans if s["name"] == f"{SCORES} process"
+                and s["service"] == "reporting"]
+    assert ancestors(scored)[-1] == "POST /v1/submissions"
+    assert {"scoring.score", f"{SUBMISSIONS} process", f"{SUBMISSIONS} send"} <= set(
+        ancestors(scored))
 
 
 def test_pipeline_metrics_move_when_events_flow(stack: Stack, example_request: dict) -> None:
