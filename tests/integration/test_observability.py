@@ -52,8 +52,12 @@ def test_one_submission_is_one_trace_across_all_four_services(
         r = c.post("/v1/submissions", json=request_for(example_request, unit, 2026),
                    headers={"Idempotency-Key": unique_key(), "traceparent": parent})
     assert r.status_code == 202, r.text
-    found = wait_for("spans from all four services", lambda: (
-        spans := spans_with(stack, trace_id)) and set(spans) == set(SERVICES) and spans)
+    # A consumer's span is written once it ends, after its database spans (its
+    # children): wait for the consumer spans themselves, not for any span of a service.
+    found = wait_for("consumer spans from all four services", lambda: (
+        spans := spans_with(stack, trace_id)) and set(spans) == set(SERVICES) and all(
+            any(s["name"] == f"{SUBMISSIONS} process" for s in spans[svc])
+            for svc in ("scoring", "notifications", "reporting")) and spans)
     assert any(s["name"] == "submissions.submit" for s in found["submissions"])
     assert any(s["name"] == "scoring.score" for s in found["scoring"])
     consumers = [s for svc in ("scoring", "notifications", "reporting") for s in found[svc]
@@ -83,8 +87,12 @@ def test_one_submission_s_trace_is_one_tree_of_http_database_and_kafka_spans(
         spans = [s for svc in found.values() for s in svc]
         processed = {s["service"] for s in spans
                      if s["name"] == f"{SUBMISSIONS} process"}
-        return spans if processed >= {"scoring", "notifications", "reporting"} and any(
-            s["name"] == f"{SCORES} process" for s in spans) else []
+        ids = {s["span_id"] for s in spans}
+        # Each service writes its spans every 200 ms: a consumer's may come before the
+        # producer's span it points to.
+        linked = all(s["parent_id"] in ids for s in spans if s["name"].endswith(" process"))
+        return spans if linked and processed >= {"scoring", "notifications", "reporting"} \
+            and any(s["name"] == f"{SCORES} process" for s in spans) else []
 
     spans = wait_for("the trace to reach all four services", complete, timeout=60)
     by_id = {s["span_id"]: s for s in spans}
@@ -144,3 +152,21 @@ def test_pipeline_metrics_move_when_events_flow(stack: Stack, example_request: d
     assert metric(text, "event_processing_delay_seconds_count",
                   topic="emulation.submissions.v1") >= 1
     assert 'kafka_consumer_lag_records{partition="' in text
+
+
+def test_an_audited_action_records_the_trace_of_its_request(stack: Stack) -> None:
+    """The audit record names the trace of the request that made it (the FastAPI
+    instrumentation's server span, continued from the caller's traceparent)."""
+    trace_id = secrets.token_hex(16)
+    with stack.as_operator("notifications") as c:
+        r = c.post("/v1/admin/providers/reset",
+                   headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+        assert r.status_code == 200, r.text
+        trail = c.get("/v1/audit", params={"limit": 50})
+    assert trail.status_code == 200, trail.text
+    assert [rec["trace_id"] for rec in trail.json()["records"]
+            if rec["trace_id"] == trace_id] == [trace_id]
+    server = wait_for("the action's server span", lambda: [
+        s for s in spans_with(stack, trace_id).get("notifications", ())
+        if s["name"] == "POST /v1/admin/providers/reset"])
+    assert server[0]["attributes"]["http.route"] == "/v1/admin/providers/reset"
