@@ -19,6 +19,7 @@ SERVICES = ("submissions", "scoring", "notifications", "reporting")
 
 
 PERIOD = 2088  # this file's own period for the trace tree: no other test submits for it
+REMINDER_PERIOD = 2090  # and for the reminder's trace: no other test has a campaign for it
 
 
 def spans_with(stack: Stack, trace_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -170,3 +171,61 @@ def test_an_audited_action_records_the_trace_of_its_request(stack: Stack) -> Non
         s for s in spans_with(stack, trace_id).get("notifications", ())
         if s["name"] == "POST /v1/admin/providers/reset"])
     assert server[0]["attributes"]["http.route"] == "/v1/admin/providers/reset"
+
+
+def test_a_reminder_s_trace_holds_the_pass_the_database_and_the_outgoing_sms_call(
+        clock: Stack) -> None:
+    """An operator's tick sends an SMS through the HTTP gateway (SMPP made to fail): the
+    httpx instrumentation's client span is the child of the provider's send, in a trace
+    that also holds the pass's database commands. The scheduler's own timer may run the
+    pass first: then its trace is the one checked, rooted at `notifications.pass`."""
+    from tests.integration.test_notifications_faults import reset_providers
+    from tests.integration.test_notifications_season import put_campaign, units_of, when
+
+    stack, period = clock, REMINDER_PERIOD
+    registry = units_of(stack, period)
+    unit = next(u for u, c in sorted(registry.items())
+                if u.startswith("ministry:") and c["phones"])
+    put_campaign(stack, period, [unit], channels=["sms"])
+    fail_smpp = stack.sinks_dir / "fail-smpp"
+    trace_id = secrets.token_hex(16)
+    try:
+        fail_smpp.touch()
+        stack.set_clock(when(period, "d-7"))
+        with stack.as_operator("notifications") as c:
+            r = c.post("/v1/admin/tick", timeout=180,
+                       headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+        assert r.status_code == 200, r.text
+
+        def sms_call() -> list[dict[str, Any]]:
+            spans = [json.loads(line) for line in (Path(stack.cfg.state) / "traces" /
+                     "notifications.jsonl").read_text().splitlines()]
+            sends = {s["span_id"] for s in spans if s["name"] == "notifications.send"
+                     and s["attributes"].get("emulation.period") == period
+                     and s["attributes"].get("notification.channel") == "sms"}
+            gateway = {s["span_id"] for s in spans
+                       if s["name"] == "notifications.provider.send"
+                       and s["parent_id"] in sends
+                       and s["attributes"].get("notification.provider") == "http-sms"}
+            calls = [s for s in spans if s["parent_id"] in gateway and s["name"] == "POST"]
+            if not calls:
+                return []
+            found = [s for s in spans if s["trace_id"] == calls[0]["trace_id"]]
+            ids = {s["span_id"] for s in found}
+            # Complete once its root (written last, when the pass or request ends) is in.
+            return found if sum(s["parent_id"] not in ids for s in found) == 1 else []
+
+        spans = wait_for("the SMS gateway call's span", sms_call, timeout=60)
+    finally:
+        fail_smpp.unlink(missing_ok=True)
+        reset_providers(stack)
+    by_id = {s["span_id"]: s for s in spans}
+    [call] = [s for s in spans if s["name"] == "POST" and s["parent_id"] in by_id
+              and by_id[s["parent_id"]]["name"] == "notifications.provider.send"][:1]
+    assert str(call["attributes"].get("url.full", call["attributes"].get("http.url", ""))
+               ).endswith("/sms"), call["attributes"]
+    assert any(s["attributes"].get("db.system") == "mongodb" for s in spans)
+    roots = {s["name"] for s in spans if s["parent_id"] not in by_id}
+    assert roots <= {"POST /v1/admin/tick", "notifications.pass"}, roots
+    if "POST /v1/admin/tick" in roots:
+        assert call["trace_id"] == trace_id  # the operator's own trace
