@@ -347,8 +347,9 @@ def observability_phase(stack: BenchStack, plan: Plan, results: Results, n: int)
                     anchors=[median(cpus["off"])], higher=False, goal=0.1))
     results.note("Observability", f"runs of {plan.observability_seconds:g} s (at most {n} "
                  "requests), the submissions service restarted for each set-up; `spans, not "
-                 "exported` is the default (OTEL_TRACES_EXPORTER=none); goals: at most 10% "
-                 "slower or 10% more CPU than tracing off")
+                 "exported` is `make up`'s default (OTEL_TRACES_EXPORTER=none); spans from "
+                 "the OpenTelemetry instrumentations (FastAPI, pymongo, aiokafka); goals: "
+                 "at most 10% slower or 10% more CPU than tracing off")
 
 
 def e2e_phase(stack: BenchStack, plan: Plan, results: Results) -> None:

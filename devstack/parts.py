@@ -161,6 +161,10 @@ def service_env(cfg: StackConfig, name: str) -> dict[str, str]:
         "EMULATION_MONGO_SERIAL_WRITES": os.environ.get("EMULATION_MONGO_SERIAL_WRITES",
                                                         "true"),
         "PYTHONUNBUFFERED": "1",
+        # Tracing as compose and k8s set it, but no exporter unless asked for: the
+        # specification's default (`otlp`) would send to a collector the stack lacks.
+        "OTEL_SERVICE_NAME": name,
+        "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "none"),
         **kafka_env(cfg, name),
     }
     if name == "submissions":

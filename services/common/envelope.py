@@ -1,4 +1,6 @@
-"""CloudEvents 1.0 envelope, structured JSON mode: the one event format on every topic."""
+"""CloudEvents 1.0 envelope: structured JSON mode is the one event format the platform
+produces; a record in the Kafka protocol binding's binary mode (`ce_*` headers, the value
+is the data) is read into the same Event."""
 
 from __future__ import annotations
 
@@ -98,6 +100,86 @@ def parse_event(raw: bytes | str | None) -> Event:
         raise EnvelopeError(f"value nests deeper than {MAX_DEPTH} levels") from exc
     if not isinstance(doc, dict):
         raise EnvelopeError("value is not a JSON object")
+    return _event_of(doc)
+
+
+# The Kafka protocol binding: a record whose content-type is application/cloudevents
+# (+json) is structured; one with a `ce_specversion` header is binary, its attributes in
+# `ce_<name>` headers and its value the data (here JSON, `content-type:
+# application/json`, the only data content type the platform's schemas describe).
+BINARY_PREFIX = "ce_"
+STRUCTURED_TYPE = "application/cloudevents"
+DATA_TYPE = "application/json"
+
+
+def parse_record(raw: bytes | str | None, headers: Any = None) -> Event:
+    """Decode one Kafka record, structured or binary mode (the binding's rules); raise
+    EnvelopeError with the reason if it is no event."""
+    found = _headers(headers)
+    content_type = found.get("content-type", "")
+    if content_type.lower().startswith(STRUCTURED_TYPE) or "ce_specversion" not in found:
+        return parse_event(raw)
+    return _parse_binary(raw, found, content_type)
+
+
+def binary_attributes(headers: Any) -> dict[str, str] | None:
+    """A binary-mode record's attributes by name (`subject`, ...); None for a structured
+    record, or headers parse_record would refuse."""
+    try:
+        found = _headers(headers)
+    except EnvelopeError:
+        return None
+    if "ce_specversion" not in found or found.get(
+            "content-type", "").lower().startswith(STRUCTURED_TYPE):
+        return None
+    return _attributes(found)
+
+
+def _parse_binary(raw: bytes | str | None, found: dict[str, str], content_type: str) -> Event:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != DATA_TYPE:
+        raise EnvelopeError(f"binary mode: content-type {content_type[:100]!r} is not "
+                            f"{DATA_TYPE}, the one data content type accepted")
+    if raw is None or not raw:
+        raise EnvelopeError("binary mode: empty record value (the data)")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise EnvelopeError(f"binary mode: value (the data) is not JSON: "
+                            f"{str(exc)[:200]}") from exc
+    except RecursionError as exc:
+        raise EnvelopeError(f"value nests deeper than {MAX_DEPTH} levels") from exc
+    try:
+        return _event_of({**_attributes(found), "data": data})
+    except EnvelopeError as exc:
+        raise EnvelopeError(f"binary mode: {exc}") from exc
+
+
+def _attributes(found: dict[str, str]) -> dict[str, str]:
+    return {name[len(BINARY_PREFIX):]: value for name, value in found.items()
+            if name.startswith(BINARY_PREFIX)}
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    """Header names (lower case) to UTF-8 values; a name given twice with two values
+    is refused (which one would count?)."""
+    pairs = (headers.items() if hasattr(headers, "items") else headers) or ()
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        key = str(name).lower()
+        if not (key == "content-type" or key.startswith(BINARY_PREFIX)):
+            continue
+        try:
+            text = (value.decode("utf-8") if isinstance(value, bytes | bytearray)
+                    else "" if value is None else str(value))
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError(f"header {key[:64]} is not UTF-8") from exc
+        if found.setdefault(key, text) != text:
+            raise EnvelopeError(f"header {key[:64]} given twice with different values")
+    return found
+
+
+def _event_of(doc: dict[str, Any]) -> Event:
     if doc.get("specversion") != SPECVERSION:
         raise EnvelopeError(
             f"specversion must be {SPECVERSION!r}, got {doc.get('specversion')!r}")

@@ -20,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,11 +35,10 @@ from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.pagination import PAGED, next_link
 from services.common.problems import Problem, problem_response
-from services.common.telemetry import extract_context
+from services.common.telemetry import instrument_app
 from services.common.watch import Verdict
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 # Where JsonGuard leaves the parsed body in the request's scope, for `json_body`.
 PARSED_BODY = "emulation.json_body"
@@ -311,32 +309,25 @@ def create_app(
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
                       ) -> Response:
+        # The server span is the FastAPI instrumentation's (`instrument_app` below, the
+        # outermost layer): here the request metrics and the audit record.
         started = time.perf_counter()
-        ctx = extract_context([(k, v.encode()) for k, v in request.headers.items()])
-        with tracer.start_as_current_span(
-            f"{request.method} {request.url.path}", context=ctx, kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method},
-        ) as span:
-            try:
-                response = await call_next(request)
-            except Exception as exc:
-                # The body limit raises from inside the route's read of the body, which
-                # Starlette runs in a task group: its Problem arrives wrapped.
-                problem = _problem_in(exc)
-                if problem is not None:
-                    response = problem_response(problem.status, problem.code, problem.detail,
-                                                headers=problem.headers, **problem.extra)
-                else:
-                    log.exception("unhandled error")
-                    response = problem_response(500, "internal",
-                                                "internal error; it was logged")
-            route = _route_of(request)
-            action: Action | None = request.scope.get(AUDIT_ACTION)
-            if action is not None:
-                await _write_audit(request, action, response.status_code, span)
-            span.update_name(f"{request.method} {route}")
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", response.status_code)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # The body limit raises from inside the route's read of the body, which
+            # Starlette runs in a task group: its Problem arrives wrapped.
+            problem = _problem_in(exc)
+            if problem is not None:
+                response = problem_response(problem.status, problem.code, problem.detail,
+                                            headers=problem.headers, **problem.extra)
+            else:
+                log.exception("unhandled error")
+                response = problem_response(500, "internal", "internal error; it was logged")
+        route = _route_of(request)
+        action: Action | None = request.scope.get(AUDIT_ACTION)
+        if action is not None:
+            await _write_audit(request, action, response.status_code)
         if route not in ("/metrics",):
             metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
             metrics.HTTP_LATENCY.labels(request.method, route).observe(
@@ -344,6 +335,7 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit, limit=max_body_bytes, read_timeout=body_read_timeout)
+    instrument_app(app)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
@@ -426,10 +418,10 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-async def _write_audit(request: Request, action: Action, status: int, span: Any) -> None:
+async def _write_audit(request: Request, action: Action, status: int) -> None:
     """Append the action's record with its outcome. A record that cannot be written is
     logged with everything it held (the action itself was done or refused already)."""
-    ctx = span.get_span_context()
+    ctx = trace.get_current_span().get_span_context()
     trace_id = f"{ctx.trace_id:032x}" if ctx.is_valid else None
     record = action.record(request.app.state.service_name, status, trace_id=trace_id)
     try:

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from services.common import metrics, schemas
-from services.common.envelope import EnvelopeError, Event, new_event, parse_event
+from services.common.envelope import EnvelopeError, Event, new_event, parse_record
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.faults import IN_RECORD, FaultPoints
 from services.common.kafka_auth import KafkaAuth
@@ -306,7 +306,7 @@ class RecordLoop:
         if self.admit is not None:
             self.admit(message)
         try:
-            event = parse_event(message.value)
+            event = parse_record(message.value, message.headers)
         except EnvelopeError as exc:
             raise Rejected("bad-envelope", str(exc)) from exc
         event = dataclasses.replace(event, appended_at=appended_at(message))

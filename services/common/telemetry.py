@@ -1,9 +1,18 @@
 """OpenTelemetry tracing, configured by the standard OTEL_* variables.
 
-OTEL_TRACES_EXPORTER: `none` (default), `console`, `otlp` (OTLP over HTTP, configured
-by OTEL_EXPORTER_OTLP_ENDPOINT and friends) or `file` (JSON lines to OTEL_TRACES_FILE,
-where `{service}` is replaced by the service name; used by the tests).
-Sampling follows OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK reads them).
+OTEL_TRACES_EXPORTER: a comma-separated list of `otlp` (the specification's default: OTLP
+over HTTP, configured by OTEL_EXPORTER_OTLP_ENDPOINT and friends), `console`, `none`, or
+`file` (JSON lines to OTEL_TRACES_FILE, where `{service}` is replaced by the service
+name; used by the tests). The local stack sets `none` unless told otherwise.
+OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the service; the service's own name
+is only the fallback. Sampling follows OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG and
+OTEL_SDK_DISABLED=true turns tracing off (the SDK reads them).
+
+The spans come from the OpenTelemetry instrumentation packages: FastAPI (server spans),
+pymongo (one span per database command, also of the async client), aiokafka (a
+producer span per record, its context in the record's `traceparent` header) and httpx
+(outgoing HTTP). Faust fetches through aiokafka's fetcher, not `getone`/`getmany`, so the
+consumer side is RecordLoop's own processing span, a child of the producer span.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -55,25 +64,92 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def setup_tracing(service: str) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
-    if exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    elif exporter == "file":
-        path = os.environ.get("OTEL_TRACES_FILE", "traces-{service}.jsonl").format(
-            service=service)
-        provider.add_span_processor(file_span_processor(path))
-    elif exporter == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            log.warning("OTEL_TRACES_EXPORTER=otlp but no OTLP exporter is installed")
-        else:
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider = TracerProvider(resource=service_resource(service))
+    name = str(provider.resource.attributes.get(SERVICE_NAME, service))
+    for exporter in exporters():
+        if exporter == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter == "file":
+            path = os.environ.get("OTEL_TRACES_FILE", "traces-{service}.jsonl").format(
+                service=name)
+            provider.add_span_processor(file_span_processor(path))
+        elif exporter == "otlp":
+            try:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+            except ImportError:
+                log.warning("OTEL_TRACES_EXPORTER=otlp but no OTLP exporter is installed")
+            else:
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif exporter != "none":
+            log.warning("unknown OTEL_TRACES_EXPORTER entry ignored",
+                        extra={"fields": {"exporter": exporter}})
     trace.set_tracer_provider(provider)
+    instrument_libraries()
     return provider
+
+
+def service_resource(service: str) -> Resource:
+    """The SDK's resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; `service`
+    names the service only when neither does (the specification's precedence)."""
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: service}))
+    return resource
+
+
+def exporters() -> list[str]:
+    """OTEL_TRACES_EXPORTER as a list; `otlp` when unset, as the specification says."""
+    raw = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
+    return [e.strip().lower() for e in raw.split(",") if e.strip()] or ["otlp"]
+
+
+def tracing_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def instrument_libraries() -> None:
+    """pymongo, aiokafka's producer and httpx, once per process (they patch the
+    libraries globally); FastAPI apps are instrumented one by one (`instrument_app`)."""
+    if tracing_disabled():
+        return
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    for instrumentor in (PymongoInstrumentor(), AIOKafkaInstrumentor(),
+                         HTTPXClientInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+# Probes and scrapes make no spans: they would drown the traces that matter.
+EXCLUDED_URLS = "/healthz,/livez,/readyz,/metrics"
+
+
+def instrument_app(app: Any) -> None:
+    """Server spans for a FastAPI app (OTEL_PYTHON_FASTAPI_EXCLUDED_URLS or
+    OTEL_PYTHON_EXCLUDED_URLS replace the default exclusions)."""
+    if tracing_disabled():
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    configured = (os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS")
+                  or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS"))
+    # No span per ASGI message (`http receive` / `http send`): two more per request
+    # that say nothing the server span does not.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=configured or EXCLUDED_URLS,
+                                       exclude_spans=["receive", "send"])
+
+
+def kafka_producer_instrumented() -> bool:
+    """Whether aiokafka's producer spans and injects the trace context itself."""
+    if tracing_disabled():
+        return False
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    return bool(AIOKafkaInstrumentor().is_instrumented_by_opentelemetry)
 
 
 def file_span_processor(path: str) -> BatchSpanProcessor:
@@ -88,7 +164,10 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def inject_headers() -> list[tuple[str, bytes]]:
-    """W3C trace context of the current span, as Kafka headers."""
+    """W3C trace context of the current span, as Kafka headers (where no instrumented
+    producer adds it: a producer not set up by setup_tracing, as in unit tests)."""
+    if kafka_producer_instrumented():
+        return []
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return [(k, v.encode()) for k, v in carrier.items()]

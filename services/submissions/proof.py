@@ -5,6 +5,11 @@ under one of X's keys, in two headers:
     emulation-key-id: <key id>
     emulation-signature: v1=<lower-case hex HMAC-SHA256(key, record value bytes)>
 
+In the CloudEvents binary mode (`ce_*` headers) the value is the data, and the signature
+is still over the value bytes: the `ce_subject` header is checked against the key's unit
+like a structured record's `subject`, but the other `ce_*` attributes (`ce_id`, the
+idempotency key, among them) are outside the signature.
+
 Kafka's ACLs say which *system* may write the topic; this says which *unit* the record
 speaks for. A record without a valid proof, or whose key belongs to another unit than the
 one it claims (`subject` and `data.unit_id`), is dead-lettered as `unauthenticated` and
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common.envelope import binary_attributes
 from services.common.kafka import Rejected
 from services.submissions import metrics
 
@@ -121,7 +127,7 @@ class UnitProof:
                 or not hmac.compare_digest(digest.lower(), signature(key.key_hex, value))):
             raise _refused("bad-signature", "the signature does not verify under the "
                            "key it names", key_id=key_id[:64])
-        for claim in _claims(value):
+        for claim in _claims(value, message.headers):
             if claim != key.unit_id:
                 raise _refused("other-unit", f"signed with a key of {key.unit_id}, the "
                                f"record speaks for {claim[:200]}", key_id=key_id[:64])
@@ -140,15 +146,21 @@ def _headers(raw: Any) -> dict[str, str]:
     return found
 
 
-def _claims(value: bytes) -> list[str]:
-    """The units a (signed) value speaks for: its subject and data.unit_id. A value that
-    is not such JSON claims none here; the envelope check refuses it next."""
+def _claims(value: bytes, headers: Any) -> list[str]:
+    """The units a record speaks for: its subject and data.unit_id, from the (signed)
+    value in structured mode; in binary mode the value is the data and the subject is
+    the `ce_subject` header. A value that is not such JSON claims none here; the
+    envelope check refuses it next."""
     try:
         doc = json.loads(value)
     except (ValueError, RecursionError):
         return []
     if not isinstance(doc, dict):
         return []
-    data = doc.get("data")
-    found = [doc.get("subject"), data.get("unit_id") if isinstance(data, dict) else None]
+    binary = binary_attributes(headers)
+    if binary is not None:
+        found = [binary.get("subject"), doc.get("unit_id")]
+    else:
+        data = doc.get("data")
+        found = [doc.get("subject"), data.get("unit_id") if isinstance(data, dict) else None]
     return [str(c) for c in found if c is not None]

@@ -110,3 +110,29 @@ def test_a_client_properties_file_gives_back_its_credentials_and_bootstrap() -> 
         text = "# admin\nbootstrap.servers=127.0.0.1:9092\n" + auth.java_properties()
         assert KafkaAuth.from_java_properties(text) == (auth, "127.0.0.1:9092")
     assert KafkaAuth.from_java_properties("security.protocol=PLAINTEXT\n")[1] is None
+
+
+def binary(unit: str, subject: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A binary-mode request: the value is the data, the subject a `ce_subject` header."""
+    return json.dumps({"unit_id": unit}).encode(), [
+        ("content-type", b"application/json"), ("ce_specversion", b"1.0"),
+        ("ce_subject", subject.encode())]
+
+
+@pytest.mark.parametrize("subject, unit, admitted", [
+    ("province:a", "province:a", True),
+    ("province:b", "province:a", False),  # the subject header claims another unit
+    ("province:a", "province:b", False),  # the signed data claims another unit
+])
+def test_a_binary_mode_request_is_signed_over_its_value_and_its_subject_checked(
+        tmp_path: Path, subject: str, unit: str, admitted: bool) -> None:
+    proof, keys = proof_with(tmp_path, ["province:a", "province:b"])
+    value, headers = binary(unit, subject)
+    key = keys["province:a"]
+    message = Message(value, [*headers, *signed_headers(key["key_id"], key["key"], value)])
+    if admitted:
+        proof.check(message)
+        return
+    with pytest.raises(Rejected) as refused:
+        proof.check(message)
+    assert refused.value.extra["why"] == "other-unit"

@@ -115,6 +115,34 @@ def test_each_poison_kind_is_dead_lettered_with_value_and_headers(kind: str) -> 
         {"key": "binary", "value": "/wA=", "value_encoding": "base64"}]
 
 
+def test_a_binary_mode_record_is_handled_and_a_malformed_one_dead_lettered() -> None:
+    """The CloudEvents Kafka binding's binary mode: attributes in `ce_*` headers, the
+    value the data; schema-checked like a structured record."""
+    producer, handled = Producer(), []
+
+    async def handler(event: Event) -> None:
+        handled.append(event)
+
+    doc = json.loads(good())
+    headers = [("content-type", b"application/json"),
+               *((f"ce_{k}", str(doc[k]).encode()) for k in (
+                   "specversion", "id", "source", "type", "subject", "time", "dataschema"))]
+    data = json.dumps(doc["data"], ensure_ascii=False).encode()
+    asyncio.run(loop(producer).process(Message(data, headers=headers), handler))
+    assert [e.id for e in handled] == [doc["id"]] and handled[0].data == doc["data"]
+    bad = [h for h in headers if h[0] != "ce_type"]
+    asyncio.run(loop(producer).process(Message(data, headers=bad), handler))
+    unknown = [*headers[:-1], ("ce_dataschema", b"urn:emulation:schema:nothing:v1")]
+    asyncio.run(loop(producer).process(Message(data, headers=unknown), handler))
+    assert len(handled) == 1
+    [missing, unknown_schema] = letters(producer)
+    assert missing["reason"] == "bad-envelope"
+    assert missing["detail"] == "binary mode: missing envelope attributes: type"
+    assert unknown_schema["reason"] == "unknown-schema"
+    assert {"key": "ce_specversion", "value": "1.0", "value_encoding": "utf-8"} in \
+        missing["headers"]
+
+
 @pytest.mark.parametrize("error", [
     AutoReconnect("connection refused"), NetworkTimeout("timed out"),
     ServerSelectionTimeoutError("no server"), ExecutionTimeout("time limit", 50),
