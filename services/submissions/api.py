@@ -175,14 +175,14 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         if doc is None or not principal.may_access(doc["unit_id"]):
             # The same answer for "absent" and "not yours": ids are not probed.
             raise Problem(404, "not-found", f"no submission {submission_id}")
-        return _read(doc)
+        return _read(doc, intake)
 
     @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead])
     async def unit_submissions(unit_id: str, principal: CurrentPrincipal,
                                period: Period | None = None) -> list[SubmissionRead]:
         ensure_access(principal, unit_id)
         docs = await intake.store.list_for(unit_id, period)
-        return [_read(d) for d in docs]
+        return [_read(d, intake) for d in docs]
 
     @router.get("/units", response_model=list[UnitRead])
     async def units(_: CurrentPrincipal, period: Period) -> list[UnitRead]:
@@ -225,9 +225,11 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
     return router
 
 
-def _read(doc: dict[str, Any]) -> SubmissionRead:
+def _read(doc: dict[str, Any], intake: Intake) -> SubmissionRead:
+    # Marked published just after the answer: acknowledged by Kafka is accepted already.
+    accepted = doc.get("published") or intake.acknowledged(doc["_id"])
     return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"],
-                          status="accepted" if doc.get("published") else "pending",
+                          status="accepted" if accepted else "pending",
                           changes=doc.get("changes", []))
 
 

@@ -76,6 +76,8 @@ class Intake:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
+        # Marks as published under way after the answer (`_publish`).
+        self._settling: set[asyncio.Task[None]] = set()
         # Since when the store ("mongodb") or Kafka has been failing: the Retry-After of
         # a 503 grows with the outage.
         self.outages = Outages()
@@ -279,7 +281,9 @@ class Intake:
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }
 
-    async def _publish(self, doc: dict[str, Any]) -> None:
+    async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False) -> None:
+        """On Kafka (acks=all), then marked published: after the answer, or before
+        returning if `settle_now` (the relay, which answers nobody)."""
         if doc.get("published"):
             return
         sid = doc["_id"]
@@ -297,9 +301,40 @@ class Intake:
                 "retry with the same Idempotency-Key to get the receipt",
                 retry_after=self.outages.failed("kafka")) from exc
         self.outages.recovered("kafka")
-        await self.store.mark_published(doc["_id"], datetime.now(UTC))
-        self._inflight.pop(doc["_id"], None)
         doc["published"] = True
+        if settle_now:
+            await self.store.mark_published(sid, datetime.now(UTC))
+            self._inflight.pop(sid, None)
+            return
+        # Marked and taken out of the outbox after the answer, with the marks of the
+        # requests around it (one bulk write each): on Kafka is what a 202 promises. Until
+        # marked, the acknowledged delivery stays in `_inflight`, so a replay or the relay
+        # meanwhile finds it delivered and queues no second copy.
+        task = asyncio.create_task(self._settle(sid))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, sid: str) -> None:
+        try:
+            await self.store.mark_published(sid, datetime.now(UTC))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the relay finds the entry and marks it (no new copy)
+            log.warning("submission not marked as published yet; the relay will",
+                        extra={"fields": {"submission_id": sid, "error": repr(exc)}})
+            return
+        self._inflight.pop(sid, None)
+
+    async def settled(self) -> None:
+        """Wait until every acknowledged submission is marked published (tests, shutdown)."""
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    def acknowledged(self, sid: str) -> bool:
+        """Kafka acknowledged it and the mark as published is under way."""
+        fut = self._inflight.get(sid)
+        return fut is not None and fut.done() and not fut.cancelled() \
+            and fut.exception() is None
 
     def _forget(self, sid: str, fut: asyncio.Future[Any]) -> None:
         # A failed delivery is forgotten so the next attempt queues it again; a
@@ -358,7 +393,7 @@ class Intake:
         if doc.get("published"):
             await self.store.drop_entry(entry, unless_refreshed=False)
             return False
-        await self._publish(doc)
+        await self._publish(doc, settle_now=True)
         return True
 
 

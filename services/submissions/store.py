@@ -13,7 +13,8 @@ conflict corrects, so a crash between two writes loses nothing and blocks nothin
 Writes are group-committed: the same step of the requests in progress together (their
 outbox entries, their inserts, their pointers and heads, their marks as published) is
 one bulk write, each request answered on its own; every submission still goes through
-the steps in the same order, so the reasoning above holds for each (ADR 0001)."""
+the steps in the same order, so the reasoning above holds for each (ADR 0001). Reads by
+`_id` of requests in progress together are one `find` with `$in` per collection."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import DUPLICATE_KEY, Upsert, upsert_all
+from services.common.mongo import DUPLICATE_KEY, ByIdReads, Upsert, upsert_all
 
 # The marker of the one-time backfill of pointers, heads and outbox entries for the
 # submissions stored before they existed.
@@ -157,12 +158,14 @@ class SubmissionStore:
         self._insert = GroupCommit(self._insert_all, window=group_window)
         self._remember = GroupCommit(self._remember_all, window=group_window)
         self._publish = GroupCommit(self._mark_all_published, window=group_window)
+        self._by_id, self._key = ByIdReads(self.submissions), ByIdReads(self.keys)
+        self._head, self._unlock = ByIdReads(self.heads), ByIdReads(self.unlocks)
 
     async def by_id(self, submission_id: str) -> dict[str, Any] | None:
-        return await self.submissions.find_one({"_id": submission_id})
+        return await self._by_id.get(submission_id)
 
     async def key(self, unit_id: str, key: str) -> dict[str, Any] | None:
-        return await self.keys.find_one({"_id": key_id(unit_id, key)})
+        return await self._key.get(key_id(unit_id, key))
 
     async def by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
         """The submission holding a key, by its fields: a scan on FerretDB, only for a
@@ -170,7 +173,7 @@ class SubmissionStore:
         return await self.submissions.find_one({"unit_id": unit_id, "idempotency_key": key})
 
     async def head(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.heads.find_one({"_id": head_id(unit_id, period)})
+        return await self._head.get(head_id(unit_id, period))
 
     async def list_for(self, unit_id: str, period: int | None) -> list[dict[str, Any]]:
         # A read path, rare and by a unit's person: the filter (an index on MongoDB) stays.
@@ -300,7 +303,7 @@ class SubmissionStore:
         return len(docs)
 
     async def unlock_for(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.unlocks.find_one({"_id": f"{unit_id}|{period}"})
+        return await self._unlock.get(f"{unit_id}|{period}")
 
     async def grant_unlock(self, doc: dict[str, Any]) -> None:
         await self.unlocks.replace_one({"_id": doc["_id"]}, doc, upsert=True)
