@@ -31,6 +31,7 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
     loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
                           admit=proof.check if proof else None)
+    loop.concurrency = settings.intake_consumer_concurrency
     handle = request_handler(intake)
 
     async def intake_agent(stream: Any) -> None:

@@ -34,7 +34,8 @@ class Crash(Exception):
 
 
 def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
-    return all(doc.get(k) == v for k, v in flt.items())
+    return all(doc.get(k) in v["$in"] if isinstance(v, dict) and "$in" in v
+               else doc.get(k) == v for k, v in flt.items())
 
 
 class FakeCursor:
