@@ -24,7 +24,8 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     rt = build_runtime(settings, DOCUMENTS)
     intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
                     producer=rt.producer,
-                    registry=load_registry(settings.registry_dir), clock=rt.clock)
+                    registry=load_registry(settings.registry_dir), clock=rt.clock,
+                    faults=rt.faults)
 
     requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
                                   key_serializer="raw")

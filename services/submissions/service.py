@@ -19,6 +19,7 @@ from services.common import schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
+from services.common.faults import FaultPoints
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
 from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
@@ -69,8 +70,9 @@ def receipt_of(doc: dict[str, Any]) -> Receipt:
 
 class Intake:
     def __init__(self, *, store: SubmissionStore, producer: EventProducer, registry: Registry,
-                 clock: Clock) -> None:
+                 clock: Clock, faults: FaultPoints | None = None) -> None:
         self.store, self.producer, self.registry, self.clock = store, producer, registry, clock
+        self.faults = faults  # crashes armed by fault tests only
         # Deliveries queued in the producer and not yet acknowledged, by submission id: a
         # retry or the relay waits for them instead of queueing another copy.
         self._inflight: dict[str, asyncio.Future[Any]] = {}
@@ -136,6 +138,7 @@ class Intake:
                         doc = await self._new_revision(body, key, body_hash, received,
                                                        head, unlock)
                         if await self._store(doc):
+                            await self._fault("intake-before-answer")
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
                         existing = await self._conflict(doc)
@@ -210,6 +213,7 @@ class Intake:
         await self.store.pend(doc, datetime.now(UTC))
         if not await self.store.insert(doc):
             return False
+        await self._fault("intake-after-write")
         if time.monotonic() - started > ORPHAN_SECONDS / 2:
             # Stalled so long that the relay may have taken the entry for an orphan.
             await self.store.pend(doc, datetime.now(UTC))
@@ -291,6 +295,7 @@ class Intake:
             fut = self._inflight.get(sid)
             if fut is None or (fut.done() and fut.exception() is not None):
                 event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+                await self._fault("intake-before-produce")
                 fut = await self.producer.send_nowait(SUBMISSIONS, event, key=doc["unit_id"])
                 self._inflight[sid] = fut
                 fut.add_done_callback(functools.partial(self._forget, sid))
@@ -301,6 +306,7 @@ class Intake:
                 "retry with the same Idempotency-Key to get the receipt",
                 retry_after=self.outages.failed("kafka")) from exc
         self.outages.recovered("kafka")
+        await self._fault("intake-after-produce")
         doc["published"] = True
         if settle_now:
             await self.store.mark_published(sid, datetime.now(UTC))
@@ -335,6 +341,10 @@ class Intake:
         fut = self._inflight.get(sid)
         return fut is not None and fut.done() and not fut.cancelled() \
             and fut.exception() is None
+
+    async def _fault(self, step: str) -> None:
+        if self.faults is not None:
+            await self.faults.hit(step)
 
     def _forget(self, sid: str, fut: asyncio.Future[Any]) -> None:
         # A failed delivery is forgotten so the next attempt queues it again; a
