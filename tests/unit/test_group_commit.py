@@ -147,10 +147,10 @@ def test_two_requests_for_one_revision_in_one_batch_are_settled_as_before() -> N
 
 
 @pytest.mark.parametrize("crash_at", [
-    ("outbox", "update_one"),  # in the batch of outbox entries
+    ("outbox", "insert_one"),  # in the batch of outbox entries
     ("submissions", "insert_one"),  # in the batch of claims
-    ("submission_keys", "replace_one"),  # after the claims, in the pointers' batch
-    ("submission_heads", "update_one"),  # pointers written, in the heads' batch
+    ("submission_keys", "insert_one"),  # after the claims, in the pointers' batch
+    ("submission_heads", "insert_one"),  # pointers written, in the heads' batch
     ("submissions", "update_one"),  # answered (on Kafka), in the batch of marks
     ("outbox", "delete_one"),  # answered, marked, in the batch of removals
 ])

@@ -263,10 +263,10 @@ def test_concurrent_amendments_never_share_or_lose_a_revision() -> None:
 
 
 @pytest.mark.parametrize("crash_at", [
-    ("outbox", "update_one"),  # outbox entry written, nothing else
+    ("outbox", "insert_one"),  # outbox entry written, nothing else
     ("submissions", "insert_one"),  # died before the submission
-    ("submission_keys", "replace_one"),  # stored, no pointer, no head, not published
-    ("submission_heads", "update_one"),  # stored with its pointer, head lagging
+    ("submission_keys", "insert_one"),  # stored, no pointer, no head, not published
+    ("submission_heads", "insert_one"),  # stored with its pointer, head lagging
     ("submissions", "update_one"),  # answered (on Kafka), not marked published
     ("outbox", "delete_one"),  # answered, marked published, entry left behind
 ])
