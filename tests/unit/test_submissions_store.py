@@ -112,6 +112,19 @@ class FakeCollection:
         if doc is not None:
             del self.docs[doc["_id"]]
 
+    async def update_many(self, flt: dict[str, Any], update: dict[str, Any]) -> None:
+        """One document at a time (a crash can fall between two)."""
+        ids = [d["_id"] for d in self.docs.values() if _matches(d, flt)]
+        self.db.batches.append((self.name, "update_many", len(ids)))
+        for _id in ids:
+            await self.update_one({"_id": _id}, update)
+
+    async def delete_many(self, flt: dict[str, Any]) -> None:
+        ids = [d["_id"] for d in self.docs.values() if _matches(d, flt)]
+        self.db.batches.append((self.name, "delete_many", len(ids)))
+        for _id in ids:
+            await self.delete_one({"_id": _id})
+
     async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
         """One document at a time (a crash can fall between two), refusals reported as
         the server does: a BulkWriteError listing each refused index."""
