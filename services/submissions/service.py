@@ -313,7 +313,7 @@ class Intake:
             self._inflight.pop(sid, None)
             return
         # Marked and taken out of the outbox after the answer, with the marks of the
-        # requests around it (one bulk write each): on Kafka is what a 202 promises. Until
+        # requests around it (one write each): on Kafka is what a 202 promises. Until
         # marked, the acknowledged delivery stays in `_inflight`, so a replay or the relay
         # meanwhile finds it delivered and queues no second copy.
         task = asyncio.create_task(self._settle(sid))
