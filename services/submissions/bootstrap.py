@@ -44,6 +44,9 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
         await intake.relay_once(settings.relay_grace_seconds)
 
     rt.every(settings.relay_interval_seconds, relay)
+    # The marks as published made after the answers, done before the database closes (a
+    # stop without them only leaves the relay to publish those events again).
+    rt.shutdown.append(intake.settled)
 
     app = http_app(rt, "Submissions service")
     app.include_router(build_router(intake, InflightLimit(
