@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 # handler, between its writes and its produce; after the produce was acknowledged; after
 # the whole batch was handled (and flushed), before its offsets are acknowledged.
 STEPS = ("before-handler", "before-produce", "after-produce", "before-ack")
+# The intake's write path (HTTP and the Kafka way in), crash only: after its batch's
+# insert, before and after its produce, before its answer.
+INTAKE_STEPS = ("intake-after-write", "intake-before-produce", "intake-after-produce",
+                "intake-before-answer")
 # transient: the store or Kafka away (retried); permanent: the record's own fault (dead
 # letter); crash: the process dies on the spot, as with kill -9 (redelivery after restart).
 KINDS = ("transient", "permanent", "crash")
@@ -43,8 +47,12 @@ class FaultPoints:
         self.hits: dict[str, int] = {}
 
     def arm(self, step: str, kind: str, times: int = 1, topic: str | None = None) -> None:
-        if step not in STEPS or kind not in KINDS or times < 1:
-            raise ValueError(f"step must be one of {STEPS}, kind one of {KINDS}, times >= 1")
+        if step not in STEPS + INTAKE_STEPS or kind not in KINDS or times < 1:
+            raise ValueError(f"step must be one of {STEPS + INTAKE_STEPS}, kind one of "
+                             f"{KINDS}, times >= 1")
+        if step in INTAKE_STEPS and kind != "crash":
+            raise ValueError(f"{step}: only a crash (the intake's own failures are tested "
+                             "with the store or Kafka away)")
         if step == "before-ack" and kind != "crash":
             raise ValueError("before-ack: only a crash (the batch is done; nothing to retry)")
         self._armed[step] = Armed(kind, times, topic)

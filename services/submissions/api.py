@@ -176,7 +176,7 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         if doc is None or not principal.may_access(doc["unit_id"]):
             # The same answer for "absent" and "not yours": ids are not probed.
             raise Problem(404, "not-found", f"no submission {submission_id}")
-        return _read(doc)
+        return _read(doc, intake)
 
     @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead],
                 responses=PAGED)
@@ -187,7 +187,7 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         ensure_access(principal, unit_id)
         docs, after = await intake.store.page_for(unit_id, period, page)
         next_link(request, response, after, page.limit)
-        return [_read(d) for d in docs]
+        return [_read(d, intake) for d in docs]
 
     @router.get("/units", response_model=list[UnitRead], responses=PAGED)
     async def units(_: CurrentPrincipal, period: Period, page: Paging, request: Request,
@@ -234,9 +234,11 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
     return router
 
 
-def _read(doc: dict[str, Any]) -> SubmissionRead:
+def _read(doc: dict[str, Any], intake: Intake) -> SubmissionRead:
+    # Marked published just after the answer: acknowledged by Kafka is accepted already.
+    accepted = doc.get("published") or intake.acknowledged(doc["_id"])
     return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"],
-                          status="accepted" if doc.get("published") else "pending",
+                          status="accepted" if accepted else "pending",
                           changes=doc.get("changes", []))
 
 

@@ -25,13 +25,15 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     rt = build_runtime(settings, DOCUMENTS)
     intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
                     producer=rt.producer,
-                    registry=load_registry(settings.registry_dir), clock=rt.clock)
+                    registry=load_registry(settings.registry_dir), clock=rt.clock,
+                    faults=rt.faults)
 
     requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
                                   key_serializer="raw")
     proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
     loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
                           admit=proof.check if proof else None)
+    loop.concurrency = settings.intake_consumer_concurrency
     handle = request_handler(intake)
 
     async def intake_agent(stream: Any) -> None:
@@ -43,6 +45,9 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
         await intake.relay_once(settings.relay_grace_seconds)
 
     rt.every(settings.relay_interval_seconds, relay)
+    # The marks as published made after the answers, done before the database closes (a
+    # stop without them only leaves the relay to publish those events again).
+    rt.shutdown.append(intake.settled)
 
     app = http_app(rt, "Submissions service")
     app.include_router(build_router(intake, InflightLimit(

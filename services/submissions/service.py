@@ -19,6 +19,7 @@ from services.common import schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
+from services.common.faults import FaultPoints
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
 from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
@@ -69,13 +70,16 @@ def receipt_of(doc: dict[str, Any]) -> Receipt:
 
 class Intake:
     def __init__(self, *, store: SubmissionStore, producer: EventProducer, registry: Registry,
-                 clock: Clock) -> None:
+                 clock: Clock, faults: FaultPoints | None = None) -> None:
         self.store, self.producer, self.registry, self.clock = store, producer, registry, clock
+        self.faults = faults  # crashes armed by fault tests only
         # Deliveries queued in the producer and not yet acknowledged, by submission id: a
         # retry or the relay waits for them instead of queueing another copy.
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
+        # Marks as published under way after the answer (`_publish`).
+        self._settling: set[asyncio.Task[None]] = set()
         # Since when the store ("mongodb") or Kafka has been failing: the Retry-After of
         # a 503 grows with the outage.
         self.outages = Outages()
@@ -134,6 +138,7 @@ class Intake:
                         doc = await self._new_revision(body, key, body_hash, received,
                                                        head, unlock)
                         if await self._store(doc):
+                            await self._fault("intake-before-answer")
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
                         existing = await self._conflict(doc)
@@ -208,6 +213,7 @@ class Intake:
         await self.store.pend(doc, datetime.now(UTC))
         if not await self.store.insert(doc):
             return False
+        await self._fault("intake-after-write")
         if time.monotonic() - started > ORPHAN_SECONDS / 2:
             # Stalled so long that the relay may have taken the entry for an orphan.
             await self.store.pend(doc, datetime.now(UTC))
@@ -279,7 +285,9 @@ class Intake:
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }
 
-    async def _publish(self, doc: dict[str, Any]) -> None:
+    async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False) -> None:
+        """On Kafka (acks=all), then marked published: after the answer, or before
+        returning if `settle_now` (the relay, which answers nobody)."""
         if doc.get("published"):
             return
         sid = doc["_id"]
@@ -287,6 +295,7 @@ class Intake:
             fut = self._inflight.get(sid)
             if fut is None or (fut.done() and fut.exception() is not None):
                 event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+                await self._fault("intake-before-produce")
                 fut = await self.producer.send_nowait(SUBMISSIONS, event, key=doc["unit_id"])
                 self._inflight[sid] = fut
                 fut.add_done_callback(functools.partial(self._forget, sid))
@@ -297,9 +306,45 @@ class Intake:
                 "retry with the same Idempotency-Key to get the receipt",
                 retry_after=self.outages.failed("kafka")) from exc
         self.outages.recovered("kafka")
-        await self.store.mark_published(doc["_id"], datetime.now(UTC))
-        self._inflight.pop(doc["_id"], None)
+        await self._fault("intake-after-produce")
         doc["published"] = True
+        if settle_now:
+            await self.store.mark_published(sid, datetime.now(UTC))
+            self._inflight.pop(sid, None)
+            return
+        # Marked and taken out of the outbox after the answer, with the marks of the
+        # requests around it (one write each): on Kafka is what a 202 promises. Until
+        # marked, the acknowledged delivery stays in `_inflight`, so a replay or the relay
+        # meanwhile finds it delivered and queues no second copy.
+        task = asyncio.create_task(self._settle(sid))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, sid: str) -> None:
+        try:
+            await self.store.mark_published(sid, datetime.now(UTC))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the relay finds the entry and marks it (no new copy)
+            log.warning("submission not marked as published yet; the relay will",
+                        extra={"fields": {"submission_id": sid, "error": repr(exc)}})
+            return
+        self._inflight.pop(sid, None)
+
+    async def settled(self) -> None:
+        """Wait until every acknowledged submission is marked published (tests, shutdown)."""
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    def acknowledged(self, sid: str) -> bool:
+        """Kafka acknowledged it and the mark as published is under way."""
+        fut = self._inflight.get(sid)
+        return fut is not None and fut.done() and not fut.cancelled() \
+            and fut.exception() is None
+
+    async def _fault(self, step: str) -> None:
+        if self.faults is not None:
+            await self.faults.hit(step)
 
     def _forget(self, sid: str, fut: asyncio.Future[Any]) -> None:
         # A failed delivery is forgotten so the next attempt queues it again; a
@@ -358,7 +403,7 @@ class Intake:
         if doc.get("published"):
             await self.store.drop_entry(entry, unless_refreshed=False)
             return False
-        await self._publish(doc)
+        await self._publish(doc, settle_now=True)
         return True
 
 

@@ -27,6 +27,9 @@ class SubmissionsSettings(ServiceSettings):
     # Seconds a write of the intake waits for others to share its bulk write (group
     # commit: outbox entries, inserts, pointers and heads, marks as published).
     group_commit_window_seconds: float = Field(default=0.002, ge=0)
+    # Records of the Kafka way in handled at once (different units; one unit's in order):
+    # they share the intake's group commit, so more at once is fewer writes per record.
+    intake_consumer_concurrency: int = Field(default=100, ge=1)
     # The units' keys for the proof of the unit on the Kafka way in (services/submissions/
     # proof.py), reread when the file changes; readable by this service only.
     unit_keys_file: Path = REPO_ROOT / ".local" / "unit-keys.json"

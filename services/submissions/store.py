@@ -13,7 +13,8 @@ conflict corrects, so a crash between two writes loses nothing and blocks nothin
 Writes are group-committed: the same step of the requests in progress together (their
 outbox entries, their inserts, their pointers and heads, their marks as published) is
 one bulk write, each request answered on its own; every submission still goes through
-the steps in the same order, so the reasoning above holds for each (ADR 0001)."""
+the steps in the same order, so the reasoning above holds for each (ADR 0001). Reads by
+`_id` of requests in progress together are one `find` with `$in` per collection."""
 
 from __future__ import annotations
 
@@ -21,12 +22,11 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import DUPLICATE_KEY, Upsert, upsert_all
+from services.common.mongo import DUPLICATE_KEY, ByIdReads, Upsert, upsert_all
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.schema import validated, validated_set, validated_update
 from services.submissions.schema import (
@@ -43,7 +43,27 @@ from services.submissions.schema import (
 BACKFILL_MARKER = "backfill:keys-heads-outbox:v1"
 
 
-# An upsert by `_id`: the filter and the update (or the whole document).
+async def _insert_else_upsert(coll: Any, writes: list[tuple[dict[str, Any], dict[str, Any]]],
+                              *, replace: bool = False) -> None:
+    """Each (document, update): the document inserted where its `_id` is new, else the
+    update (or, if `replace`, the document) applied to the one that exists: one unordered
+    insert, then one bulk write of the few that existed. On FerretDB an insert costs a
+    fraction of an upsert (which reads before it writes)."""
+    if not writes:
+        return
+    try:
+        await coll.insert_many([dict(doc) for doc, _ in writes], ordered=False)
+        return
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        existing = [writes[e["index"]] for e in errors]
+    upserts = [({"_id": doc["_id"]}, update) for doc, update in existing]
+    # Lost a race with a concurrent first write of the same `_id`: it exists now.
+    lost = await upsert_all(coll, upserts, replace=replace)
+    if lost:
+        await upsert_all(coll, lost, replace=replace)
 
 
 def key_id(unit_id: str, key: str) -> str:
@@ -68,12 +88,14 @@ class SubmissionStore:
         self._insert = GroupCommit(self._insert_all, window=group_window)
         self._remember = GroupCommit(self._remember_all, window=group_window)
         self._publish = GroupCommit(self._mark_all_published, window=group_window)
+        self._by_id, self._key = ByIdReads(self.submissions), ByIdReads(self.keys)
+        self._head, self._unlock = ByIdReads(self.heads), ByIdReads(self.unlocks)
 
     async def by_id(self, submission_id: str) -> dict[str, Any] | None:
-        return await self.submissions.find_one({"_id": submission_id})
+        return await self._by_id.get(submission_id)
 
     async def key(self, unit_id: str, key: str) -> dict[str, Any] | None:
-        return await self.keys.find_one({"_id": key_id(unit_id, key)})
+        return await self._key.get(key_id(unit_id, key))
 
     async def by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
         """The submission holding a key, by its fields: a scan on FerretDB, only for a
@@ -81,7 +103,7 @@ class SubmissionStore:
         return await self.submissions.find_one({"unit_id": unit_id, "idempotency_key": key})
 
     async def head(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.heads.find_one({"_id": head_id(unit_id, period)})
+        return await self._head.get(head_id(unit_id, period))
 
     async def page_for(self, unit_id: str, period: int | None, page: PageRequest
                        ) -> tuple[list[dict[str, Any]], Key | None]:
@@ -100,10 +122,12 @@ class SubmissionStore:
         await self._pend((doc["_id"], doc["unit_id"], when))
 
     async def _pend_all(self, entries: list[tuple[str, str, datetime]]) -> list[None]:
-        # Upserts racing another writer's upsert of the same entry wrote the same thing.
-        await upsert_all(self.outbox, [
-            ({"_id": sid}, {"$set": validated_set(
-                OutboxDoc, {"unit_id": unit_id, "stored_at": when}, sid)})
+        # New entries are inserted (cheaper than upserts on FerretDB); one that exists (a
+        # retry of the same revision) is refreshed. Upserts racing another writer's upsert
+        # of the same entry wrote the same thing.
+        await _insert_else_upsert(self.outbox, [
+            (validated(OutboxDoc, {"_id": sid, "unit_id": unit_id, "stored_at": when}),
+             {"$set": validated_set(OutboxDoc, {"unit_id": unit_id, "stored_at": when}, sid)})
             for sid, unit_id, when in entries])
         return [None] * len(entries)
 
@@ -131,13 +155,14 @@ class SubmissionStore:
         await self._remember(doc)
 
     async def _remember_all(self, docs: list[dict[str, Any]]) -> list[None]:
-        pointers = [({"_id": key_id(d["unit_id"], d["idempotency_key"])}, validated(
-            SubmissionKeyDoc, {"_id": key_id(d["unit_id"], d["idempotency_key"]),
-                               "unit_id": d["unit_id"], "submission_id": d["_id"],
-                               "content_hash": d["content_hash"]})) for d in docs]
-        # A concurrent upsert of a pointer wrote the same; heads are raised on their own.
-        await asyncio.gather(upsert_all(self.keys, pointers, replace=True),
-                             self._raise_heads(docs))
+        pointers = [validated(SubmissionKeyDoc, {
+            "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
+            "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
+        # A pointer is new but after a crash or a lost race (then it is replaced); a
+        # concurrent upsert of a pointer wrote the same. Heads are raised on their own.
+        await asyncio.gather(
+            _insert_else_upsert(self.keys, [(p, p) for p in pointers], replace=True),
+            self._raise_heads(docs))
         return [None] * len(docs)
 
     async def raise_head(self, doc: dict[str, Any]) -> None:
@@ -149,25 +174,28 @@ class SubmissionStore:
             hid = head_id(d["unit_id"], d["period"])
             if hid not in latest or latest[hid]["revision"] < d["revision"]:
                 latest[hid] = d
-        heads = [({"_id": hid}, validated_update(SubmissionHeadDoc, {
-            "$max": {"revision": d["revision"]},
-            "$setOnInsert": {"unit_id": d["unit_id"], "period": d["period"],
-                             "on_time": d["on_time"]}}, hid)) for hid, d in latest.items()]
-        # Two first upserts raced; the head exists now: raise it.
-        for flt, update in await upsert_all(self.heads, heads):
-            await self.heads.update_one(flt, {"$max": update["$max"]})
+        # A first report's head is new (inserted); an amendment's exists (raised, `$max`).
+        heads = [(validated(SubmissionHeadDoc, {
+                      "_id": hid, "unit_id": d["unit_id"], "period": d["period"],
+                      "on_time": d["on_time"], "revision": d["revision"]}),
+                  validated_update(SubmissionHeadDoc, {"$max": {"revision": d["revision"]}}, hid))
+                 for hid, d in latest.items()]
+        await _insert_else_upsert(self.heads, heads)
 
     async def mark_published(self, submission_id: str, when: datetime) -> None:
         await self._publish((submission_id, when))
 
     async def _mark_all_published(self, marks: list[tuple[str, datetime]]) -> list[None]:
         # Marked before the entries go: a crash between leaves entries the relay deletes.
-        await self.submissions.bulk_write([
-            UpdateOne({"_id": sid}, {"$set": validated_set(
-                SubmissionDoc, {"published": True, "published_at": when}, sid)})
-            for sid, when in marks], ordered=False)
-        await self.outbox.bulk_write([DeleteOne({"_id": sid}) for sid, _ in marks],
-                                     ordered=False)
+        # One `update_many`/`delete_many` by `_id` `$in` each (the batch's latest time):
+        # on FerretDB as cheap as a bulk write per document or cheaper, and as flat with
+        # the collection's size (measured at 200 and 4,000 documents).
+        ids = list(dict.fromkeys(sid for sid, _ in marks))
+        await self.submissions.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": validated_set(SubmissionDoc, {
+                "published": True, "published_at": max(when for _, when in marks)})})
+        await self.outbox.delete_many({"_id": {"$in": ids}})
         return [None] * len(marks)
 
     async def pending(self) -> list[dict[str, Any]]:
@@ -217,7 +245,7 @@ class SubmissionStore:
         return len(docs)
 
     async def unlock_for(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.unlocks.find_one({"_id": f"{unit_id}|{period}"})
+        return await self._unlock.get(f"{unit_id}|{period}")
 
     async def grant_unlock(self, doc: dict[str, Any]) -> None:
         await self.unlocks.replace_one({"_id": doc["_id"]}, validated(UnlockDoc, doc),

@@ -13,6 +13,7 @@ from services.common.batching import GroupCommit
 from services.submissions import domain
 from services.submissions.service import ORPHAN_SECONDS
 from tests.unit.test_submissions_store import (
+    AFTER_ANSWER,
     REGISTRY,
     FakeDatabase,
     FakeProducer,
@@ -110,8 +111,10 @@ def test_concurrent_submissions_share_their_writes() -> None:
     units = [u.unit_id for u in REGISTRY.units(2026) if u.type == "province"][:8]
 
     async def scenario() -> list[Any]:
-        return list(await asyncio.gather(*(
+        outcomes = list(await asyncio.gather(*(
             service.submit(request(unit=u), f"k-{u}") for u in units)))
+        await service.settled()
+        return outcomes
 
     outcomes = asyncio.run(scenario())
     assert sorted(o.receipt.unit_id for o in outcomes) == sorted(units)
@@ -144,12 +147,12 @@ def test_two_requests_for_one_revision_in_one_batch_are_settled_as_before() -> N
 
 
 @pytest.mark.parametrize("crash_at", [
-    ("outbox", "update_one"),  # in the batch of outbox entries
+    ("outbox", "insert_one"),  # in the batch of outbox entries
     ("submissions", "insert_one"),  # in the batch of claims
-    ("submission_keys", "replace_one"),  # after the claims, in the pointers' batch
-    ("submission_heads", "update_one"),  # pointers written, in the heads' batch
-    ("submissions", "update_one"),  # on Kafka, in the batch of marks
-    ("outbox", "delete_one"),  # marked, in the batch of removals
+    ("submission_keys", "insert_one"),  # after the claims, in the pointers' batch
+    ("submission_heads", "insert_one"),  # pointers written, in the heads' batch
+    ("submissions", "update_one"),  # answered (on Kafka), in the batch of marks
+    ("outbox", "delete_one"),  # answered, marked, in the batch of removals
 ])
 def test_a_crash_inside_a_shared_write_loses_and_doubles_nothing(
         crash_at: tuple[str, str]) -> None:
@@ -158,12 +161,16 @@ def test_a_crash_inside_a_shared_write_loses_and_doubles_nothing(
     units = [u.unit_id for u in REGISTRY.units(2026) if u.type == "province"][:4]
 
     async def all_of(service: Any) -> list[Any]:
-        return list(await asyncio.gather(*(service.submit(request(unit=u), f"k-{u}")
-                                           for u in units), return_exceptions=True))
+        answers = list(await asyncio.gather(*(service.submit(request(unit=u), f"k-{u}")
+                                              for u in units), return_exceptions=True))
+        await service.settled()
+        return answers
 
     db.crash_at = crash_at
     crashed = asyncio.run(all_of(intake(db, producer)))
-    assert any(isinstance(o, Exception) for o in crashed)
+    assert db.crash_at is None  # it crashed
+    # The marks come after the answers: a crash there fails no request.
+    assert any(isinstance(o, Exception) for o in crashed) != (crash_at in AFTER_ANSWER)
     # Every client retries with its key, in a new process: one submission each.
     after = intake(db, producer)
     retried = asyncio.run(all_of(after))
