@@ -377,11 +377,45 @@ def pipeline_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
         results.add(row)
     results.note("Pipeline", "CPU while a batch ran, share of one core (median): " + ", ".join(
         f"{k} {fmt(median(v))}" for k, v in cpu.items()))
+    season_size(stack, plan, results, pipe, n, rows)
     consumer_path(stack, plan, results)
     results.note("Pipeline", f"{n} events per batch (a calibration batch of 10 aimed at "
                  f"{plan.pipeline_seconds:g} s for the slowest consumer); the consumers' "
                  "rates run from the first produce to their last record processed; the "
                  "anchors from their first fetch (raw) or first record (faust) to the last")
+
+
+SEASON_DOCS = 20_000  # documents a consumer's per-event collections hold in a season
+
+
+def season_size(stack: BenchStack, plan: Plan, results: Results, pipe: Any, n: int,
+                rows: dict[str, Row]) -> None:
+    """The same batches again once every per-event collection of the consumers holds a
+    season's documents (bench/prefill.py): the per-event cost at that size against the
+    cost measured above, at the size the pipeline's own batches left."""
+    from bench import prefill
+    from bench.pipeline import CONSUMERS
+
+    small = prefill.stored(stack.mongo_url)
+    started = time.monotonic()
+    filled = asyncio.run(prefill.fill(stack.mongo_url, SEASON_DOCS))
+    results.note("Pipeline", f"filled to {SEASON_DOCS:,} documents in "
+                 f"{time.monotonic() - started:.0f} s: " + ", ".join(
+                     f"{k} {v:,}" for k, v in filled.items()))
+    sized = {name: Row(f"{name}: per-event cost at {SEASON_DOCS:,} stored documents",
+                       "ms", anchor_name=f"the same at {small:,} stored (above)",
+                       goal=1.2, higher=False) for name in CONSUMERS}
+    for repeat in range(plan.repeats):
+        drained = pipe.quiesce()
+        b = pipe.batch(n, timeout=max(60.0, plan.pipeline_seconds * 4))
+        for name in CONSUMERS:
+            sized[name].figures.append(1000 / b.rate(name))
+            sized[name].anchors.append(1000 / rows[name].figures[repeat])
+        results.note("Pipeline", f"batch of {n} at {SEASON_DOCS:,} stored: " + ", ".join(
+            f"{k} {fmt(v)} s" for k, v in b.done.items())
+            + ("" if drained else "; the previous batch had not drained"))
+    for row in sized.values():
+        results.add(row)
 
 
 def profile_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
