@@ -1,13 +1,14 @@
 """A season's worth of stored documents before the pipeline is timed again: each
 consumer's collections keyed by unit and period (`_id` holds the period) are filled to
 `target` documents with copies of what the consumers stored for the pipeline's periods,
-under periods no workload uses (FILL_PERIODS), so the shapes are the services' own and
+under periods no workload uses (FILL_FROM on), so the shapes are the services' own and
 no period the benchmarks time is touched."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -15,7 +16,7 @@ from pymongo import AsyncMongoClient
 from bench import workload
 
 DATABASES = ("emulation_reporting", "emulation_scoring", "emulation_notifications")
-FILL_PERIODS = range(3000, 4000)  # years no workload, test or registry uses
+FILL_FROM = 3000  # the first of the years filled: no workload, test or registry uses them
 MIN_SAMPLE = 50  # a collection with fewer pipeline documents is not per event
 CHUNK = 1000
 
@@ -40,11 +41,11 @@ async def fill_collection(coll: Any, target: int) -> int:
         return 0
     need = target - await coll.count_documents({})
     first, span = workload.PIPELINE_PERIODS[0], len(workload.PIPELINE_PERIODS)
-    added, copies = 0, iter(range(len(FILL_PERIODS) // span))
+    added, copies = 0, itertools.count()
     batch: list[dict[str, Any]] = []
     while added + len(batch) < need:
         # Each copy of the sample moves every pipeline period to a new one of its own.
-        base = FILL_PERIODS[0] + next(copies) * span
+        base = FILL_FROM + next(copies) * span
         for doc in sample:
             moved = _copy(doc, base + int(doc["period"]) - first)
             if moved is None:
