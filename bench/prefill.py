@@ -41,7 +41,10 @@ async def fill_collection(coll: Any, target: int) -> int:
         return 0
     need = target - await coll.count_documents({})
     first, span = workload.PIPELINE_PERIODS[0], len(workload.PIPELINE_PERIODS)
-    added, copies = 0, itertools.count()
+    # After the copies an earlier fill made (a second fill to a larger size).
+    last = await coll.find_one({"period": {"$gte": FILL_FROM}}, sort=[("period", -1)])
+    start = 0 if last is None else (int(last["period"]) - FILL_FROM) // span + 1
+    added, copies = 0, itertools.count(start)
     batch: list[dict[str, Any]] = []
     while added + len(batch) < need:
         # Each copy of the sample moves every pipeline period to a new one of its own.
