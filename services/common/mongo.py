@@ -7,7 +7,7 @@ import copy
 from typing import Any, cast
 
 import mongoengine
-from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
@@ -198,6 +198,55 @@ class BulkUpdates:
                 continue  # two first writers of a new `_id` on FerretDB: it exists now
             return bool(result.modified_count or result.upserted_id is not None)
         raise TransientError(f"{flt} kept changing during the write")
+
+
+class BulkWrites:
+    """Single-document writes (InsertOne, ReplaceOne, UpdateOne) from concurrent callers
+    sent as one unordered `bulk_write`; each caller returns once its write is done, or
+    gets the DuplicateKeyError its write alone would have raised (a taken `_id`, or a
+    conditional upsert whose document exists but does not match), and handles it as
+    before. For writes whose caller needs no count back. A lone caller is one plain
+    call (`insert_one`, `replace_one`, `update_one`)."""
+
+    def __init__(self, coll: Any, *, max_ops: int = 500) -> None:
+        from services.common.batching import GroupCommit
+
+        self.coll = coll
+        self._writes: GroupCommit[Any, None] = GroupCommit(
+            self._write, window=0.0, max_items=max_ops)
+
+    async def __call__(self, op: Any) -> None:
+        await self._writes(op)
+
+    async def _write(self, ops: list[Any]) -> list[Exception | None]:
+        if len(ops) == 1:
+            return [await self._one(ops[0])]
+        try:
+            await self.coll.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            lost = {e["index"]: e for e in errors}
+            return [DuplicateKeyError(str(lost[i].get("errmsg", "E11000")), DUPLICATE_KEY)
+                    if i in lost else None for i in range(len(ops))]
+        except KeyError:
+            # FerretDB's answer to an update batch with a write error lacks `nModified`
+            # (see upsert_all): each write again on its own (each is idempotent).
+            return [await self._one(op) for op in ops]
+        return [None] * len(ops)
+
+    async def _one(self, op: Any) -> Exception | None:
+        try:
+            if isinstance(op, InsertOne):
+                await self.coll.insert_one(op._doc)
+            elif isinstance(op, ReplaceOne):
+                await self.coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                await self.coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+        except DuplicateKeyError as exc:
+            return exc
+        return None
 
 
 class BulkUpserts:

@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
-from services.common.mongo import BulkUpdates, insert_new
+from services.common.mongo import BulkUpdates, BulkWrites
 from services.reporting.projections import parse_time, unit_key
 from services.reporting.writes import (
     ATTEMPTS,
@@ -132,6 +133,10 @@ class ReadModel:
         self.watermark = Watermark(self.meta, watermark_seconds)
         self.versions = Versions(self.meta)
         self._submission_writes = BulkUpdates(self.reports)
+        # A batch's inserts and conditional replacements, one bulk write per collection.
+        self.bulk = {c.name: BulkWrites(c) for c in (self.scores, self.reminders,
+                                                     self.standings, self.proposals,
+                                                     self.leadership)}
 
     def _remember(self, coll: AsyncCollection[Any], key: str, value: Any, epoch: int) -> None:
         if epoch == self.epoch and epoch % 2 == 0:
@@ -214,7 +219,7 @@ class ReadModel:
         for _ in range(ATTEMPTS):
             if known is None:
                 try:
-                    inserted = await insert_new(coll, doc)
+                    inserted = await self._insert(coll, doc)
                 finally:
                     self.versions.wrote(period)
                 if inserted:
@@ -228,11 +233,11 @@ class ReadModel:
                 condition = {"_id": key, "order": {"$lt": order}}
                 try:
                     if keep:  # $set leaves a kept field the doc lacks as stored
-                        await coll.update_one(condition, {"$set": {
+                        await self.bulk[coll.name](UpdateOne(condition, {"$set": {
                             k: v for k, v in doc.items()
-                            if k != "_id" and not (k in keep and v is None)}}, upsert=True)
+                            if k != "_id" and not (k in keep and v is None)}}, upsert=True))
                     else:
-                        await coll.replace_one(condition, doc, upsert=True)
+                        await self.bulk[coll.name](ReplaceOne(condition, doc, upsert=True))
                 except DuplicateKeyError:
                     # Stored meanwhile, by a writer that was first: look at what it wrote.
                     known = await _stored(coll, key, keep)
@@ -251,6 +256,14 @@ class ReadModel:
             self._remember(coll, key, (stored_order, filled | set(fill)), epoch)
             return False
         raise TransientError(f"{coll.name} {key} kept disappearing during the write")
+
+    async def _insert(self, coll: AsyncCollection[Any], doc: dict[str, Any]) -> bool:
+        """Insert `doc`; False if its `_id` is taken (in the batch's bulk write)."""
+        try:
+            await self.bulk[coll.name](InsertOne(doc))
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def advance_watermark(self, when: datetime | None) -> None:
         await self.watermark.advance(when)

@@ -165,12 +165,14 @@ class BulkResult:
 
 
 async def apply_bulk(coll: Any, ops: list[Any]) -> BulkResult:
-    """A fake's `bulk_write`: UpdateOne and ReplaceOne requests, one after another; its
+    """A fake's `bulk_write`: InsertOne, UpdateOne and ReplaceOne requests, one after another; its
     result's counts as MongoDB reports them."""
     modified, upserted, errors = 0, [], []
     for i, op in enumerate(ops):
         try:
-            if type(op).__name__ == "ReplaceOne":
+            if type(op).__name__ == "InsertOne":
+                result = await coll.insert_one(op._doc)
+            elif type(op).__name__ == "ReplaceOne":
                 result = await coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
             else:
                 result = await coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))

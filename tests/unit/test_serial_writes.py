@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import DuplicateKeyError
+
+from services.common.mongo import BulkUpdates, BulkUpserts, BulkWrites, ByIdReads, find_by_ids
 from services.common.serial import SerialWritesDatabase
 from tests.unit.fake_mongo import FakeDb
 
@@ -108,3 +111,31 @@ def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
     found = asyncio.run(find_by_ids(coll, [f"k{i}" for i in range(1300)]))
     assert len(found) == 1200 and found["k7"]["n"] == 7
     assert [c[1] for c in db.calls] == ["find", "find", "find"]  # 500 ids a read
+
+
+def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails_alone(
+) -> None:
+    db = FakeDb()
+    coll = db["c"]
+    coll.docs["taken"] = {"_id": "taken", "n": 0}
+    bulks: list[int] = []
+    real = coll.bulk_write
+
+    async def counted(ops: list[Any], ordered: bool = True) -> Any:
+        bulks.append(len(ops))
+        return await real(ops, ordered)
+
+    coll.bulk_write = counted  # type: ignore[method-assign]
+
+    async def go() -> list[Any]:
+        writes = BulkWrites(coll)
+        return await asyncio.gather(
+            writes(InsertOne({"_id": "a", "n": 1})), writes(InsertOne({"_id": "taken"})),
+            writes(ReplaceOne({"_id": "b"}, {"_id": "b", "n": 2}, upsert=True)),
+            return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], DuplicateKeyError)
+    assert bulks == [3]
+    assert coll.docs["a"]["n"] == 1 and coll.docs["b"]["n"] == 2 and coll.docs["taken"]["n"] == 0
