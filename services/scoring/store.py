@@ -20,9 +20,9 @@ from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 from services.scoring.standings import certificate_candidate
 
 T = TypeVar("T")
-# How many reads by `_id` one caller keeps in flight at once (a recomputation reads each
-# cluster member's score this way): enough to hide the round trips, few enough not to
-# crowd out the consumers on the same server.
+# How many calls one caller keeps in flight at once (a rescore's units, a recomputation's
+# changed clusters): enough to hide the round trips, few enough not to crowd out the
+# consumers on the same server.
 CONCURRENT_READS = 16
 # The candidates' one-time backfill from existing scores (scoring_meta, `_id`).
 CANDIDATES_BACKFILL = "certificate-candidates-backfill-v1"
