@@ -412,11 +412,46 @@ def pipeline_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
         results.add(row)
     results.note("Pipeline", "CPU while a batch ran, share of one core (median): " + ", ".join(
         f"{k} {fmt(median(v))}" for k, v in cpu.items()))
+    season_size(stack, plan, results, pipe, n)
     consumer_path(stack, plan, results)
     results.note("Pipeline", f"{n} events per batch (a calibration batch of 10 aimed at "
                  f"{plan.pipeline_seconds:g} s for the slowest consumer); the consumers' "
                  "rates run from the first produce to their last record processed; the "
                  "anchors from their first fetch (raw) or first record (faust) to the last")
+
+
+SEASON_SIZES = (1_000, 20_000)  # stored documents per collection: a start, a season
+
+
+def season_size(stack: BenchStack, plan: Plan, results: Results, pipe: Any, n: int
+                ) -> None:
+    """The same batches once every per-event collection of the consumers holds 1,000
+    documents, then once it holds a season's 20,000 (bench/prefill.py): the per-event
+    cost at the larger size against the smaller."""
+    from bench import prefill
+    from bench.pipeline import CONSUMERS
+
+    costs: dict[int, dict[str, list[float]]] = {}
+    for size in SEASON_SIZES:
+        started = time.monotonic()
+        filled = asyncio.run(prefill.fill(stack.mongo_url, size))
+        results.note("Pipeline", f"filled to {size:,} documents in "
+                     f"{time.monotonic() - started:.0f} s: " + ", ".join(
+                         f"{k} {v:,}" for k, v in filled.items()))
+        costs[size] = {name: [] for name in CONSUMERS}
+        for _ in range(plan.repeats):
+            drained = pipe.quiesce()
+            b = pipe.batch(n, timeout=max(60.0, plan.pipeline_seconds * 4))
+            for name in CONSUMERS:
+                costs[size][name].append(1000 / b.rate(name))
+            results.note("Pipeline", f"batch of {n} at {size:,} stored: " + ", ".join(
+                f"{k} {fmt(v)} s" for k, v in b.done.items())
+                + ("" if drained else "; the previous batch had not drained"))
+    small, large = SEASON_SIZES
+    for name in CONSUMERS:
+        results.add(Row(f"{name}: per-event cost at {large:,} stored documents", "ms",
+                        figures=costs[large][name], anchor_name=f"the same at {small:,}",
+                        anchors=costs[small][name], goal=1.2, higher=False))
 
 
 def profile_phase(stack: BenchStack, plan: Plan, results: Results) -> None:

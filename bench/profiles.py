@@ -24,7 +24,7 @@ from bench.stack import BenchStack
 from bench.stats import median
 
 TIMED = ("find_one", "update_one", "replace_one", "insert_one", "insert_many", "delete_one",
-         "count_documents")
+         "count_documents", "bulk_write")
 
 
 @dataclass
@@ -44,6 +44,9 @@ class TimedCursor:
 
     def __init__(self, cursor: Any, key: str, log: CallLog) -> None:
         self._cursor, self._key, self._log = cursor, key, log
+
+    def __aiter__(self) -> Any:
+        return self._cursor.__aiter__()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._cursor, name)

@@ -213,7 +213,8 @@ def _depth(doc: Any) -> int:
         node, depth = todo.pop()
         if isinstance(node, dict | list):
             deepest = max(deepest, depth)
-            if depth <= MAX_DEPTH:
+            if depth <= MAX_DEPTH:  # only containers nest: leaves are not queued
                 todo.extend((child, depth + 1) for child in
-                            (node.values() if isinstance(node, dict) else node))
+                            (node.values() if isinstance(node, dict) else node)
+                            if isinstance(child, dict | list))
     return deepest

@@ -173,7 +173,7 @@ class RecordLoop:
     def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
                  source: str, handler_retries: int = 3,
                  max_value_bytes: int | None = None, watch: ConsumerWatch | None = None,
-                 batch_size: int = 200, concurrency: int = 16,
+                 batch_size: int = 200, concurrency: int = 200,
                  faults: FaultPoints | None = None,
                  admit: Callable[[Any], None] | None = None) -> None:
         self.consumer, self.producer = consumer, producer

@@ -7,7 +7,7 @@ import copy
 from typing import Any, cast
 
 import mongoengine
-from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
+from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
@@ -17,6 +17,8 @@ from pymongo.errors import (
     NetworkTimeout,
     ServerSelectionTimeoutError,
 )
+
+from services.common.failures import TransientError
 
 # Errors after which the same write may succeed later: retry, never drop.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
@@ -80,14 +82,33 @@ class ByIdReads:
         return await self._reads(_id)
 
     async def _read(self, ids: list[str]) -> list[dict[str, Any] | None]:
-        unique = list(dict.fromkeys(ids))
-        if len(unique) == 1:
-            doc = await self.coll.find_one({"_id": unique[0]})
-            found = {unique[0]: doc} if doc is not None else {}
-        else:
-            found = {d["_id"]: d for d in
-                     await self.coll.find({"_id": {"$in": unique}}).to_list(None)}
-        return [copy.deepcopy(found[i]) if i in found else None for i in ids]
+        found = await find_by_ids(self.coll, ids)
+        seen: set[str] = set()
+        out: list[dict[str, Any] | None] = []
+        for i in ids:  # the first caller of an id takes the document, later ones a copy
+            doc = found.get(i)
+            out.append(copy.deepcopy(doc) if doc is not None and i in seen else doc)
+            seen.add(i)
+        return out
+
+
+ID_CHUNK = 500  # ids of one `$in` read
+
+
+async def find_by_ids(coll: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """`_id` -> document, for those of `ids` stored: `find({_id: {$in}})`, ID_CHUNK ids a
+    read (MongoDB, and the local FerretDB for string ids, answer it from the `_id`
+    index: ADR 0002); one id is one `find_one`."""
+    unique = list(dict.fromkeys(ids))
+    if len(unique) == 1:
+        doc = await coll.find_one({"_id": unique[0]})
+        return {unique[0]: doc} if doc is not None else {}
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(unique), ID_CHUNK):
+        chunk = unique[start:start + ID_CHUNK]
+        for doc in await coll.find({"_id": {"$in": chunk}}).to_list(None):
+            found[doc["_id"]] = doc
+    return found
 
 
 Upsert = tuple[dict[str, Any], dict[str, Any]]  # (filter by `_id`, update or document)
@@ -123,6 +144,109 @@ async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
                 lost.append((f, d))
         return lost
     return []
+
+
+class BulkUpdates:
+    """`update_one({_id}, update, upsert=True)` from concurrent callers (a batch's
+    records) sent as one unordered `bulk_write`, for updates that commute (`$max`,
+    `$min`, `$setOnInsert`: the order within the batch changes nothing). Each caller
+    learns whether its write changed the document: True or False when the bulk's counts
+    say so for every write of it (a new document, or all or none of the others
+    modified), None when they cannot (some were): a caller that needs it reads the
+    document back (one `$in` read for the batch with ByIdReads). A lone caller is one
+    `update_one`, answered exactly. A write that lost a race with another process's
+    first upsert of the same `_id` is sent again alone (the document exists then)."""
+
+    def __init__(self, coll: Any, *, max_ops: int = 500) -> None:
+        from services.common.batching import GroupCommit
+
+        self.coll = coll
+        self._writes: GroupCommit[Upsert, bool | None] = GroupCommit(
+            self._write, window=0.0, max_items=max_ops)
+
+    async def __call__(self, flt: dict[str, Any], update: dict[str, Any]) -> bool | None:
+        return await self._writes((flt, update))
+
+    async def _write(self, items: list[Upsert]) -> list[bool | None]:
+        if len(items) == 1:
+            return [await self._one(*items[0])]
+        ops = [UpdateOne(f, u, upsert=True) for f, u in items]
+        try:
+            result = await self.coll.bulk_write(ops, ordered=False)
+            details = getattr(result, "bulk_api_result", None) or {}
+        except BulkWriteError as exc:
+            details = exc.details
+            if any(e.get("code") != DUPLICATE_KEY for e in details.get("writeErrors", [])):
+                raise
+        except KeyError:
+            # FerretDB answers an update batch with a write error without `nModified`,
+            # which pymongo needs to merge its results: write them one by one.
+            return [await self._one(f, u) for f, u in items]
+        lost = {e["index"] for e in details.get("writeErrors", [])}
+        upserted = {u["index"] for u in details.get("upserted", [])}
+        rest = len(items) - len(lost) - len(upserted)
+        modified = int(details.get("nModified") or 0)
+        others: bool | None = True if modified >= rest else False if modified == 0 else None
+        return [await self._one(*items[i]) if i in lost else True if i in upserted
+                else others for i in range(len(items))]
+
+    async def _one(self, flt: dict[str, Any], update: dict[str, Any]) -> bool:
+        for _ in range(3):
+            try:
+                result = await self.coll.update_one(flt, update, upsert=True)
+            except DuplicateKeyError:
+                continue  # two first writers of a new `_id` on FerretDB: it exists now
+            return bool(result.modified_count or result.upserted_id is not None)
+        raise TransientError(f"{flt} kept changing during the write")
+
+
+class BulkWrites:
+    """Single-document writes (InsertOne, ReplaceOne, UpdateOne) from concurrent callers
+    sent as one unordered `bulk_write`; each caller returns once its write is done, or
+    gets the DuplicateKeyError its write alone would have raised (a taken `_id`, or a
+    conditional upsert whose document exists but does not match), and handles it as
+    before. For writes whose caller needs no count back. A lone caller is one plain
+    call (`insert_one`, `replace_one`, `update_one`)."""
+
+    def __init__(self, coll: Any, *, max_ops: int = 500) -> None:
+        from services.common.batching import GroupCommit
+
+        self.coll = coll
+        self._writes: GroupCommit[Any, None] = GroupCommit(
+            self._write, window=0.0, max_items=max_ops)
+
+    async def __call__(self, op: Any) -> None:
+        await self._writes(op)
+
+    async def _write(self, ops: list[Any]) -> list[Exception | None]:
+        if len(ops) == 1:
+            return [await self._one(ops[0])]
+        try:
+            await self.coll.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            lost = {e["index"]: e for e in errors}
+            return [DuplicateKeyError(str(lost[i].get("errmsg", "E11000")), DUPLICATE_KEY)
+                    if i in lost else None for i in range(len(ops))]
+        except KeyError:
+            # FerretDB's answer to an update batch with a write error lacks `nModified`
+            # (see upsert_all): each write again on its own (each is idempotent).
+            return [await self._one(op) for op in ops]
+        return [None] * len(ops)
+
+    async def _one(self, op: Any) -> Exception | None:
+        try:
+            if isinstance(op, InsertOne):
+                await self.coll.insert_one(op._doc)
+            elif isinstance(op, ReplaceOne):
+                await self.coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                await self.coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+        except DuplicateKeyError as exc:
+            return exc
+        return None
 
 
 class BulkUpserts:

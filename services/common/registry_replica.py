@@ -22,6 +22,7 @@ import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.envelope import Event
+from services.common.mongo import ByIdReads
 from services.common.schema import IntField, validated
 
 UNIT_EVENT = "vn.emulation.registry.unit"
@@ -92,6 +93,7 @@ class RegistryReplica:
         self.units_coll = db["registry_units"]
         self.clusters_coll = db["registry_clusters"]
         self.meta_coll = db["registry_meta"]
+        self._unit_reads = ByIdReads(self.units_coll)  # a batch's records: one read
         # What this process holds: the generation token it was read under, and the
         # documents (shared with callers: read them, never change them).
         self._token: Any = None
@@ -169,7 +171,7 @@ class RegistryReplica:
         return self._clusters
 
     async def unit(self, unit_id: str) -> dict[str, Any] | None:
-        return await self.units_coll.find_one({"_id": unit_id})
+        return await self._unit_reads.get(unit_id)
 
     async def clusters(self, period: int) -> dict[str, dict[str, Any]]:
         """cluster id -> {name, members, head, deputy} in force for the period."""

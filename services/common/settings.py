@@ -68,7 +68,9 @@ class ServiceSettings(BaseSettings):
     # many (a quiet topic's record is handled at once, never held to fill a batch).
     consumer_batch_size: int = 200
     # Keys (units) of one batch handled at the same time; one key's records in order.
-    consumer_concurrency: int = 16
+    # As many as a batch holds: their reads and writes go out as one `$in` read and one
+    # bulk write per collection (GroupCommit), so fewer at a time means more round trips.
+    consumer_concurrency: int = 200
     # Static membership of the consumer group (KIP-345), unique per process and kept
     # across its restarts. Off by default: see docs/faults.md (the restart stall).
     group_instance_id: str | None = None

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.batching import GroupCommit
-from services.common.mongo import BulkUpserts, insert_new
+from services.common.mongo import BulkUpserts, ByIdReads, insert_new
 from services.common.schema import validated, validated_set, validated_update
 from services.notifications.schema import (
     CampaignDoc,
@@ -151,9 +151,10 @@ class StatusStore:
 class CampaignStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.coll = db["campaigns"]
+        self._reads = ByIdReads(self.coll)  # a batch's records: one read
 
     async def get(self, period: int) -> dict[str, Any] | None:
-        return await self.coll.find_one({"_id": str(period)})
+        return await self._reads.get(str(period))
 
     async def all(self) -> list[dict[str, Any]]:
         return sorted(await self.coll.find({}).to_list(None), key=lambda d: d["period"])
@@ -180,6 +181,7 @@ class LedgerStore:
         self.open = db["open_claims"]
         self.unresolved_coll = db["unresolved"]
         self.deferrals = db["deferrals"]
+        self._deferral_reads = ByIdReads(self.deferrals)
         self.rounds = db["round_claims"]
         self.messages = db["provider_messages"]
         self.backfills = backfills or Backfills(db)
@@ -315,8 +317,9 @@ class LedgerStore:
         return await self.deferrals.find({}).to_list(None)
 
     async def waits(self, keys: list[str]) -> list[dict[str, Any]]:
-        """The waits among these keys, each read by `_id` (concurrently)."""
-        found = await asyncio.gather(*(self.deferrals.find_one({"_id": k}) for k in keys))
+        """The waits among these keys, read by `_id` (a batch's records' keys together:
+        one `$in` read)."""
+        found = await asyncio.gather(*(self._deferral_reads.get(k) for k in keys))
         return [w for w in found if w is not None]
 
     async def drop_deferral(self, key: str) -> None:

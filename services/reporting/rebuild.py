@@ -58,7 +58,7 @@ class RebuildResult:
         return dict(vars(self))
 
 
-CONCURRENCY = 16  # keys replayed at the same time
+CONCURRENCY = 200  # keys replayed at the same time (as the live agents: a wave, one bulk write)
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,

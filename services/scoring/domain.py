@@ -105,7 +105,11 @@ class Score:
     breakdown: list[Line] = field(default_factory=list)
 
     def breakdown_dicts(self) -> list[dict[str, Any]]:
-        return [asdict(line) for line in self.breakdown]
+        # A Line holds only plain values: its fields as they are (asdict deep-copies,
+        # a tenth of a consumer's CPU per record).
+        return [{"criterion": line.criterion, "points": line.points,
+                 "max_points": line.max_points, "explanation": line.explanation}
+                for line in self.breakdown]
 
 
 def _pct(x: float) -> str:

@@ -37,7 +37,7 @@ from services.scoring.standings import (
     ranks_in_clusters,
     recognition_proposals,
 )
-from services.scoring.store import ScoreStore
+from services.scoring.store import ScoreStore, gather_bounded
 
 tracer = trace.get_tracer(__name__)
 
@@ -176,12 +176,10 @@ class Rankings:
         content changed since it was last published. `years`: each cluster's registry
         record by year, for the operators' decisions that anchor the suggestion."""
         now = self.clock.now()
-        rows = {}
-        for cid in sorted(clusters):
+        rows = {cid: rank_members(clusters[cid]["members"], scores) for cid in clusters}
+
+        async def cluster(cid: str) -> None:
             members = clusters[cid]["members"]
-            rows[cid] = rank_members(members, scores)
-            if not changed & set(members):
-                continue
             data = {**cluster_standings(cid, period, members, scores, now),
                     "sequence": sequence}
             basis = [scores[m]["event_id"] for m in members if m in scores]
@@ -190,6 +188,11 @@ class Rankings:
             decided = await self.register.decided_before(cid, years.get(cid) or {},
                                                          period + 1)
             await self.register.publish_suggestion(cid, period + 1, decided, sequence)
+
+        # The changed clusters' publications are independent of each other (each its own
+        # key and documents): together, so their round trips overlap.
+        await gather_bounded(cluster(cid) for cid in sorted(clusters)
+                             if changed & set(clusters[cid]["members"]))
         data = {**recognition_proposals(period, rows, scores, now), "sequence": sequence}
         basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]
         await self.publisher.publish("proposals", str(period), proposals_event(data, basis),

@@ -14,8 +14,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.common.kafka import TransientError
-from services.common.mongo import BulkUpserts, ByIdReads
+from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.schema import validated, validated_update
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
@@ -32,9 +31,9 @@ from services.scoring.schema import (
 from services.scoring.standings import certificate_candidate
 
 T = TypeVar("T")
-# How many reads by `_id` one caller keeps in flight at once (a recomputation reads each
-# cluster member's score this way): enough to hide the round trips, few enough not to
-# crowd out the consumers on the same server.
+# How many calls one caller keeps in flight at once (a rescore's units, a recomputation's
+# changed clusters): enough to hide the round trips, few enough not to crowd out the
+# consumers on the same server.
 CONCURRENT_READS = 16
 # The candidates' one-time backfill from existing scores (scoring_meta, `_id`).
 CANDIDATES_BACKFILL = "certificate-candidates-backfill-v1"
@@ -103,6 +102,7 @@ class ScoreStore:
         # ... and their idempotent upserts, in one bulk write per collection.
         self._history_writes = BulkUpserts(self.history, replace=True)
         self._candidate_writes = BulkUpserts(self.candidates)
+        self._score_writes = BulkUpdates(self.scores)
 
     async def save(self, doc: dict[str, Any], *, in_history: bool = False,
                    current: dict[str, Any] | None = None, read: bool = True) -> bool:
@@ -136,22 +136,18 @@ class ScoreStore:
         update = validated_update(ScoreDoc, {
             "$setOnInsert": {"unit_id": doc["unit_id"], "period": doc["period"]},
             "$max": {"current": _in_force_value(doc)}}, key)
-        for _ in range(3):
-            try:
-                result = await self.scores.update_one({"_id": key}, update, upsert=True)
-            except DuplicateKeyError:
-                continue  # two first writers of a new `_id` on FerretDB: it exists now
-            if result.modified_count or result.upserted_id is not None:
-                # A candidate can be stored only if the score replaced was one.
-                await self.keep_candidate(doc, was_candidate=current is not None and
-                                          certificate_candidate(current))
-                return True
-            stored = await self.current(doc["unit_id"], doc["period"])
-            in_force = stored is not None and stored.get("event_id") == doc["event_id"]
-            if in_force:
-                await self.keep_candidate(doc)
-            return in_force
-        raise TransientError(f"scores {key} kept changing during the write")
+        # One bulk write for the batch's records; None: the bulk's counts cannot tell
+        # whether this write changed the document, so it is read back (by `_id`).
+        if await self._score_writes({"_id": key}, update):
+            # A candidate can be stored only if the score replaced was one.
+            await self.keep_candidate(doc, was_candidate=current is not None and
+                                      certificate_candidate(current))
+            return True
+        stored = await self.current(doc["unit_id"], doc["period"])
+        in_force = stored is not None and stored.get("event_id") == doc["event_id"]
+        if in_force:
+            await self.keep_candidate(doc)
+        return in_force
 
     # -- certificate candidates: found per period without reading `scores` --------------
 
@@ -233,11 +229,12 @@ class ScoreStore:
     async def scores_of(self, unit_ids: Iterable[str], period: int
                         ) -> dict[str, dict[str, Any]]:
         """unit id -> score in force, for these units of the period (those with one):
-        one read by `_id` each, CONCURRENT_READS at a time. Never `$in`, which FerretDB
-        answers by reading the whole collection."""
+        reads by `_id` with `$in`, up to ID_CHUNK ids a read (the patched FerretDB, like
+        MongoDB, answers them from the `_id` index: ADR 0002)."""
         units = sorted(set(unit_ids))
-        found = await gather_bounded(self.current(u, period) for u in units)
-        return {u: doc for u, doc in zip(units, found, strict=True) if doc is not None}
+        found = await find_by_ids(self.scores, [score_key(u, period) for u in units])
+        return {u: doc for u in units
+                if (doc := flat_score(found.get(score_key(u, period)))) is not None}
 
     # -- periods whose standings and proposals are still to be published --------------
 
@@ -301,10 +298,11 @@ class LeadershipStore:
 
     async def decisions(self, cluster_id: str, periods: Iterable[int]
                         ) -> list[dict[str, Any]]:
-        """The operator's decisions of the cluster for these years, each read by `_id`
-        (CONCURRENT_READS at a time); suggestions are left out."""
+        """The operator's decisions of the cluster for these years, read by `_id` (one
+        `$in` read); suggestions are left out."""
         years = sorted(set(periods))
-        docs = await gather_bounded(self.get(cluster_id, y) for y in years)
+        found = await find_by_ids(self.register, [f"{cluster_id}|{y}" for y in years])
+        docs = [found.get(f"{cluster_id}|{y}") for y in years]
         return [d for d in docs if d is not None and d.get("status") in (CONFIRMED, OVERRIDDEN)]
 
     async def decided(self) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tests.unit.bson_order import bson_order
 
@@ -130,8 +130,8 @@ class FakeCollection:
                       modified_count=int(not inserted and doc != before),
                       upserted_id=inserted)
 
-    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
-        await apply_bulk(self, ops)
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> BulkResult:
+        return await apply_bulk(self, ops)
 
     async def delete_one(self, flt: dict[str, Any]) -> Result:
         self._call("delete_one", flt)
@@ -159,10 +159,32 @@ class FakeDb:
         self.calls.clear()
 
 
-async def apply_bulk(coll: Any, ops: list[Any]) -> None:
-    """A fake's `bulk_write`: UpdateOne and ReplaceOne requests, one after another."""
-    for op in ops:
-        if type(op).__name__ == "ReplaceOne":
-            await coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
-        else:
-            await coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+@dataclass
+class BulkResult:
+    bulk_api_result: dict[str, Any]
+
+
+async def apply_bulk(coll: Any, ops: list[Any]) -> BulkResult:
+    """A fake's `bulk_write`: InsertOne, UpdateOne and ReplaceOne requests, one after another; its
+    result's counts as MongoDB reports them."""
+    modified, upserted, errors = 0, [], []
+    for i, op in enumerate(ops):
+        try:
+            if type(op).__name__ == "InsertOne":
+                result = await coll.insert_one(op._doc)
+            elif type(op).__name__ == "ReplaceOne":
+                result = await coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+            else:
+                result = await coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+        except DuplicateKeyError:
+            errors.append({"index": i, "code": 11000, "errmsg": "E11000 duplicate key"})
+            continue
+        if result is None:
+            continue
+        modified += getattr(result, "modified_count", 0)
+        if getattr(result, "upserted_id", None) is not None:
+            upserted.append({"index": i, "_id": result.upserted_id})
+    details = {"nModified": modified, "upserted": upserted, "writeErrors": errors}
+    if errors:
+        raise BulkWriteError(details)
+    return BulkResult(details)

@@ -19,6 +19,7 @@ from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.reporting.writes import Known, below
 from tests.unit.bson_order import bson_order
+from tests.unit.fake_mongo import apply_bulk
 from tests.unit.test_reporting_samples import accepted
 
 KEY = "police:phu-tho|2026"
@@ -98,6 +99,9 @@ class FakeCollection:
             {"_id": flt["_id"], **update["$setOnInsert"]}) else None
         return SimpleNamespace(matched_count=1, modified_count=int(repr(doc) != before),
                                upserted_id=upserted)
+
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
+        return await apply_bulk(self, ops)
 
     async def replace_one(self, flt: dict[str, Any], new: dict[str, Any],
                           upsert: bool = False) -> Any:

@@ -103,8 +103,8 @@ class FakeCollection:
             self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
         return Result()
 
-    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> None:
-        await apply_bulk(self, ops)
+    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
+        return await apply_bulk(self, ops)
 
     async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
                          upsert: bool = False) -> Result:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.common.mongo import BulkUpserts, ByIdReads
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import DuplicateKeyError
+
+from services.common.mongo import BulkUpdates, BulkUpserts, BulkWrites, ByIdReads, find_by_ids
 from services.common.serial import SerialWritesDatabase
 from tests.unit.fake_mongo import FakeDb
 
@@ -63,3 +66,76 @@ def test_concurrent_upserts_and_reads_by_id_are_one_call_each() -> None:
 
 async def _gather(calls: list[Any]) -> None:
     await asyncio.gather(*calls)
+
+
+def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcome() -> None:
+    db = FakeDb()
+    coll = db["c"]
+    bulks: list[tuple[int, bool]] = []
+    real = coll.bulk_write
+
+    async def counted(ops: list[Any], ordered: bool = True) -> Any:
+        bulks.append((len(ops), ordered))
+        return await real(ops, ordered)
+
+    coll.bulk_write = counted  # type: ignore[method-assign]
+
+    def bump(n: int) -> dict[str, Any]:
+        return {"$max": {"n": n}}
+
+    async def go() -> list[list[bool | None]]:
+        updates = BulkUpdates(coll)
+        lone = [await updates({"_id": "k0"}, bump(1))]  # alone: one update_one, exact
+        db.reset()
+        new = await asyncio.gather(*(updates({"_id": f"k{i}"}, bump(1)) for i in range(5)))
+        same = await asyncio.gather(*(updates({"_id": f"k{i}"}, bump(1)) for i in range(5)))
+        # One changes k0, one does not change k1: the counts cannot tell which.
+        mixed = await asyncio.gather(updates({"_id": "k0"}, bump(2)),
+                                     updates({"_id": "k1"}, bump(0)))
+        return [lone, list(new), list(same), list(mixed)]
+
+    lone, new, same, mixed = asyncio.run(go())
+    assert lone == [True]
+    assert new == [False, True, True, True, True]  # k0 was there: only it is unchanged
+    assert same == [False] * 5
+    assert mixed == [None, None]  # one of two changed: which, the counts cannot tell
+    assert coll.docs["k0"]["n"] == 2 and coll.docs["k1"]["n"] == 1
+    assert bulks == [(5, False), (5, False), (2, False)]  # one unordered write a wave
+
+
+def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
+    db = FakeDb()
+    coll = db["c"]
+    for i in range(1200):
+        coll.docs[f"k{i}"] = {"_id": f"k{i}", "n": i}
+    found = asyncio.run(find_by_ids(coll, [f"k{i}" for i in range(1300)]))
+    assert len(found) == 1200 and found["k7"]["n"] == 7
+    assert [c[1] for c in db.calls] == ["find", "find", "find"]  # 500 ids a read
+
+
+def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails_alone(
+) -> None:
+    db = FakeDb()
+    coll = db["c"]
+    coll.docs["taken"] = {"_id": "taken", "n": 0}
+    bulks: list[int] = []
+    real = coll.bulk_write
+
+    async def counted(ops: list[Any], ordered: bool = True) -> Any:
+        bulks.append(len(ops))
+        return await real(ops, ordered)
+
+    coll.bulk_write = counted  # type: ignore[method-assign]
+
+    async def go() -> list[Any]:
+        writes = BulkWrites(coll)
+        return await asyncio.gather(
+            writes(InsertOne({"_id": "a", "n": 1})), writes(InsertOne({"_id": "taken"})),
+            writes(ReplaceOne({"_id": "b"}, {"_id": "b", "n": 2}, upsert=True)),
+            return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], DuplicateKeyError)
+    assert bulks == [3]
+    assert coll.docs["a"]["n"] == 1 and coll.docs["b"]["n"] == 2 and coll.docs["taken"]["n"] == 0
