@@ -83,6 +83,9 @@ def test_a_submission_stored_before_the_outbox_is_published_after_a_restart(
     first = post(clock, body, key)
     assert first.status_code == 202, first.text
     sid = first.json()["submission_id"]
+    # The mark comes after the answer (ADR 0001): let it land before undoing it.
+    wait_for("the mark after the answer", lambda: db["submissions"].find_one(
+        {"_id": sid, "published": True}), timeout=30)
     # As an older version would have left it: unpublished, without pointer, head, outbox
     # entry; and a database this version never backfilled.
     db["submissions"].update_one({"_id": sid}, {"$set": {"published": False}})
