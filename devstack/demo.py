@@ -26,6 +26,7 @@ import httpx
 from devstack import __main__ as cli
 from devstack import parts
 from devstack.config import ROOT, SERVICES, StackConfig
+from services.common.movements import IDS as MOVEMENT_IDS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
@@ -129,10 +130,12 @@ class Season:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self.client("notifications") as c:
-                known = c.get(f"/v1/deadlines/{self.period}").json()["submitted"]
+                known = sum(c.get(f"/v1/deadlines/{self.period}", params={"movement": m}
+                                  ).json()["submitted"] for m in MOVEMENT_IDS)
             with self.client("reporting") as c:
-                counted = c.get("/v1/reports/national",
-                                params={"period": self.period}).json()["submitted"]
+                counted = sum(c.get("/v1/reports/national", params={
+                    "period": self.period, "movement": m}).json()["submitted"]
+                    for m in MOVEMENT_IDS)
             if known >= len(self.accepted) and counted >= len(self.accepted):
                 return
             time.sleep(0.2)
@@ -175,8 +178,8 @@ def conferences(season: Season) -> list[str]:
     (here the operator confirms the rotation rule's suggestion)."""
     lines = []
     with season.client("reporting") as c:
-        clusters = c.get("/v1/reports/national",
-                         params={"period": season.period}).json()["by_cluster"]
+        clusters = c.get("/v1/reports/national", params={
+            "period": season.period, "movement": "vi-an-ninh"}).json()["by_cluster"]
     with season.client("scoring") as c:
         for cid, info in clusters.items():
             st = c.get(f"/v1/clusters/{cid}/standings", params={"period": season.period})
@@ -266,7 +269,8 @@ def late_amendment(season: Season, plan: Plan, bodies: dict[str, dict[str, Any]]
 def summary(season: Season, conference: list[str], late_story: str) -> int:
     period = season.period
     with season.client("reporting") as c:
-        rep = c.get("/v1/reports/national", params={"period": period}).json()
+        reps = {m: c.get("/v1/reports/national", params={"period": period, "movement": m}
+                         ).json() for m in MOVEMENT_IDS}
     with season.client("scoring") as c:
         props = c.get("/v1/proposals", params={"period": period}).json()
     sent = season.sent()
@@ -283,10 +287,13 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
           f"of {props['cluster_leaders']} cluster leaders)")
     print(f"\n== Reminders: {sent['smtp']} e-mails and {sent['smpp'] + sent['http_sms']} SMS "
           f"reached the sinks ({parts.sinks_dir(season.cfg)}) ==")
-    print(f"\n== National synthesis {period} ({rep.get('statement', rep['as_of'])}) ==")
-    print(f"  expected {rep['expected']}, submitted {rep['submitted']} "
-          f"(on time {rep['on_time']}, late {rep['late']}), missing {len(rep['missing'])}; "
-          f"completeness {rep['completeness']:.0%}, timeliness {rep['timeliness']:.0%}")
+    for rep in reps.values():
+        print(f"\n== {rep['movement_name']} ({rep['movement']}) {period}, for "
+              f"{rep['organiser']} ({rep.get('statement', rep['as_of'])}) ==")
+        print(f"  expected {rep['expected']}, submitted {rep['submitted']} "
+              f"(on time {rep['on_time']}, late {rep['late']}), missing "
+              f"{len(rep['missing'])}; completeness {rep['completeness']:.0%}, "
+              f"timeliness {rep['timeliness']:.0%}; units' deadline {rep['deadline']}")
     folder = ROOT / "reports" / str(period)
     from services.reporting.export import export_reports
     from services.reporting.settings import ReportingSettings
@@ -297,7 +304,8 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
     print(f"\nDashboard: {season.cfg.service_url('reporting')}/dashboard?period={period}"
           f"#token={season.operator}")
     print("The demo stack keeps running for you to look around; `make down` stops it.")
-    ok = rep["submitted"] == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
+    submitted = sum(r["submitted"] for r in reps.values())
+    ok = submitted == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
     return 0 if ok else 1
 
 

@@ -294,7 +294,7 @@ def test_a_rescore_produces_new_scores_and_keeps_the_old_ones(
         and e["data"]["rubric_version"] == "police-2024.1")
     assert {e["subject"] for e in new_events} == set(police)
     for e in new_events:
-        valid(e, "score-computed.v1")
+        valid(e, "score-computed.v2")
     table = standings(stack, "mps-cluster-4", period)
     assert table["rubric_version"] == "police-2024.1"
 

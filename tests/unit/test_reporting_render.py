@@ -34,7 +34,7 @@ def national() -> dict:
              "award": "government_emulation_flag", "reason": "dẫn đầu Cụm thi đua số 4"}]})
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"],
                            clusters=s["clusters"], reports=s["reports"], scores=s["scores"],
-                           reminders=s["reminders"], proposals=proposals)
+                           reminders=s["reminders"], proposals=proposals, movement=None)
 
 
 def cluster() -> dict:

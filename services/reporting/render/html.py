@@ -12,6 +12,7 @@ from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
     REMINDER_STATUS,
+    movement_title,
     unit_type_label,
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
@@ -132,8 +133,8 @@ def national_html(report: dict[str, Any]) -> bytes:
                           reason_vi(p["reason"])] for p in proposals["items"]]))
     parts += [f"<h2>V. Đơn vị chưa báo cáo ({len(report['missing_units'])})</h2>",
               _missing(report["missing_units"])]
-    return _page("BÁO CÁO TỔNG HỢP", f"Kết quả thực hiện phong trào “Toàn dân bảo vệ an ninh "
-                 f"Tổ quốc” năm {period}", report, "".join(parts))
+    return _page("BÁO CÁO TỔNG HỢP", f"Kết quả thực hiện phong trào “{movement_title(report)}” "
+                 f"năm {period}", report, "".join(parts))
 
 
 def cluster_html(report: dict[str, Any]) -> bytes:
