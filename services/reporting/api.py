@@ -93,6 +93,10 @@ class ClusterReportRead(CountsRead):
     rubric_version: str | None
     tie_break: Any
     proposals: list[dict[str, Any]]
+    conference: dict[str, Any] | None = Field(
+        description="the record of the cluster's conference reviewing the year (date, "
+                    "place, the proposals it agreed, who recorded it); `proposals` and "
+                    "`standings` are the platform's computed suggestions for it")
     next_year_leadership: dict[str, Any] | None
     missing: list[str]
     missing_units: list[dict[str, Any]]

@@ -96,6 +96,7 @@ AWARDS: dict[str, str] = {
     # Government and the MPS", and the MPS flag sits beside it: the platform's reading,
     # configurable here (docs/sources.md).
     "certificate_of_merit": "Bằng khen của Bộ trưởng Bộ Công an",
+    "other": "Hình thức khác (nêu trong lý do)",
 }
 
 LEADERSHIP_STATUS: dict[str, str] = {

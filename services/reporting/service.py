@@ -173,7 +173,7 @@ class Reports:
             cluster = held.clusters.get(cluster_id)
             if cluster is None:
                 raise UnknownCluster(f"no cluster {cluster_id} in {period}")
-            raw = await self.replica.clusters_coll.find_one({"_id": cluster_id}) or {}
+            raw = await self.replica.cluster_record(cluster_id) or {}
             return cluster_report(
                 cluster_id=cluster_id, period=period, as_of=self.clock.now(), cluster=cluster,
                 registry_years=raw.get("years", {}), units=held.units,

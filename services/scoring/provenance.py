@@ -78,9 +78,10 @@ CODE_RULES: tuple[CodeRule, ...] = (
              "a code change and release of the scoring service"),
     CodeRule("Next year's cluster head and deputy: suggestion", ROTATION_RULE,
              "`services/scoring/leadership.py` `RULE`",
-             f"{DEFAULT_LABEL}; the cluster elects them (" + _seed("004", LEADERSHIP_QUOTE)
-             + "), an operator confirms or overrides the suggestion",
-             "`PUT /v1/clusters/{cluster_id}/leadership` records the cluster's decision"),
+             f"{DEFAULT_LABEL}; a suggestion only: the cluster elects them ("
+             + _seed("004", LEADERSHIP_QUOTE) + ") and an operator records the election",
+             "`PUT /v1/clusters/{cluster_id}/conferences/{period}` (submissions service) "
+             "records the conference's decisions"),
     CodeRule("The units' reporting deadline", "30/11 23:59:59 of the period, Hanoi time",
              "`services/notifications/campaign_defaults.yaml` `deadline`",
              f"{DEFAULT_LABEL}: the platform's reading of " + _seed("000", DEADLINE_QUOTE)

@@ -484,7 +484,7 @@ def test_export_writes_every_report_of_the_period(stack: Stack, campaign: dict[s
     assert {f"national-{PERIOD}.{f}" for f in ("html", "pdf", "xlsx", "csv", "json")} <= names
     clusters = campaign["report"]["by_cluster"]
     assert {f"{cid}-{PERIOD}.pdf" for cid in clusters} <= names
-    assert len(names) == 5 + 4 * len(clusters)
+    assert len(names) == 10 + 4 * len(clusters)  # both movements' syntheses
     exported = json.loads((tmp_path / f"national-{PERIOD}.json").read_text("utf-8"))
     assert exported["submitted"] == 6
     assert "Công an tỉnh Phú Thọ" in pdf_text((tmp_path / f"national-{PERIOD}.pdf").read_bytes())

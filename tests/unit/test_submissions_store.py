@@ -165,6 +165,9 @@ class FakeProducer:
     async def confirm(self, topic: str, fut: asyncio.Future[Any]) -> None:
         await fut
 
+    async def send(self, topic: str, event: Any, key: str | None = None) -> None:
+        await (await self.send_nowait(topic, event, key))
+
 
 def request(unit: str = "province:quang-ninh", period: int = 2026, notes: str = "a"
             ) -> dict[str, Any]:

@@ -164,14 +164,26 @@ def cluster_html(report: dict[str, Any]) -> bytes:
                                 [[line_label(b["criterion"]), number(b["points"]),
                                   number(b["max_points"]), explanation_vi(b["explanation"])]
                                  for b in r["breakdown"]], [1, 2]))
-    parts += ["<h2>III. Đề nghị khen thưởng</h2>",
+    parts.append("<h2>III. Đề nghị khen thưởng</h2>")
+    conference = report.get("conference")
+    if conference is None:
+        parts.append('<p class="muted">Chưa ghi nhận biên bản hội nghị cụm.</p>')
+    else:
+        parts += [f"<p>Hội nghị cụm ngày {_e(conference['date'])} tại "
+                  f"{_e(conference['place'])} thống nhất đề nghị (ghi nhận bởi "
+                  f"{_e(conference['recorded_by'])}, lúc "
+                  f"{_e(local_time(conference['recorded_at']))}):</p>",
+                  _table(["Đơn vị", "Hình thức", "Lý do"],
+                         [[p["name"], p["award_label"], p["reason"]]
+                          for p in conference["proposals"]])]
+    parts += ["<h3>Gợi ý của hệ thống (để hội nghị xem xét, không phải quyết định)</h3>",
               _table(["Đơn vị", "Hình thức", "Lý do"],
                      [[p["name"], p["award_label"], reason_vi(p["reason"])]
                       for p in report["proposals"]]),
               f"<h2>IV. Cụm trưởng, Cụm phó năm {period + 1}</h2>"]
     lead = report.get("next_year_leadership")
     if lead is None:
-        parts.append('<p class="muted">Chưa có đề xuất.</p>')
+        parts.append('<p class="muted">Chưa có gợi ý, chưa ghi nhận kết quả bầu.</p>')
     else:
         parts.append(f"<p>Cụm trưởng: <b>{_e(lead['head']['name'] if lead['head'] else '–')}"
                      f"</b>; Cụm phó: <b>{_e(lead['deputy']['name'] if lead['deputy'] else '–')}"

@@ -254,6 +254,17 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
                  ["LEFT", "RIGHT", "RIGHT", "LEFT"], size=8)
 
     pdf.heading("III. Đề nghị khen thưởng")
+    conference = report.get("conference")
+    if conference is None:
+        pdf.para("Chưa ghi nhận biên bản hội nghị cụm.", style="I")
+    else:
+        pdf.para(f"Hội nghị cụm ngày {conference['date']} tại {conference['place']} thống "
+                 f"nhất đề nghị (ghi nhận bởi {conference['recorded_by']}, lúc "
+                 f"{local_time(conference['recorded_at'])}):")
+        pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
+                 [[p["name"], p["award_label"], p["reason"]]
+                  for p in conference["proposals"]], (60, 44, 74))
+    pdf.subheading("Gợi ý của hệ thống (để hội nghị xem xét, không phải quyết định)")
     pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
              [[p["name"], p["award_label"], reason_vi(p["reason"])]
               for p in report["proposals"]],
@@ -262,7 +273,7 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.heading(f"IV. Cụm trưởng, Cụm phó năm {period + 1}")
     lead = report.get("next_year_leadership")
     if lead is None:
-        pdf.para("Chưa có đề xuất.", style="I")
+        pdf.para("Chưa có gợi ý, chưa ghi nhận kết quả bầu.", style="I")
     else:
         pdf.para(f"Cụm trưởng: {lead['head']['name'] if lead['head'] else '–'}; "
                  f"Cụm phó: {lead['deputy']['name'] if lead['deputy'] else '–'} "
