@@ -174,23 +174,40 @@ def invalid_attempts(season: Season, rng: random.Random) -> None:
 
 
 def conferences(season: Season) -> list[str]:
-    """27 November: each cluster reviews its standings and elects next year's leaders
-    (here the operator confirms the rotation rule's suggestion)."""
-    lines = []
+    """27 November: each cluster's conference reviews the platform's standings and
+    suggestions, agrees on its proposals and elects next year's head and deputy; an
+    operator records what it decided (here the demo's conferences follow the
+    suggestions, as a real one may or may not)."""
+    lines, period = [], season.period
     with season.client("reporting") as c:
         clusters = c.get("/v1/reports/national", params={
-            "period": season.period, "movement": "vi-an-ninh"}).json()["by_cluster"]
+            "period": period, "movement": "vi-an-ninh"}).json()["by_cluster"]
     with season.client("scoring") as c:
-        for cid, info in clusters.items():
-            st = c.get(f"/v1/clusters/{cid}/standings", params={"period": season.period})
+        proposals = c.get("/v1/proposals", params={"period": period}).json()["proposals"]
+        suggested: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
+        for cid in clusters:
+            st = c.get(f"/v1/clusters/{cid}/standings", params={"period": period})
             top = [s for s in st.json()["standings"] if s["score"] is not None][:3]
-            lead = c.get(f"/v1/clusters/{cid}/leadership",
-                         params={"period": season.period + 1}).json()
-            c.put(f"/v1/clusters/{cid}/leadership", params={"period": season.period + 1},
-                  json={"decision": "confirm", "reason": "elected at the 27 November conference"})
+            found = c.get(f"/v1/clusters/{cid}/leadership", params={"period": period + 1})
+            suggested[cid] = (top, found.json() if found.status_code == 200 else None)
+    with season.client("submissions") as c:
+        for cid, info in clusters.items():
+            top, lead = suggested[cid]
             podium = ", ".join(f"{s['unit_id'].split(':')[1]} {s['score']:.1f}" for s in top)
+            if not lead:
+                lines.append(f"  {info['name']} ({cid}): {podium or 'no scores yet'}")
+                continue
+            agreed = [{"unit_id": p["unit_id"], "award": p["award"],
+                       "reason": "hội nghị cụm thống nhất đề nghị"}
+                      for p in proposals if p.get("cluster_id") == cid]
+            r = c.put(f"/v1/clusters/{cid}/conferences/{period}", json={
+                "date": f"{period}-11-27", "place": "trụ sở Công an tỉnh đăng cai",
+                "proposals": agreed, "head": lead["head"], "deputy": lead["deputy"]})
+            record = r.json()
             lines.append(f"  {info['name']} ({cid}): {podium or 'no scores yet'}; "
-                         f"{season.period + 1}: head {lead['head'].split(':')[1]}, deputy "
+                         f"conference recorded ({r.status_code}, by "
+                         f"{record.get('recorded_by')}): {len(agreed)} proposal(s) agreed, "
+                         f"{period + 1} head {lead['head'].split(':')[1]}, deputy "
                          f"{(lead['deputy'] or ':-').split(':')[1]}")
     return lines
 
