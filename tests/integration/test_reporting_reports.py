@@ -481,11 +481,15 @@ def test_export_writes_every_report_of_the_period(stack: Stack, campaign: dict[s
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     names = {p.name for p in tmp_path.iterdir()}
-    assert {f"national-{PERIOD}.{f}" for f in ("html", "pdf", "xlsx", "csv", "json")} <= names
-    clusters = campaign["report"]["by_cluster"]
+    for name in (f"national-{PERIOD}", f"national-{PERIOD}-vi-an-ninh"):
+        assert {f"{name}.{f}" for f in ("html", "pdf", "xlsx", "csv", "json")} <= names
+    clusters = campaign["police"]["by_cluster"]
     assert {f"{cid}-{PERIOD}.pdf" for cid in clusters} <= names
     assert len(names) == 10 + 4 * len(clusters)  # both movements' syntheses
     exported = json.loads((tmp_path / f"national-{PERIOD}.json").read_text("utf-8"))
-    assert exported["submitted"] == 6
-    assert "Công an tỉnh Phú Thọ" in pdf_text((tmp_path / f"national-{PERIOD}.pdf").read_bytes())
+    police = json.loads((tmp_path / f"national-{PERIOD}-vi-an-ninh.json").read_text("utf-8"))
+    assert (exported["movement"], exported["submitted"]) == ("toan-dan", 3)
+    assert (police["movement"], police["submitted"]) == ("vi-an-ninh", 3)
+    assert "Công an tỉnh Phú Thọ" in pdf_text(
+        (tmp_path / f"national-{PERIOD}-vi-an-ninh.pdf").read_bytes())
     assert f"/dashboard?period={PERIOD}" in done.stdout

@@ -17,7 +17,10 @@ from services.reporting.labels import (
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
+    NO_CONFERENCE,
+    SUGGESTIONS_HEADING,
     as_of_line,
+    conference_line,
     indicator_label,
     local_time,
     nfc,
@@ -167,16 +170,13 @@ def cluster_html(report: dict[str, Any]) -> bytes:
     parts.append("<h2>III. Đề nghị khen thưởng</h2>")
     conference = report.get("conference")
     if conference is None:
-        parts.append('<p class="muted">Chưa ghi nhận biên bản hội nghị cụm.</p>')
+        parts.append(f'<p class="muted">{_e(NO_CONFERENCE)}</p>')
     else:
-        parts += [f"<p>Hội nghị cụm ngày {_e(conference['date'])} tại "
-                  f"{_e(conference['place'])} thống nhất đề nghị (ghi nhận bởi "
-                  f"{_e(conference['recorded_by'])}, lúc "
-                  f"{_e(local_time(conference['recorded_at']))}):</p>",
+        parts += [f"<p>{_e(conference_line(conference))}</p>",
                   _table(["Đơn vị", "Hình thức", "Lý do"],
                          [[p["name"], p["award_label"], p["reason"]]
                           for p in conference["proposals"]])]
-    parts += ["<h3>Gợi ý của hệ thống (để hội nghị xem xét, không phải quyết định)</h3>",
+    parts += [f"<h3>{_e(SUGGESTIONS_HEADING)}</h3>",
               _table(["Đơn vị", "Hình thức", "Lý do"],
                      [[p["name"], p["award_label"], reason_vi(p["reason"])]
                       for p in report["proposals"]]),

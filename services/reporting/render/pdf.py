@@ -21,7 +21,10 @@ from services.reporting.labels import (
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
+    NO_CONFERENCE,
+    SUGGESTIONS_HEADING,
     as_of_line,
+    conference_line,
     indicator_label,
     local_time,
     nfc,
@@ -256,15 +259,13 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.heading("III. Đề nghị khen thưởng")
     conference = report.get("conference")
     if conference is None:
-        pdf.para("Chưa ghi nhận biên bản hội nghị cụm.", style="I")
+        pdf.para(NO_CONFERENCE, style="I")
     else:
-        pdf.para(f"Hội nghị cụm ngày {conference['date']} tại {conference['place']} thống "
-                 f"nhất đề nghị (ghi nhận bởi {conference['recorded_by']}, lúc "
-                 f"{local_time(conference['recorded_at'])}):")
+        pdf.para(conference_line(conference))
         pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
                  [[p["name"], p["award_label"], p["reason"]]
                   for p in conference["proposals"]], (60, 44, 74))
-    pdf.subheading("Gợi ý của hệ thống (để hội nghị xem xét, không phải quyết định)")
+    pdf.subheading(SUGGESTIONS_HEADING)
     pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
              [[p["name"], p["award_label"], reason_vi(p["reason"])]
               for p in report["proposals"]],
