@@ -69,6 +69,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "POST /v1/campaigns/{period}/resume": "operator",
         "POST /v1/admin/providers/reset": "admin",
         "POST /v1/admin/tick": "operator",
+        "GET /v1/milestones/{period}": "viewer",
+        "PUT /v1/milestones/{period}": "operator",
     },
     "reporting": {
         "GET /v1/reports/national": "viewer",
@@ -166,6 +168,7 @@ def call(stack: Stack, service: str, route: str, token: str | None, world: dict[
             "date": f"{FAR}-11-27", "place": "Hạ Long", "proposals": [],
             "head": world["members"][0], "deputy": world["members"][1]},
         "/v1/campaigns/{period}": {},
+        "/v1/milestones/{period}": {"state": "drafted"},
         "/v1/admin/clock": {"now": CLOCK_MOVED},
     }.get(template) if method != "GET" else None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -192,7 +195,7 @@ def written(mongo: pymongo.MongoClient[dict[str, Any]], stack: Stack) -> dict[st
                                   "unlocks": {"unit_id": OWNER}, "conferences": {},
                                   "audit": {}},
         "emulation_scoring": {"rubric_selections": {}, "audit": {}},
-        "emulation_notifications": {"campaigns": {}, "audit": {}},
+        "emulation_notifications": {"campaigns": {}, "milestones": {}, "audit": {}},
         "emulation_reporting": {"audit": {}},
     }
     out = {}
