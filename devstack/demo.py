@@ -212,6 +212,17 @@ def conferences(season: Season) -> list[str]:
     return lines
 
 
+def milestone_step(season: Season, day: date) -> None:
+    """The operators' own task: the synthesis for the Prime Minister, tracked from the
+    first day (the reminders go to them by e-mail), drafted on 28 November once the
+    units' reports are in, sent on the 29th."""
+    steps = {date(season.period, 11, 1): {}, date(season.period, 11, 28): {"state": "drafted"},
+             date(season.period, 11, 29): {"state": "sent"}}
+    if day in steps:
+        with season.client("notifications") as c:
+            c.put(f"/v1/milestones/{season.period}", json=steps[day])
+
+
 def bar(done: int, total: int, label: str) -> None:
     width = 30
     filled = int(width * done / total)
@@ -263,6 +274,7 @@ def main() -> int:
         season.settle()
         if day == date(period, 11, 27):
             conference = conferences(season)
+        milestone_step(season, day)
         sent = season.sent()
         bar(i + 1, len(days), f"{day:%d %b}: {len(season.accepted)} reported, "
                               f"{sent['smtp']} e-mails, {sent['smpp'] + sent['http_sms']} SMS")
@@ -295,7 +307,13 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
     print("\n".join(f"  {r}" for r in season.refusals))
     if late_story:
         print(late_story)
-    print("\n== 27 November: the MPS cluster conferences ==")
+    with season.client("notifications") as c:
+        task = c.get(f"/v1/milestones/{period}").json()
+    print(f"\n== The synthesis for the Prime Minister (the operators' task) ==\n"
+          f"  due {task['due']} ({task['due_source']}); {task['state']}: drafted by "
+          f"{task['drafted_by']} at {task['drafted_at']}, sent by {task['sent_by']} at "
+          f"{task['sent_at']}; reminders to the operators: {sorted(task['reminders'])}")
+    print("\n== 27 November: the MPS cluster conferences (vi-an-ninh) ==")
     print("\n".join(conference))
     awards: dict[str, int] = {}
     for p in props["proposals"]:
