@@ -99,6 +99,6 @@ def test_the_recorded_conference_is_next_years_leadership_everywhere(stack: Stac
     assert pdf.status_code == 200
     text = unicodedata.normalize("NFC", "\n".join(
         p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages))
-    assert f"Hội nghị cụm ngày {REVIEWED}-11-27" in text
+    assert f"Hội nghị cụm ngày 27/11/{REVIEWED}" in text
     assert "Gợi ý của hệ thống" in text
     assert f"Cụm trưởng: {nxt['head']['name']}" in text

@@ -90,6 +90,7 @@ SUGGESTIONS_HEADING = "Gợi ý của hệ thống (để hội nghị xem xét,
 
 def conference_line(conference: dict[str, Any]) -> str:
     """The sentence introducing a recorded conference's agreed proposals."""
-    return (f"Hội nghị cụm ngày {conference['date']} tại {conference['place']} thống nhất "
+    held = datetime.fromisoformat(str(conference["date"])).strftime("%d/%m/%Y")
+    return (f"Hội nghị cụm ngày {held} tại {conference['place']} thống nhất "
             f"đề nghị (ghi nhận bởi {conference['recorded_by']}, lúc "
             f"{local_time(conference['recorded_at'])}):")
