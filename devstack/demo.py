@@ -26,6 +26,7 @@ import httpx
 from devstack import __main__ as cli
 from devstack import parts
 from devstack.config import ROOT, SERVICES, StackConfig
+from services.common.movements import IDS as MOVEMENT_IDS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
@@ -129,10 +130,12 @@ class Season:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self.client("notifications") as c:
-                known = c.get(f"/v1/deadlines/{self.period}").json()["submitted"]
+                known = sum(c.get(f"/v1/deadlines/{self.period}", params={"movement": m}
+                                  ).json()["submitted"] for m in MOVEMENT_IDS)
             with self.client("reporting") as c:
-                counted = c.get("/v1/reports/national",
-                                params={"period": self.period}).json()["submitted"]
+                counted = sum(c.get("/v1/reports/national", params={
+                    "period": self.period, "movement": m}).json()["submitted"]
+                    for m in MOVEMENT_IDS)
             if known >= len(self.accepted) and counted >= len(self.accepted):
                 return
             time.sleep(0.2)
@@ -171,25 +174,53 @@ def invalid_attempts(season: Season, rng: random.Random) -> None:
 
 
 def conferences(season: Season) -> list[str]:
-    """27 November: each cluster reviews its standings and elects next year's leaders
-    (here the operator confirms the rotation rule's suggestion)."""
-    lines = []
+    """27 November: each cluster's conference reviews the platform's standings and
+    suggestions, agrees on its proposals and elects next year's head and deputy; an
+    operator records what it decided (here the demo's conferences follow the
+    suggestions, as a real one may or may not)."""
+    lines, period = [], season.period
     with season.client("reporting") as c:
-        clusters = c.get("/v1/reports/national",
-                         params={"period": season.period}).json()["by_cluster"]
+        clusters = c.get("/v1/reports/national", params={
+            "period": period, "movement": "vi-an-ninh"}).json()["by_cluster"]
     with season.client("scoring") as c:
-        for cid, info in clusters.items():
-            st = c.get(f"/v1/clusters/{cid}/standings", params={"period": season.period})
+        proposals = c.get("/v1/proposals", params={"period": period}).json()["proposals"]
+        suggested: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None]] = {}
+        for cid in clusters:
+            st = c.get(f"/v1/clusters/{cid}/standings", params={"period": period})
             top = [s for s in st.json()["standings"] if s["score"] is not None][:3]
-            lead = c.get(f"/v1/clusters/{cid}/leadership",
-                         params={"period": season.period + 1}).json()
-            c.put(f"/v1/clusters/{cid}/leadership", params={"period": season.period + 1},
-                  json={"decision": "confirm", "reason": "elected at the 27 November conference"})
+            found = c.get(f"/v1/clusters/{cid}/leadership", params={"period": period + 1})
+            suggested[cid] = (top, found.json() if found.status_code == 200 else None)
+    with season.client("submissions") as c:
+        for cid, info in clusters.items():
+            top, lead = suggested[cid]
             podium = ", ".join(f"{s['unit_id'].split(':')[1]} {s['score']:.1f}" for s in top)
+            if not lead:
+                lines.append(f"  {info['name']} ({cid}): {podium or 'no scores yet'}")
+                continue
+            agreed = [{"unit_id": p["unit_id"], "award": p["award"],
+                       "reason": "hội nghị cụm thống nhất đề nghị"}
+                      for p in proposals if p.get("cluster_id") == cid]
+            r = c.put(f"/v1/clusters/{cid}/conferences/{period}", json={
+                "date": f"{period}-11-27", "place": "trụ sở Công an tỉnh đăng cai",
+                "proposals": agreed, "head": lead["head"], "deputy": lead["deputy"]})
+            record = r.json()
             lines.append(f"  {info['name']} ({cid}): {podium or 'no scores yet'}; "
-                         f"{season.period + 1}: head {lead['head'].split(':')[1]}, deputy "
+                         f"conference recorded ({r.status_code}, by "
+                         f"{record.get('recorded_by')}): {len(agreed)} proposal(s) agreed, "
+                         f"{period + 1} head {lead['head'].split(':')[1]}, deputy "
                          f"{(lead['deputy'] or ':-').split(':')[1]}")
     return lines
+
+
+def milestone_step(season: Season, day: date) -> None:
+    """The operators' own task: the synthesis for the Prime Minister, tracked from the
+    first day (the reminders go to them by e-mail), drafted on 28 November once the
+    units' reports are in, sent on the 29th."""
+    steps = {date(season.period, 11, 1): {}, date(season.period, 11, 28): {"state": "drafted"},
+             date(season.period, 11, 29): {"state": "sent"}}
+    if day in steps:
+        with season.client("notifications") as c:
+            c.put(f"/v1/milestones/{season.period}", json=steps[day])
 
 
 def bar(done: int, total: int, label: str) -> None:
@@ -243,6 +274,7 @@ def main() -> int:
         season.settle()
         if day == date(period, 11, 27):
             conference = conferences(season)
+        milestone_step(season, day)
         sent = season.sent()
         bar(i + 1, len(days), f"{day:%d %b}: {len(season.accepted)} reported, "
                               f"{sent['smtp']} e-mails, {sent['smpp'] + sent['http_sms']} SMS")
@@ -266,7 +298,8 @@ def late_amendment(season: Season, plan: Plan, bodies: dict[str, dict[str, Any]]
 def summary(season: Season, conference: list[str], late_story: str) -> int:
     period = season.period
     with season.client("reporting") as c:
-        rep = c.get("/v1/reports/national", params={"period": period}).json()
+        reps = {m: c.get("/v1/reports/national", params={"period": period, "movement": m}
+                         ).json() for m in MOVEMENT_IDS}
     with season.client("scoring") as c:
         props = c.get("/v1/proposals", params={"period": period}).json()
     sent = season.sent()
@@ -274,7 +307,13 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
     print("\n".join(f"  {r}" for r in season.refusals))
     if late_story:
         print(late_story)
-    print("\n== 27 November: the MPS cluster conferences ==")
+    with season.client("notifications") as c:
+        task = c.get(f"/v1/milestones/{period}").json()
+    print(f"\n== The synthesis for the Prime Minister (the operators' task) ==\n"
+          f"  due {task['due']} ({task['due_source']}); {task['state']}: drafted by "
+          f"{task['drafted_by']} at {task['drafted_at']}, sent by {task['sent_by']} at "
+          f"{task['sent_at']}; reminders to the operators: {sorted(task['reminders'])}")
+    print("\n== 27 November: the MPS cluster conferences (vi-an-ninh) ==")
     print("\n".join(conference))
     awards: dict[str, int] = {}
     for p in props["proposals"]:
@@ -283,10 +322,13 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
           f"of {props['cluster_leaders']} cluster leaders)")
     print(f"\n== Reminders: {sent['smtp']} e-mails and {sent['smpp'] + sent['http_sms']} SMS "
           f"reached the sinks ({parts.sinks_dir(season.cfg)}) ==")
-    print(f"\n== National synthesis {period} ({rep.get('statement', rep['as_of'])}) ==")
-    print(f"  expected {rep['expected']}, submitted {rep['submitted']} "
-          f"(on time {rep['on_time']}, late {rep['late']}), missing {len(rep['missing'])}; "
-          f"completeness {rep['completeness']:.0%}, timeliness {rep['timeliness']:.0%}")
+    for rep in reps.values():
+        print(f"\n== {rep['movement_name']} ({rep['movement']}) {period}, for "
+              f"{rep['organiser']} ({rep.get('statement', rep['as_of'])}) ==")
+        print(f"  expected {rep['expected']}, submitted {rep['submitted']} "
+              f"(on time {rep['on_time']}, late {rep['late']}), missing "
+              f"{len(rep['missing'])}; completeness {rep['completeness']:.0%}, "
+              f"timeliness {rep['timeliness']:.0%}; units' deadline {rep['deadline']}")
     folder = ROOT / "reports" / str(period)
     from services.reporting.export import export_reports
     from services.reporting.settings import ReportingSettings
@@ -297,7 +339,8 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
     print(f"\nDashboard: {season.cfg.service_url('reporting')}/dashboard?period={period}"
           f"#token={season.operator}")
     print("The demo stack keeps running for you to look around; `make down` stops it.")
-    ok = rep["submitted"] == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
+    submitted = sum(r["submitted"] for r in reps.values())
+    ok = submitted == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
     return 0 if ok else 1
 
 

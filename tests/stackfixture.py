@@ -196,8 +196,11 @@ UNITS_FROM_2025 = 100
 
 def counted(report: dict[str, Any], unit_id: str) -> bool:
     """The unit is counted as submitted by a report built on the complete registry copy
-    (a copy still loading would not list the unit as missing either)."""
-    return report.get("expected") == UNITS_FROM_2025 and unit_id not in report["missing"]
+    (a copy still loading would not list the unit as missing either): of the report's
+    movement, if it is of one (34 police units in vi-an-ninh, the others in toan-dan)."""
+    expected = {"toan-dan": UNITS_FROM_2025 - 34, "vi-an-ninh": 34}.get(
+        str(report.get("movement")), UNITS_FROM_2025)
+    return report.get("expected") == expected and unit_id not in report["missing"]
 
 
 def unique_key() -> str:

@@ -27,6 +27,7 @@ from services.common.schema import IntField, validated
 
 UNIT_EVENT = "vn.emulation.registry.unit"
 CLUSTER_EVENT = "vn.emulation.registry.cluster"
+CONFERENCE_EVENT = "vn.emulation.registry.conference"
 
 
 class RegistryUnitDoc(me.Document):
@@ -63,6 +64,26 @@ class RegistryClusterDoc(me.Document):
     event_id = me.StringField(required=True)
 
 
+class RegistryConferenceDoc(me.Document):
+    """A cluster conference's record (`_id` = cluster|conference|period), the event's data
+    as it came (schemas/events/conference-recorded.v1.json) and its id."""
+
+    meta = {"collection": "registry_conferences", "strict": False}
+    id = me.StringField(primary_key=True)
+    cluster_id = me.StringField(required=True)
+    period = IntField(required=True)
+    date = me.StringField()
+    place = me.StringField()
+    # [{unit_id, award, reason}]: what the conference agreed to propose
+    proposals = me.ListField(me.DictField())
+    head = me.StringField()
+    deputy = me.StringField(null=True)
+    recorded_by = me.StringField()
+    recorded_at = me.StringField()
+    reason = me.StringField()
+    event_id = me.StringField(required=True)
+
+
 class RegistryMetaDoc(me.Document):
     """`_id` = `generation`: a token that changes whenever the replica does."""
 
@@ -71,7 +92,8 @@ class RegistryMetaDoc(me.Document):
     token = me.StringField(required=True)
 
 
-REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryMetaDoc]
+REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryConferenceDoc,
+                     RegistryMetaDoc]
 GENERATION = "generation"
 
 
@@ -81,17 +103,49 @@ def active_in(unit: dict[str, Any], period: int) -> bool:
 
 
 def year_entry(cluster: dict[str, Any], period: int) -> dict[str, Any] | None:
-    """A year with no entry of its own inherits the latest earlier year's; a cluster
-    dissolved in a year has no entry from then on."""
+    """A year with no entry of its own inherits the latest earlier year's members (not
+    its head and deputy: they serve the year they were elected for); a cluster dissolved
+    in a year has no entry from then on."""
     years = [int(y) for y in cluster.get("years", {}) if int(y) <= period]
     entry = cluster["years"][str(max(years))] if years else None
-    return None if entry is None or entry.get("dissolved") else entry
+    if entry is None or entry.get("dissolved"):
+        return None
+    if max(years) != period:
+        return {k: v for k, v in entry.items() if k not in ("head", "deputy", "conference")}
+    return entry
+
+
+def conference_key(cluster_id: str, period: int) -> str:
+    """The record key of a cluster's conference reviewing `period` (registry topic)."""
+    return f"{cluster_id}|conference|{period}"
+
+
+def with_conferences(cluster: dict[str, Any], conferences: list[dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """The cluster's registry record with what its conferences decided: the conference
+    reviewing year P elects the head and deputy of P + 1, which is that year's entry's
+    head and deputy (the one source of cluster leadership for every service), with the
+    record (`conference`) that says when, where, who recorded it and what was agreed."""
+    own = sorted((c for c in conferences if c.get("cluster_id") == cluster["_id"]),
+                 key=lambda c: int(c["period"]))
+    if not own:
+        return cluster
+    years = dict(cluster.get("years") or {})
+    for conf in own:
+        serves = int(conf["period"]) + 1
+        entry = year_entry({"years": years}, serves)
+        if entry is None:
+            continue  # dissolved, or not yet founded: nobody to lead
+        years[str(serves)] = {**entry, "head": conf["head"], "deputy": conf.get("deputy"),
+                              "conference": conf}
+    return {**cluster, "years": years}
 
 
 class RegistryReplica:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.units_coll = db["registry_units"]
         self.clusters_coll = db["registry_clusters"]
+        self.conferences_coll = db["registry_conferences"]
         self.meta_coll = db["registry_meta"]
         self._unit_reads = ByIdReads(self.units_coll)  # a batch's records: one read
         # What this process holds: the generation token it was read under, and the
@@ -108,6 +162,8 @@ class RegistryReplica:
             coll, document = self.units_coll, RegistryUnitDoc
         elif event.type == CLUSTER_EVENT:
             coll, document = self.clusters_coll, RegistryClusterDoc
+        elif event.type == CONFERENCE_EVENT:
+            coll, document = self.conferences_coll, RegistryConferenceDoc
         else:
             return
         self.forget()
@@ -161,14 +217,21 @@ class RegistryReplica:
         return found
 
     async def all_clusters(self) -> list[dict[str, Any]]:
+        """Every cluster's record, with what its recorded conferences decided."""
         await self._fresh()
         if self._clusters is None:
             epoch = self._epoch
-            clusters = await self.clusters_coll.find({}).to_list(None)
+            raw = await self.clusters_coll.find({}).to_list(None)
+            conferences = await self.conferences_coll.find({}).to_list(None)
+            clusters = [with_conferences(c, conferences) for c in raw]
             if epoch == self._epoch:
                 self._clusters = clusters
             return clusters
         return self._clusters
+
+    async def cluster_record(self, cluster_id: str) -> dict[str, Any] | None:
+        """One cluster's record (`years`), with what its recorded conferences decided."""
+        return next((c for c in await self.all_clusters() if c["_id"] == cluster_id), None)
 
     async def unit(self, unit_id: str) -> dict[str, Any] | None:
         return await self._unit_reads.get(unit_id)

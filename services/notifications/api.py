@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common import movements
 from services.common.http import (
     AdminAction,
     CurrentPrincipal,
@@ -17,6 +18,7 @@ from services.common.http import (
 )
 from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.movements import MovementQuery
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
@@ -33,6 +35,7 @@ UNIT_ID = r"^(ministry|province|front|organization|individual|police):[a-z0-9]+(
 
 class DeadlineRead(BaseModel):
     period: int
+    movement: str
     deadline: datetime
     expected: int
     submitted: int
@@ -197,9 +200,12 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     @router.get("/deadlines/{period}", response_model=DeadlineRead, tags=["deadlines"])
-    async def deadline(period: PeriodPath, _: ViewerPrincipal) -> DeadlineRead:
-        status = await campaigns.status(period)
-        return DeadlineRead(**vars(status))
+    async def deadline(period: PeriodPath, _: ViewerPrincipal,
+                       movement: MovementQuery = movements.DEFAULT) -> DeadlineRead:
+        """One movement's units of the period against its deadline (CONTRACT.md:
+        `movement=` defaults to toan-dan)."""
+        status = await campaigns.status(period, movement)
+        return DeadlineRead(**vars(status), movement=movement)
 
     @router.get("/notifications", response_model=list[NotificationRead],
                 tags=["notifications"], responses=PAGED)

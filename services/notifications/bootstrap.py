@@ -18,6 +18,7 @@ from services.notifications.campaigns import load_defaults
 from services.notifications.channels import HttpSmsProvider, Provider, SmtpProvider
 from services.notifications.delivery import Dispatcher
 from services.notifications.events import EventLog
+from services.notifications.milestone import Milestones, build_milestone_router
 from services.notifications.ownership import Ownership
 from services.notifications.receipts import Receipts
 from services.notifications.resolver import HttpMessageTrace, UnknownOutcomes
@@ -140,13 +141,22 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     async def campaign_gauges() -> None:
         await campaigns.publish_gauges()
 
+    milestones = Milestones(db=rt.db, clock=rt.clock, dispatcher=dispatcher,
+                            recipients=settings.synthesis_recipients,
+                            email_domain=settings.email_domain)
+
+    async def milestone_pass() -> None:
+        await milestones.remind()
+
     rt.every(settings.scheduler_interval_seconds, scheduled_pass)
     rt.every(settings.gauges_interval_seconds, campaign_gauges)
     rt.every(settings.relay_interval_seconds, event_relay)
+    rt.every(settings.scheduler_interval_seconds, milestone_pass)
     rt.background.append(receipt_listener)
 
     app = http_app(rt, "Notifications service")
     app.include_router(build_router(campaigns, scheduler))
+    app.include_router(build_milestone_router(milestones))
     app.state.scheduler = scheduler
     return app
 

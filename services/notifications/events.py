@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.common import movements
 from services.common.backoff import EntryBackoff
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable
@@ -28,11 +29,12 @@ class EventLog:
         self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
     async def emit(self, *, event_id: str, subject: str, data: dict[str, Any]) -> None:
-        """`data` follows schemas/events/notification.v1.json; its status names the type.
+        """`data` follows schemas/events/notification.v2.json; its status names the type.
         Produced at once; kept in the outbox only if Kafka does not take it."""
+        data = {**data, "movement": movements.of_event(data, data["unit_id"])}
         event = new_event(type=f"vn.emulation.notification.{data['status']}",
-                          source=self.source, subject=subject, schema=SCHEMA, data=data,
-                          id=event_id)
+                          source=self.source, subject=subject, schema=SCHEMA, version=2,
+                          data=data, id=event_id)
         try:
             await self.producer.send(NOTIFICATIONS, event, key=subject)
         except KafkaUnavailable as exc:

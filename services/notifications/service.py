@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from services.common import movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.pagination import Key, PageRequest, page_of_items
@@ -83,8 +84,10 @@ class Campaigns:
         log.info("pending reminders cancelled", extra={"fields": {
             "unit_id": unit_id, "period": period, "count": len(waits)}})
 
-    async def status(self, period: int) -> DeadlineStatus:
-        expected = [u["_id"] for u in await self.replica.units(period)]
+    async def status(self, period: int, movement: str | None = None) -> DeadlineStatus:
+        """The period's units (of one movement, if given) against the deadline."""
+        expected = [u["_id"] for u in await self.replica.units(period)
+                    if movement is None or movements.movement_of(u["_id"]) == movement]
         campaign = await self.campaign(period)
         deadline = campaign.deadline if campaign else campaign_deadline(period)
         return deadline_status(period, deadline, expected, await self.store.submitted(period))

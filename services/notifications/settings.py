@@ -18,6 +18,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     # The domain of the deterministic Message-IDs.
     email_domain: str = "notifications.emulation.example"
+    # Who is reminded of the synthesis for the Prime Minister (PUT /v1/milestones/{period}
+    # sets them per period): the MPS and MOHA operators who draft and send it.
+    synthesis_recipients: list[str] = ["tong-hop@operators.emulation.example"]
     # SMS providers, tried in this order: "smpp" and "http-sms" (empty URL: off).
     sms_providers: str = "smpp,http-sms"
     smpp_host: str = "127.0.0.1"

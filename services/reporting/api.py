@@ -13,9 +13,11 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from services.common import movements
 from services.common.auth import Principal
 from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
 from services.common.jobs import Job, JobRead, Jobs
+from services.common.movements import MovementQuery
 from services.common.problems import Problem
 from services.reporting import metrics
 from services.reporting.cluster_report import member_copy
@@ -49,6 +51,9 @@ class NationalReportRead(CountsRead):
     """The national synthesis (json); the other formats carry the same content."""
 
     period: int
+    movement: str
+    movement_name: str
+    organiser: str = Field(description="who reads this movement's synthesis")
     as_of: str
     last_event_at: str | None
     statement: str
@@ -88,6 +93,10 @@ class ClusterReportRead(CountsRead):
     rubric_version: str | None
     tie_break: Any
     proposals: list[dict[str, Any]]
+    conference: dict[str, Any] | None = Field(
+        description="the record of the cluster's conference reviewing the year (date, "
+                    "place, the proposals it agreed, who recorded it); `proposals` and "
+                    "`standings` are the platform's computed suggestions for it")
     next_year_leadership: dict[str, Any] | None
     missing: list[str]
     missing_units: list[dict[str, Any]]
@@ -151,10 +160,14 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
     @router.get("/reports/national", response_model=None,
                 responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
     async def national(_: ViewerPrincipal, period: Period,
-                       format: NationalFormat = "json") -> Any:
-        """The national synthesis of a period as of now (each format says when)."""
-        report = writable(await reports.national(period))
-        name = f"national-{period}"
+                       format: NationalFormat = "json",
+                       movement: MovementQuery = movements.DEFAULT) -> Any:
+        """A movement's national synthesis of a period as of now (each format says when):
+        `toan-dan` (default) is the synthesis for the Prime Minister, `vi-an-ninh` the
+        police units' movement with its MPS clusters."""
+        report = writable(await reports.national(period, movement))
+        name = f"national-{period}" if movement == movements.DEFAULT \
+            else f"national-{period}-{movement}"
         if format == "json":
             metrics.REPORTS_RENDERED.labels("national", "json").inc()
             return JSONResponse(report, headers={"Cache-Control": "no-store"})

@@ -16,7 +16,7 @@ from services.reporting.domain import (
     statement,
     unit_rows,
 )
-from services.reporting.labels import DEFAULT_SCALE_NOTE, LEADERSHIP_STATUS
+from services.reporting.labels import DEFAULT_SCALE_NOTE, LEADERSHIP_STATUS, award_label
 
 
 def derived_standings(members: list[str], reports: dict[str, dict[str, Any]],
@@ -53,9 +53,21 @@ def _named(unit_id: str | None, names: dict[str, str]) -> dict[str, str] | None:
 def next_leadership(period: int, decided: dict[str, Any] | None,
                     registry_years: dict[str, Any], names: dict[str, str]
                     ) -> dict[str, Any] | None:
-    """Head and deputy for period + 1: the scoring service's decision if there is one,
-    else what the registry records for that year, else None (not decided yet)."""
+    """Head and deputy for period + 1: who was elected (the cluster conference's record,
+    or the registry for that year: the one source every service reads), else the
+    scoring service's suggestion, labelled as such, else None (nothing known yet)."""
     year = period + 1
+    entry = registry_years.get(str(year))
+    if entry and (entry.get("head") or entry.get("deputy")):
+        conference = entry.get("conference")
+        return {"period": year, "head": _named(entry.get("head"), names),
+                "deputy": _named(entry.get("deputy"), names), "status": "confirmed",
+                "status_label": LEADERSHIP_STATUS["confirmed"],
+                "rule": "conference" if conference else "registry",
+                "reason": "elected at the cluster conference" if conference
+                else "recorded in the unit registry",
+                "decided_at": conference.get("recorded_at") if conference else None,
+                "source": "conference" if conference else "registry"}
     if decided is not None:
         status = decided.get("status")
         return {"period": year, "head": _named(decided.get("head"), names),
@@ -63,14 +75,20 @@ def next_leadership(period: int, decided: dict[str, Any] | None,
                 "status_label": LEADERSHIP_STATUS.get(str(status), status),
                 "rule": decided.get("rule"), "reason": decided.get("reason"),
                 "decided_at": iso(decided.get("decided_at")), "source": "scoring"}
-    entry = registry_years.get(str(year))
-    if entry and (entry.get("head") or entry.get("deputy")):
-        return {"period": year, "head": _named(entry.get("head"), names),
-                "deputy": _named(entry.get("deputy"), names), "status": "confirmed",
-                "status_label": LEADERSHIP_STATUS["confirmed"], "rule": "registry",
-                "reason": "recorded in the unit registry", "decided_at": None,
-                "source": "registry"}
     return None
+
+
+def conference_view(period: int, registry_years: dict[str, Any], names: dict[str, str]
+                    ) -> dict[str, Any] | None:
+    """The record of the cluster's conference reviewing `period` (what it agreed and who
+    recorded it), or None while none is recorded."""
+    conference = (registry_years.get(str(period + 1)) or {}).get("conference")
+    if not conference:
+        return None
+    return {**{k: conference.get(k) for k in ("date", "place", "recorded_by", "recorded_at")},
+            "proposals": [{**p, "name": names.get(p["unit_id"], p["unit_id"]),
+                           "award_label": award_label(p.get("award", ""))}
+                          for p in conference.get("proposals", [])]}
 
 
 def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
@@ -109,7 +127,9 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
         "standings_computed_at": iso(standings.get("computed_at")) if standings else None,
         "rubric_version": standings.get("rubric_version") if standings else None,
         "tie_break": standings.get("tie_break") if standings else None,
+        # Computed by the scoring service: suggestions for the conference, which decides.
         "proposals": (proposals_view(proposals, names, cluster_id) or {"items": []})["items"],
+        "conference": conference_view(period, registry_years, names),
         "next_year_leadership": next_leadership(period, leadership, registry_years, names),
         "missing": [r["unit_id"] for r in rows if not r["submitted"]],
         "missing_units": missing_units(rows, reminders),

@@ -42,8 +42,10 @@ def daily_series(*, expected: list[str], reports: dict[str, dict[str, Any]],
     return series
 
 
-def report_links(period: int, clusters: dict[str, Any]) -> dict[str, Any]:
-    national = {f: f"/v1/reports/national?period={period}&format={f}"
+def report_links(period: int, clusters: dict[str, Any], movement: str | None = None
+                 ) -> dict[str, Any]:
+    of = f"&movement={movement}" if movement else ""
+    national = {f: f"/v1/reports/national?period={period}{of}&format={f}"
                 for f in NATIONAL_FORMATS}
     return {
         "national": national,
@@ -60,7 +62,8 @@ def dashboard_view(report: dict[str, Any], series: list[dict[str, Any]],
                    refresh_seconds: float) -> dict[str, Any]:
     """The page's data: the same figures as the national report (one computation, so
     the page and the report cannot disagree), plus the series and the links."""
-    keep = ("period", "as_of", "last_event_at", "statement", "deadline", "expected",
+    keep = ("period", "movement", "movement_name", "organiser", "as_of", "last_event_at",
+            "statement", "deadline", "expected",
             "submitted", "on_time", "late", "completeness", "timeliness", "by_type",
             "by_cluster", "scored", "reminders_sent", "reminders_unknown",
             "reminders_escalated", "reminder_statuses")
@@ -69,5 +72,6 @@ def dashboard_view(report: dict[str, Any], series: list[dict[str, Any]],
                 "last_reminder": m["reminders"][-1] if m["reminders"] else None}
                for m in report["missing_units"]]
     return {**{k: report[k] for k in keep}, "missing_units": missing, "series": series,
-            "reports": report_links(report["period"], report["by_cluster"]),
+            "reports": report_links(report["period"], report["by_cluster"],
+                                    report.get("movement")),
             "refresh_seconds": refresh_seconds}

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.clock import Clock
 from services.common.http import ViewerPrincipal
+from services.common.movements import DEFAULT, MovementQuery
 from services.reporting.labels import VN_TZ
 from services.reporting.render.values import writable
 from services.reporting.service import Reports
@@ -42,12 +43,13 @@ def _router(reports: Reports, clock: Clock) -> APIRouter:
 
     @router.get("/v1/dashboard/data")
     async def data(_: ViewerPrincipal,
-                   period: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:
+                   period: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                   movement: MovementQuery = DEFAULT) -> Any:
         """The dashboard's figures for a period (default: the current year): the same
         numbers as the national report, the daily cumulative rates towards the
         deadline, the missing units and links to every report."""
         year = period or clock.now().astimezone(VN_TZ).year
-        return JSONResponse(writable(await reports.dashboard(year)),
+        return JSONResponse(writable(await reports.dashboard(year, movement)),
                             headers={"Cache-Control": "no-store"})
 
     return router

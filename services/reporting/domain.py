@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, time
 from typing import Any
 
+from services.common import movements
 from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, VN_TZ, award_label
 
 EXAMPLES_PER_CONTENT = 3
@@ -155,14 +156,16 @@ def _number(value: float) -> float | int:
 
 
 def proposals_view(doc: dict[str, Any] | None, names: dict[str, str],
-                   cluster_id: str | None = None) -> dict[str, Any] | None:
+                   cluster_id: str | None = None, movement: str | None = None
+                   ) -> dict[str, Any] | None:
     if doc is None:
         return None
     items = [
         {**p, "name": names.get(p["unit_id"], p["unit_id"]),
          "award_label": award_label(p.get("award", ""))}
         for p in doc.get("proposals", [])
-        if cluster_id is None or p.get("cluster_id") == cluster_id
+        if (cluster_id is None or p.get("cluster_id") == cluster_id)
+        and (movement is None or movements.movement_of(p["unit_id"]) == movement)
     ]
     return {"computed_at": iso(doc.get("computed_at")),
             "government_flag_cap": doc.get("government_flag_cap"),
@@ -179,14 +182,30 @@ def missing_units(rows: list[dict[str, Any]], reminders: dict[str, list[dict[str
     ]
 
 
+def in_movement(movement: str, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [u for u in units if movements.movement_of(u["_id"]) == movement]
+
+
 def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]],
                     clusters: dict[str, dict[str, Any]], reports: dict[str, dict[str, Any]],
                     scores: dict[str, dict[str, Any]],
                     reminders: dict[str, list[dict[str, Any]]] | None = None,
                     proposals: dict[str, Any] | None = None,
-                    last_event_at: datetime | None = None) -> dict[str, Any]:
-    """The synthesis for the Prime Minister: reporting rates overall, by unit type and
-    by cluster; what was done under each content; scores; proposals; who is missing."""
+                    last_event_at: datetime | None = None,
+                    movement: str | None = movements.DEFAULT) -> dict[str, Any]:
+    """One movement's synthesis: reporting rates overall, by unit type and by cluster;
+    what was done under each content; scores; proposals; who is missing. For `toan-dan`
+    it is the synthesis for the Prime Minister (the police are not in it: each province
+    is counted once, by its People's Committee); the MPS clusters are `vi-an-ninh`'s.
+    `movement=None` sums whatever units it is given (the arithmetic's own tests; no
+    report of the platform mixes the movements)."""
+    if movement is not None:
+        units = in_movement(movement, units)
+        wanted = {u["_id"] for u in units}
+        reports = {u: r for u, r in reports.items() if u in wanted}
+        if movement != movements.VI_AN_NINH:
+            clusters = {}
+    about = movements.MOVEMENTS[movement or movements.DEFAULT]
     expected = [u["_id"] for u in units]
     by_type: dict[str, list[str]] = defaultdict(list)
     for u in units:
@@ -198,6 +217,9 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
     missing_rows = missing_units(rows, reminders or {})
     return {
         "period": period,
+        "movement": movement,
+        "movement_name": about.name if movement else "",
+        "organiser": about.organiser if movement else "",
         "as_of": as_of.isoformat(),
         "last_event_at": iso(last_event_at),
         "statement": statement(as_of, last_event_at),
@@ -216,7 +238,7 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "scores": score_distribution(scored),
         "scale_note": DEFAULT_SCALE_NOTE,
         "contents": content_synthesis(units, reports, scores),
-        "proposals": proposals_view(proposals, names),
+        "proposals": proposals_view(proposals, names, movement=movement),
         "units": rows,
     }
 

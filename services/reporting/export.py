@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.movements import VI_AN_NINH
 from services.common.settings import REPO_ROOT
 from services.reporting.dashboard import CLUSTER_FORMATS, NATIONAL_FORMATS
 from services.reporting.settings import ReportingSettings
@@ -33,18 +34,22 @@ def export_reports(settings: ReportingSettings, *, period: int, folder: str,
     with httpx.Client(base_url=base, timeout=120,
                       headers={"Authorization": f"Bearer {token}"}) as client:
 
-        def fetch(path: str, fmt: str, name: str) -> None:
-            r = client.get(path, params={"period": period, "format": fmt})
+        def fetch(path: str, fmt: str, name: str, **extra: str) -> None:
+            r = client.get(path, params={"period": period, "format": fmt, **extra})
             if r.status_code != 200:
                 raise SystemExit(f"{path} ({fmt}) answered {r.status_code}: {r.text[:300]}")
             target = out / f"{name}.{fmt}"
             target.write_bytes(r.content)
             written.append(target)
 
+        # toan-dan's synthesis (for the Prime Minister) and vi-an-ninh's (the police
+        # units' movement, for the MPS Department of Party and Political Work).
         for fmt in NATIONAL_FORMATS:
             fetch("/v1/reports/national", fmt, f"national-{period}")
-        clusters = client.get("/v1/reports/national", params={"period": period}
-                              ).json()["by_cluster"]
+            fetch("/v1/reports/national", fmt, f"national-{period}-{VI_AN_NINH}",
+                  movement=VI_AN_NINH)
+        clusters = client.get("/v1/reports/national", params={
+            "period": period, "movement": VI_AN_NINH}).json()["by_cluster"]
         for cid in clusters:
             for fmt in CLUSTER_FORMATS:
                 fetch(f"/v1/reports/clusters/{cid}", fmt, f"{cid}-{period}")

@@ -3,7 +3,11 @@ in Vietnamese (the reports go to the ministries) with the English beside them.""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from services.common.movements import DEFAULT as DEFAULT_MOVEMENT
+from services.common.movements import MOVEMENTS
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -92,6 +96,7 @@ AWARDS: dict[str, str] = {
     # Government and the MPS", and the MPS flag sits beside it: the platform's reading,
     # configurable here (docs/sources.md).
     "certificate_of_merit": "Bằng khen của Bộ trưởng Bộ Công an",
+    "other": "Hình thức khác (nêu trong lý do)",
 }
 
 LEADERSHIP_STATUS: dict[str, str] = {
@@ -136,3 +141,13 @@ def unit_type_label(unit_type: str) -> str:
 
 def award_label(award: str) -> str:
     return AWARDS.get(award, award)
+
+
+def movement_title(report: dict[str, Any]) -> str:
+    """The movement a synthesis is of, as the plan or seed 004 names it."""
+    return str(report.get("movement_name") or MOVEMENTS[DEFAULT_MOVEMENT].name)
+
+
+def addressee(report: dict[str, Any]) -> str:
+    """Who the synthesis is for: the movement's organiser."""
+    return str(report.get("organiser") or MOVEMENTS[DEFAULT_MOVEMENT].organiser)

@@ -96,6 +96,9 @@ EXPLANATION_PARTS: list[Rule] = _rules(
 )
 
 # One part of a proposal's reason.
+# Where a leadership suggestion's anchor year comes from (services/scoring/leadership.py).
+ANCHOR_SOURCES = {"registry": "theo danh mục đơn vị", "conference": "theo biên bản hội nghị cụm"}
+
 REASON_PARTS: list[Rule] = _rules(
     (rf"led (\S+) with ({_N})/({_N}) \(rank 1 of ({_N})\)(, on time)?",
      lambda m: f"dẫn đầu {m[1]} với {_num(m[2])}/{_num(m[3])} điểm (hạng 1/{m[4]})"
@@ -120,11 +123,12 @@ REASON_PARTS: list[Rule] = _rules(
                + f": {_num(m[2])}/{_num(m[3])} = {_num(m[4])}% điểm tối đa (từ "
                f"{_num(m[5])}% trở lên, mức mặc định của hệ thống), đúng hạn"),
     (r"recorded in the unit registry", lambda m: "theo danh mục đơn vị"),
+    (r"elected at the cluster conference", lambda m: "do hội nghị cụm bầu"),
     # The leadership suggestion's basis (services/scoring/leadership.py, suggest).
     (r"([0-9]{4}): head (\S+), deputy (\S+) \((registry|[a-z]+)\)",
      lambda m: f"năm {m[1]}: Cụm trưởng {m[2]}, Cụm phó "
                f"{'không có' if m[3] == 'none' else m[3]} "
-               f"({'theo danh mục đơn vị' if m[4] == 'registry' else 'theo quyết định'})"),
+               f"({ANCHOR_SOURCES.get(m[4], 'theo quyết định')})"),
     (r"no known leadership: the first two members of ([0-9]{4})",
      lambda m: f"chưa có Cụm trưởng, Cụm phó nào được ghi nhận: hai đơn vị đầu danh sách "
                f"năm {m[1]}"),

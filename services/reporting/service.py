@@ -11,6 +11,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from services.common import movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.kafka import Handler, Rejected
@@ -46,7 +47,7 @@ class National:
     (the cluster reports of the period read the same). Shared between requests: read
     it, never change it."""
 
-    report: dict[str, Any]
+    report: dict[str, dict[str, Any]]  # by movement
     units: list[dict[str, Any]]
     clusters: dict[str, dict[str, Any]]
     reports: dict[str, dict[str, Any]]
@@ -109,10 +110,12 @@ class Reports:
 
     # -- reports ------------------------------------------------------------------------
 
-    async def national(self, period: int) -> dict[str, Any]:
-        return (await self._national(period))[0]
+    async def national(self, period: int, movement: str = movements.DEFAULT
+                       ) -> dict[str, Any]:
+        return (await self._national(period, movement))[0]
 
-    async def _national(self, period: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def _national(self, period: int, movement: str = movements.DEFAULT
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The synthesis as of now. What it is computed from is read only when the
         period's version token or the registry's generation changed (two reads by `_id`
         otherwise); the time it states is read first, so it is never newer than that."""
@@ -121,7 +124,7 @@ class Reports:
             last_event_at = await self.model.last_event_at()
             held = await self._held(period)
             as_of = self.clock.now()
-            report = {**held.report, "as_of": as_of.isoformat(),
+            report = {**held.report[movement], "as_of": as_of.isoformat(),
                       "last_event_at": iso(last_event_at),
                       "statement": statement(as_of, last_event_at)}
             return report, held.reports
@@ -139,10 +142,11 @@ class Reports:
         reports = await self.model.reports_for(period)
         scores = await self.model.scores_for(period)
         reminders = await self.model.reminders_for(period)
-        report = national_report(
+        proposals = await self.model.proposals_of(period)
+        report = {m: national_report(
             period=period, as_of=self.clock.now(), units=units, clusters=clusters,
-            reports=reports, scores=scores, reminders=reminders,
-            proposals=await self.model.proposals_of(period))
+            reports=reports, scores=scores, reminders=reminders, proposals=proposals,
+            movement=m) for m in movements.IDS}
         return National(report=report, units=units, clusters=clusters, reports=reports,
                         scores=scores, reminders=reminders)
 
@@ -169,7 +173,7 @@ class Reports:
             cluster = held.clusters.get(cluster_id)
             if cluster is None:
                 raise UnknownCluster(f"no cluster {cluster_id} in {period}")
-            raw = await self.replica.clusters_coll.find_one({"_id": cluster_id}) or {}
+            raw = await self.replica.cluster_record(cluster_id) or {}
             return cluster_report(
                 cluster_id=cluster_id, period=period, as_of=self.clock.now(), cluster=cluster,
                 registry_years=raw.get("years", {}), units=held.units,
@@ -179,8 +183,9 @@ class Reports:
                 leadership=await self.model.leadership_of(cluster_id, period + 1),
                 last_event_at=last_event_at)
 
-    async def dashboard(self, period: int) -> dict[str, Any]:
-        report, reports = await self._national(period)
+    async def dashboard(self, period: int, movement: str = movements.DEFAULT
+                        ) -> dict[str, Any]:
+        report, reports = await self._national(period, movement)
         series = daily_series(expected=[u["unit_id"] for u in report["units"]],
                               reports=reports, deadline=datetime.fromisoformat(
                                   report["deadline"]),

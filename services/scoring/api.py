@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from services.common import movements
 from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
@@ -42,6 +43,7 @@ class ScoreRead(BaseModel):
     scored_at: datetime | None = None
     first_received_at: datetime | None = None
     current: bool = Field(description="whether this is the score in force")
+    movement: str = Field(description="the movement the score belongs to (its unit's)")
 
 
 class RubricRead(BaseModel):
@@ -77,8 +79,9 @@ class RescoreRead(BaseModel):
 
 def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
     in_force = current is not None and current.get("event_id") == doc.get("event_id")
-    return ScoreRead(**{k: v for k, v in doc.items() if k in ScoreRead.model_fields},
-                     current=in_force)
+    fields = {k: v for k, v in doc.items() if k in ScoreRead.model_fields}
+    fields["movement"] = movements.of_event(doc, doc["unit_id"])
+    return ScoreRead(**fields, current=in_force)
 
 
 def _failure(exc: Exception) -> dict[str, Any]:

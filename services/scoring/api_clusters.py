@@ -1,5 +1,7 @@
 """HTTP entrypoints for clusters: standings, proposals for recognition, and the cluster
-head and deputy (the rule's suggestion, the operator's decision)."""
+head and deputy (who was elected, else the rule's suggestion). Standings and proposals
+are computed suggestions for the cluster's conference, which decides by consensus; its
+record is made on the submissions service (issue 14)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,11 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
-from services.common.http import CurrentPrincipal, OperatorAction
-from services.common.kafka import KafkaUnavailable
+from services.common.http import CurrentPrincipal
 from services.common.problems import Problem
 from services.scoring.api import LineRead, Period
 from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRefused, LeadershipRegister
+from services.scoring.register import LeadershipRegister
 from services.scoring.standings import CERTIFICATE_MIN_RATIO
 
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]+$", max_length=40)]
@@ -91,20 +92,16 @@ class LeadershipRead(BaseModel):
     rule: str
     reason: str | None
     decided_at: datetime
-    source: Literal["rule", "registry", "operator"] = Field(
-        description="where it comes from: the rotation rule's suggestion, the unit registry "
-                    "(who was elected that year), or an operator's decision")
+    source: Literal["rule", "registry", "conference", "operator"] = Field(
+        description="where it comes from: the rotation rule's suggestion (status "
+                    "`suggested`: an input to the conference, not a decision), the unit "
+                    "registry or the cluster conference's record (who was elected for that "
+                    "year: PUT /v1/clusters/{cluster_id}/conferences/{period} on the "
+                    "submissions service), or a decision taken on the retired scoring route")
     members: list[str]
     decisions: list[DecisionRead] = Field(description="every operator decision, oldest first")
     suggested: SuggestedRead | None = Field(
         default=None, description="what the rule suggested when the operator decided")
-
-
-class LeadershipUpdate(BaseModel):
-    decision: Literal["confirm", "override"]
-    head: UnitId | None = None
-    deputy: UnitId | None = None
-    reason: str | None = Field(default=None, min_length=3, max_length=1000)
 
 
 def member_view(principal: Principal, cluster_id: str, members: list[str]) -> None:
@@ -161,31 +158,5 @@ def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) ->
             raise Problem(404, "not-found", f"{cluster_id} does not exist in {period}")
         member_view(principal, cluster_id, view["members"])
         return LeadershipRead(**view)
-
-    @router.put("/clusters/{cluster_id}/leadership", response_model=LeadershipRead,
-                responses={404: {"description": "no such cluster that year"},
-                           422: {"description": "not members, or not the suggestion"},
-                           503: {"description": "recorded; publishing failed, retry"}})
-    async def decide(cluster_id: ClusterId, body: LeadershipUpdate, action: OperatorAction,
-                     period: Annotated[int, Query(
-                         ge=2000, le=2100, description="the year they serve")]
-                     ) -> LeadershipRead:
-        """Confirm the rule's suggestion, or override it with a reason (operator,
-        audited: the conference's record)."""
-        before = await register.view(cluster_id, period)
-        action.before = before and {k: before.get(k) for k in ("head", "deputy", "status",
-                                                               "source")}
-        try:
-            view = await register.decide(cluster_id, period, decision=body.decision,
-                                         head=body.head, deputy=body.deputy,
-                                         reason=body.reason)
-        except LeadershipRefused as exc:
-            raise Problem(exc.status, exc.code, exc.detail) from exc
-        except KafkaUnavailable as exc:
-            raise Problem(503, "unavailable", f"{exc}; the decision is recorded: send the "
-                          "same request again to publish it",
-                          headers={"Retry-After": "5"}) from exc
-        action.after = {k: view.get(k) for k in ("head", "deputy", "status", "reason")}
-        return LeadershipRead(**{"source": "operator", **view})
 
     return router

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from services.common import movements
 from services.common.envelope import Event, new_event
 
 SOURCE = "urn:emulation:service:scoring"
@@ -52,8 +53,10 @@ def score_event_id(doc: dict[str, Any]) -> str:
 
 
 def score_event(doc: dict[str, Any]) -> Event:
+    # A score kept from before movements existed carries none: its unit type's.
+    data = {**score_data(doc), "movement": movements.of_event(doc, doc["unit_id"])}
     return new_event(type=SCORE_COMPUTED, source=SOURCE, subject=doc["unit_id"],
-                     schema="score-computed", data=score_data(doc), id=doc["event_id"])
+                     schema="score-computed", version=2, data=data, id=doc["event_id"])
 
 
 def standings_event(data: dict[str, Any], basis: Iterable[str]) -> Event:

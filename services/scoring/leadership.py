@@ -72,7 +72,8 @@ def registry_known(years: Mapping[str, Any]) -> dict[int, Known]:
     out = {}
     for y, entry in years.items():
         if entry and entry.get("head"):
-            out[int(y)] = Known(Pair(entry["head"], entry.get("deputy")), "registry")
+            source = "conference" if entry.get("conference") else "registry"
+            out[int(y)] = Known(Pair(entry["head"], entry.get("deputy")), source)
     return out
 
 
@@ -104,16 +105,3 @@ def suggest(year: int, years: Mapping[str, Any], known: Mapping[int, Known]
     if steps > 1:
         basis += f"; rotated {steps} times"
     return Suggestion(pair, basis)
-
-
-def check_choice(members: Sequence[str], head: str, deputy: str | None) -> str | None:
-    """Why a head/deputy choice is impossible, or None if it is fine."""
-    if head not in members:
-        return f"{head} is not a member of the cluster that year"
-    if deputy is not None and deputy not in members:
-        return f"{deputy} is not a member of the cluster that year"
-    if deputy == head:
-        return "the head and the deputy must be different units"
-    if deputy is None and len(set(members)) > 1:
-        return "a cluster of more than one member needs a deputy"
-    return None

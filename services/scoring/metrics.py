@@ -25,10 +25,6 @@ RESCORE_SECONDS = Histogram(
 RESCORED = Counter(
     "scoring_rescored_submissions_total", "Submissions scored again by operator rescores.",
 )
-LEADERSHIP_DECISIONS = Counter(
-    "scoring_leadership_decisions_total", "Operator decisions on cluster heads, by decision.",
-    ["decision"],
-)
 RUBRICS_LOADED = Gauge("scoring_rubrics_loaded", "Rubric versions loaded at start-up.")
 RANKINGS_PERIODS = Counter(
     "scoring_rankings_recomputed_total",

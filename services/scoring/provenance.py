@@ -78,14 +78,26 @@ CODE_RULES: tuple[CodeRule, ...] = (
              "a code change and release of the scoring service"),
     CodeRule("Next year's cluster head and deputy: suggestion", ROTATION_RULE,
              "`services/scoring/leadership.py` `RULE`",
-             f"{DEFAULT_LABEL}; the cluster elects them (" + _seed("004", LEADERSHIP_QUOTE)
-             + "), an operator confirms or overrides the suggestion",
-             "`PUT /v1/clusters/{cluster_id}/leadership` records the cluster's decision"),
+             f"{DEFAULT_LABEL}; a suggestion only: the cluster elects them ("
+             + _seed("004", LEADERSHIP_QUOTE) + ") and an operator records the election",
+             "`PUT /v1/clusters/{cluster_id}/conferences/{period}` (submissions service) "
+             "records the conference's decisions"),
     CodeRule("The units' reporting deadline", "30/11 23:59:59 of the period, Hanoi time",
              "`services/notifications/campaign_defaults.yaml` `deadline`",
              f"{DEFAULT_LABEL}: the platform's reading of " + _seed("000", DEADLINE_QUOTE)
              + " (the plan's date is for the synthesis to the Prime Minister)",
              "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+    CodeRule("The synthesis for the Prime Minister: due date",
+             "29/11 23:59:59 of the period, Hanoi time",
+             "`services/notifications/milestone.py` `default_due`",
+             f"{DEFAULT_LABEL}: the platform's reading of " + _seed("000", DEADLINE_QUOTE)
+             + " (\"before the 30th\": the synthesis is sent by the end of the 29th)",
+             "per period: `PUT /v1/milestones/{period}` (`due`)"),
+    CodeRule("The synthesis for the Prime Minister: operators' reminders and risk",
+             "7, 3 and 1 days before and the day, 09:00; at risk when not drafted 3 days "
+             "before, or not sent by the due date",
+             "`services/notifications/milestone.py` `REMINDER_DAYS`, `AT_RISK_DAYS`",
+             DEFAULT_LABEL, "a code change and release of the notifications service"),
     CodeRule("Reminder stages", "30, 14, 7, 3, 1 days before, the day, 1 and 3 days after",
              "`services/notifications/campaign_defaults.yaml` `stages`", DEFAULT_LABEL,
              "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),

@@ -1,5 +1,7 @@
-"""The register of cluster heads and deputies: the rule's suggestion for a year, and the
-operator's confirmation or override, each kept per cluster and year and published."""
+"""The register of cluster heads and deputies: who was elected for a year (the registry,
+or the cluster conference's record an operator made on the submissions service: the one
+source every service reads), else the rotation rule's suggestion, kept per cluster and
+year and published. A suggestion is only that: the conference decides (issue 14)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from opentelemetry import trace
 
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica
-from services.scoring import metrics
 from services.scoring.events import leadership_event, wall_sequence
 from services.scoring.leadership import (
     CONFIRMED,
@@ -22,7 +23,6 @@ from services.scoring.leadership import (
     Known,
     Pair,
     Suggestion,
-    check_choice,
     members_in,
     registry_known,
     suggest,
@@ -35,14 +35,6 @@ EVENT_FIELDS = ("cluster_id", "period", "head", "deputy", "status", "rule", "rea
                 "decided_at")
 
 
-class LeadershipRefused(Exception):
-    """A decision the rules refuse; `code` names the rule for the problem body."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-
-
 class LeadershipRegister:
     def __init__(self, *, store: LeadershipStore, replica: RegistryReplica,
                  publisher: Publisher, clock: Clock) -> None:
@@ -50,7 +42,7 @@ class LeadershipRegister:
 
     async def _years(self, cluster_id: str) -> dict[str, Any] | None:
         """The cluster's entries by year; None for the years it is dissolved."""
-        raw = await self.replica.clusters_coll.find_one({"_id": cluster_id})
+        raw = await self.replica.cluster_record(cluster_id)
         if raw is None:
             return None
         return {y: None if e.get("dissolved") else e for y, e in (raw.get("years") or {}).items()}
@@ -98,18 +90,24 @@ class LeadershipRegister:
         years = await self._years(cluster_id)
         if years is None or members_in(years, period) is None:
             return None
-        doc = await self.store.get(cluster_id, period)
-        if doc is not None and doc.get("status") != SUGGESTED:
-            return {"source": "operator", **_public(doc)}
         now = self.clock.now().astimezone(UTC).isoformat()
         recorded = registry_known(years).get(period)
         if recorded is not None:
-            # The registry records who was elected that year: nothing left to suggest.
+            # Who was elected that year, as the registry or the conference's record says
+            # (the one source of leadership for every service): nothing left to suggest.
+            conference = (years.get(str(period)) or {}).get("conference")
             return {"cluster_id": cluster_id, "period": period, "head": recorded.pair.head,
                     "deputy": recorded.pair.deputy, "status": CONFIRMED, "rule": RULE,
-                    "reason": "recorded in the unit registry", "decided_at": now,
-                    "source": "registry", "members": members_in(years, period),
-                    "decisions": []}
+                    "reason": conference_reason(conference) if conference
+                    else "recorded in the unit registry",
+                    "decided_at": conference["recorded_at"] if conference else now,
+                    "source": "conference" if conference else "registry",
+                    "members": members_in(years, period), "decisions": []}
+        doc = await self.store.get(cluster_id, period)
+        if doc is not None and doc.get("status") != SUGGESTED:
+            # A decision taken through the retired scoring route, before conferences were
+            # recorded: kept as it was, until a conference record replaces it.
+            return {"source": "operator", **_public(doc)}
         found = await self._suggestion(cluster_id, years, period, decided)
         if found is None:
             return None
@@ -136,62 +134,12 @@ class LeadershipRegister:
         await self.publisher.publish("leadership", f"{cluster_id}|{period}", event,
                                      key=cluster_id)
 
-    async def decide(self, cluster_id: str, period: int, *, decision: str, head: str | None,
-                     deputy: str | None, reason: str | None) -> dict[str, Any]:
-        """An operator confirms the suggestion or overrides it; kept and published."""
-        with tracer.start_as_current_span("scoring.leadership_decision", attributes={
-                "emulation.period": period, "emulation.decision": decision}):
-            sequence = wall_sequence()
-            current = await self.view(cluster_id, period)
-            if current is None:
-                raise LeadershipRefused(404, "unknown-cluster",
-                                        f"{cluster_id} does not exist in {period}")
-            years = await self._years(cluster_id) or {}
-            suggestion = await self._suggestion(cluster_id, years, period)
-            if decision == "confirm":
-                if suggestion is None:
-                    raise LeadershipRefused(409, "no-suggestion",
-                                            "the rule has no suggestion to confirm")
-                if (head or suggestion.pair.head) != suggestion.pair.head or (
-                        deputy or suggestion.pair.deputy) != suggestion.pair.deputy:
-                    raise LeadershipRefused(
-                        422, "not-the-suggestion",
-                        f"the rule suggests head {suggestion.pair.head}, deputy "
-                        f"{suggestion.pair.deputy}; to choose others, decide 'override' "
-                        "with a reason")
-                status, pair = CONFIRMED, suggestion.pair
-            else:
-                if head is None or not reason:
-                    raise LeadershipRefused(422, "invalid-request",
-                                            "an override needs a head, a deputy and a reason")
-                status, pair = OVERRIDDEN, Pair(head, deputy)
-            problem = check_choice(members_in(years, period) or [], pair.head, pair.deputy)
-            if problem:
-                raise LeadershipRefused(422, "not-a-member", problem)
-            earlier = list(current.get("decisions") or [])
-            current = {k: v for k, v in current.items() if k != "source"}
-            latest = earlier[-1] if earlier else None
-            same = latest is not None and (latest["status"], latest["head"], latest["deputy"],
-                                           latest["reason"]) == (status, pair.head,
-                                                                 pair.deputy, reason)
-            if same:
-                doc = dict(current)  # a retried request: publish again, record nothing new
-            else:
-                entry = {"status": status, "head": pair.head, "deputy": pair.deputy,
-                         "reason": reason,
-                         "decided_at": self.clock.now().astimezone(UTC).isoformat()}
-                doc = {"cluster_id": cluster_id, "period": period, **entry, "rule": RULE,
-                       "members": members_in(years, period), "decisions": [*earlier, entry],
-                       "suggested": {"head": suggestion.pair.head,
-                                     "deputy": suggestion.pair.deputy,
-                                     "basis": suggestion.basis} if suggestion else None}
-                await self.store.decide(doc)
-                metrics.LEADERSHIP_DECISIONS.labels(decision).inc()
-            event = leadership_event({**{k: doc[k] for k in EVENT_FIELDS},
-                                      "sequence": sequence}, len(doc["decisions"]))
-            await self.publisher.publish("leadership", f"{cluster_id}|{period}", event,
-                                         key=cluster_id)
-            return _public(doc)
+
+def conference_reason(conference: dict[str, Any]) -> str:
+    """Where the head and deputy come from, in words (a recorded conference)."""
+    return (f"elected at the cluster conference of {conference.get('date')} in "
+            f"{conference.get('place')}; recorded by {conference.get('recorded_by')} at "
+            f"{conference.get('recorded_at')}")
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from services.common import movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.kafka import EventProducer, Rejected
@@ -81,6 +82,7 @@ class Scorer:
             score = score_submission(rubric, data["content"], data["on_time"])
             doc: dict[str, Any] = {
                 "unit_id": unit, "period": period, "unit_type": unit_type_of(data),
+                "movement": movements.of_event(data, unit),
                 "total": score.total, "max": score.max, "breakdown": score.breakdown_dicts(),
                 "rubric_version": score.rubric_version,
                 "submission_id": data["submission_id"], "revision": data["revision"],

@@ -321,9 +321,3 @@ class LeadershipStore:
         except DuplicateKeyError:
             return False
         return True
-
-    async def decide(self, doc: dict[str, Any]) -> None:
-        key = f"{doc['cluster_id']}|{doc['period']}"
-        await self.register.replace_one({"_id": key},
-                                        validated(LeadershipDoc, {**doc, "_id": key}),
-                                        upsert=True)

@@ -44,6 +44,8 @@ class ReceiptRead(BaseModel):
     received_at: datetime
     deadline: datetime
     supersedes: str | None = None
+    movement: Literal["toan-dan", "vi-an-ninh"] = Field(
+        description="the movement the submission belongs to (its unit type's)")
 
 
 class ChangeRead(BaseModel):

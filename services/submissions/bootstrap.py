@@ -12,6 +12,8 @@ from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
 from services.submissions.api import build_router, request_schema_component
+from services.submissions.api_conferences import build_conference_router
+from services.submissions.conferences import ConferenceDoc, Conferences
 from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
 from services.submissions.schema import DOCUMENTS
@@ -22,7 +24,7 @@ from services.submissions.store import SubmissionStore
 
 def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     settings = settings or SubmissionsSettings()
-    rt = build_runtime(settings, DOCUMENTS)
+    rt = build_runtime(settings, [*DOCUMENTS, ConferenceDoc])
     intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
                     producer=rt.producer,
                     registry=load_registry(settings.registry_dir), clock=rt.clock,
@@ -52,6 +54,8 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     app = http_app(rt, "Submissions service")
     app.include_router(build_router(intake, InflightLimit(
         "/v1/submissions", settings.max_inflight_submissions)))
+    app.include_router(build_conference_router(intake, Conferences(
+        db=rt.db, producer=rt.producer, registry=intake.registry)))
     app.state.intake = intake
 
     def openapi() -> dict[str, Any]:

@@ -59,6 +59,7 @@ class Receipt:
     received_at: datetime
     deadline: datetime
     supersedes: str | None = None
+    movement: str = "toan-dan"  # services.common.movements: the unit type's movement
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)

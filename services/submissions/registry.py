@@ -109,10 +109,16 @@ class Registry:
         return [c for c in found if c is not None]
 
     def cluster(self, cluster_id: str, period: int) -> ClusterYear | None:
-        """The cluster's entry for ``period``, inherited from the latest earlier entry."""
+        """The cluster's entry for ``period``, its members inherited from the latest
+        earlier entry. A head and deputy serve the year they were elected for: a later
+        year without an entry of its own has none until its conference is recorded."""
         years = [y for y in self._clusters.get(cluster_id, {}) if y <= period]
         entry = self._clusters[cluster_id][years[-1]] if years else None
-        return None if entry is None else replace(entry, period=period)
+        if entry is None:
+            return None
+        if years[-1] != period:
+            return replace(entry, period=period, head=None, deputy=None)
+        return replace(entry, period=period)
 
     def cluster_of(self, unit_id: str, period: int) -> str | None:
         """The cluster holding ``unit_id`` in ``period`` (no successor lookup)."""

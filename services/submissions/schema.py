@@ -35,6 +35,9 @@ class SubmissionDoc(me.Document):
     deadline = DateTimeField(required=True)
     on_time = me.BooleanField(required=True)
     supersedes = me.StringField(null=True)
+    # services.common.movements; absent on revisions stored before movements existed
+    # (read as the unit type's movement).
+    movement = me.StringField(null=True)
     content = me.DictField(required=True)
     event = me.DictField(required=True)
     published = me.BooleanField(default=False)

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import Counter
 
-from services.common import schemas
+from services.common import movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
@@ -65,6 +65,7 @@ def receipt_of(doc: dict[str, Any]) -> Receipt:
         revision=doc["revision"], on_time=doc["on_time"],
         received_at=doc["received_at"].astimezone(UTC),
         deadline=doc["deadline"].astimezone(domain.VN_TZ), supersedes=doc.get("supersedes"),
+        movement=movements.of_event(doc, doc["unit_id"]),
     )
 
 
@@ -99,6 +100,10 @@ class Intake:
             raise SubmissionRefused(422, "unknown-unit", f"unit {body['unit_id']} is not in the "
                                     "registry", errors=[{"field": "unit_id",
                                                         "message": "unknown unit"}])
+        wrong = movements.mismatch(unit.unit_id, body.get("movement"))
+        if wrong:
+            raise SubmissionRefused(422, "wrong-movement", wrong,
+                                    errors=[{"field": "movement", "message": wrong}])
         if not unit.active_in(body["period"]):
             successor = self.registry.successor_in(unit.unit_id, body["period"])
             hint = f"; it reports as {successor}" if successor else ""
@@ -270,10 +275,10 @@ class Intake:
         on_time = head["on_time"] if head else domain.is_on_time(now, deadline)
         receipt = Receipt(submission_id=sid, unit_id=unit_id, period=period, revision=revision,
                           on_time=on_time, received_at=now, deadline=deadline,
-                          supersedes=supersedes)
+                          supersedes=supersedes, movement=movements.movement_of(unit_id))
         event = new_event(
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
-            schema="submission-accepted", id=sid,
+            schema="submission-accepted", version=2, id=sid,
             data={**receipt.to_dict(), "unit_type": unit.type if unit else "",
                   "content": body, "changed_paths": [c["path"] for c in changes]},
         )
@@ -281,6 +286,7 @@ class Intake:
             "_id": sid, "unit_id": unit_id, "period": period, "revision": revision,
             "idempotency_key": key, "content_hash": body_hash, "received_at": now,
             "deadline": deadline, "on_time": on_time, "supersedes": receipt.supersedes,
+            "movement": receipt.movement,
             "content": body, "event": event.to_dict(), "published": False,
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }

@@ -232,6 +232,19 @@ def assert_scored_once(stack: Stack, period: int, latest: dict[str, dict[str, An
         assert last[unit]["submission_id"] == receipt["submission_id"], unit
 
 
+def both_movements(get: Any) -> dict[str, Any]:
+    """A report of every unit: the two movements' (`get(movement)`) added up."""
+    parts = [get(m) for m in ("toan-dan", "vi-an-ninh")]
+    if not all("expected" in p for p in parts):
+        return {}
+    out: dict[str, Any] = {k: sum(p[k] for p in parts)
+                           for k in ("expected", "submitted", "on_time", "late")}
+    for key in ("missing", "units"):
+        out[key] = [x for p in parts for x in p.get(key, [])]
+    out["by_type"] = {t: c for p in parts for t, c in p.get("by_type", {}).items()}
+    return out
+
+
 def assert_reported_once(stack: Stack, period: int, latest: dict[str, dict[str, Any]],
                          expected: int, timeout: float = 180.0) -> dict[str, Any]:
     """Reporting counts each accepted unit once, at its latest revision; notifications
@@ -240,7 +253,8 @@ def assert_reported_once(stack: Stack, period: int, latest: dict[str, dict[str, 
 
     def report() -> Any:
         with stack.as_operator("reporting") as c:
-            rep = c.get("/v1/reports/national", params={"period": period}).json()
+            rep = both_movements(lambda m: c.get("/v1/reports/national", params={
+                "period": period, "movement": m}).json())
         rows = {u["unit_id"]: u for u in rep.get("units", [])}
         done = (rep.get("expected") == expected and rep["submitted"] == len(want)
                 and all(rows[u]["revision"] == latest[u]["revision"] for u in want))
@@ -252,7 +266,8 @@ def assert_reported_once(stack: Stack, period: int, latest: dict[str, dict[str, 
 
     def deadlines() -> Any:
         with stack.as_operator("notifications") as c:
-            d = c.get(f"/v1/deadlines/{period}").json()
+            d = both_movements(lambda m: c.get(f"/v1/deadlines/{period}",
+                                               params={"movement": m}).json())
         return d if d.get("expected") == expected and d["submitted"] == len(want) else None
 
     status = wait_for("notifications to count the same units", deadlines, timeout=timeout)

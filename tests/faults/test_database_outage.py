@@ -97,7 +97,7 @@ def test_database_outage_mid_stream_acknowledges_only_what_was_stored(
                 held.setdefault("emulation-submissions", (meta.partition, meta.offset))
             for item in relayed:
                 event = accepted_event(item.unit, PERIOD, item.body)
-                assert schemas.errors("submission-accepted.v1", event.to_dict()) == []
+                assert schemas.errors("submission-accepted.v2", event.to_dict()) == []
                 meta = producer.send(SUBMISSIONS, key=item.unit.encode(),
                                      value=event.to_bytes()).get(timeout=30)
                 item.receipt = {"submission_id": event.id, "revision": 1}

@@ -57,7 +57,7 @@ def test_submission_flows_through_every_service(stack: Stack, example_request: d
     # The CloudEvents Kafka binding's structured mode (and so every produced record).
     assert event["_headers"]["content-type"].startswith(b"application/cloudevents+json")
     event.pop("_headers")
-    assert schemas.errors("submission-accepted.v1", event) == []
+    assert schemas.errors("submission-accepted.v2", event) == []
 
     with stack.client("scoring", stack.token(unit)) as c:
         score = wait_for("the score", lambda: (
@@ -68,12 +68,13 @@ def test_submission_flows_through_every_service(stack: Stack, example_request: d
     scored = stack.read_topic("emulation.scores.v1", lambda e: e.get("subject") == unit
                               and e["data"]["submission_id"] == receipt["submission_id"])
     scored[0].pop("_headers")
-    assert schemas.errors("score-computed.v1", scored[0]) == []
+    assert schemas.errors("score-computed.v2", scored[0]) == []
 
     with stack.as_operator("notifications") as c:
         deadline = wait_for("notifications to see the unit", lambda: (
             d := c.get(f"/v1/deadlines/{PERIOD}").json()) and counted(d, unit) and d)
-    assert deadline["expected"] == UNITS_FROM_2025
+    # toan-dan (the default): every unit but the 34 provincial police (vi-an-ninh)
+    assert deadline["expected"] == UNITS_FROM_2025 - 34 and deadline["movement"] == "toan-dan"
     assert deadline["submitted"] >= 1
 
     with stack.as_operator("reporting") as c:

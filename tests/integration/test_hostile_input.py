@@ -173,14 +173,15 @@ def test_exports_of_hostile_texts_open_with_no_formula(clock: Stack,
 
     with clock.as_operator("reporting") as c:
         def counted() -> dict[str, Any] | None:
-            report = c.get("/v1/reports/national", params={"period": EXPORT_PERIOD}).json()
+            report = c.get("/v1/reports/national", params={
+                "period": EXPORT_PERIOD, "movement": "vi-an-ninh"}).json()
             return report if report.get("submitted") == len(EXPORT_UNITS) else None
 
         wait_for("the three reports counted", counted, timeout=60)
         files = {}
         for fmt in ("xlsx", "pdf", "html", "csv"):
-            resp = c.get("/v1/reports/national", params={"period": EXPORT_PERIOD,
-                                                         "format": fmt})
+            resp = c.get("/v1/reports/national", params={
+                "period": EXPORT_PERIOD, "movement": "vi-an-ninh", "format": fmt})
             assert resp.status_code == 200, (fmt, resp.text[:300])
             files[fmt] = resp.content
 

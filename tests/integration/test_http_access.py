@@ -43,6 +43,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "GET /v1/units": "any",
         "POST /v1/units/{unit_id}/unlocks": "operator",
         "POST /v1/units/{unit_id}/locks": "operator",
+        "GET /v1/clusters/{cluster_id}/conferences/{period}": "viewer",
+        "PUT /v1/clusters/{cluster_id}/conferences/{period}": "operator",
     },
     "scoring": {
         "GET /v1/scores/{unit_id}": "own",
@@ -56,7 +58,6 @@ ROUTES: dict[str, dict[str, str]] = {
         "GET /v1/clusters/{cluster_id}/standings": "member",
         "GET /v1/proposals": "any",
         "GET /v1/clusters/{cluster_id}/leadership": "member",
-        "PUT /v1/clusters/{cluster_id}/leadership": "operator",
     },
     "notifications": {
         "GET /v1/deadlines/{period}": "viewer",
@@ -68,6 +69,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "POST /v1/campaigns/{period}/resume": "operator",
         "POST /v1/admin/providers/reset": "admin",
         "POST /v1/admin/tick": "operator",
+        "GET /v1/milestones/{period}": "viewer",
+        "PUT /v1/milestones/{period}": "operator",
     },
     "reporting": {
         "GET /v1/reports/national": "viewer",
@@ -124,7 +127,9 @@ def world(stack: Stack, example_request_module: dict[str, Any]) -> dict[str, Any
         submission_id = r.json()["submission_id"]
     with stack.client("scoring", tokens["admin"]) as c:
         version = c.get("/v1/rubrics").json()[0]["version"]
+    members = sorted(u for u, c in cluster_of.items() if c == cluster_of[OWNER])
     return {"tokens": tokens, "cluster": cluster_of[OWNER], "outsider": outsider,
+            "members": members,
             "submission_id": submission_id, "version": version,
             "example": example_request_module}
 
@@ -159,8 +164,11 @@ def call(stack: Stack, service: str, route: str, token: str | None, world: dict[
         "/v1/units/{unit_id}/unlocks": {"period": FAR, "reason": REASON, "hours": 1},
         "/v1/units/{unit_id}/locks": {"period": FAR, "reason": REASON},
         "/v1/admin/rescore": {"period": FAR, "rubric_version": world["version"]},
-        "/v1/clusters/{cluster_id}/leadership": {"decision": "confirm"},
+        "/v1/clusters/{cluster_id}/conferences/{period}": {
+            "date": f"{FAR}-11-27", "place": "Hạ Long", "proposals": [],
+            "head": world["members"][0], "deputy": world["members"][1]},
         "/v1/campaigns/{period}": {},
+        "/v1/milestones/{period}": {"state": "drafted"},
         "/v1/admin/clock": {"now": CLOCK_MOVED},
     }.get(template) if method != "GET" else None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -184,9 +192,10 @@ def written(mongo: pymongo.MongoClient[dict[str, Any]], stack: Stack) -> dict[st
     """A digest of what the refused calls could have written."""
     watched = {
         "emulation_submissions": {"submissions": {"unit_id": OWNER},
-                                  "unlocks": {"unit_id": OWNER}, "audit": {}},
+                                  "unlocks": {"unit_id": OWNER}, "conferences": {},
+                                  "audit": {}},
         "emulation_scoring": {"rubric_selections": {}, "audit": {}},
-        "emulation_notifications": {"campaigns": {}, "audit": {}},
+        "emulation_notifications": {"campaigns": {}, "milestones": {}, "audit": {}},
         "emulation_reporting": {"audit": {}},
     }
     out = {}

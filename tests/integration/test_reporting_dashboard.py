@@ -37,8 +37,9 @@ def submit(stack: Stack, unit: str) -> None:
 def national_when(stack: Stack, submitted: int) -> dict[str, Any]:
     def probe() -> Any:
         with stack.as_operator("reporting") as c:
-            rep = c.get("/v1/reports/national", params={"period": PERIOD}).json()
-        return rep if rep["expected"] == 100 and rep["submitted"] == submitted else None
+            rep = c.get("/v1/reports/national", params={"period": PERIOD,
+                                                        "movement": "vi-an-ninh"}).json()
+        return rep if rep["expected"] == 34 and rep["submitted"] == submitted else None
 
     return dict(wait_for(f"{submitted} reports of {PERIOD} counted", probe, timeout=60))
 
@@ -52,7 +53,8 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
     stack = clock
     stack.set_clock(NOW)
     submit(stack, "police:phu-tho")
-    submit(stack, "province:ha-noi")
+    submit(stack, "police:quang-ninh")
+    submit(stack, "province:ha-noi")  # toan-dan: not on the police units' page
     before = national_when(stack, 2)
 
     problems: list[str] = []
@@ -64,16 +66,18 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
                     if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.goto(f"{base}/dashboard?period={PERIOD}#token={stack.operator}")
+            page.goto(f"{base}/dashboard?period={PERIOD}&movement=vi-an-ninh"
+                      f"#token={stack.operator}")
             # Locators wait without evaluating strings (the page's CSP forbids eval).
             page.locator("#completeness[data-value]").wait_for()
             shown = page.get_attribute("#completeness", "data-value")
-            assert shown is not None and float(shown) == before["completeness"] == 0.02
+            assert shown is not None and float(shown) == before["completeness"] == 0.0588
             assert page.inner_text("#submitted") == "2"
-            assert page.inner_text("#expected") == "100"
+            assert page.inner_text("#expected") == "34"
+            assert page.inner_text("#movement-name") == "Vì an ninh Tổ quốc"
             assert "#" not in page.url  # the token left the address bar
             assert page.locator("#chart svg polyline").count() == 2
-            assert page.locator("#missing tbody tr").count() == 98
+            assert page.locator("#missing tbody tr").count() == 32
             assert "Cụm thi đua số 4" in page.inner_text("#by-cluster")
             # An admin's page shows the service's audit trail: the clock just set is in it.
             expect(page.locator("#audit-section")).to_be_visible(timeout=10_000)
@@ -92,7 +96,7 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
             expect(page.locator("#completeness")).to_have_attribute(
                 "data-value", str(after["completeness"]), timeout=30_000)
             assert page.inner_text("#submitted") == "3"
-            assert page.locator("#missing tbody tr").count() == 97
+            assert page.locator("#missing tbody tr").count() == 31
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             if os.environ.get("REPORTING_SCREENSHOT"):
                 page.screenshot(path=os.environ["REPORTING_SCREENSHOT"], full_page=True)
@@ -101,7 +105,7 @@ def test_the_dashboard_shows_the_reports_completeness_and_updates_itself(
             viewer, _ = accounts.issue(stack.cfg.hashed_credentials, "Dashboard Viewer",
                                        "viewer", datetime.now(UTC) + timedelta(hours=1))
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(f"{base}/dashboard?period={PERIOD}#token={viewer}")
+            page.goto(f"{base}/dashboard?period={PERIOD}&movement=vi-an-ninh#token={viewer}")
             page.locator("#completeness[data-value]").wait_for()
             assert page.inner_text("#submitted") == "3"
             # The status line is written once the audit trail was asked for (and refused).

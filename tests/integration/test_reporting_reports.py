@@ -42,6 +42,7 @@ ON_TIME = ["police:phu-tho", "police:bac-ninh", "province:ha-noi", "ministry:pub
            "front:vietnam-fatherland-front"]
 LATE = "police:quang-ninh"
 REMINDED = "police:lang-son"
+POLICE_OF_PERIOD = {"period": PERIOD, "movement": "vi-an-ninh"}
 VOLATILE = ("as_of", "statement")
 
 
@@ -127,33 +128,45 @@ def campaign(stack: Stack) -> dict[str, Any]:
     def ready() -> bool:
         with stack.as_operator("reporting") as c:
             rep = c.get("/v1/reports/national", params={"period": PERIOD}).json()
-        lang_son = [m for m in rep["missing_units"] if m["unit_id"] == REMINDED]
-        return (rep["expected"] == 100 and rep["submitted"] == 6 and rep["scored"] == 6
+            police = c.get("/v1/reports/national", params=POLICE_OF_PERIOD).json()
+        lang_son = [m for m in police["missing_units"] if m["unit_id"] == REMINDED]
+        return (rep["expected"] == 66 and rep["submitted"] == 3 and rep["scored"] == 3
+                and police["expected"] == 34 and police["scored"] == 3
                 and lang_son != [] and len(lang_son[0]["reminders"]) == 2
                 and any(r["status"] == "delivered" for r in lang_son[0]["reminders"]))
 
     wait_for("reporting to count, score and see the reminders", ready, timeout=90)
     report = settled(stack, "/v1/reports/national", {"period": PERIOD})
-    return {"bodies": bodies, "receipts": receipts, "report": report}
+    police = settled(stack, "/v1/reports/national", POLICE_OF_PERIOD)
+    return {"bodies": bodies, "receipts": receipts, "report": report, "police": police}
 
 
 def test_the_national_report_counts_what_was_submitted(stack: Stack,
                                                        campaign: dict[str, Any]) -> None:
-    rep = campaign["report"]
+    """Issue 14: the synthesis for the Prime Minister (toan-dan, the default) counts each
+    province once, by its People's Committee; the police are in vi-an-ninh only, with the
+    MPS clusters."""
+    rep, police = campaign["report"], campaign["police"]
     with stack.as_operator("submissions") as c:
         registry = c.get("/v1/units", params={"period": PERIOD}).json()
-    assert rep["expected"] == len(registry) == 100
-    assert (rep["submitted"], rep["on_time"], rep["late"]) == (6, 5, 1)
-    assert rep["completeness"] == 0.06 and rep["timeliness"] == 0.05
-    assert rep["by_type"]["police"] == {"expected": 34, "submitted": 3, "on_time": 2,
-                                        "late": 1, "completeness": 0.0882,
-                                        "timeliness": 0.0588}
+    assert len(registry) == 100 and rep["movement"] == "toan-dan"
+    assert rep["expected"] == len([u for u in registry if u["type"] != "police"]) == 66
+    provinces = [u["unit_id"] for u in rep["units"] if u["unit_id"].startswith("province:")]
+    assert len(provinces) == len(set(provinces)) == 34
+    assert not [u for u in rep["units"] if u["unit_id"].startswith("police:")]
+    assert (rep["submitted"], rep["on_time"], rep["late"]) == (3, 3, 0)
+    assert "police" not in rep["by_type"] and rep["by_cluster"] == {}
     for t in ("ministry", "province", "front"):
         assert rep["by_type"][t]["submitted"] == 1, t
-    c4 = rep["by_cluster"]["mps-cluster-4"]
+    assert police["movement"] == "vi-an-ninh" and set(police["by_type"]) == {"police"}
+    assert (police["expected"], police["submitted"], police["on_time"], police["late"]) == (
+        34, 3, 2, 1)
+    assert police["completeness"] == 0.0882 and police["timeliness"] == 0.0588
+    c4 = police["by_cluster"]["mps-cluster-4"]
     assert (c4["name"], c4["expected"], c4["submitted"], c4["late"]) == (
         "Cụm thi đua số 4", 6, 3, 1)
-    assert set(rep["missing"]).isdisjoint([*ON_TIME, LATE]) and len(rep["missing"]) == 94
+    missing = [*rep["missing"], *police["missing"]]
+    assert set(missing).isdisjoint([*ON_TIME, LATE]) and len(missing) == 94
     assert rep["deadline"] == "2050-11-30T16:59:59+00:00"
     with stack.as_operator("reporting") as c:
         now = c.get("/v1/reports/national", params={"period": PERIOD}).json()
@@ -163,7 +176,7 @@ def test_the_national_report_counts_what_was_submitted(stack: Stack,
 
 def test_each_unit_shows_its_first_receipt_and_latest_revision(
         campaign: dict[str, Any]) -> None:
-    rows = {r["unit_id"]: r for r in campaign["report"]["units"]}
+    rows = {r["unit_id"]: r for r in campaign["police"]["units"]}
     phu_tho, first = rows["police:phu-tho"], campaign["receipts"]["police:phu-tho"][0]
     assert phu_tho["revision"] == 2 and phu_tho["on_time"] is True
     assert phu_tho["name"] == "Công an tỉnh Phú Thọ"
@@ -177,23 +190,29 @@ def test_what_was_done_adds_up_the_latest_revisions(campaign: dict[str, Any]) ->
         for content, item in body["contents"].items():
             for name, value in item.get("indicators", {}).items():
                 expected[content][name] += value
-    contents = campaign["report"]["contents"]
+    both = campaign["report"]["contents"], campaign["police"]["contents"]
     for content, sums in expected.items():
-        assert contents[content]["indicators"] == sums, content
-        assert contents[content]["units_reported"] == 6
-        assert 1 <= len(contents[content]["examples"]) <= 3
-    assert contents["propaganda"]["indicators"]["propaganda_sessions"] >= 1000  # the amendment
+        added: dict[str, float] = defaultdict(float)
+        for movement in both:
+            for name, value in movement[content]["indicators"].items():
+                added[name] += value
+        assert added == sums, content
+        assert sum(m[content]["units_reported"] for m in both) == 6
+        assert 1 <= len(both[0][content]["examples"]) <= 3
+        assert 1 <= len(both[1][content]["examples"]) <= 3
+    police = both[1]["propaganda"]["indicators"]["propaganda_sessions"]
+    assert police >= 1000  # the amendment (police:phu-tho)
 
 
 def test_scores_and_reminders_are_those_of_the_other_services(
         stack: Stack, campaign: dict[str, Any]) -> None:
-    rep = campaign["report"]
+    rep = campaign["police"]
     with stack.as_operator("scoring") as c:
         totals = [c.get(f"/v1/scores/{u}", params={"period": PERIOD}).json()["total"]
-                  for u in [*ON_TIME, LATE]]
-    assert rep["scores"]["count"] == 6
+                  for u in [*ON_TIME, LATE] if u.startswith("police:")]
+    assert rep["scores"]["count"] == 3 == campaign["report"]["scores"]["count"]
     assert rep["scores"]["min"] == min(totals) and rep["scores"]["max"] == max(totals)
-    assert sum(b["count"] for b in rep["scores"]["histogram"]) == 6
+    assert sum(b["count"] for b in rep["scores"]["histogram"]) == 3
     reminded = next(m for m in rep["missing_units"] if m["unit_id"] == REMINDED)
     assert reminded["name"] == "Công an tỉnh Lạng Sơn"
     assert {(r["channel"], r["status"]) for r in reminded["reminders"]} == {
@@ -208,19 +227,23 @@ def pdf_text(data: bytes) -> str:
 
 def test_the_national_report_in_every_format(stack: Stack, campaign: dict[str, Any]) -> None:
     with stack.as_operator("reporting") as c:
-        def get(fmt: str) -> Any:
-            r = c.get("/v1/reports/national", params={"period": PERIOD, "format": fmt})
+        def get(fmt: str, movement: str = "vi-an-ninh") -> Any:
+            r = c.get("/v1/reports/national", params={"period": PERIOD, "format": fmt,
+                                                      "movement": movement})
             assert r.status_code == 200, r.text
             return r
-        assert get("csv").text.splitlines()[1].startswith("national,2050,100,6,5,1,0.06,0.05")
-        wb = load_workbook(io.BytesIO(get("xlsx").content))
+        assert get("csv").text.splitlines()[1].startswith(
+            "national,2050,34,3,2,1,0.0882,0.0588")
+        wb = load_workbook(io.BytesIO(get("xlsx", "toan-dan").content))
         summary = {row[0]: row[1] for row in wb["Tổng hợp"].iter_rows(values_only=True) if row}
-        assert (summary["Đơn vị dự kiến"], summary["Đã báo cáo"]) == (100, 6)
-        assert len(list(wb["Đơn vị"].iter_rows(min_row=2))) == 100
+        assert (summary["Đơn vị dự kiến"], summary["Đã báo cáo"]) == (66, 3)
+        assert len(list(wb["Đơn vị"].iter_rows(min_row=2))) == 66
         text = pdf_text(get("pdf").content)
         for name in ("Công an tỉnh Phú Thọ", "Công an tỉnh Lạng Sơn", "Cụm thi đua số 4",
-                     "BÁO CÁO TỔNG HỢP", "năm 2050"):
+                     "BÁO CÁO TỔNG HỢP", "năm 2050", "Vì an ninh Tổ quốc"):
             assert name in text, name
+        pm = pdf_text(get("pdf", "toan-dan").content)
+        assert "Toàn dân bảo vệ an ninh Tổ quốc" in pm and "Công an tỉnh" not in pm
         page = get("html").text
         assert "Công an tỉnh Lạng Sơn" in page and "data-as-of=" in page
 
@@ -340,7 +363,8 @@ def test_cluster_report_follows_the_scoring_services_events(
     assert lead["head"]["name"] == "Công an tỉnh Bắc Ninh"
     assert lead["deputy"]["name"] == "Công an tỉnh Quảng Ninh"
     with stack.as_operator("reporting") as c:
-        national = c.get("/v1/reports/national", params={"period": EVENTS_PERIOD}).json()
+        national = c.get("/v1/reports/national", params={
+            "period": EVENTS_PERIOD, "movement": "vi-an-ninh"}).json()
         text = pdf_text(c.get("/v1/reports/clusters/mps-cluster-4", params={
             "period": EVENTS_PERIOD, "format": "pdf"}).content)
     assert [p["award_label"] for p in national["proposals"]["items"]] == [
@@ -371,7 +395,8 @@ def test_a_reminder_delivered_before_it_was_sent_keeps_when_it_went_out(
 
     def reminders() -> Any:
         with stack.as_operator("reporting") as c:
-            rep = c.get("/v1/reports/national", params={"period": REMINDER_PERIOD}).json()
+            rep = c.get("/v1/reports/national", params={
+                "period": REMINDER_PERIOD, "movement": "vi-an-ninh"}).json()
         found = [m["reminders"] for m in rep["missing_units"] if m["unit_id"] == REMINDED]
         if found and found[0] and found[0][0]["sent_at"]:
             return found[0], rep["last_event_at"]
@@ -399,8 +424,10 @@ def redeliver_first_revision(stack: Stack, campaign: dict[str, Any]) -> None:
 
 def snapshot(stack: Stack) -> dict[str, Any]:
     out = {"national": settled(stack, "/v1/reports/national", {"period": PERIOD}),
+           "police": settled(stack, "/v1/reports/national", POLICE_OF_PERIOD),
            "cluster": settled(stack, "/v1/reports/clusters/mps-cluster-4", {"period": PERIOD})}
-    out["reminded"] = settled(stack, "/v1/reports/national", {"period": REMINDER_PERIOD})
+    out["reminded"] = settled(stack, "/v1/reports/national",
+                              {"period": REMINDER_PERIOD, "movement": "vi-an-ninh"})
     if (SCHEMAS_DIR / "events" / "cluster-standings.v1.json").exists():
         out["events"] = settled(stack, "/v1/reports/clusters/mps-cluster-4",
                                 {"period": EVENTS_PERIOD})
@@ -454,11 +481,15 @@ def test_export_writes_every_report_of_the_period(stack: Stack, campaign: dict[s
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     names = {p.name for p in tmp_path.iterdir()}
-    assert {f"national-{PERIOD}.{f}" for f in ("html", "pdf", "xlsx", "csv", "json")} <= names
-    clusters = campaign["report"]["by_cluster"]
+    for name in (f"national-{PERIOD}", f"national-{PERIOD}-vi-an-ninh"):
+        assert {f"{name}.{f}" for f in ("html", "pdf", "xlsx", "csv", "json")} <= names
+    clusters = campaign["police"]["by_cluster"]
     assert {f"{cid}-{PERIOD}.pdf" for cid in clusters} <= names
-    assert len(names) == 5 + 4 * len(clusters)
+    assert len(names) == 10 + 4 * len(clusters)  # both movements' syntheses
     exported = json.loads((tmp_path / f"national-{PERIOD}.json").read_text("utf-8"))
-    assert exported["submitted"] == 6
-    assert "Công an tỉnh Phú Thọ" in pdf_text((tmp_path / f"national-{PERIOD}.pdf").read_bytes())
+    police = json.loads((tmp_path / f"national-{PERIOD}-vi-an-ninh.json").read_text("utf-8"))
+    assert (exported["movement"], exported["submitted"]) == ("toan-dan", 3)
+    assert (police["movement"], police["submitted"]) == ("vi-an-ninh", 3)
+    assert "Công an tỉnh Phú Thọ" in pdf_text(
+        (tmp_path / f"national-{PERIOD}-vi-an-ninh.pdf").read_bytes())
     assert f"/dashboard?period={PERIOD}" in done.stdout

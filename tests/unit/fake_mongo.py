@@ -24,10 +24,22 @@ class Result:
     upserted_id: Any = None
 
 
+def _lookup(doc: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Whether a (dotted) field exists, and its value."""
+    node: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
 def matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
     for key, want in flt.items():
-        have = doc.get(key)
+        present, have = _lookup(doc, key)
         if isinstance(want, dict):
+            if "$exists" in want and present != bool(want["$exists"]):
+                return False
             if "$lte" in want and not (have is not None and have <= want["$lte"]):
                 return False
             if "$in" in want and have not in want["$in"]:

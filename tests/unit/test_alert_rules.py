@@ -14,7 +14,7 @@ TESTS = ROOT / "deploy" / "prometheus" / "tests" / "emulation_test.yml"
 ALERTS = {"ServiceDown", "ConsumerLagGrowing", "ConsumerStalled", "DeadLetterRecords",
           "KafkaProduceFailures", "ReminderFailureRateHigh", "ReminderOutcomeUnknown",
           "ReminderProviderCircuitOpen",
-          "CompletenessLowBeforeDeadline"}
+          "CompletenessLowBeforeDeadline", "SynthesisMilestoneAtRisk"}
 
 promtool = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(promtool is None,

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "tests" / "asyncapi"
@@ -47,7 +48,9 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("np
 def test_the_asyncapi_document_is_valid() -> None:
     done = validate(DOCUMENT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "valid: 7 channels, 10 messages, AsyncAPI 3.0.0" in done.stdout
+    doc = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    channels, messages = len(doc["channels"]), len(doc["components"]["messages"])
+    assert f"valid: {channels} channels, {messages} messages, AsyncAPI 3.0.0" in done.stdout
 
 
 def test_the_validator_refuses_a_broken_document(tmp_path: Path) -> None:

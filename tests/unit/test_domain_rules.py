@@ -61,7 +61,7 @@ def test_national_report_rates_and_breakdowns() -> None:
                 "mps-cluster-2": {"name": "2", "members": ["police:b"]}}
     reports = {"province:a": {"on_time": True}, "police:a": {"on_time": False}}
     rep = national_report(period=2026, as_of=datetime(2026, 11, 20, tzinfo=UTC), units=units,
-                          clusters=clusters, reports=reports, scores={})
+                          clusters=clusters, reports=reports, scores={}, movement=None)
     assert (rep["expected"], rep["submitted"], rep["on_time"], rep["late"]) == (4, 2, 1, 1)
     assert rep["completeness"] == 0.5 and rep["timeliness"] == 0.25
     assert rep["by_type"]["police"]["late"] == 1

@@ -38,9 +38,10 @@ from services.notifications.campaigns import (
 from services.notifications.domain import Campaign, current_stage
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.register import LeadershipRefused
 from services.scoring.rescore import RescoreRefused
 from services.submissions.api import build_router as submissions_router
+from services.submissions.api_conferences import build_conference_router
+from services.submissions.conferences import Conferences
 from services.submissions.service import Intake
 from services.submissions.store import SubmissionStore
 from tests.unit.test_submissions_store import REGISTRY, FakeDatabase, FakeProducer, request
@@ -57,9 +58,11 @@ BASES: dict[str, dict[str, Any]] = {
                                          "hours": 72},
     "POST /v1/units/{unit_id}/locks": {"period": 2026, "reason": "closing the year"},
     "POST /v1/admin/rescore": {"period": 2026, "rubric_version": "police-2026.1"},
-    "PUT /v1/clusters/{cluster_id}/leadership": {
-        "decision": "override", "head": "police:phu-tho", "deputy": None,
-        "reason": "elected by the conference"},
+    "PUT /v1/clusters/{cluster_id}/conferences/{period}": {
+        "date": "2026-11-27", "place": "Hạ Long", "head": "police:phu-tho",
+        "deputy": "police:bac-ninh", "proposals": [
+            {"unit_id": "police:quang-ninh", "award": "mps_emulation_flag",
+             "reason": "thống nhất đề nghị"}]},
     "PUT /v1/campaigns/{period}": {
         "deadline": "2026-11-30T23:59:59+07:00", "timezone": "Asia/Ho_Chi_Minh",
         "stages": [{"name": "d-7", "days": -7, "hour": 9, "minute": 0}],
@@ -146,9 +149,6 @@ class FakeRegister:
     async def view(self, cluster_id: str, period: int) -> Any:
         return None
 
-    async def decide(self, cluster_id: str, period: int, **_: Any) -> Any:
-        raise LeadershipRefused(422, "not-members", "not members of the cluster")
-
 
 class FakeCampaigns:
     """The real campaign rules (defaults, overrides, the stored form read back)."""
@@ -183,6 +183,9 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
         intake = Intake(store=SubmissionStore(FakeDatabase()),  # type: ignore[arg-type]
                         producer=FakeProducer(), registry=REGISTRY, clock=clock)  # type: ignore[arg-type]
         app.include_router(submissions_router(intake, InflightLimit("/v1/submissions", 8)))
+        app.include_router(build_conference_router(intake, Conferences(
+            db=FakeDatabase(), producer=FakeProducer(),  # type: ignore[arg-type]
+            registry=REGISTRY)))
     elif service == "scoring":
         app.include_router(scoring_router(store=fake, rubrics=fake, scorer=fake,
                                           rescorer=FakeRescorer(),  # type: ignore[arg-type]
@@ -232,8 +235,8 @@ def test_the_base_bodies_are_served(
                               headers={"Authorization": f"Bearer {operator}",
                                        "Audit-Reason": "unit test"})
         assert resp.status_code < 500, resp.text
-        if route not in ("POST /v1/admin/rescore", "PUT /v1/clusters/{cluster_id}/leadership"):
-            assert resp.status_code < 300, (route, resp.text)  # the fakes refuse those two
+        if route != "POST /v1/admin/rescore":
+            assert resp.status_code < 300, (route, resp.text)  # the fake refuses that one
 
 
 @pytest.mark.parametrize("service", SERVICES)

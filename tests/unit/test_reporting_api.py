@@ -29,7 +29,7 @@ from tests.unit.test_reporting_render import cluster, national
 
 
 class FakeReports:
-    async def national(self, period: int) -> dict[str, Any]:
+    async def national(self, period: int, movement: str = "toan-dan") -> dict[str, Any]:
         return {**national(), "period": period}
 
     async def cluster_members(self, cluster_id: str, period: int) -> list[str]:
@@ -40,7 +40,7 @@ class FakeReports:
     async def cluster(self, cluster_id: str, period: int) -> dict[str, Any]:
         return cluster()
 
-    async def dashboard(self, period: int) -> dict[str, Any]:
+    async def dashboard(self, period: int, movement: str = "toan-dan") -> dict[str, Any]:
         return dashboard_view({**national(), "period": period}, [], 3.0)
 
 
@@ -194,7 +194,7 @@ class StoredBeforeTheBounds(FakeReports):
     """A database holding what the input bounds now refuse: NaN sums (MongoDB stores
     them) and a lone surrogate (the Kafka way in read it)."""
 
-    async def national(self, period: int) -> dict[str, Any]:
+    async def national(self, period: int, movement: str = "toan-dan") -> dict[str, Any]:
         report = await super().national(period)
         report["scores"]["mean"] = float("nan")
         report["completeness"] = float("inf")

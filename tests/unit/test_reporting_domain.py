@@ -23,7 +23,7 @@ def national(**extra: object) -> dict:
     s = sample_state()
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"], clusters=s["clusters"],
                            reports=s["reports"], scores=s["scores"], reminders=s["reminders"],
-                           **extra)  # type: ignore[arg-type]
+                           **{"movement": None, **extra})  # type: ignore[arg-type]
 
 
 def test_national_counts_rates_and_breakdowns() -> None:
@@ -242,7 +242,8 @@ def test_clusters_of_a_period_follow_the_units_not_a_dissolved_clusters_old_entr
     assert sorted(later) == ["mps-cluster-4", "mps-cluster-7"]
     assert later["mps-cluster-4"] == {"name": "Cụm thi đua số 4",
                                       "members": ["police:phu-tho", "police:bac-ninh"],
-                                      "head": "police:phu-tho", "deputy": "police:bac-ninh"}
+                                      "head": None, "deputy": None}  # elected for 2025 only
+    assert clusters_for_period(2025, units, raw)["mps-cluster-4"]["head"] == "police:phu-tho"
     assert clusters_for_period(2024, units, raw)["mps-cluster-10"]["members"] == [
         "police:dong-nai"]
     assert clusters_for_period(2020, units, raw) == {}
@@ -277,3 +278,34 @@ def test_unknown_and_escalated_reminders_are_counted_for_the_dashboard() -> None
     view = dashboard_view(rep, [], 3.0)
     assert (view["reminders_unknown"], view["reminders_escalated"]) == (1, 1)
     assert national()["reminders_unknown"] == national()["reminders_escalated"] == 0
+
+
+def test_the_synthesis_for_the_prime_minister_counts_each_province_once() -> None:
+    """Issue 14: a province's People's Committee is in toan-dan, its police in vi-an-ninh
+    only; the clusters and their proposals are vi-an-ninh's."""
+    s = sample_state()
+    units = [*s["units"], {"_id": "province:phu-tho", "type": "province", "name": "Phú Thọ"}]
+    reports = {**s["reports"], "province:phu-tho": {**s["reports"]["province:ha-noi"]}}
+    proposals = projections.proposals_doc({
+        "period": PERIOD, "computed_at": "2026-11-25T00:00:00Z", "cluster_leaders": 1,
+        "government_flag_cap": 1, "proposals": [
+            {"unit_id": "police:phu-tho", "cluster_id": "mps-cluster-4",
+             "award": "government_emulation_flag", "reason": "dẫn đầu Cụm thi đua số 4"},
+            {"unit_id": "province:ha-noi", "cluster_id": None,
+             "award": "certificate_of_merit", "reason": "x"}]})
+    common = {"period": PERIOD, "as_of": AS_OF, "units": units, "clusters": s["clusters"],
+              "reports": reports, "scores": s["scores"], "reminders": s["reminders"],
+              "proposals": proposals}
+    pm = national_report(**common)  # type: ignore[arg-type]
+    ids = [r["unit_id"] for r in pm["units"]]
+    assert pm["movement"] == "toan-dan" and "Toàn dân" in pm["movement_name"]
+    assert ids.count("province:phu-tho") == 1 and not [u for u in ids if u.startswith("police:")]
+    assert set(pm["by_type"]) == {"ministry", "province"} and pm["by_cluster"] == {}
+    assert pm["expected"] == 3 and pm["submitted"] == 2
+    assert [p["unit_id"] for p in pm["proposals"]["items"]] == ["province:ha-noi"]
+    police = national_report(**common, movement="vi-an-ninh")  # type: ignore[arg-type]
+    assert [r["unit_id"] for r in police["units"]] == [
+        u["_id"] for u in units if u["_id"].startswith("police:")]
+    assert set(police["by_type"]) == {"police"} and "mps-cluster-4" in police["by_cluster"]
+    assert "Cục Công tác Đảng" in police["organiser"]
+    assert [p["unit_id"] for p in police["proposals"]["items"]] == ["police:phu-tho"]

@@ -34,7 +34,7 @@ def national() -> dict:
              "award": "government_emulation_flag", "reason": "dẫn đầu Cụm thi đua số 4"}]})
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"],
                            clusters=s["clusters"], reports=s["reports"], scores=s["scores"],
-                           reminders=s["reminders"], proposals=proposals)
+                           reminders=s["reminders"], proposals=proposals, movement=None)
 
 
 def cluster() -> dict:
@@ -67,7 +67,8 @@ def test_cluster_pdf_has_standings_breakdowns_and_the_missing() -> None:
     text = pdf_text(pdf.cluster_pdf(cluster(), FONTS))
     for expected in ("BÁO CÁO TỔNG KẾT NĂM 2026", "CỤM THI ĐUA SỐ 4", "Bảng xếp hạng",
                      "Công an tỉnh Phú Thọ — 88,5/100 điểm", "tự đánh giá 9/10",
-                     "Công an tỉnh Quảng Ninh", "Chưa có đề xuất."):
+                     "Công an tỉnh Quảng Ninh", "Chưa có gợi ý, chưa ghi nhận kết quả bầu.",
+                     "Chưa ghi nhận biên bản hội nghị cụm."):
         assert expected in text, expected
 
 

@@ -24,6 +24,7 @@ from tests.unit.test_registry_replica import cluster_event, unit_event
 from tests.unit.test_reporting_samples import PERIOD, accepted, score
 
 UNITS = ["province:ha-noi", "province:hue", "police:phu-tho", "police:bac-ninh"]
+POLICE = "vi-an-ninh"
 
 
 class FixedClock(Clock):
@@ -222,7 +223,8 @@ def test_a_repeated_poll_reads_two_documents_by_id_and_computes_nothing() -> Non
         await world.submit("province:ha-noi")
         world.reads()
         first = await world.reports.dashboard(PERIOD)
-        assert first["submitted"] == 1 and first["expected"] == len(UNITS)
+        # toan-dan (the default): the two provinces, not the police
+        assert first["submitted"] == 1 and first["expected"] == 2
         assert scans(world.reads())  # the first poll computes: it reads by period
         for _ in range(3):
             again = await world.reports.dashboard(PERIOD)
@@ -242,18 +244,19 @@ def test_after_a_submission_is_applied_the_next_poll_shows_it() -> None:
 
     async def run() -> None:
         await world.setup()
-        assert (await world.reports.dashboard(PERIOD))["submitted"] == 0
+        assert (await world.reports.dashboard(PERIOD, POLICE))["submitted"] == 0
         await world.submit("police:phu-tho")
-        shown = await world.reports.dashboard(PERIOD)
+        shown = await world.reports.dashboard(PERIOD, POLICE)
         assert shown["submitted"] == 1
         assert "police:phu-tho" not in [m["unit_id"] for m in shown["missing_units"]]
+        assert (await world.reports.dashboard(PERIOD))["submitted"] == 0  # not in toan-dan
         await world.replica.apply(unit_event("province:new", 9, type="province",
                                              name="new", valid_from=2020))
-        assert (await world.reports.dashboard(PERIOD))["expected"] == len(UNITS) + 1
+        assert (await world.reports.dashboard(PERIOD))["expected"] == 3
         # Another process sharing the database applies an event: the token tells.
         other = World(world.db)
         await other.submit("police:bac-ninh")
-        assert (await world.reports.dashboard(PERIOD))["submitted"] == 2
+        assert (await world.reports.dashboard(PERIOD, POLICE))["submitted"] == 2
 
     asyncio.run(run())
 

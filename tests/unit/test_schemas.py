@@ -15,7 +15,19 @@ from services.common import schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "schemas" / "examples"
-SCHEMA_FILES = sorted(p for p in (ROOT / "schemas").rglob("*.v1.json"))
+
+def _latest() -> list[Path]:
+    """The newest version of each schema: its example is of that version."""
+    newest: dict[str, Path] = {}
+    for path in sorted((ROOT / "schemas").rglob("*.v*.json")):
+        name, _, version = path.name.removesuffix(".json").rpartition(".v")
+        held = newest.get(name)
+        if held is None or int(version) > int(held.name.removesuffix(".json").rpartition(".v")[2]):
+            newest[name] = path
+    return sorted(newest.values())
+
+
+SCHEMA_FILES = _latest()
 
 
 def example(name: str) -> Any:
@@ -24,9 +36,19 @@ def example(name: str) -> Any:
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
 def test_every_schema_has_a_valid_example(path: Path) -> None:
-    name = path.name.removesuffix(".v1.json")
+    name = path.name.removesuffix(".json").rpartition(".v")[0]
     instance = example("submission-accepted") if name == "envelope" else example(name)
     assert schemas.errors(path.name.removesuffix(".json"), instance) == []
+
+
+def test_a_version_1_accepted_submission_is_still_read() -> None:
+    """Version 2 added the movement; events written before it stay valid as version 1,
+    and version 2 refuses an event without one."""
+    old = example("submission-accepted")
+    old["data"].pop("movement")
+    assert schemas.errors("submission-accepted.v2", old)
+    old["dataschema"] = "urn:emulation:schema:submission-accepted:v1"
+    assert schemas.errors("submission-accepted.v1", old) == []
 
 
 def test_the_contract_example_is_a_top_level_request() -> None:
@@ -110,7 +132,7 @@ def _mutations(root: Any) -> Iterator[tuple[tuple[Any, ...], Any]]:
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
 def test_the_fast_validator_never_accepts_what_the_authority_refuses(path: Path) -> None:
-    name = path.name.removesuffix(".v1.json")
+    name = path.name.removesuffix(".json").rpartition(".v")[0]
     instance = example("submission-accepted") if name == "envelope" else example(name)
     checked = refused = 0
     for where, mutated in _mutations(instance):

@@ -296,6 +296,9 @@ class FakeReplica:
     async def all_clusters(self) -> list[dict[str, Any]]:
         return await self.clusters_coll.find({}).to_list(None)
 
+    async def cluster_record(self, cluster_id: str) -> dict[str, Any] | None:
+        return await self.clusters_coll.find_one({"_id": cluster_id})
+
 
 class FixedClock(Clock):
     def now(self) -> datetime:

@@ -52,7 +52,7 @@ def valid(event: Any, schema: str) -> None:
 def test_score_events_are_valid_and_their_ids_follow_the_content() -> None:
     doc = score_doc("police:phu-tho", 9)
     event = score_event(doc)
-    valid(event, "score-computed.v1")
+    valid(event, "score-computed.v2")
     assert event.id.startswith("score:police:phu-tho:2031:r1:police-2026.1:")
     assert "event_id" not in event.data and "_id" not in score_data({**doc, "_id": "x"})
     assert score_event_id(copy.deepcopy(doc)) == doc["event_id"]

@@ -41,7 +41,8 @@ BASE = datetime(2031, 11, 1, tzinfo=UTC)
 # Collections a recomputation may read with a filter without `_id`: its own markers
 # (a handful), the candidates (small, see ScoreStore.candidates_of) and the registry
 # replica (held in memory between changes).
-ALLOWED_SCANS = {"rankings_pending", "certificate_candidates", "registry_clusters"}
+ALLOWED_SCANS = {"rankings_pending", "certificate_candidates", "registry_clusters",
+                 "registry_conferences"}
 
 
 class FixedClock(Clock):

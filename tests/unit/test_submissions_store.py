@@ -179,6 +179,9 @@ class FakeProducer:
     async def confirm(self, topic: str, fut: asyncio.Future[Any]) -> None:
         await fut
 
+    async def send(self, topic: str, event: Any, key: str | None = None) -> None:
+        await (await self.send_nowait(topic, event, key))
+
 
 def request(unit: str = "province:quang-ninh", period: int = 2026, notes: str = "a"
             ) -> dict[str, Any]:
@@ -464,3 +467,23 @@ def test_a_body_stored_under_the_former_keyless_key_is_still_its_retry() -> None
     first = run(service.submit(request(notes="a"), former_key))
     retry = run(service.submit(request(notes="a"), None))
     assert retry.replayed and retry.receipt == first.receipt
+
+
+def test_a_submission_belongs_to_its_units_movement_and_another_is_refused() -> None:
+    """Issue 14: police units report in vi-an-ninh, every other unit in toan-dan; an
+    explicit movement must be the unit's own (422 names the field, nothing is stored)."""
+    from services.submissions.domain import SubmissionRefused
+    db = FakeDatabase()
+    service = intake(db)
+    police = run(service.submit({**request("police:quang-ninh"), "movement": "vi-an-ninh"},
+                                "k1"))
+    province = run(service.submit(request(), "k2"))
+    assert (police.receipt.movement, province.receipt.movement) == ("vi-an-ninh", "toan-dan")
+    events = {d["unit_id"]: d["event"] for d in submissions(db)}
+    assert events["police:quang-ninh"]["data"]["movement"] == "vi-an-ninh"
+    assert events["police:quang-ninh"]["dataschema"].endswith("submission-accepted:v2")
+    with pytest.raises(SubmissionRefused) as refused:
+        run(service.submit({**request("police:bac-ninh"), "movement": "toan-dan"}, "k3"))
+    assert refused.value.status == 422 and refused.value.code == "wrong-movement"
+    assert refused.value.extra["errors"][0]["field"] == "movement"
+    assert "police:bac-ninh" not in {d["unit_id"] for d in submissions(db)}

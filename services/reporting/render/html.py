@@ -12,11 +12,15 @@ from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
     REMINDER_STATUS,
+    movement_title,
     unit_type_label,
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
+    NO_CONFERENCE,
+    SUGGESTIONS_HEADING,
     as_of_line,
+    conference_line,
     indicator_label,
     local_time,
     nfc,
@@ -132,8 +136,8 @@ def national_html(report: dict[str, Any]) -> bytes:
                           reason_vi(p["reason"])] for p in proposals["items"]]))
     parts += [f"<h2>V. Đơn vị chưa báo cáo ({len(report['missing_units'])})</h2>",
               _missing(report["missing_units"])]
-    return _page("BÁO CÁO TỔNG HỢP", f"Kết quả thực hiện phong trào “Toàn dân bảo vệ an ninh "
-                 f"Tổ quốc” năm {period}", report, "".join(parts))
+    return _page("BÁO CÁO TỔNG HỢP", f"Kết quả thực hiện phong trào “{movement_title(report)}” "
+                 f"năm {period}", report, "".join(parts))
 
 
 def cluster_html(report: dict[str, Any]) -> bytes:
@@ -163,14 +167,23 @@ def cluster_html(report: dict[str, Any]) -> bytes:
                                 [[line_label(b["criterion"]), number(b["points"]),
                                   number(b["max_points"]), explanation_vi(b["explanation"])]
                                  for b in r["breakdown"]], [1, 2]))
-    parts += ["<h2>III. Đề nghị khen thưởng</h2>",
+    parts.append("<h2>III. Đề nghị khen thưởng</h2>")
+    conference = report.get("conference")
+    if conference is None:
+        parts.append(f'<p class="muted">{_e(NO_CONFERENCE)}</p>')
+    else:
+        parts += [f"<p>{_e(conference_line(conference))}</p>",
+                  _table(["Đơn vị", "Hình thức", "Lý do"],
+                         [[p["name"], p["award_label"], p["reason"]]
+                          for p in conference["proposals"]])]
+    parts += [f"<h3>{_e(SUGGESTIONS_HEADING)}</h3>",
               _table(["Đơn vị", "Hình thức", "Lý do"],
                      [[p["name"], p["award_label"], reason_vi(p["reason"])]
                       for p in report["proposals"]]),
               f"<h2>IV. Cụm trưởng, Cụm phó năm {period + 1}</h2>"]
     lead = report.get("next_year_leadership")
     if lead is None:
-        parts.append('<p class="muted">Chưa có đề xuất.</p>')
+        parts.append('<p class="muted">Chưa có gợi ý, chưa ghi nhận kết quả bầu.</p>')
     else:
         parts.append(f"<p>Cụm trưởng: <b>{_e(lead['head']['name'] if lead['head'] else '–')}"
                      f"</b>; Cụm phó: <b>{_e(lead['deputy']['name'] if lead['deputy'] else '–')}"

@@ -15,11 +15,16 @@ from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
     REMINDER_STATUS,
+    addressee,
+    movement_title,
     unit_type_label,
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
+    NO_CONFERENCE,
+    SUGGESTIONS_HEADING,
     as_of_line,
+    conference_line,
     indicator_label,
     local_time,
     nfc,
@@ -157,10 +162,9 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf = ReportPDF(font_dir, f"Báo cáo tổng hợp năm {period}",
                     f"Báo cáo tổng hợp năm {period} · lập lúc {local_time(report['as_of'])}")
     pdf.title_block(["BÁO CÁO TỔNG HỢP",
-                     f"Kết quả thực hiện phong trào “Toàn dân bảo vệ an ninh Tổ quốc” năm "
+                     f"Kết quả thực hiện phong trào “{movement_title(report)}” năm "
                      f"{period}"], as_of_line(report))
-    pdf.para("Kính gửi: Bộ Công an; Bộ Nội vụ (Ban Thi đua - Khen thưởng Trung ương), để "
-             "tổng hợp báo cáo Thủ tướng Chính phủ.")
+    pdf.para(f"Kính gửi: {addressee(report)}.")
     pdf.para(f"Hạn báo cáo của các đơn vị: {local_time(report['deadline'])} (giờ Hà Nội; "
              f"{DEADLINE_READING}).")
 
@@ -171,10 +175,11 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.grid(["Loại đơn vị", *COUNT_HEAD],
              [[unit_type_label(t), *_counts(c)] for t, c in report["by_type"].items()],
              (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
-    pdf.subheading("Theo cụm thi đua (Công an các tỉnh, thành phố)")
-    pdf.grid(["Cụm thi đua", *COUNT_HEAD],
-             [[c["name"], *_counts(c)] for c in report["by_cluster"].values()],
-             (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
+    if report["by_cluster"]:
+        pdf.subheading("Theo cụm thi đua (Công an các tỉnh, thành phố)")
+        pdf.grid(["Cụm thi đua", *COUNT_HEAD],
+                 [[c["name"], *_counts(c)] for c in report["by_cluster"].values()],
+                 (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
 
     pdf.heading("II. Kết quả thực hiện sáu nội dung thi đua")
     for n, c in enumerate(report["contents"].values(), start=1):
@@ -252,6 +257,15 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
                  ["LEFT", "RIGHT", "RIGHT", "LEFT"], size=8)
 
     pdf.heading("III. Đề nghị khen thưởng")
+    conference = report.get("conference")
+    if conference is None:
+        pdf.para(NO_CONFERENCE, style="I")
+    else:
+        pdf.para(conference_line(conference))
+        pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
+                 [[p["name"], p["award_label"], p["reason"]]
+                  for p in conference["proposals"]], (60, 44, 74))
+    pdf.subheading(SUGGESTIONS_HEADING)
     pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
              [[p["name"], p["award_label"], reason_vi(p["reason"])]
               for p in report["proposals"]],
@@ -260,7 +274,7 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.heading(f"IV. Cụm trưởng, Cụm phó năm {period + 1}")
     lead = report.get("next_year_leadership")
     if lead is None:
-        pdf.para("Chưa có đề xuất.", style="I")
+        pdf.para("Chưa có gợi ý, chưa ghi nhận kết quả bầu.", style="I")
     else:
         pdf.para(f"Cụm trưởng: {lead['head']['name'] if lead['head'] else '–'}; "
                  f"Cụm phó: {lead['deputy']['name'] if lead['deputy'] else '–'} "

@@ -82,3 +82,15 @@ def as_of_line(report: dict[str, Any]) -> str:
     if report.get("last_event_at"):
         line += f"; sự kiện mới nhất lúc {local_time(report['last_event_at'])}"
     return line + "."
+
+
+NO_CONFERENCE = "Chưa ghi nhận biên bản hội nghị cụm."
+SUGGESTIONS_HEADING = "Gợi ý của hệ thống (để hội nghị xem xét, không phải quyết định)"
+
+
+def conference_line(conference: dict[str, Any]) -> str:
+    """The sentence introducing a recorded conference's agreed proposals."""
+    held = datetime.fromisoformat(str(conference["date"])).strftime("%d/%m/%Y")
+    return (f"Hội nghị cụm ngày {held} tại {conference['place']} thống nhất "
+            f"đề nghị (ghi nhận bởi {conference['recorded_by']}, lúc "
+            f"{local_time(conference['recorded_at'])}):")

@@ -18,6 +18,7 @@ from services.reporting.labels import (
     DEFAULT_SCALE_NOTE,
     REMINDER_STATUS,
     indicator_label,
+    movement_title,
     unit_type_label,
 )
 from services.reporting.phrases import reason_vi
@@ -67,7 +68,7 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
     summary = wb.active
     assert summary is not None
     summary.title = "Tổng hợp"
-    summary.append([nfc(f"Báo cáo tổng hợp phong trào Toàn dân bảo vệ an ninh Tổ quốc năm "
+    summary.append([nfc(f"Báo cáo tổng hợp phong trào {movement_title(report)} năm "
                         f"{report['period']}")])
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([nfc(as_of_line(report))])

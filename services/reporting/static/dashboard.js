@@ -224,6 +224,10 @@
     return new URLSearchParams(location.search).get("period");
   }
 
+  function movement() {
+    return new URLSearchParams(location.search).get("movement");
+  }
+
   async function refresh() {
     clearTimeout(timer);
     let token = takeToken();
@@ -231,7 +235,10 @@
       status("Cần mã truy cập của cán bộ vận hành: nhấn “Xem” để nhập.", true);
       return;
     }
-    const query = period() ? `?period=${encodeURIComponent(period())}` : "";
+    const params = new URLSearchParams();
+    if (period()) params.set("period", period());
+    if (movement()) params.set("movement", movement());
+    const query = params.toString() ? `?${params}` : "";
     try {
       const r = await fetch(`/v1/dashboard/data${query}`, {
         headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
@@ -244,6 +251,8 @@
       const d = await r.json();
       refreshMs = Math.max(1000, 1000 * (d.refresh_seconds || 3));
       document.getElementById("period").value = d.period;
+      document.getElementById("movement").value = d.movement;
+      setText("movement-name", d.movement_name);
       drawKpis(d);
       drawChart(d);
       drawBars(d);
@@ -263,6 +272,7 @@
       const value = document.getElementById("period").value;
       const params = new URLSearchParams(location.search);
       if (value) params.set("period", value); else params.delete("period");
+      params.set("movement", document.getElementById("movement").value);
       history.replaceState(null, "", `${location.pathname}?${params}`);
       if (!sessionStorage.getItem(TOKEN_KEY)) askToken();
       refresh();

@@ -1,0 +1,102 @@
+"""HTTP entrypoints for cluster conferences: an operator records what a conference
+decided (services/submissions/conferences.py); every service shows that record."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from services.common.http import OperatorAction, ViewerPrincipal
+from services.common.kafka import KafkaUnavailable
+from services.common.problems import Problem
+from services.submissions.conferences import (
+    ConferenceRefused,
+    Conferences,
+    check_record,
+    now_iso,
+)
+from services.submissions.service import Intake
+
+ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
+ReviewedPeriod = Annotated[int, Path(ge=2000, le=2099, description="the year the "
+                                     "conference reviewed; the head and deputy serve the next")]
+UnitId = Annotated[str, Field(
+    max_length=120, pattern=r"^police:[a-z0-9]+(-[a-z0-9]+)*$")]
+
+
+class AgreedProposal(BaseModel):
+    unit_id: UnitId
+    award: Literal["government_emulation_flag", "mps_emulation_flag", "certificate_of_merit",
+                   "other"] = Field(description="the form of recognition agreed")
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class ConferenceCreate(BaseModel):
+    date: date
+    place: str = Field(min_length=2, max_length=200)
+    proposals: list[AgreedProposal] = Field(
+        max_length=100, description="the units the conference agreed to propose")
+    head: UnitId = Field(description="elected head of the cluster for the next year")
+    deputy: UnitId | None = Field(description="elected deputy for the next year")
+
+
+class ConferenceRead(ConferenceCreate):
+    cluster_id: str
+    period: int = Field(description="the year reviewed")
+    serves: int = Field(description="the year the head and deputy serve")
+    recorded_by: str
+    recorded_at: str
+
+
+def _read(doc: dict[str, object]) -> ConferenceRead:
+    return ConferenceRead.model_validate({**doc, "serves": int(str(doc["period"])) + 1})
+
+
+def build_conference_router(intake: Intake, conferences: Conferences) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["clusters"])
+
+    @router.get("/clusters/{cluster_id}/conferences/{period}", response_model=ConferenceRead)
+    async def get_conference(cluster_id: ClusterId, period: ReviewedPeriod,
+                             _: ViewerPrincipal) -> ConferenceRead:
+        """What the cluster's conference reviewing `period` decided, as recorded."""
+        doc = await conferences.get(cluster_id, period)
+        if doc is None:
+            raise Problem(404, "not-found", f"no conference of {cluster_id} reviewing "
+                          f"{period} is recorded")
+        return _read(doc)
+
+    @router.put("/clusters/{cluster_id}/conferences/{period}", response_model=ConferenceRead,
+                responses={404: {"description": "no such cluster that year"},
+                           422: {"description": "not members, or an impossible date"},
+                           503: {"description": "recorded; publishing failed, retry"}})
+    async def record_conference(cluster_id: ClusterId, period: ReviewedPeriod,
+                                body: ConferenceCreate, action: OperatorAction
+                                ) -> ConferenceRead:
+        """Record what the cluster's conference decided: the proposals agreed and next
+        year's head and deputy (operator, audited). Every service then shows this head
+        and deputy; recording again replaces the record."""
+        proposals = [p.model_dump() for p in body.proposals]
+        try:
+            check_record(intake.registry, cluster_id, period, head=body.head,
+                         deputy=body.deputy, proposals=proposals, held_on=body.date)
+        except ConferenceRefused as exc:
+            raise Problem(exc.status, exc.code, exc.detail) from exc
+        who = action.principal
+        record = {"cluster_id": cluster_id, "period": period,
+                  "date": body.date.isoformat(), "place": body.place,
+                  "proposals": proposals, "head": body.head, "deputy": body.deputy,
+                  "recorded_by": who.name or who.unit_id or "operator",
+                  "recorded_at": now_iso(intake.clock.now()), "reason": action.reason}
+        action.before = await conferences.get(cluster_id, period)
+        try:
+            await conferences.record(record)
+        except KafkaUnavailable as exc:
+            raise Problem(503, "unavailable", f"{exc}; the record is stored: send the same "
+                          "request again to publish it", headers={"Retry-After": "5"}) from exc
+        action.after = record
+        return _read(record)
+
+    return router

@@ -1,0 +1,111 @@
+"""Cluster conferences, recorded by people (issue 14).
+
+An MPS emulation cluster's year-end conference (seed 004: Cluster No. 4, 27 November
+2024) reviews the year, agrees by consensus on the units it proposes and elects next
+year's head and deputy. The platform does not decide any of that: its standings and
+proposals are suggestions; an operator records what the conference decided. The record
+is published on the registry topic (`emulation.units.v1`, key
+`<cluster>|conference|<period>`), next to the cluster it changes, so every service's
+registry replica (services/common/registry_replica.py) shows the same head and deputy.
+
+The submissions service records it because it owns the registry and its topic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import mongoengine as me
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.envelope import Event, new_event
+from services.common.kafka import EventProducer
+from services.common.registry_replica import CONFERENCE_EVENT, conference_key
+from services.common.topics import UNITS
+from services.submissions.registry import Registry
+
+SOURCE = "urn:emulation:service:submissions"
+
+
+class ConferenceDoc(me.Document):
+    """A cluster conference's record (`_id` = cluster|period reviewed), as last recorded."""
+
+    meta = {"collection": "conferences", "strict": False}
+    id = me.StringField(primary_key=True)
+
+
+class ConferenceRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def check_record(registry: Registry, cluster_id: str, period: int, *, head: str,
+                 deputy: str | None, proposals: list[dict[str, Any]], held_on: date
+                 ) -> None:
+    """Why the record cannot be right (ConferenceRefused), checked against the registry:
+    the cluster exists in the year reviewed and the next; the proposed units were its
+    members that year; the head and deputy are members the year they serve."""
+    reviewed = registry.cluster(cluster_id, period)
+    serving = registry.cluster(cluster_id, period + 1)
+    if reviewed is None:
+        raise ConferenceRefused(404, "unknown-cluster", f"{cluster_id} does not exist in "
+                                f"{period}")
+    if serving is None:
+        raise ConferenceRefused(422, "cluster-dissolved", f"{cluster_id} does not exist in "
+                                f"{period + 1}: there is nobody to lead")
+    if held_on.year not in (period, period + 1):
+        raise ConferenceRefused(422, "invalid-date", f"a conference reviewing {period} is "
+                                f"held in {period} or early {period + 1}, not on {held_on}")
+    for who, role in ((head, "head"), (deputy, "deputy")):
+        if who is not None and who not in serving.members:
+            raise ConferenceRefused(422, "not-a-member", f"the {role} {who} is not a member "
+                                    f"of {cluster_id} in {period + 1}")
+    if deputy == head:
+        raise ConferenceRefused(422, "not-a-member", "the head and the deputy must be "
+                                "different units")
+    if deputy is None and len(serving.members) > 1:
+        raise ConferenceRefused(422, "invalid-request", "a cluster of more than one member "
+                                "elects a deputy")
+    outside = sorted({p["unit_id"] for p in proposals} - set(reviewed.members))
+    if outside:
+        raise ConferenceRefused(422, "not-a-member", f"proposed units not in {cluster_id} "
+                                f"in {period}: {', '.join(outside)}")
+
+
+def conference_event(record: dict[str, Any]) -> Event:
+    """Its id follows the content: recording the same decisions again is a duplicate."""
+    content = {k: v for k, v in record.items() if k not in ("recorded_at", "recorded_by")}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False)
+                            .encode()).hexdigest()[:16]
+    key = conference_key(record["cluster_id"], record["period"])
+    return new_event(type=CONFERENCE_EVENT, source=SOURCE, subject=key,
+                     schema="conference-recorded", data=record,
+                     id=f"conference:{record['cluster_id']}:{record['period']}:{digest}")
+
+
+class Conferences:
+    def __init__(self, *, db: AsyncDatabase[Any], producer: EventProducer,
+                 registry: Registry) -> None:
+        self.coll = db["conferences"]
+        self.producer, self.registry = producer, registry
+
+    async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:
+        doc = await self.coll.find_one({"_id": f"{cluster_id}|{period}"})
+        return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+
+    async def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store the record, then publish it (acks=all). A failed publish raises
+        KafkaUnavailable with the record stored: the same request again publishes it."""
+        await self.coll.replace_one({"_id": f"{record['cluster_id']}|{record['period']}"},
+                                    record, upsert=True)
+        event = conference_event(record)
+        await self.producer.send(UNITS, event,
+                                 key=conference_key(record["cluster_id"], record["period"]))
+        return record
+
+
+def now_iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
