@@ -27,8 +27,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.clock import Clock
 from services.common.http import OperatorAction, ViewerPrincipal
+from services.common.schema import validated
 from services.notifications.channels import Email
 from services.notifications.delivery import SENT, Dispatcher
+from services.notifications.schema import MilestoneDoc
 
 log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -130,7 +132,8 @@ class Milestones:
             doc["state"] = state
             doc["history"] = [*doc.get("history", []), {
                 "state": state, "by": by, "at": self.clock.now().isoformat()}]
-        await self.coll.replace_one({"_id": period}, doc, upsert=True)
+        await self.coll.replace_one({"_id": period}, validated(MilestoneDoc, doc),
+                                    upsert=True)
         return doc
 
     async def remind(self) -> int:

@@ -189,6 +189,22 @@ class OutboxDoc(me.Document):
     created_at = DateTimeField(required=True)
 
 
+class MilestoneDoc(me.Document):
+    """The synthesis for the Prime Minister, the operators' own task (`_id` = the period;
+    services/notifications/milestone.py)."""
+
+    meta = {"collection": "milestones", "strict": False}
+    id = IntField(primary_key=True)
+    period = IntField(required=True)
+    state = me.StringField(required=True)  # open, drafted, sent
+    # [{state, by, at}]: who moved it, when
+    history = me.ListField(me.DictField(), default=list)
+    # stage -> when its reminder was claimed (each sent once)
+    reminders = me.DictField(default=dict)
+    due = DateTimeField(null=True)  # an operator's due date; none: the platform's reading
+    recipients = me.ListField(me.StringField(), null=True)
+
+
 DOCUMENTS: list[Any] = [UnitStatusDoc, PeriodStatusDoc, MarkerDoc, CampaignDoc, LedgerDoc,
                         OpenClaimDoc, UnresolvedDoc, DeferralDoc, RoundClaimDoc,
-                        ProviderMessageDoc, OutboxDoc]
+                        ProviderMessageDoc, OutboxDoc, MilestoneDoc]

@@ -13,7 +13,7 @@ from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
 from services.submissions.api import build_router, request_schema_component
 from services.submissions.api_conferences import build_conference_router
-from services.submissions.conferences import ConferenceDoc, Conferences
+from services.submissions.conferences import Conferences
 from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
 from services.submissions.schema import DOCUMENTS
@@ -24,7 +24,7 @@ from services.submissions.store import SubmissionStore
 
 def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     settings = settings or SubmissionsSettings()
-    rt = build_runtime(settings, [*DOCUMENTS, ConferenceDoc])
+    rt = build_runtime(settings, DOCUMENTS)
     intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
                     producer=rt.producer,
                     registry=load_registry(settings.registry_dir), clock=rt.clock,

@@ -17,23 +17,17 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.envelope import Event, new_event
 from services.common.kafka import EventProducer
 from services.common.registry_replica import CONFERENCE_EVENT, conference_key
+from services.common.schema import validated
 from services.common.topics import UNITS
 from services.submissions.registry import Registry
+from services.submissions.schema import ConferenceDoc
 
 SOURCE = "urn:emulation:service:submissions"
-
-
-class ConferenceDoc(me.Document):
-    """A cluster conference's record (`_id` = cluster|period reviewed), as last recorded."""
-
-    meta = {"collection": "conferences", "strict": False}
-    id = me.StringField(primary_key=True)
 
 
 class ConferenceRefused(Exception):
@@ -99,8 +93,10 @@ class Conferences:
     async def record(self, record: dict[str, Any]) -> dict[str, Any]:
         """Store the record, then publish it (acks=all). A failed publish raises
         KafkaUnavailable with the record stored: the same request again publishes it."""
-        await self.coll.replace_one({"_id": f"{record['cluster_id']}|{record['period']}"},
-                                    record, upsert=True)
+        cid = f"{record['cluster_id']}|{record['period']}"
+        await self.coll.replace_one({"_id": cid}, validated(ConferenceDoc, {"_id": cid,
+                                                                           **record}),
+                                    upsert=True)
         event = conference_event(record)
         await self.producer.send(UNITS, event,
                                  key=conference_key(record["cluster_id"], record["period"]))

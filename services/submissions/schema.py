@@ -108,5 +108,24 @@ class UnlockDoc(me.Document):
     locked_reason = me.StringField(null=True)
 
 
+class ConferenceDoc(me.Document):
+    """A cluster conference's record (`_id` = cluster|period reviewed), as last recorded
+    (services/submissions/conferences.py; published as conference-recorded.v1)."""
+
+    meta = {"collection": "conferences", "strict": False}
+    id = me.StringField(primary_key=True)
+    cluster_id = me.StringField(required=True)
+    period = IntField(required=True)
+    date = me.StringField(required=True)
+    place = me.StringField()
+    # [{unit_id, award, reason}]: what the conference agreed to propose
+    proposals = me.ListField(me.DictField(), default=list)
+    head = me.StringField(required=True)
+    deputy = me.StringField(null=True)
+    recorded_by = me.StringField(required=True)
+    recorded_at = me.StringField(required=True)
+    reason = me.StringField()
+
+
 DOCUMENTS: list[Any] = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc,
-                        MarkerDoc, UnlockDoc]
+                        MarkerDoc, UnlockDoc, ConferenceDoc]
