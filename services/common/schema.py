@@ -45,6 +45,24 @@ class DateTimeField(me.DateTimeField):
         super().validate(value)
 
 
+class UnitPeriodDocument(me.Document):
+    """A collection of one unit's period: `_id` (built from them), `unit_id`, `period`."""
+
+    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    id = me.StringField(primary_key=True)
+    unit_id = me.StringField(required=True)
+    period = IntField(required=True)
+
+
+class ClusterPeriodDocument(me.Document):
+    """A collection of one cluster's period: `_id`, `cluster_id`, `period`."""
+
+    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    id = me.StringField(primary_key=True)
+    cluster_id = me.StringField(required=True)
+    period = IntField(required=True)
+
+
 class SchemaError(ValueError):
     """A document the code built does not match its collection's schema (a bug)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField
+from services.common.schema import DateTimeField, IntField, UnitPeriodDocument
 
 CHANNELS = ("email", "sms")
 KINDS = ("reminder", "digest")
@@ -21,14 +21,11 @@ LEDGER_STATUSES = ("sending", "sent", "delivered", "failed", "unknown", "cancell
 WAIT_REASONS = ("quiet-hours", "retry")
 
 
-class UnitStatusDoc(me.Document):
+class UnitStatusDoc(UnitPeriodDocument):
     """`_id` = unit|period; the first report decides timeliness."""
 
     meta = {"collection": "unit_status", "strict": False,
             "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     first_submission_id = me.StringField(required=True)
     # The event's ISO text, as it came.
     first_received_at = me.StringField(null=True)
@@ -77,15 +74,12 @@ class CampaignDoc(me.Document):
     updated_at = DateTimeField(null=True)  # by an operator
 
 
-class LedgerDoc(me.Document):
+class LedgerDoc(UnitPeriodDocument):
     """`_id` = period|unit|stage|channel|recipient. Inserting it claims the reminder;
     it then records the outcome (sent, delivered, failed, unknown, cancelled, skipped)."""
 
     meta = {"collection": "ledger", "strict": False,
             "indexes": [{"fields": ["unit_id", "period"]}, {"fields": ["period", "stage"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     stage = me.StringField(required=True)
     channel = me.StringField(required=True, choices=CHANNELS)
     recipient = me.StringField(required=True)

@@ -10,7 +10,12 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField
+from services.common.schema import (
+    ClusterPeriodDocument,
+    DateTimeField,
+    IntField,
+    UnitPeriodDocument,
+)
 
 
 class FirstReportPart(me.EmbeddedDocument):
@@ -37,26 +42,20 @@ class LatestRevisionPart(me.EmbeddedDocument):
     flags_held = me.ListField(me.StringField())
 
 
-class ReportDoc(me.Document):
+class ReportDoc(UnitPeriodDocument):
     """Each unit's report of a period (`_id` = unit|period): the first receipt and its
     timeliness, the latest revision and what it says was done."""
 
     meta = {"collection": "rm_submissions", "strict": False,
             "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     first = me.EmbeddedDocumentField(FirstReportPart)
     latest = me.EmbeddedDocumentField(LatestRevisionPart)
 
 
-class ScoreViewDoc(me.Document):
+class ScoreViewDoc(UnitPeriodDocument):
     """The score in force with its breakdown (`_id` = unit|period)."""
 
     meta = {"collection": "rm_scores", "strict": False, "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     total = me.FloatField(null=True)
     max = me.FloatField(null=True)
     # [{criterion, points, max_points, explanation}]
@@ -69,14 +68,11 @@ class ScoreViewDoc(me.Document):
     order = me.StringField(required=True)
 
 
-class ReminderViewDoc(me.Document):
+class ReminderViewDoc(UnitPeriodDocument):
     """One reminder and its latest status (`_id` = unit|period|stage|channel|recipient)."""
 
     meta = {"collection": "rm_reminders", "strict": False,
             "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     stage = me.StringField(required=True)
     channel = me.StringField(required=True)
     recipient = me.StringField(required=True)
@@ -87,13 +83,10 @@ class ReminderViewDoc(me.Document):
     order = me.StringField(required=True)
 
 
-class StandingsViewDoc(me.Document):
+class StandingsViewDoc(ClusterPeriodDocument):
     """The latest standings of a cluster (`_id` = cluster|period)."""
 
     meta = {"collection": "rm_standings", "strict": False}
-    id = me.StringField(primary_key=True)
-    cluster_id = me.StringField(required=True)
-    period = IntField(required=True)
     rubric_version = me.StringField(null=True)
     tie_break = me.DynamicField(null=True)
     computed_at = DateTimeField(null=True)
@@ -116,13 +109,10 @@ class ProposalsViewDoc(me.Document):
     order = me.StringField(required=True)
 
 
-class LeadershipViewDoc(me.Document):
+class LeadershipViewDoc(ClusterPeriodDocument):
     """A cluster's head and deputy for the year they serve (`_id` = cluster|period)."""
 
     meta = {"collection": "rm_leadership", "strict": False}
-    id = me.StringField(primary_key=True)
-    cluster_id = me.StringField(required=True)
-    period = IntField(required=True)
     head = me.StringField(null=True)
     deputy = me.StringField(null=True)
     status = me.StringField(null=True)

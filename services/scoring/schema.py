@@ -12,7 +12,12 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField
+from services.common.schema import (
+    ClusterPeriodDocument,
+    DateTimeField,
+    IntField,
+    UnitPeriodDocument,
+)
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN, SUGGESTED
 
 LEADERSHIP_STATUSES = (SUGGESTED, CONFIRMED, OVERRIDDEN)
@@ -57,16 +62,13 @@ class CandidateInForce(InForceFields, me.EmbeddedDocument):
     meta = {"strict": False}
 
 
-class ScoreDoc(me.Document):
+class ScoreDoc(UnitPeriodDocument):
     """The score in force (`_id` = unit|period) in its embedded `current` (revision and
     `seq` first, see `ScoreStore.save`); only a newer revision, or a later scoring of
     the same revision (a rescore), replaces it."""
 
     meta = {"collection": "scores", "strict": False,
             "indexes": [{"fields": ["period", "unit_id"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     current = me.EmbeddedDocumentField(ScoreInForce)
 
 
@@ -89,15 +91,12 @@ class RubricSelectionDoc(me.Document):
     selected_at = DateTimeField(required=True)
 
 
-class LeadershipDoc(me.Document):
+class LeadershipDoc(ClusterPeriodDocument):
     """The leadership register (`_id` = cluster|period served): a suggestion, or an
     operator's decision with every earlier decision in `decisions`."""
 
     meta = {"collection": "leadership", "strict": False,
             "indexes": [{"fields": ["cluster_id", "period"]}]}
-    id = me.StringField(primary_key=True)
-    cluster_id = me.StringField(required=True)
-    period = IntField(required=True)
     head = me.StringField(null=True)
     deputy = me.StringField(null=True)
     status = me.StringField(required=True, choices=LEADERSHIP_STATUSES)
@@ -132,7 +131,7 @@ class PendingRankingsDoc(me.Document):
     units = me.ListField(me.StringField())
 
 
-class CandidateDoc(me.Document):
+class CandidateDoc(UnitPeriodDocument):
     """A certificate candidate (`_id` = period|unit): a unit, in a cluster or not, whose
     score in force was reported on time with at least 85% of its maximum
     (standings.certificate_candidate), with what the proposals read of that score in an
@@ -143,9 +142,6 @@ class CandidateDoc(me.Document):
 
     meta = {"collection": "certificate_candidates", "strict": False,
             "indexes": [{"fields": ["period"]}]}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     current = me.EmbeddedDocumentField(CandidateInForce)
 
 

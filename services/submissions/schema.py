@@ -8,10 +8,15 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField
+from services.common.schema import (
+    ClusterPeriodDocument,
+    DateTimeField,
+    IntField,
+    UnitPeriodDocument,
+)
 
 
-class SubmissionDoc(me.Document):
+class SubmissionDoc(UnitPeriodDocument):
     """One revision of a unit's report. Its event (`event`, `published`) is stored with
     it in one write; the `outbox` entry tells the relay it is pending."""
 
@@ -25,9 +30,6 @@ class SubmissionDoc(me.Document):
             {"fields": ["unit_id", "period", "-revision"]},
         ],
     }
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     revision = IntField(required=True)
     idempotency_key = me.StringField(required=True)
     content_hash = me.StringField(required=True)
@@ -59,15 +61,12 @@ class SubmissionKeyDoc(me.Document):
     content_hash = me.StringField(required=True)
 
 
-class SubmissionHeadDoc(me.Document):
+class SubmissionHeadDoc(UnitPeriodDocument):
     """The latest revision of a unit's period (`_id` = unit|period), only ever raised
     (`$max`). Written after the submission, so it may lag behind by a crash: the next
     revision's insert then conflicts and raises it."""
 
     meta = {"collection": "submission_heads", "strict": False}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     revision = IntField(required=True)
     # The first report's timeliness, which every amendment keeps.
     on_time = me.BooleanField(required=True)
@@ -94,28 +93,22 @@ class MarkerDoc(me.Document):
     submissions = IntField(required=True)
 
 
-class UnlockDoc(me.Document):
+class UnlockDoc(UnitPeriodDocument):
     """An operator's decision on amending a unit's period (`_id` = unit|period): an
     unlock until `expires_at`, or a lock (`locked_reason`) that refuses amendments."""
 
     meta = {"collection": "unlocks", "strict": False}
-    id = me.StringField(primary_key=True)
-    unit_id = me.StringField(required=True)
-    period = IntField(required=True)
     reason = me.StringField(required=True)
     granted_at = DateTimeField(required=True)
     expires_at = DateTimeField(null=True)
     locked_reason = me.StringField(null=True)
 
 
-class ConferenceDoc(me.Document):
+class ConferenceDoc(ClusterPeriodDocument):
     """A cluster conference's record (`_id` = cluster|period reviewed), as last recorded
     (services/submissions/conferences.py; published as conference-recorded.v1)."""
 
     meta = {"collection": "conferences", "strict": False}
-    id = me.StringField(primary_key=True)
-    cluster_id = me.StringField(required=True)
-    period = IntField(required=True)
     date = me.StringField(required=True)
     place = me.StringField()
     # [{unit_id, award, reason}]: what the conference agreed to propose
