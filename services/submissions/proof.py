@@ -5,10 +5,11 @@ under one of X's keys, in two headers:
     emulation-key-id: <key id>
     emulation-signature: v1=<lower-case hex HMAC-SHA256(key, record value bytes)>
 
-In the CloudEvents binary mode (`ce_*` headers) the value is the data, and the signature
-is still over the value bytes: the `ce_subject` header is checked against the key's unit
-like a structured record's `subject`, but the other `ce_*` attributes (`ce_id`, the
-idempotency key, among them) are outside the signature.
+In the CloudEvents binary mode (`ce_*` headers) the value is the data and the event id
+(the idempotency key) is a header, so the signature covers both: HMAC-SHA256(key,
+`ce_id=<ce_id>` LF value bytes); a captured record sent again with another `ce_id` does
+not verify. The `ce_subject` header is checked against the key's unit like a structured
+record's `subject`.
 
 Kafka's ACLs say which *system* may write the topic; this says which *unit* the record
 speaks for. A record without a valid proof, or whose key belongs to another unit than the
@@ -48,10 +49,22 @@ def signature(key_hex: str, value: bytes) -> str:
     return hmac.new(bytes.fromhex(key_hex), value, hashlib.sha256).hexdigest()
 
 
-def signed_headers(key_id: str, key_hex: str, value: bytes) -> list[tuple[str, bytes]]:
-    """The headers a producer adds to a record whose value is `value`."""
+def signed_bytes(value: bytes, headers: Any = None) -> bytes:
+    """What the signature covers: the value; in binary mode `ce_id=<ce_id>` LF the value
+    (the event id, the idempotency key, is a header there and must be signed too)."""
+    binary = binary_attributes(headers) if headers else None
+    if binary is None:
+        return value
+    return b"ce_id=" + binary.get("id", "").encode() + b"\n" + value
+
+
+def signed_headers(key_id: str, key_hex: str, value: bytes, headers: Any = None
+                   ) -> list[tuple[str, bytes]]:
+    """The headers a producer adds to a record whose value is `value` (and, in binary
+    mode, whose other headers are `headers`)."""
+    digest = signature(key_hex, signed_bytes(value, headers))
     return [(KEY_ID_HEADER, key_id.encode()),
-            (SIGNATURE_HEADER, f"{SCHEME}={signature(key_hex, value)}".encode())]
+            (SIGNATURE_HEADER, f"{SCHEME}={digest}".encode())]
 
 
 def issue_unit_keys(unit_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -124,7 +137,8 @@ class UnitProof:
         value = message.value or b""
         # Unknown key and wrong signature are one answer: nothing tells a prober which.
         if (key is None or scheme != SCHEME
-                or not hmac.compare_digest(digest.lower(), signature(key.key_hex, value))):
+                or not hmac.compare_digest(digest.lower(), signature(
+                    key.key_hex, signed_bytes(value, message.headers)))):
             raise _refused("bad-signature", "the signature does not verify under the "
                            "key it names", key_id=key_id[:64])
         for claim in _claims(value, message.headers):

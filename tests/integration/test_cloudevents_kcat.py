@@ -62,18 +62,18 @@ def produce(stack: Stack, kcat: Kcat, unit: str, value: bytes,
 
 def binary_record(stack: Stack, doc: dict[str, Any], *, without: str = "",
                   content_type: bytes = b"application/json") -> tuple[bytes, list[Any]]:
-    """The binary mode: the request body is the value, signed as sent; the attributes
-    are `ce_*` headers."""
+    """The binary mode: the request body is the value, the attributes are `ce_*`
+    headers; the signature covers `ce_id` and the value."""
     unit = str(doc["unit_id"])
     value = json.dumps(doc, ensure_ascii=False).encode()
     attributes = {"specversion": "1.0", "id": str(uuid.uuid4()),
                   "source": "urn:emulation:system:ministry", "type": REQUESTED,
                   "subject": unit, "time": datetime.now(UTC).isoformat(),
                   "dataschema": DATASCHEMA}
-    headers = [("content-type", content_type),
-               *((f"ce_{k}", v.encode()) for k, v in attributes.items() if k != without),
-               *signed_headers(*key_of(stack, unit), value)]
-    return value, headers
+    headers: list[Any] = [("content-type", content_type),
+                          *((f"ce_{k}", v.encode()) for k, v in attributes.items()
+                            if k != without)]
+    return value, [*headers, *signed_headers(*key_of(stack, unit), value, headers)]
 
 
 def stored(stack: Stack, unit: str, marker: str) -> list[dict[str, Any]]:

@@ -112,11 +112,12 @@ def test_a_client_properties_file_gives_back_its_credentials_and_bootstrap() -> 
     assert KafkaAuth.from_java_properties("security.protocol=PLAINTEXT\n")[1] is None
 
 
-def binary(unit: str, subject: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+def binary(unit: str, subject: str, event_id: str = "e-1"
+           ) -> tuple[bytes, list[tuple[str, bytes]]]:
     """A binary-mode request: the value is the data, the subject a `ce_subject` header."""
     return json.dumps({"unit_id": unit}).encode(), [
         ("content-type", b"application/json"), ("ce_specversion", b"1.0"),
-        ("ce_subject", subject.encode())]
+        ("ce_id", event_id.encode()), ("ce_subject", subject.encode())]
 
 
 @pytest.mark.parametrize("subject, unit, admitted", [
@@ -129,10 +130,30 @@ def test_a_binary_mode_request_is_signed_over_its_value_and_its_subject_checked(
     proof, keys = proof_with(tmp_path, ["province:a", "province:b"])
     value, headers = binary(unit, subject)
     key = keys["province:a"]
-    message = Message(value, [*headers, *signed_headers(key["key_id"], key["key"], value)])
+    message = Message(value, [*headers, *signed_headers(key["key_id"], key["key"], value,
+                                                         headers)])
     if admitted:
         proof.check(message)
         return
     with pytest.raises(Rejected) as refused:
         proof.check(message)
     assert refused.value.extra["why"] == "other-unit"
+
+
+def test_a_binary_mode_record_sent_again_with_another_event_id_does_not_verify(
+        tmp_path: Path) -> None:
+    """The event id (the idempotency key) is a header in binary mode: it is signed with
+    the value, so a captured record cannot become a new request under a new `ce_id`."""
+    proof, keys = proof_with(tmp_path, ["province:a"])
+    key = keys["province:a"]
+    value, headers = binary("province:a", "province:a", "e-1")
+    signed = signed_headers(key["key_id"], key["key"], value, headers)
+    proof.check(Message(value, [*headers, *signed]))  # as signed: admitted
+    _, renamed = binary("province:a", "province:a", "e-2")
+    with pytest.raises(Rejected) as refused:
+        proof.check(Message(value, [*renamed, *signed]))
+    assert refused.value.extra["why"] == "bad-signature"
+    # and a value-only signature (the structured rule) does not pass for binary mode
+    bare = signed_headers(key["key_id"], key["key"], value)
+    with pytest.raises(Rejected):
+        proof.check(Message(value, [*headers, *bare]))
