@@ -19,6 +19,7 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 
 from devstack.procs import port_open
+from services.common import movements
 from services.common.envelope import Event, new_event
 from services.submissions import domain
 from tests.conftest import request_for
@@ -283,10 +284,10 @@ def accepted_event(unit: str, period: int, body: dict[str, Any], revision: int =
     receipt = domain.Receipt(
         submission_id=domain.submission_id(unit, period, revision), unit_id=unit,
         period=period, revision=revision, on_time=True, received_at=received,
-        deadline=domain.deadline_for(period))
+        deadline=domain.deadline_for(period), movement=movements.movement_of(unit))
     return new_event(type="vn.emulation.submission.accepted",
                      source="urn:emulation:service:submissions", subject=unit,
-                     schema="submission-accepted", id=receipt.submission_id,
+                     schema="submission-accepted", version=2, id=receipt.submission_id,
                      data={**receipt.to_dict(), "unit_type": unit.split(":")[0],
                            "content": body, "changed_paths": []})
 
