@@ -11,9 +11,12 @@ import pytest
 
 from services.common import individuals
 from services.common.auth import OPERATOR, UNIT, Principal
+from services.common.envelope import new_event
+from services.common.kafka import Rejected
 from services.reporting.domain import national_report
 from services.scoring.domain import criteria_answered, score_submission
 from services.scoring.rubrics import load_rubrics
+from services.scoring.service import ACCEPTED, Scorer
 from services.scoring.standings import ranks_in_clusters
 from services.submissions.domain import SubmissionRefused
 from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
@@ -124,3 +127,23 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
                                                            before["submitted"])
     vi_an_ninh = national_report(**args, movement="vi-an-ninh")  # type: ignore[arg-type]
     assert vi_an_ninh["individuals"]["submitted"] == 0
+
+
+class NoSelection:
+    """The one store read a delivery makes before it is judged: no operator's rubric."""
+
+    async def selected(self, unit_type: str, period: int) -> None:
+        return None
+
+
+def test_scoring_dead_letters_a_record_in_both_groups_or_neither() -> None:
+    scorer = Scorer(store=NoSelection(), rubrics=load_rubrics(),  # type: ignore[arg-type]
+                    producer=None, clock=None, rankings=None)  # type: ignore[arg-type]
+    for body in (person("I1", "I2"), person()):
+        event = new_event(type=ACCEPTED, source="test", subject=PERSON, schema="submission-"
+                          "accepted", version=2, data={
+                              "unit_id": PERSON, "period": 2026, "unit_type": "individual",
+                              "content": body, "revision": 1, "on_time": True})
+        with pytest.raises(Rejected) as e:
+            asyncio.run(scorer.on_submission(event))
+        assert e.value.reason == "invalid-person-record"
