@@ -286,4 +286,11 @@ def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     rows.append(row("national", str(report["period"]), report))
     rows += [row("type", t, c) for t, c in report["by_type"].items()]
     rows += [row("cluster", cid, c) for cid, c in report["by_cluster"].items()]
+    # Individuals: no expected count, so no rates; the groups by their records only.
+    people = report.get("individuals") or {}
+    if people.get("submitted"):
+        rows.append(["individuals", "all", "", people["submitted"], people["on_time"],
+                     people["submitted"] - people["on_time"], "", ""])
+        rows += [["individuals", g, "", n, "", "", "", ""]
+                 for g, n in people["by_group"].items()]
     return rows

@@ -83,9 +83,12 @@ def test_a_persons_record_is_accepted_scored_in_one_group_and_counted(
             and rep["individuals"]["scored"] >= 1 and rep)
         police = c.get("/v1/reports/national",
                        params={"period": PERIOD, "movement": "vi-an-ninh"}).json()
+        csv_text = c.get("/v1/reports/national",
+                         params={"period": PERIOD, "format": "csv"}).text
     people = national["individuals"]
     assert people["submitted"] == 1 and people["on_time"] == 1
     assert people["by_group"] == {"5a": 0, "5b": 1}
     assert people["by_unit"] == {UNIT: 1}
     assert PERSON not in national["missing"] and "individual" not in national["by_type"]
     assert police["individuals"]["submitted"] == 0
+    assert "individuals,5b,,1," in csv_text.replace("\r\n", "\n")

@@ -13,7 +13,7 @@ from services.common import individuals
 from services.common.auth import OPERATOR, UNIT, Principal
 from services.common.envelope import new_event
 from services.common.kafka import Rejected
-from services.reporting.domain import national_report
+from services.reporting.domain import national_report, report_csv_rows
 from services.scoring.domain import criteria_answered, score_submission
 from services.scoring.rubrics import load_rubrics
 from services.scoring.service import ACCEPTED, Scorer
@@ -127,6 +127,11 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
                                                            before["submitted"])
     vi_an_ninh = national_report(**args, movement="vi-an-ninh")  # type: ignore[arg-type]
     assert vi_an_ninh["individuals"]["submitted"] == 0
+    rows = report_csv_rows(toan_dan)
+    assert [r for r in rows if r[0] == "individuals"] == [
+        ["individuals", "all", "", 3, 2, 1, "", ""], ["individuals", "5a", "", 1, "", "", "", ""],
+        ["individuals", "5b", "", 2, "", "", "", ""]]
+    assert not [r for r in report_csv_rows(vi_an_ninh) if r[0] == "individuals"]
 
 
 class NoSelection:
