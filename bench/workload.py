@@ -19,7 +19,7 @@ CLOCK = "2079-06-02T09:00:00+07:00"
 
 CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
             "police": ["P1", "P2", "P3", "P4"], "front": ["F1", "F2", "F3", "F4"],
-            "organization": ["O1", "O2"], "individual": ["I1", "I2"]}
+            "organization": ["O1", "O2"], "individual": ["I1"]}  # one person group (5a)
 
 
 def _example(name: str) -> dict[str, Any]:

@@ -39,6 +39,6 @@ def request_for(base: dict[str, Any], unit_id: str, period: int) -> dict[str, An
     unit_type = unit_id.split(":")[0]
     ids = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
            "police": ["P1", "P2", "P3", "P4"], "front": ["F1", "F2", "F3", "F4"],
-           "organization": ["O1", "O2"], "individual": ["I1", "I2"]}[unit_type]
+           "organization": ["O1", "O2"], "individual": ["I1"]}[unit_type]  # one group: 5a
     body["self_assessment"] = {c: {"rating": 7 + i % 3} for i, c in enumerate(ids)}
     return body

@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.common import individuals
+
 OPERATOR = "operator"  # a person's account: viewer, operator or admin
 UNIT = "unit"  # a reporting unit's system
 ROLES = ("viewer", "operator", "admin")  # each may do what the ones before it may
@@ -54,7 +56,10 @@ class Principal:
                 and ROLES.index(self.role) >= ROLES.index(role))
 
     def may_access(self, unit_id: str) -> bool:
-        return self.is_operator or self.unit_id == unit_id
+        """Operators: every unit; a unit: itself and the people it reports
+        (services.common.individuals), nobody else."""
+        return (self.is_operator or self.unit_id == unit_id
+                or (self.unit_id is not None and individuals.answers_for(self.unit_id, unit_id)))
 
     def describe(self) -> dict[str, Any]:
         """Who, for the audit trail and the logs (never the token)."""

@@ -47,6 +47,17 @@ class CountsRead(BaseModel):
     timeliness: float
 
 
+class IndividualsRead(BaseModel):
+    """The people's records of criterion group 5 (docs/submissions.md, "Individuals"):
+    counts only, no person's id."""
+
+    submitted: int
+    on_time: int
+    scored: int
+    by_group: dict[str, int] = Field(description="5a (armed forces) and 5b (other subjects)")
+    by_unit: dict[str, int] = Field(description="records by the unit that reported them")
+
+
 class NationalReportRead(CountsRead):
     """The national synthesis (json); the other formats carry the same content."""
 
@@ -61,6 +72,8 @@ class NationalReportRead(CountsRead):
     by_type: dict[str, CountsRead]
     by_cluster: dict[str, dict[str, Any]]
     missing: list[str]
+    individuals: IndividualsRead = Field(description="individuals' records (toan-dan only; "
+                                         "zero in vi-an-ninh)")
     missing_units: list[dict[str, Any]]
     reminders_sent: int
     reminders_unknown: int = Field(description="reminders of the period whose outcome is "

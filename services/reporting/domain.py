@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, time
 from typing import Any
 
-from services.common import movements
+from services.common import individuals, movements
 from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, VN_TZ, award_label
 
 EXAMPLES_PER_CONTENT = 3
@@ -199,6 +199,9 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
     is counted once, by its People's Committee); the MPS clusters are `vi-an-ninh`'s.
     `movement=None` sums whatever units it is given (the arithmetic's own tests; no
     report of the platform mixes the movements)."""
+    # Individuals are no registry units: their records count apart, in their movement.
+    people = individuals_synthesis(reports, scores) if movement in (
+        None, movements.movement_of("individual")) else individuals_synthesis({}, {})
     if movement is not None:
         units = in_movement(movement, units)
         wanted = {u["_id"] for u in units}
@@ -231,6 +234,7 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
             for cid, c in sorted(clusters.items(), key=lambda kv: cluster_order(kv[0]))
         },
         "missing": [u for u in expected if u not in reports],
+        "individuals": people,
         "missing_units": missing_rows,
         "reminders_sent": sum(len(m["reminders"]) for m in missing_rows),
         **reminder_outcomes(reminders or {}),
@@ -241,6 +245,21 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "proposals": proposals_view(proposals, names, movement=movement),
         "units": rows,
     }
+
+
+def individuals_synthesis(reports: dict[str, dict[str, Any]],
+                          scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The people's records of criterion group 5 (services.common.individuals): how many,
+    on time, scored, by person group (5a, 5b) and by the unit that reported them. Counts
+    only, never an id: the synthesis names no person."""
+    people = {u: r for u, r in reports.items() if individuals.is_individual(u)}
+    by_group = Counter(str(r.get("person_group")) for r in people.values())
+    by_unit = Counter(filter(None, map(individuals.sponsor_or_none, people)))
+    return {"submitted": len(people),
+            "on_time": sum(1 for r in people.values() if r.get("on_time")),
+            "scored": sum(1 for u in people if u in scores),
+            "by_group": {g: by_group.get(g, 0) for g in individuals.GROUPS},
+            "by_unit": dict(sorted(by_unit.items()))}
 
 
 def reminder_outcomes(reminders: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -267,4 +286,11 @@ def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     rows.append(row("national", str(report["period"]), report))
     rows += [row("type", t, c) for t, c in report["by_type"].items()]
     rows += [row("cluster", cid, c) for cid, c in report["by_cluster"].items()]
+    # Individuals: no expected count, so no rates; the groups by their records only.
+    people = report.get("individuals") or {}
+    if people.get("submitted"):
+        rows.append(["individuals", "all", "", people["submitted"], people["on_time"],
+                     people["submitted"] - people["on_time"], "", ""])
+        rows += [["individuals", g, "", n, "", "", "", ""]
+                 for g, n in people["by_group"].items()]
     return rows

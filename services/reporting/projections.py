@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common import individuals
+
 SUMMARY_LIMIT = 2000  # characters of each content's summary kept for the reports
 
 # At the same instant the later state wins; an unknown outcome is resolved later (sent,
@@ -79,6 +81,8 @@ def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         "contents": contents,
         "flags_held": list(content.get("flags_held") or []),
     }
+    if individuals.is_individual(str(data["unit_id"])):
+        latest["person_group"] = individuals.group_or_none(content.get("self_assessment"))
     return first, latest
 
 

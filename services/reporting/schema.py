@@ -40,6 +40,8 @@ class LatestRevisionPart(me.EmbeddedDocument):
     # content name -> {summary, indicators, evidence_count}
     contents = me.DictField()
     flags_held = me.ListField(me.StringField())
+    # A person's record (unit type individual): 5a or 5b (services.common.individuals).
+    person_group = me.StringField(null=True, choices=("5a", "5b"))
 
 
 class ReportDoc(UnitPeriodDocument):

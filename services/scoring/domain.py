@@ -81,6 +81,9 @@ class Rubric:
     bonus: Bonus
     deductions: Deductions
     description: str = ""
+    # The criteria are alternatives: a report answers exactly one (individuals: person
+    # group 5a, I1, or 5b, I2), scored alone; max_total counts the largest.
+    one_criterion: bool = False
     # parameter path (e.g. "criteria.P1.max_points") -> where its number comes from:
     # "platform-default", {"seed", "quote"} or {"law", "quote"} (docs/sources.md).
     sources: Mapping[str, Any] = field(default_factory=dict)
@@ -232,12 +235,25 @@ def score_deductions(rule: Deductions, contents: Mapping[str, Any], on_time: boo
     return lines
 
 
+def criteria_answered(rubric: Rubric, assessment: Mapping[str, Any]) -> tuple[Criterion, ...]:
+    """The criteria a report is scored on: all of the rubric's, or, when they are
+    alternatives, the one it answers (ValueError if it answers none or several)."""
+    if not rubric.one_criterion:
+        return rubric.criteria
+    answered = tuple(c for c in rubric.criteria if c.id in assessment)
+    if len(answered) != 1:
+        raise ValueError(f"{rubric.version}: a report answers exactly one of "
+                         f"{', '.join(c.id for c in rubric.criteria)}, this one "
+                         f"{len(answered)}")
+    return answered
+
+
 def score_submission(rubric: Rubric, content: Mapping[str, Any], on_time: bool) -> Score:
     """The submission's score under `rubric`: criteria, contents, bonus, deductions."""
     assessment: Mapping[str, Any] = content.get("self_assessment") or {}
     contents: Mapping[str, Any] = content.get("contents") or {}
     lines: list[Line] = []
-    for criterion in rubric.criteria:
+    for criterion in criteria_answered(rubric, assessment):
         given = assessment.get(criterion.id)
         rating = int(given["rating"]) if isinstance(given, Mapping) and "rating" in given \
             else None

@@ -50,7 +50,7 @@ def criteria_ids(unit_type: str) -> list[str]:
     (`schemas/requests/submission-request.v1.json`, `$defs/criteria_<type>`)."""
     request = schemas.validator("submission-request.v1").schema
     defs: dict[str, Any] = request["$defs"]  # type: ignore[index]
-    return list(defs[f"criteria_{unit_type}"]["required"])
+    return list(defs[f"criteria_{unit_type}"]["properties"])
 
 
 def parse_rubric(raw: Any, where: str) -> Rubric:
@@ -85,14 +85,19 @@ def parse_rubric(raw: Any, where: str) -> Rubric:
                             missing_content=float(d["missing_content"]),
                             no_evidence=float(d["no_evidence"]))
     sources = parameter_sources(raw, where)
-    stated = sum(cr.max_points for cr in criteria) + contents.max_points + bonus.cap
+    one_criterion = bool(raw.get("one_criterion", False))
+    criteria_max = (max(cr.max_points for cr in criteria) if one_criterion
+                    else sum(cr.max_points for cr in criteria))
+    stated = criteria_max + contents.max_points + bonus.cap
     if abs(stated - raw["max_total"]) > EPSILON:
-        raise RubricError(f"{where}: criteria + contents + bonus cap = {stated:g}, "
+        which = "the largest criterion" if one_criterion else "criteria"
+        raise RubricError(f"{where}: {which} + contents + bonus cap = {stated:g}, "
                           f"but max_total is {raw['max_total']:g}")
     return Rubric(version=version, unit_type=unit_type, from_period=raw["from_period"],
                   title=raw["title"], description=raw.get("description", ""),
                   max_total=float(raw["max_total"]), criteria=criteria, contents=contents,
-                  bonus=bonus, deductions=deductions, sources=sources)
+                  bonus=bonus, deductions=deductions, sources=sources,
+                  one_criterion=one_criterion)
 
 
 def parameter_sources(raw: dict[str, Any], where: str) -> dict[str, Any]:

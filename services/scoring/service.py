@@ -15,7 +15,7 @@ from services.common.envelope import Event
 from services.common.kafka import EventProducer, Rejected
 from services.common.topics import SCORES
 from services.scoring import metrics
-from services.scoring.domain import Rubric, earliest, score_submission
+from services.scoring.domain import Rubric, criteria_answered, earliest, score_submission
 from services.scoring.events import score_event, score_event_id, wall_sequence
 from services.scoring.rankings import Rankings
 from services.scoring.rubrics import RubricBook
@@ -59,6 +59,10 @@ class Scorer:
         rubric = await self.rubric_for(unit_type, period)
         if rubric is None:
             raise Rejected("no-rubric", f"no {unit_type} rubric is in force for {period}")
+        try:
+            criteria_answered(rubric, data["content"].get("self_assessment") or {})
+        except ValueError as e:  # a person's record in both groups, or neither
+            raise Rejected("invalid-person-record", str(e)) from None
         current = await self.store.current(data["unit_id"], period)
         first = earliest(current.get("first_received_at") if current else None,
                          data.get("received_at"))

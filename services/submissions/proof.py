@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common import individuals
 from services.common.envelope import binary_attributes
 from services.common.kafka import Rejected
 from services.submissions import metrics
@@ -142,7 +143,8 @@ class UnitProof:
             raise _refused("bad-signature", "the signature does not verify under the "
                            "key it names", key_id=key_id[:64])
         for claim in _claims(value, message.headers):
-            if claim != key.unit_id:
+            # A unit speaks for itself and for the people it reports (their records).
+            if claim != key.unit_id and not individuals.answers_for(key.unit_id, claim):
                 raise _refused("other-unit", f"signed with a key of {key.unit_id}, the "
                                f"record speaks for {claim[:200]}", key_id=key_id[:64])
 

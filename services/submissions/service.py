@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import Counter
 
-from services.common import movements, schemas
+from services.common import individuals, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
@@ -95,10 +95,10 @@ class Intake:
                 422, "invalid-submission",
                 "; ".join(f"{e.field}: {e.message}" for e in found[:5]),
                 errors=[e.to_dict() for e in found[:50]])
-        unit = self.registry.unit(body["unit_id"])
+        unit = self.registry.unit(self._answering_unit(body))
         if unit is None:
-            raise SubmissionRefused(422, "unknown-unit", f"unit {body['unit_id']} is not in the "
-                                    "registry", errors=[{"field": "unit_id",
+            raise SubmissionRefused(422, "unknown-unit", f"unit {self._answering_unit(body)} "
+                                    "is not in the registry", errors=[{"field": "unit_id",
                                                         "message": "unknown unit"}])
         wrong = movements.mismatch(unit.unit_id, body.get("movement"))
         if wrong:
@@ -117,6 +117,20 @@ class Intake:
                 422, "period-not-open", f"period {body['period']} has not started",
                 errors=[{"field": "period", "message": "a future period"}])
         return body
+
+    def _answering_unit(self, body: dict[str, Any]) -> str:
+        """The registry unit that answers for the report: the unit itself, or for a
+        person's record (services.common.individuals) the unit that reports it, after
+        the rules of criterion group 5 (exactly one person group)."""
+        if not individuals.is_individual(body["unit_id"]):
+            return str(body["unit_id"])
+        try:
+            sponsor = individuals.sponsor_of(body["unit_id"])
+            individuals.person_group(body.get("self_assessment"))
+        except individuals.PersonRecordError as e:
+            raise SubmissionRefused(422, "invalid-person-record", str(e),
+                                    errors=[{"field": e.field, "message": str(e)}]) from None
+        return sponsor
 
     async def submit(self, body: dict[str, Any], idempotency_key: str | None,
                      arrived_at: datetime | None = None) -> Outcome:
@@ -279,7 +293,7 @@ class Intake:
         event = new_event(
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
             schema="submission-accepted", version=2, id=sid,
-            data={**receipt.to_dict(), "unit_type": unit.type if unit else "",
+            data={**receipt.to_dict(), "unit_type": unit.type if unit else unit_id.split(":", 1)[0],
                   "content": body, "changed_paths": [c["path"] for c in changes]},
         )
         return {

@@ -157,3 +157,16 @@ def test_a_binary_mode_record_sent_again_with_another_event_id_does_not_verify(
     bare = signed_headers(key["key_id"], key["key"], value)
     with pytest.raises(Rejected):
         proof.check(Message(value, [*headers, *bare]))
+
+
+def test_a_unit_s_key_signs_its_own_people_s_records_and_no_one_else_s(tmp_path: Path) -> None:
+    """A person's record (docs/submissions.md, "Individuals") speaks for the person, and
+    the unit that reports the person signs it."""
+    proof, keys = proof_with(tmp_path, ["province:quang-ninh", "province:ha-noi"])
+    value = request("individual:province-quang-ninh-k7p2x9")
+    own = keys["province:quang-ninh"]
+    proof.check(Message(value, signed_headers(own["key_id"], own["key"], value)))
+    other = keys["province:ha-noi"]
+    with pytest.raises(Rejected) as refused:
+        proof.check(Message(value, signed_headers(other["key_id"], other["key"], value)))
+    assert refused.value.extra["why"] == "other-unit"

@@ -5,6 +5,7 @@ caps on bonus and deductions, and the worked example of docs/scoring.md.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,15 @@ def test_higher_self_assessment_scores_higher() -> None:
 def test_every_rubric_adds_up_for_every_kind_of_report(version: str) -> None:
     r = rubric(version)
     ids = [c.id for c in r.criteria]
-    for rating in (0, 5, 10):
-        for on_time in (True, False):
-            body = example()
-            body["self_assessment"] = {c: {"rating": rating} for c in ids}
-            assert_adds_up(score_submission(r, body, on_time))
-            body["contents"] = {"propaganda": {"summary": "x"}}
-            body["flags_held"] = []
-            assert_adds_up(score_submission(r, body, on_time))
+    # Alternatives (individuals): each criterion answered alone.
+    answers = [[c] for c in ids] if r.one_criterion else [ids]
+    for rating, on_time, answered in itertools.product((0, 5, 10), (True, False), answers):
+        body = example()
+        body["self_assessment"] = {c: {"rating": rating} for c in answered}
+        assert_adds_up(score_submission(r, body, on_time))
+        body["contents"] = {"propaganda": {"summary": "x"}}
+        body["flags_held"] = []
+        assert_adds_up(score_submission(r, body, on_time))
 
 
 def test_a_perfect_report_gets_the_maximum() -> None:

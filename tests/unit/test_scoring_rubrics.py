@@ -38,8 +38,10 @@ def test_every_rubric_file_is_valid(path: Path) -> None:
     rubric = parse_rubric(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
     assert path.stem == rubric.version
     assert [c.id for c in rubric.criteria] == criteria_ids(rubric.unit_type)
-    stated = sum(c.max_points for c in rubric.criteria) + rubric.contents.max_points \
-        + rubric.bonus.cap
+    points = [c.max_points for c in rubric.criteria]
+    # Alternatives (one_criterion): a report is scored on one criterion, at most the largest.
+    criteria_max = max(points) if rubric.one_criterion else sum(points)
+    stated = criteria_max + rubric.contents.max_points + rubric.bonus.cap
     assert stated == pytest.approx(rubric.max_total)
 
 
