@@ -89,7 +89,12 @@ class Campaigns:
         expected = [u["_id"] for u in await self.replica.units(period)
                     if movement is None or movements.movement_of(u["_id"]) == movement]
         campaign = await self.campaign(period)
-        deadline = campaign.deadline if campaign else campaign_deadline(period)
+        if movement not in (None, movements.DEFAULT):
+            # The campaign's deadline is the default movement's; the others keep theirs
+            # (the one submissions judges their reports by).
+            deadline = campaign_deadline(period, movement=movement)
+        else:
+            deadline = campaign.deadline if campaign else campaign_deadline(period)
         return deadline_status(period, deadline, expected, await self.store.submitted(period))
 
     async def publish_gauges(self) -> None:

@@ -254,7 +254,8 @@ class Intake:
                             now: datetime, head: dict[str, Any] | None,
                             unlock: dict[str, Any] | None) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
-        deadline = domain.deadline_for(period)
+        movement = movements.movement_of(unit_id)
+        deadline = domain.deadline_for(period, movement=movement)
         locked = unlock.get("locked_reason") if unlock else None
         if head is not None or locked:
             domain.check_amendment(
@@ -275,7 +276,7 @@ class Intake:
         on_time = head["on_time"] if head else domain.is_on_time(now, deadline)
         receipt = Receipt(submission_id=sid, unit_id=unit_id, period=period, revision=revision,
                           on_time=on_time, received_at=now, deadline=deadline,
-                          supersedes=supersedes, movement=movements.movement_of(unit_id))
+                          supersedes=supersedes, movement=movement)
         event = new_event(
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
             schema="submission-accepted", version=2, id=sid,
