@@ -88,13 +88,17 @@ CODE_RULES: tuple[CodeRule, ...] = (
              "`services/common/movements.py` `MOVEMENTS` `deadline`",
              f"{DEFAULT_LABEL}: seed 004 gives only the conference's date (27 November), "
              "no deadline for the units",
-             "every period: `MOVEMENTS` in `services/common/movements.py` (read by "
-             "submissions, scoring's standings through `on_time`, and notifications)"),
-    CodeRule("The units' reporting deadline, toan-dan", "30/11 23:59:59 of the period, Hanoi time",
+             "per period: `PUT /v1/movements/vi-an-ninh/deadlines/{period}` (submissions "
+             "service); for every period: `MOVEMENTS` in `services/common/movements.py`"),
+    CodeRule("The units' reporting deadline, toan-dan",
+             "30/11 23:59:59 of the period, Hanoi time",
+             "`services/common/movements.py` `MOVEMENTS` `deadline`; reminders: "
              "`services/notifications/campaign_defaults.yaml` `deadline`",
              f"{DEFAULT_LABEL}: the platform's reading of " + _seed("000", DEADLINE_QUOTE)
              + " (the plan's date is for the synthesis to the Prime Minister)",
-             "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+             "per period: `PUT /v1/movements/toan-dan/deadlines/{period}` (submissions "
+             "service; the reminders: `PUT /v1/campaigns/{period}`); for every period: "
+             "`MOVEMENTS` and the defaults file"),
     CodeRule("The synthesis for the Prime Minister: due date",
              "29/11 23:59:59 of the period, Hanoi time",
              "`services/notifications/milestone.py` `default_due`",
