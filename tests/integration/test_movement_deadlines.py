@@ -23,9 +23,10 @@ LATE_POLICE = "police:quang-ninh"
 PROVINCE = "province:quang-ninh"
 
 
-def submit(stack: Stack, example: dict[str, Any], unit: str) -> dict[str, Any]:
+def submit(stack: Stack, example: dict[str, Any], unit: str, period: int = PERIOD
+           ) -> dict[str, Any]:
     with stack.client("submissions", stack.token(unit)) as c:
-        r = c.post("/v1/submissions", json=request_for(example, unit, PERIOD))
+        r = c.post("/v1/submissions", json=request_for(example, unit, period))
     assert r.status_code == 202, r.text
     return dict(r.json())
 
@@ -77,3 +78,50 @@ def test_a_police_report_after_its_movements_deadline_is_late_and_not_ranked(
     assert (police["on_time"], police["late"]) == (1, 1)
     assert people["deadline"].startswith(f"{PERIOD}-11-30T23:59:59")
     assert (people["on_time"], people["late"]) == (1, 0)
+
+
+SET_PERIOD = 2096  # no other test uses it
+SET_URL = f"/v1/movements/vi-an-ninh/deadlines/{SET_PERIOD}"
+REASON = {"Audit-Reason": "hoi-nghi-cum-hop-som"}
+
+
+def test_an_operators_deadline_is_the_one_reports_are_judged_by_everywhere(
+        clock: Stack, example_request: dict[str, Any]) -> None:
+    """An operator brings vi-an-ninh's 2096 deadline forward to 20 November: a police
+    report on 22 November is late (by its default, 26 November, it would not be), a
+    province's is not, and notifications shows the deadline set."""
+    with clock.as_operator("submissions") as c:
+        default = c.get(SET_URL).json()
+        assert (default["source"], default["deadline"][:19]) == (
+            "default", f"{SET_PERIOD}-11-26T23:59:59")
+        assert default["basis"].startswith("platform default, configurable")
+    with clock.client("submissions", clock.token(LATE_POLICE)) as c:
+        refused = c.put(SET_URL, json={"deadline": f"{SET_PERIOD}-11-20T23:59:59+07:00"},
+                        headers=REASON)
+        assert refused.status_code == 403  # units do not set deadlines
+    with clock.as_operator("submissions") as c:
+        naive = c.put(SET_URL, json={"deadline": f"{SET_PERIOD}-11-20T23:59:59"},
+                      headers=REASON)
+        assert naive.status_code == 422, naive.text
+        wrong_year = c.put(SET_URL, json={"deadline": "2090-11-20T23:59:59+07:00"},
+                           headers=REASON)
+        assert wrong_year.status_code == 422, wrong_year.text
+        done = c.put(SET_URL, json={"deadline": f"{SET_PERIOD}-11-20T23:59:59+07:00"},
+                     headers=REASON)
+        assert done.status_code == 200, done.text
+        assert done.json()["source"] == "operator" and done.json()["set_by"]
+        assert c.get(SET_URL).json()["deadline"][:10] == f"{SET_PERIOD}-11-20"
+
+    clock.set_clock(f"{SET_PERIOD}-11-22T10:00:00+07:00", ("submissions",))
+    # Nothing of 2096 was judged before the change: no intake process holds its deadline.
+    late = submit(clock, example_request, LATE_POLICE, SET_PERIOD)
+    assert late["deadline"].startswith(f"{SET_PERIOD}-11-20T23:59:59")
+    assert late["on_time"] is False
+    people = submit(clock, example_request, PROVINCE, SET_PERIOD)
+    assert people["on_time"] is True  # toan-dan keeps its own
+
+    with clock.as_operator("notifications") as c:
+        police = wait_for("notifications to show the deadline set", lambda: (
+            r := c.get(f"/v1/deadlines/{SET_PERIOD}", params={"movement": "vi-an-ninh"}
+                       ).json())["deadline"].startswith(f"{SET_PERIOD}-11-20") and r)
+    assert police["deadline"].startswith(f"{SET_PERIOD}-11-20T23:59:59")
