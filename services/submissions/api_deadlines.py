@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from services.common.http import CurrentPrincipal, OperatorAction
 from services.common.inputs import PlatformDateTime
-from services.common.kafka import KafkaUnavailable
 from services.common.movements import MovementId
 from services.common.problems import Problem
+from services.submissions.api_conferences import author, store_and_publish
 from services.submissions.conferences import now_iso
 from services.submissions.deadlines import Deadlines, describe
 from services.submissions.service import Intake
@@ -62,18 +62,11 @@ def build_deadline_router(intake: Intake, deadlines: Deadlines) -> APIRouter:
         if body.deadline.year not in (period, period + 1):
             raise Problem(422, "invalid-request", f"a deadline of {period} falls in {period} "
                           f"or early {period + 1}, not on {body.deadline.date()}")
-        who = action.principal
         record = {"movement": movement, "period": period,
-                  "deadline": body.deadline.isoformat(),
-                  "set_by": who.name or who.unit_id or "operator",
+                  "deadline": body.deadline.isoformat(), "set_by": author(action),
                   "set_at": now_iso(intake.clock.now()), "reason": action.reason}
-        action.before = await deadlines.get(period, movement)
-        try:
-            await deadlines.set(record)
-        except KafkaUnavailable as exc:
-            raise Problem(503, "unavailable", f"{exc}; the deadline is stored: send the same "
-                          "request again to publish it", headers={"Retry-After": "5"}) from exc
-        action.after = record
+        await store_and_publish(action, await deadlines.get(period, movement),
+                                deadlines.set, record, "deadline")
         return DeadlineSetting.model_validate(describe(period, movement, record))
 
     return router

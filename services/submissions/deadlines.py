@@ -93,7 +93,7 @@ class Deadlines:
         """Store the setting, then publish it (acks=all). A failed publish raises
         KafkaUnavailable with the setting stored: the same request again publishes it."""
         key = deadline_key(record["movement"], record["period"])
-        await self.coll.replace_one({"_id": key}, record, upsert=True)
+        await self.coll.replace_one({"_id": key}, {"_id": key, **record}, upsert=True)
         self._held.pop(key, None)
         if self.producer is not None:
             await self.producer.send(UNITS, deadline_event(record), key=key)
