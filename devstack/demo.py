@@ -26,6 +26,7 @@ import httpx
 from devstack import __main__ as cli
 from devstack import parts
 from devstack.config import ROOT, SERVICES, StackConfig
+from services.common import movements
 from services.common.movements import IDS as MOVEMENT_IDS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -50,15 +51,18 @@ def make_plans(units: list[str], period: int, rng: random.Random) -> list[Plan]:
     never, late = order[:7], order[7:12]
     plans = []
     for unit in order[7:]:
+        # The last day of the unit's movement: police units report before their cluster
+        # conference (27 November), the others by 30 November.
+        last = movements.MOVEMENTS[movements.movement_of(unit)].deadline[1]
         if unit in late:
             day = date(period, 12, rng.choice([1, 1, 2]))
         elif rng.random() < 0.15:
             day = date(period, 11, rng.randint(2, 16))
         else:
-            day = date(period, 11, min(30, 17 + int(rng.triangular(0, 14, 12))))
+            day = date(period, 11, min(last, 17 + int(rng.triangular(0, 14, 12))))
         amend = None
-        if unit not in late and rng.random() < 0.12 and day.day < 29:
-            amend = day + timedelta(days=rng.randint(1, min(4, 30 - day.day)))
+        if unit not in late and rng.random() < 0.12 and day.day < last - 1:
+            amend = day + timedelta(days=rng.randint(1, min(4, last - day.day)))
         plans.append(Plan(unit, day, amend))
     # One unit tries to amend after the deadline: refused, then an operator unlocks it.
     on_time = [p for p in plans if p.day.month == 11 and p.amend_day is None]

@@ -35,6 +35,10 @@ class Movement:
     unit_types: tuple[str, ...]
     organiser: str  # who reads its national report
     organiser_en: str
+    # The units' deadline of a period, (month, day) at 23:59:59 Hanoi time: a labelled
+    # platform default, which an operator may set per period (docs/submissions.md).
+    deadline: tuple[int, int]
+    deadline_source: str
 
 
 MOVEMENTS: dict[str, Movement] = {
@@ -44,12 +48,18 @@ MOVEMENTS: dict[str, Movement] = {
         "Bộ Công an và Bộ Nội vụ (Ban Thi đua - Khen thưởng Trung ương), tổng hợp báo cáo "
         "Thủ tướng Chính phủ",
         "Ministry of Public Security and Ministry of Home Affairs (Central Emulation and "
-        "Reward Committee), for the Prime Minister"),
+        "Reward Committee), for the Prime Minister",
+        (11, 30), "platform default, configurable: the plan (seed 000) asks for the "
+        "synthesis to reach the Prime Minister \"before 30 November\"; the platform reads "
+        "it as the units' cutoff at the end of 30 November"),
     VI_AN_NINH: Movement(
         VI_AN_NINH, "Vì an ninh Tổ quốc", "For the Fatherland's security",
         ("police",),
         "Cục Công tác Đảng và công tác chính trị, Bộ Công an",
-        "MPS Department of Party and Political Work"),
+        "MPS Department of Party and Political Work",
+        (11, 26), "platform default, configurable: seed 004 gives only the cluster "
+        "conference's date (27 November); the police units' reports are due the day "
+        "before it, so the conference ranks a closed season"),
 }
 IDS = tuple(MOVEMENTS)
 MovementId = Literal["toan-dan", "vi-an-ninh"]

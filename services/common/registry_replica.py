@@ -28,6 +28,7 @@ from services.common.schema import IntField, validated
 UNIT_EVENT = "vn.emulation.registry.unit"
 CLUSTER_EVENT = "vn.emulation.registry.cluster"
 CONFERENCE_EVENT = "vn.emulation.registry.conference"
+DEADLINE_EVENT = "vn.emulation.registry.deadline"
 
 
 class RegistryUnitDoc(me.Document):
@@ -84,6 +85,22 @@ class RegistryConferenceDoc(me.Document):
     event_id = me.StringField(required=True)
 
 
+class RegistryDeadlineDoc(me.Document):
+    """A movement's units' deadline for a period set by an operator (`_id` =
+    movement|deadline|period), the event's data as it came
+    (schemas/events/deadline-set.v1.json) and its id."""
+
+    meta = {"collection": "registry_deadlines", "strict": False}
+    id = me.StringField(primary_key=True)
+    movement = me.StringField(required=True)
+    period = IntField(required=True)
+    deadline = me.StringField(required=True)  # ISO, with its offset
+    set_by = me.StringField()
+    set_at = me.StringField()
+    reason = me.StringField(null=True)
+    event_id = me.StringField(required=True)
+
+
 class RegistryMetaDoc(me.Document):
     """`_id` = `generation`: a token that changes whenever the replica does."""
 
@@ -93,7 +110,7 @@ class RegistryMetaDoc(me.Document):
 
 
 REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryConferenceDoc,
-                     RegistryMetaDoc]
+                     RegistryDeadlineDoc, RegistryMetaDoc]
 GENERATION = "generation"
 
 
@@ -118,6 +135,11 @@ def year_entry(cluster: dict[str, Any], period: int) -> dict[str, Any] | None:
 def conference_key(cluster_id: str, period: int) -> str:
     """The record key of a cluster's conference reviewing `period` (registry topic)."""
     return f"{cluster_id}|conference|{period}"
+
+
+def deadline_key(movement: str, period: int) -> str:
+    """The record key of a movement's deadline set for `period` (registry topic)."""
+    return f"{movement}|deadline|{period}"
 
 
 def with_conferences(cluster: dict[str, Any], conferences: list[dict[str, Any]]
@@ -146,6 +168,7 @@ class RegistryReplica:
         self.units_coll = db["registry_units"]
         self.clusters_coll = db["registry_clusters"]
         self.conferences_coll = db["registry_conferences"]
+        self.deadlines_coll = db["registry_deadlines"]
         self.meta_coll = db["registry_meta"]
         self._unit_reads = ByIdReads(self.units_coll)  # a batch's records: one read
         # What this process holds: the generation token it was read under, and the
@@ -164,6 +187,11 @@ class RegistryReplica:
             coll, document = self.clusters_coll, RegistryClusterDoc
         elif event.type == CONFERENCE_EVENT:
             coll, document = self.conferences_coll, RegistryConferenceDoc
+        elif event.type == DEADLINE_EVENT:
+            # Read by `_id` when asked (`deadline`): nothing held to forget.
+            await self.deadlines_coll.replace_one({"_id": event.subject}, validated(
+                RegistryDeadlineDoc, {**event.data, "event_id": event.id}), upsert=True)
+            return
         else:
             return
         self.forget()
@@ -235,6 +263,11 @@ class RegistryReplica:
 
     async def unit(self, unit_id: str) -> dict[str, Any] | None:
         return await self._unit_reads.get(unit_id)
+
+    async def deadline(self, movement: str, period: int) -> dict[str, Any] | None:
+        """The deadline an operator set for the movement's period (submissions'
+        `PUT /v1/movements/{movement}/deadlines/{period}`), or None: the default."""
+        return await self.deadlines_coll.find_one({"_id": deadline_key(movement, period)})
 
     async def clusters(self, period: int) -> dict[str, dict[str, Any]]:
         """cluster id -> {name, members, head, deputy} in force for the period."""

@@ -10,6 +10,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common import movements
+
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EMAIL, SMS = "email", "sms"
 CHANNELS = (EMAIL, SMS)
@@ -17,9 +19,13 @@ REMINDER, DEADLINE, OVERDUE = "reminder", "deadline", "overdue"
 DIGEST_SUFFIX = "-digest"
 
 
-def campaign_deadline(period: int, override: datetime | None = None) -> datetime:
-    """The campaign's cutoff: 30 November 23:59:59 Hanoi time unless the campaign sets one."""
-    return override or datetime.combine(date(period, 11, 30), time(23, 59, 59), tzinfo=VN_TZ)
+def campaign_deadline(period: int, override: datetime | None = None,
+                      movement: str = movements.DEFAULT) -> datetime:
+    """The movement's units' cutoff, 23:59:59 Hanoi time (30 November for `toan-dan`, 26
+    November for `vi-an-ninh`: `movements.MOVEMENTS`), unless the campaign sets one."""
+    month, day = movements.MOVEMENTS[movement].deadline
+    return override or datetime.combine(date(period, month, day), time(23, 59, 59),
+                                        tzinfo=VN_TZ)
 
 
 @dataclass(frozen=True)

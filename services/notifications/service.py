@@ -88,9 +88,18 @@ class Campaigns:
         """The period's units (of one movement, if given) against the deadline."""
         expected = [u["_id"] for u in await self.replica.units(period)
                     if movement is None or movements.movement_of(u["_id"]) == movement]
-        campaign = await self.campaign(period)
-        deadline = campaign.deadline if campaign else campaign_deadline(period)
+        deadline = await self.deadline(period, movement or movements.DEFAULT)
         return deadline_status(period, deadline, expected, await self.store.submitted(period))
+
+    async def deadline(self, period: int, movement: str) -> datetime:
+        """The movement's units' deadline, the one submissions judges their reports by:
+        an operator's (registry replica), else `toan-dan`'s campaign deadline, else the
+        movement's default."""
+        setting = await self.replica.deadline(movement, period)
+        if setting is not None:
+            return datetime.fromisoformat(setting["deadline"])
+        campaign = await self.campaign(period) if movement == movements.DEFAULT else None
+        return campaign.deadline if campaign else campaign_deadline(period, movement=movement)
 
     async def publish_gauges(self) -> None:
         """Completeness per campaign period, for the dashboards and the alert on low

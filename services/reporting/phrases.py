@@ -136,12 +136,19 @@ REASON_PARTS: list[Rule] = _rules(
 )
 
 # Scoring's TIE_BREAK (services/scoring/standings.py; a test keeps the two equal).
-TIE_BREAK_EN = ("higher total first; at equal totals on time before late, then the earlier "
-                "first submission, then the unit id; members without a score follow, by unit "
-                "id")
-TIE_BREAK_VI = ("tổng điểm cao hơn xếp trước; bằng điểm thì đơn vị báo cáo đúng hạn xếp "
-                "trước đơn vị báo cáo muộn, rồi đơn vị gửi báo cáo lần đầu sớm hơn, rồi theo "
-                "mã đơn vị; đơn vị chưa có điểm xếp sau, theo mã đơn vị")
+TIE_BREAK_EN = ("reports on time only; higher total first, then the earlier first "
+                "submission, then the unit id; late reports follow unranked, then members "
+                "without a report, by unit id")
+TIE_BREAK_VI = ("chỉ xếp hạng báo cáo đúng hạn; tổng điểm cao hơn xếp trước, rồi đơn vị gửi "
+                "báo cáo lần đầu sớm hơn, rồi theo mã đơn vị; báo cáo muộn xếp sau, không "
+                "tính điểm, rồi đơn vị chưa báo cáo, theo mã đơn vị")
+# The rule of standings computed before late reports were left unranked (stored events).
+_TIE_BREAK_BEFORE_EN = ("higher total first; at equal totals on time before late, then the "
+                        "earlier first submission, then the unit id; members without a "
+                        "score follow, by unit id")
+_TIE_BREAK_BEFORE_VI = ("tổng điểm cao hơn xếp trước; bằng điểm thì đơn vị báo cáo đúng hạn "
+                        "xếp trước đơn vị báo cáo muộn, rồi đơn vị gửi báo cáo lần đầu sớm "
+                        "hơn, rồi theo mã đơn vị; đơn vị chưa có điểm xếp sau, theo mã đơn vị")
 
 
 def _render(text: str, rules: list[Rule], separator: str) -> str:
@@ -170,7 +177,7 @@ def reason_vi(text: str) -> str:
 def tie_break_vi(text: str | None) -> str | None:
     if not text:
         return text
-    return TIE_BREAK_VI if text == TIE_BREAK_EN else text
+    return {TIE_BREAK_EN: TIE_BREAK_VI, _TIE_BREAK_BEFORE_EN: _TIE_BREAK_BEFORE_VI}.get(text, text)
 
 
 def line_label(criterion: str) -> str:

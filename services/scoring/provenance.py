@@ -82,11 +82,23 @@ CODE_RULES: tuple[CodeRule, ...] = (
              + _seed("004", LEADERSHIP_QUOTE) + ") and an operator records the election",
              "`PUT /v1/clusters/{cluster_id}/conferences/{period}` (submissions service) "
              "records the conference's decisions"),
-    CodeRule("The units' reporting deadline", "30/11 23:59:59 of the period, Hanoi time",
+    CodeRule("The units' reporting deadline, vi-an-ninh (police units)",
+             "26/11 23:59:59 of the period, Hanoi time: the day before the cluster "
+             "conferences, so a conference ranks a closed season",
+             "`services/common/movements.py` `MOVEMENTS` `deadline`",
+             f"{DEFAULT_LABEL}: seed 004 gives only the conference's date (27 November), "
+             "no deadline for the units",
+             "per period: `PUT /v1/movements/vi-an-ninh/deadlines/{period}` (submissions "
+             "service); for every period: `MOVEMENTS` in `services/common/movements.py`"),
+    CodeRule("The units' reporting deadline, toan-dan",
+             "30/11 23:59:59 of the period, Hanoi time",
+             "`services/common/movements.py` `MOVEMENTS` `deadline`; reminders: "
              "`services/notifications/campaign_defaults.yaml` `deadline`",
              f"{DEFAULT_LABEL}: the platform's reading of " + _seed("000", DEADLINE_QUOTE)
              + " (the plan's date is for the synthesis to the Prime Minister)",
-             "per period: `PUT /v1/campaigns/{period}`; for every period: the defaults file"),
+             "per period: `PUT /v1/movements/toan-dan/deadlines/{period}` (submissions "
+             "service; the reminders: `PUT /v1/campaigns/{period}`); for every period: "
+             "`MOVEMENTS` and the defaults file"),
     CodeRule("The synthesis for the Prime Minister: due date",
              "29/11 23:59:59 of the period, Hanoi time",
              "`services/notifications/milestone.py` `default_due`",

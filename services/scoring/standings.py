@@ -11,8 +11,9 @@ from typing import Any
 
 from services.scoring.domain import parse_time
 
-TIE_BREAK = ("higher total first; at equal totals on time before late, then the earlier "
-             "first submission, then the unit id; members without a score follow, by unit id")
+TIE_BREAK = ("reports on time only; higher total first, then the earlier first submission, "
+             "then the unit id; late reports follow unranked, then members without a "
+             "report, by unit id")
 GOVERNMENT_FLAG = "government_emulation_flag"
 MPS_FLAG = "mps_emulation_flag"
 CERTIFICATE = "certificate_of_merit"
@@ -42,16 +43,24 @@ def merit_key(unit_id: str, score: Mapping[str, Any], total: float) -> tuple[Any
 
 
 def rank_members(members: Sequence[str], scores: Scores) -> list[dict[str, Any]]:
-    """Every member, submitted or not, ranked 1..n by TIE_BREAK."""
-    scored = sorted((m for m in set(members) if m in scores),
+    """Every member, submitted or not, in 1..n by TIE_BREAK. Only reports on time carry
+    a score: a late one (its first report after the movement's deadline) is listed as
+    submitted and late, without a score, after them, so a cluster conference never ranks
+    reports that arrived after its season closed."""
+    scored = sorted((m for m in set(members) if m in scores and scores[m].get("on_time")),
                     key=lambda m: merit_key(m, scores[m], float(scores[m]["total"])))
+    late = sorted(m for m in set(members) if m in scores and not scores[m].get("on_time"))
     unscored = sorted(m for m in set(members) if m not in scores)
     rows: list[dict[str, Any]] = []
     for unit in scored:
         s = scores[unit]
         rows.append({"unit_id": unit, "rank": len(rows) + 1, "score": s["total"],
-                     "max": s["max"], "submitted": True, "on_time": s.get("on_time"),
+                     "max": s["max"], "submitted": True, "on_time": True,
                      "revision": s.get("revision"), "breakdown": list(s.get("breakdown") or [])})
+    for unit in late:
+        rows.append({"unit_id": unit, "rank": len(rows) + 1, "score": None, "max": None,
+                     "submitted": True, "on_time": False,
+                     "revision": scores[unit].get("revision"), "breakdown": []})
     for unit in unscored:
         rows.append({"unit_id": unit, "rank": len(rows) + 1, "score": None, "max": None,
                      "submitted": False, "on_time": None, "revision": None, "breakdown": []})
@@ -108,7 +117,7 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
                           scores: Scores, computed_at: datetime) -> dict[str, Any]:
     """Who is proposed for what, with the reason (docs/scoring.md, "Proposals"):
 
-    - the first-ranked member of each cluster that has a score leads it;
+    - the first-ranked member of each cluster that has a score (reported on time) leads it;
     - among the leaders that reported on time, the best by share of their maximum (then
       the tie-break) get the Government emulation flag, at most 20% of the leaders,
       rounded down;
@@ -125,7 +134,7 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
         for row in rows:
             cluster_of[row["unit_id"]] = cid
         top = next((r for r in rows if r["rank"] == 1), None)
-        if top is not None and top["submitted"] and top["unit_id"] in scores:
+        if top is not None and top["score"] is not None and top["unit_id"] in scores:
             leaders.append(Leader(top["unit_id"], cid, len(rows), scores[top["unit_id"]]))
     cap = government_flag_cap(len(leaders))
 
@@ -146,9 +155,8 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
                    f"at most 20% of the {len(leaders)} cluster leaders, rounded down: {cap}")
         else:
             award = MPS_FLAG
-            why = led + ("; late, so not eligible for the Government flag"
-                         if not s.get("on_time") else
-                         f"; not among the best {cap} for the Government flag (20% of "
+            # Leaders reported on time (late reports are not ranked: rank_members).
+            why = led + (f"; not among the best {cap} for the Government flag (20% of "
                          f"{len(leaders)} cluster leaders, rounded down)")
         proposals.append({"unit_id": ld.unit_id, "cluster_id": ld.cluster_id,
                           "award": award, "reason": why})

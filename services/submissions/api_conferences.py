@@ -3,12 +3,14 @@ decided (services/submissions/conferences.py); every service shows that record."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from services.common.audit import Action
 from services.common.http import OperatorAction, ViewerPrincipal
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem
@@ -55,6 +57,25 @@ def _read(doc: dict[str, object]) -> ConferenceRead:
     return ConferenceRead.model_validate({**doc, "serves": int(str(doc["period"])) + 1})
 
 
+def author(action: Action) -> str:
+    """Who recorded an operator's record: the account's name."""
+    return action.principal.name or action.principal.unit_id or "operator"
+
+
+async def store_and_publish(action: Action, before: dict[str, Any] | None,
+                            write: Callable[[dict[str, Any]], Awaitable[Any]],
+                            record: dict[str, Any], what: str) -> None:
+    """An operator's record stored and published (`write`), in the audit trail; a
+    failed publish is a 503 with the record stored (the same request publishes it)."""
+    action.before = before
+    try:
+        await write(record)
+    except KafkaUnavailable as exc:
+        raise Problem(503, "unavailable", f"{exc}; the {what} is stored: send the same "
+                      "request again to publish it", headers={"Retry-After": "5"}) from exc
+    action.after = record
+
+
 def build_conference_router(intake: Intake, conferences: Conferences) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["clusters"])
 
@@ -84,19 +105,13 @@ def build_conference_router(intake: Intake, conferences: Conferences) -> APIRout
                          deputy=body.deputy, proposals=proposals, held_on=body.date)
         except ConferenceRefused as exc:
             raise Problem(exc.status, exc.code, exc.detail) from exc
-        who = action.principal
         record = {"cluster_id": cluster_id, "period": period,
                   "date": body.date.isoformat(), "place": body.place,
                   "proposals": proposals, "head": body.head, "deputy": body.deputy,
-                  "recorded_by": who.name or who.unit_id or "operator",
+                  "recorded_by": author(action),
                   "recorded_at": now_iso(intake.clock.now()), "reason": action.reason}
-        action.before = await conferences.get(cluster_id, period)
-        try:
-            await conferences.record(record)
-        except KafkaUnavailable as exc:
-            raise Problem(503, "unavailable", f"{exc}; the record is stored: send the same "
-                          "request again to publish it", headers={"Retry-After": "5"}) from exc
-        action.after = record
+        await store_and_publish(action, await conferences.get(cluster_id, period),
+                                conferences.record, record, "record")
         return _read(record)
 
     return router

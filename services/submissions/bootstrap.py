@@ -13,7 +13,9 @@ from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
 from services.submissions.api import build_router, request_schema_component
 from services.submissions.api_conferences import build_conference_router
+from services.submissions.api_deadlines import build_deadline_router
 from services.submissions.conferences import Conferences
+from services.submissions.deadlines import Deadlines
 from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
 from services.submissions.schema import DOCUMENTS
@@ -25,10 +27,11 @@ from services.submissions.store import SubmissionStore
 def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     settings = settings or SubmissionsSettings()
     rt = build_runtime(settings, DOCUMENTS)
+    deadlines = Deadlines(db=rt.db, producer=rt.producer)
     intake = Intake(store=SubmissionStore(rt.db, settings.group_commit_window_seconds),
                     producer=rt.producer,
                     registry=load_registry(settings.registry_dir), clock=rt.clock,
-                    faults=rt.faults)
+                    faults=rt.faults, deadlines=deadlines)
 
     requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
                                   key_serializer="raw")
@@ -56,6 +59,7 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
         "/v1/submissions", settings.max_inflight_submissions)))
     app.include_router(build_conference_router(intake, Conferences(
         db=rt.db, producer=rt.producer, registry=intake.registry)))
+    app.include_router(build_deadline_router(intake, deadlines))
     app.state.intake = intake
 
     def openapi() -> dict[str, Any]:

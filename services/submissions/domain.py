@@ -9,15 +9,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common import movements
+
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-DEADLINE_MONTH_DAY = (11, 30)
 
 
-def deadline_for(period: int, override: datetime | None = None) -> datetime:
-    """30 November of the period, 23:59:59 in Hanoi, unless a campaign sets another."""
+def deadline_for(period: int, override: datetime | None = None,
+                 movement: str = movements.DEFAULT) -> datetime:
+    """The units' deadline of the movement's period, 23:59:59 in Hanoi: 30 November for
+    `toan-dan`, 26 November for `vi-an-ninh` (the day before the cluster conferences);
+    labelled platform defaults (`movements.MOVEMENTS`)."""
     if override is not None:
         return override
-    month, day = DEADLINE_MONTH_DAY
+    month, day = movements.MOVEMENTS[movement].deadline
     return datetime.combine(date(period, month, day), time(23, 59, 59), tzinfo=VN_TZ)
 
 

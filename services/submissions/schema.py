@@ -8,6 +8,7 @@ from typing import Any
 
 import mongoengine as me
 
+from services.common import movements
 from services.common.schema import (
     ClusterPeriodDocument,
     DateTimeField,
@@ -120,5 +121,19 @@ class ConferenceDoc(ClusterPeriodDocument):
     reason = me.StringField()
 
 
+class DeadlineDoc(me.Document):
+    """An operator's deadline (`_id` = movement|period): `deadline` (ISO, with offset),
+    who set it, when and why."""
+
+    meta = {"collection": "deadlines", "strict": False}
+    id = me.StringField(primary_key=True)
+    movement = me.StringField(required=True, choices=movements.IDS)
+    period = IntField(required=True)
+    deadline = me.StringField(required=True)
+    set_by = me.StringField(required=True)
+    set_at = me.StringField(required=True)
+    reason = me.StringField()
+
+
 DOCUMENTS: list[Any] = [SubmissionDoc, SubmissionKeyDoc, SubmissionHeadDoc, OutboxDoc,
-                        MarkerDoc, UnlockDoc, ConferenceDoc]
+                        MarkerDoc, UnlockDoc, ConferenceDoc, DeadlineDoc]

@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from prometheus_client import Counter
@@ -42,6 +42,11 @@ CONFLICTS = Counter("submissions_key_conflicts_total",
                     "pointer (a concurrent replay, or a pointer a crash never wrote)")
 
 
+class DeadlineSource(Protocol):
+    async def deadline(self, period: int, movement: str) -> datetime:
+        """The units' deadline of the movement's period in force."""
+
+
 class Unavailable(TransientError):
     """The store or Kafka is down: answer 503; the client retries with the same key after
     `retry_after` seconds."""
@@ -71,8 +76,11 @@ def receipt_of(doc: dict[str, Any]) -> Receipt:
 
 class Intake:
     def __init__(self, *, store: SubmissionStore, producer: EventProducer, registry: Registry,
-                 clock: Clock, faults: FaultPoints | None = None) -> None:
+                 clock: Clock, faults: FaultPoints | None = None,
+                 deadlines: DeadlineSource | None = None) -> None:
         self.store, self.producer, self.registry, self.clock = store, producer, registry, clock
+        # An operator's deadlines (services/submissions/deadlines.py); none: the defaults.
+        self.deadlines = deadlines
         self.faults = faults  # crashes armed by fault tests only
         # Deliveries queued in the producer and not yet acknowledged, by submission id: a
         # retry or the relay waits for them instead of queueing another copy.
@@ -268,7 +276,9 @@ class Intake:
                             now: datetime, head: dict[str, Any] | None,
                             unlock: dict[str, Any] | None) -> dict[str, Any]:
         unit_id, period = body["unit_id"], body["period"]
-        deadline = domain.deadline_for(period)
+        movement = movements.movement_of(unit_id)
+        deadline = (await self.deadlines.deadline(period, movement) if self.deadlines
+                    else domain.deadline_for(period, movement=movement))
         locked = unlock.get("locked_reason") if unlock else None
         if head is not None or locked:
             domain.check_amendment(
@@ -289,7 +299,7 @@ class Intake:
         on_time = head["on_time"] if head else domain.is_on_time(now, deadline)
         receipt = Receipt(submission_id=sid, unit_id=unit_id, period=period, revision=revision,
                           on_time=on_time, received_at=now, deadline=deadline,
-                          supersedes=supersedes, movement=movements.movement_of(unit_id))
+                          supersedes=supersedes, movement=movement)
         event = new_event(
             type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
             schema="submission-accepted", version=2, id=sid,

@@ -45,6 +45,8 @@ ROUTES: dict[str, dict[str, str]] = {
         "POST /v1/units/{unit_id}/locks": "operator",
         "GET /v1/clusters/{cluster_id}/conferences/{period}": "viewer",
         "PUT /v1/clusters/{cluster_id}/conferences/{period}": "operator",
+        "GET /v1/movements/{movement}/deadlines/{period}": "any",
+        "PUT /v1/movements/{movement}/deadlines/{period}": "operator",
     },
     "scoring": {
         "GET /v1/scores/{unit_id}": "own",
@@ -149,7 +151,7 @@ def call(stack: Stack, service: str, route: str, token: str | None, world: dict[
     period = FAR if method != "GET" else 2026
     values = {"unit_id": unit, "submission_id": world["submission_id"], "period": period,
               "cluster_id": world["cluster"], "version": world["version"],
-              "unit_type": "police", "job_id": "no-such-job"}
+              "unit_type": "police", "job_id": "no-such-job", "movement": "vi-an-ninh"}
     params: dict[str, Any] = {}
     if "{period}" not in template and ("/clusters/" in template or template in (
             "/v1/scores/{unit_id}", "/v1/scores/{unit_id}/history", "/v1/units",
@@ -167,6 +169,8 @@ def call(stack: Stack, service: str, route: str, token: str | None, world: dict[
         "/v1/clusters/{cluster_id}/conferences/{period}": {
             "date": f"{FAR}-11-27", "place": "Hạ Long", "proposals": [],
             "head": world["members"][0], "deputy": world["members"][1]},
+        "/v1/movements/{movement}/deadlines/{period}": {
+            "deadline": f"{FAR}-11-25T23:59:59+07:00"},
         "/v1/campaigns/{period}": {},
         "/v1/milestones/{period}": {"state": "drafted"},
         "/v1/admin/clock": {"now": CLOCK_MOVED},
@@ -193,6 +197,7 @@ def written(mongo: pymongo.MongoClient[dict[str, Any]], stack: Stack) -> dict[st
     watched = {
         "emulation_submissions": {"submissions": {"unit_id": OWNER},
                                   "unlocks": {"unit_id": OWNER}, "conferences": {},
+                                  "deadlines": {},
                                   "audit": {}},
         "emulation_scoring": {"rubric_selections": {}, "audit": {}},
         "emulation_notifications": {"campaigns": {}, "milestones": {}, "audit": {}},

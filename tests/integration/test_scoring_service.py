@@ -354,32 +354,35 @@ def test_proposals_respect_the_20_percent_rule_with_the_real_registry(
         score_of(stack, unit, period)
 
     with stack.as_operator("scoring") as c:
-        data = wait_for("six cluster leaders", lambda: (
+        # Can Tho's late report is not ranked: its cluster has no leader (issue 14).
+        data = wait_for("five cluster leaders", lambda: (
             p := c.get("/v1/proposals", params={"period": period}).json())
-            and p["cluster_leaders"] == 6 and p)
+            and p["cluster_leaders"] == 5 and any(
+                q["unit_id"] == "ministry:public-security" for q in p["proposals"]) and p)
     # A unit's token: the proposals of its own cluster (and its own) only.
     with stack.client("scoring", stack.token("police:quang-ninh")) as c:
         own = c.get("/v1/proposals", params={"period": period}).json()["proposals"]
     assert own and {p["cluster_id"] for p in own} == {"mps-cluster-4"}
     assert len(own) < len(data["proposals"])
-    assert data["government_flag_cap"] == 1  # 20% of 6, rounded down
+    assert data["government_flag_cap"] == 1  # 20% of 5, rounded down
     awards = {p["unit_id"]: p for p in data["proposals"]}
     flags = [p for p in data["proposals"] if p["award"] == "government_emulation_flag"]
     assert len(flags) <= 0.2 * data["cluster_leaders"] and len(flags) == 1
     assert flags[0]["unit_id"] == "police:quang-ninh"
     assert flags[0]["cluster_id"] == "mps-cluster-4" and "20%" in flags[0]["reason"]
     for unit in LEADERS_2033:
-        assert awards[unit]["award"] in ("government_emulation_flag", "mps_emulation_flag")
-    assert "late" in awards["police:can-tho"]["reason"]
+        if unit != "police:can-tho":
+            assert awards[unit]["award"] in ("government_emulation_flag", "mps_emulation_flag")
+    assert "police:can-tho" not in awards
     assert awards["ministry:public-security"]["award"] == "certificate_of_merit"
     assert awards["ministry:public-security"]["cluster_id"] is None
     assert "20%" in data["rule"]
 
     event = wait_for("the proposals event", lambda: [
         e for e in records(stack, SCORES_TOPIC, lambda e: e.get("subject") == (
-            f"period:{period}")) if e["data"]["cluster_leaders"] == 6
+            f"period:{period}")) if e["data"]["cluster_leaders"] == 5
         and any(p["unit_id"] == "ministry:public-security" for p in e["data"]["proposals"])
-        and any(p["unit_id"] == "police:can-tho" for p in e["data"]["proposals"])])[-1]
+        ])[-1]
     assert event["type"] == "vn.emulation.recognition.proposals"
     assert event["_key"] == f"period:{period}"
     valid(event, "recognition-proposals.v1")

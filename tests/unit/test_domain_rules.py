@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.common import movements
 from services.notifications.domain import campaign_deadline, deadline_status
 from services.reporting.domain import national_report, report_csv_rows
 from services.submissions import domain as sub
@@ -15,6 +16,20 @@ def test_deadline_is_30_november_end_of_day_in_hanoi() -> None:
     d = sub.deadline_for(2026)
     assert d.astimezone(UTC) == datetime(2026, 11, 30, 16, 59, 59, tzinfo=UTC)
     assert campaign_deadline(2026) == d
+
+
+def test_each_movement_has_its_own_units_deadline() -> None:
+    """vi-an-ninh's units report before the cluster conferences (27 November in seed 004):
+    26 November 23:59:59 Hanoi; toan-dan's keep 30 November. Both labelled defaults."""
+    police = sub.deadline_for(2026, movement="vi-an-ninh")
+    people = sub.deadline_for(2026, movement="toan-dan")
+    assert police.astimezone(UTC) == datetime(2026, 11, 26, 16, 59, 59, tzinfo=UTC)
+    assert people == sub.deadline_for(2026)
+    assert campaign_deadline(2026, movement="vi-an-ninh") == police
+    between = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    assert not sub.is_on_time(between, police) and sub.is_on_time(between, people)
+    for m in movements.MOVEMENTS.values():
+        assert m.deadline_source.startswith("platform default, configurable")
 
 
 def test_on_time_is_inclusive_of_the_last_second() -> None:

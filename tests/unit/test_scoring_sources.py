@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common import movements
 from services.common.settings import REPO_ROOT
 from services.scoring.provenance import (
     CODE_RULES,
@@ -103,7 +104,11 @@ def test_the_configured_rules_listed_are_the_defaults_files() -> None:
                                "campaign_defaults.yaml").read_text(encoding="utf-8"))
     rules = {r.name: r.value for r in CODE_RULES}
     assert defaults["deadline"] == {"month": 11, "day": 30, "time": "23:59:59"}
-    assert rules["The units' reporting deadline"].startswith("30/11 23:59:59")
+    assert rules["The units' reporting deadline, toan-dan"].startswith("30/11 23:59:59")
+    assert rules["The units' reporting deadline, vi-an-ninh (police units)"].startswith(
+        "26/11 23:59:59")
+    assert {m: mv.deadline for m, mv in movements.MOVEMENTS.items()} == {
+        "toan-dan": (11, 30), "vi-an-ninh": (11, 26)}
     assert [s["days"] for s in defaults["stages"]] == [-30, -14, -7, -3, -1, 0, 1, 3]
     assert defaults["quiet_hours"] == {"start": "21:00", "end": "07:00"}
     assert defaults["catch_up_hours"] == 72

@@ -52,16 +52,31 @@ def test_tie_breaks_in_their_documented_order() -> None:
         "police:second-day": score(80, day=2),
         "police:first-day-b": score(80, day=1),
         "police:first-day-a": score(80, day=1),
-        "police:best": score(80.01, on_time=False, day=9),
+        "police:best-late": score(99, on_time=False, day=9),
+        "police:best": score(80.01, day=3),
     }
-    rows = rank_members(list(scores), scores)
+    rows = rank_members([*scores, "police:absent"], scores)
     assert [r["unit_id"] for r in rows] == [
-        "police:best",          # higher total wins, even late
-        "police:first-day-a",   # equal totals: on time, earlier first submission, unit id
+        "police:best",          # higher total wins
+        "police:first-day-a",   # equal totals: earlier first submission, then unit id
         "police:first-day-b",
         "police:second-day",
-        "police:late",          # on time before late at equal totals
+        "police:best-late",     # late reports are not ranked, whatever their total
+        "police:late",
+        "police:absent",
     ]
+
+
+def test_a_report_after_the_deadline_is_listed_late_without_a_score() -> None:
+    """A cluster conference ranks the season as of the movement's deadline: a late
+    report is listed (submitted, late) but carries no score and ranks after the others."""
+    scores = {"police:a": score(50), "police:b": score(95, on_time=False)}
+    rows = rank_members(["police:a", "police:b", "police:c"], scores)
+    assert rows[0]["unit_id"] == "police:a" and rows[0]["score"] == 50
+    assert rows[1] == {"unit_id": "police:b", "rank": 2, "score": None, "max": None,
+                       "submitted": True, "on_time": False, "revision": 1,
+                       "breakdown": []}
+    assert rows[2]["submitted"] is False
 
 
 def test_the_order_does_not_depend_on_the_input_order() -> None:
@@ -80,7 +95,7 @@ def test_standings_carry_the_rule_and_the_rubric_version() -> None:
     data = cluster_standings("mps-cluster-4", 2031, ["police:a", "police:b"],
                              {"police:a": score(80)}, NOW)
     assert data["rubric_version"] == "police-2026.1"
-    assert data["tie_break"].startswith("higher total first")
+    assert data["tie_break"].startswith("reports on time only")
     assert data["computed_at"] == "2031-11-25T03:00:00+00:00"
     assert cluster_standings("mps-cluster-4", 2031, ["police:a"], {}, NOW)[
         "rubric_version"] is None
@@ -151,18 +166,20 @@ def test_the_20_percent_rule_holds_on_a_generated_year_with_many_clusters(seed: 
         "ministry:")} == {None}
 
 
-def test_late_leaders_are_not_proposed_for_the_government_flag() -> None:
+def test_late_reports_lead_no_cluster_and_get_no_flag() -> None:
     standings, scores = {}, {}
-    for c in range(1, 11):  # ten leaders: cap 2
+    for c in range(1, 11):  # ten clusters; in two the best report was late
         unit = f"police:lead-{c}"
-        scores[unit] = score(99 - c, on_time=c > 2)  # the two best were late
+        scores[unit] = score(99 - c, on_time=c > 2)
+        scores[f"police:other-{c}"] = score(60)
         standings[f"mps-cluster-{c}"] = rank_members([unit, f"police:other-{c}"], scores)
     data = recognition_proposals(2031, standings, scores, NOW)
     assert data["cluster_leaders"] == 10 and data["government_flag_cap"] == 2
     flags = [p["unit_id"] for p in data["proposals"] if p["award"] == GOVERNMENT_FLAG]
     assert flags == ["police:lead-3", "police:lead-4"]
-    late = next(p for p in data["proposals"] if p["unit_id"] == "police:lead-1")
-    assert late["award"] == MPS_FLAG and "late" in late["reason"]
+    proposed = {p["unit_id"]: p["award"] for p in data["proposals"]}
+    # The late units led nothing: the on-time member of their cluster did.
+    assert "police:lead-1" not in proposed and proposed["police:other-1"] == MPS_FLAG
 
 
 def test_a_cluster_nobody_reported_in_has_no_leader() -> None:
