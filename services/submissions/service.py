@@ -4,6 +4,7 @@ result. Nothing is confirmed before it is stored and acknowledged by Kafka."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import logging
@@ -37,6 +38,8 @@ REQUEST_SCHEMA = "submission-request.v1"
 # write takes, so only a writer that lost its insert or died leaves one that old.
 ORPHAN_SECONDS = 300.0
 RELAY_BATCH = 100
+# How many ids marked published lately a process remembers (acknowledged()).
+MARKED_REMEMBERED = 20_000
 CONFLICTS = Counter("submissions_key_conflicts_total",
                     "Submissions found through a conflicting insert rather than their key "
                     "pointer (a concurrent replay, or a pointer a crash never wrote)")
@@ -85,6 +88,9 @@ class Intake:
         # Deliveries queued in the producer and not yet acknowledged, by submission id: a
         # retry or the relay waits for them instead of queueing another copy.
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # Ids marked published lately by this process: a read that found the document
+        # before its mark and asks after it still says accepted (bounded).
+        self._marked: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
         # Marks as published under way after the answer (`_publish`).
@@ -340,7 +346,7 @@ class Intake:
         doc["published"] = True
         if settle_now:
             await self.store.mark_published(sid, datetime.now(UTC))
-            self._inflight.pop(sid, None)
+            self._marked_now(sid)
             return
         # Marked and taken out of the outbox after the answer, with the marks of the
         # requests around it (one write each): on Kafka is what a 202 promises. Until
@@ -359,6 +365,12 @@ class Intake:
             log.warning("submission not marked as published yet; the relay will",
                         extra={"fields": {"submission_id": sid, "error": repr(exc)}})
             return
+        self._marked_now(sid)
+
+    def _marked_now(self, sid: str) -> None:
+        self._marked[sid] = None
+        while len(self._marked) > MARKED_REMEMBERED:
+            self._marked.popitem(last=False)
         self._inflight.pop(sid, None)
 
     async def settled(self) -> None:
@@ -367,7 +379,10 @@ class Intake:
             await asyncio.gather(*self._settling, return_exceptions=True)
 
     def acknowledged(self, sid: str) -> bool:
-        """Kafka acknowledged it and the mark as published is under way."""
+        """Kafka acknowledged it and the mark as published is under way (or was just
+        made: the caller may have read the document before it)."""
+        if sid in self._marked:
+            return True
         fut = self._inflight.get(sid)
         return fut is not None and fut.done() and not fut.cancelled() \
             and fut.exception() is None

@@ -487,3 +487,20 @@ def test_a_submission_belongs_to_its_units_movement_and_another_is_refused() -> 
     assert refused.value.status == 422 and refused.value.code == "wrong-movement"
     assert refused.value.extra["errors"][0]["field"] == "movement"
     assert "police:bac-ninh" not in {d["unit_id"] for d in submissions(db)}
+
+
+def test_a_read_made_before_the_mark_and_finished_after_it_still_says_accepted() -> None:
+    """The API reads the document, then asks whether Kafka has it: the mark may land in
+    between (the read saw it unpublished, and the delivery is no longer in flight), so
+    a process still says acknowledged after the mark, not only before it."""
+    db = FakeDatabase()
+    service = intake(db)
+
+    async def scenario() -> bool:
+        outcome = await service.submit(request(), "k1")
+        await service.settled()  # the mark has landed and the delivery left `_inflight`
+        return service.acknowledged(outcome.receipt.submission_id)
+
+    assert run(scenario())
+    assert db["submissions"].docs[sid(1)]["published"]
+    assert not intake(db).acknowledged(sid(1))  # another process knows nothing of it
