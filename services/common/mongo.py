@@ -114,6 +114,38 @@ async def find_by_ids(coll: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
 Upsert = tuple[dict[str, Any], dict[str, Any]]  # (filter by `_id`, update or document)
 
 
+async def bulk_write(coll: Any, ops: list[Any]) -> dict[str, Any] | None:
+    """One unordered `bulk_write`: its result's details, whose `writeErrors` are the
+    writes that lost to a duplicate key (any other write error raises); or None when
+    FerretDB answered an update batch with a write error without `nModified`, which
+    pymongo needs to merge its results: the caller then writes each op alone
+    (`write_one`; the services' writes are idempotent)."""
+    try:
+        result = await coll.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        return dict(exc.details)
+    except KeyError:
+        return None
+    return getattr(result, "bulk_api_result", None) or {}
+
+
+async def write_one(coll: Any, op: Any) -> DuplicateKeyError | None:
+    """One InsertOne, ReplaceOne or UpdateOne as its plain call; the DuplicateKeyError it
+    met (a taken `_id`, or a conditional upsert whose document does not match), if any."""
+    try:
+        if isinstance(op, InsertOne):
+            await coll.insert_one(op._doc)
+        elif isinstance(op, ReplaceOne):
+            await coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+        else:
+            await coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
+    except DuplicateKeyError as exc:
+        return exc
+    return None
+
+
 async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
                       ) -> list[Upsert]:
     """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk
@@ -123,27 +155,19 @@ async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
         return []
     ops = [ReplaceOne(f, d, upsert=True) if replace else UpdateOne(f, d, upsert=True)
            for f, d in upserts]
-    try:
-        await coll.bulk_write(ops, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [upserts[e["index"]] for e in errors]
-    except KeyError:
-        # FerretDB answers an update batch with a write error without `nModified`, which
-        # pymongo needs to merge its results: write them one by one (each idempotent).
-        lost = []
-        for f, d in upserts:
-            try:
-                if replace:
-                    await coll.replace_one(f, d, upsert=True)
-                else:
-                    await coll.update_one(f, d, upsert=True)
-            except DuplicateKeyError:
-                lost.append((f, d))
-        return lost
-    return []
+    details = await bulk_write(coll, ops)
+    if details is None:
+        return [u for u, op in zip(upserts, ops, strict=True)
+                if await write_one(coll, op) is not None]
+    return [upserts[e["index"]] for e in details.get("writeErrors", [])]
+
+
+async def upsert_until_written(coll: Any, upserts: list[Upsert], *, replace: bool = False
+                               ) -> None:
+    """`upsert_all`, and those that lost a race once more: the document exists then."""
+    lost = await upsert_all(coll, upserts, replace=replace)
+    if lost:
+        await upsert_all(coll, lost, replace=replace)
 
 
 class BulkUpdates:
@@ -170,17 +194,9 @@ class BulkUpdates:
     async def _write(self, items: list[Upsert]) -> list[bool | None]:
         if len(items) == 1:
             return [await self._one(*items[0])]
-        ops = [UpdateOne(f, u, upsert=True) for f, u in items]
-        try:
-            result = await self.coll.bulk_write(ops, ordered=False)
-            details = getattr(result, "bulk_api_result", None) or {}
-        except BulkWriteError as exc:
-            details = exc.details
-            if any(e.get("code") != DUPLICATE_KEY for e in details.get("writeErrors", [])):
-                raise
-        except KeyError:
-            # FerretDB answers an update batch with a write error without `nModified`,
-            # which pymongo needs to merge its results: write them one by one.
+        details = await bulk_write(self.coll, [UpdateOne(f, u, upsert=True)
+                                               for f, u in items])
+        if details is None:
             return [await self._one(f, u) for f, u in items]
         lost = {e["index"] for e in details.get("writeErrors", [])}
         upserted = {u["index"] for u in details.get("upserted", [])}
@@ -221,32 +237,15 @@ class BulkWrites:
     async def _write(self, ops: list[Any]) -> list[Exception | None]:
         if len(ops) == 1:
             return [await self._one(ops[0])]
-        try:
-            await self.coll.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            lost = {e["index"]: e for e in errors}
-            return [DuplicateKeyError(str(lost[i].get("errmsg", "E11000")), DUPLICATE_KEY)
-                    if i in lost else None for i in range(len(ops))]
-        except KeyError:
-            # FerretDB's answer to an update batch with a write error lacks `nModified`
-            # (see upsert_all): each write again on its own (each is idempotent).
+        details = await bulk_write(self.coll, ops)
+        if details is None:
             return [await self._one(op) for op in ops]
-        return [None] * len(ops)
+        lost = {e["index"]: e for e in details.get("writeErrors", [])}
+        return [DuplicateKeyError(str(lost[i].get("errmsg", "E11000")), DUPLICATE_KEY)
+                if i in lost else None for i in range(len(ops))]
 
     async def _one(self, op: Any) -> Exception | None:
-        try:
-            if isinstance(op, InsertOne):
-                await self.coll.insert_one(op._doc)
-            elif isinstance(op, ReplaceOne):
-                await self.coll.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
-            else:
-                await self.coll.update_one(op._filter, op._doc, upsert=bool(op._upsert))
-        except DuplicateKeyError as exc:
-            return exc
-        return None
+        return await write_one(self.coll, op)
 
 
 class BulkUpserts:
@@ -267,7 +266,5 @@ class BulkUpserts:
         await self._writes((flt, update))
 
     async def _write(self, upserts: list[Upsert]) -> list[None]:
-        lost = await upsert_all(self.coll, upserts, replace=self.replace)
-        if lost:
-            await upsert_all(self.coll, lost, replace=self.replace)
+        await upsert_until_written(self.coll, upserts, replace=self.replace)
         return [None] * len(upserts)

@@ -26,7 +26,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import DUPLICATE_KEY, ByIdReads, Upsert, upsert_all
+from services.common.mongo import (
+    DUPLICATE_KEY,
+    ByIdReads,
+    Upsert,
+    upsert_all,
+    upsert_until_written,
+)
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.schema import validated, validated_set, validated_update
 from services.submissions.schema import (
@@ -61,9 +67,7 @@ async def _insert_else_upsert(coll: Any, writes: list[tuple[dict[str, Any], dict
         existing = [writes[e["index"]] for e in errors]
     upserts = [({"_id": doc["_id"]}, update) for doc, update in existing]
     # Lost a race with a concurrent first write of the same `_id`: it exists now.
-    lost = await upsert_all(coll, upserts, replace=replace)
-    if lost:
-        await upsert_all(coll, lost, replace=replace)
+    await upsert_until_written(coll, upserts, replace=replace)
 
 
 def key_id(unit_id: str, key: str) -> str:
