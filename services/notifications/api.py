@@ -154,6 +154,8 @@ class CampaignRead(BaseModel):
 
 class CampaignPassRead(BaseModel):
     period: int
+    movement: str = Field(description="the movement whose units this run reminded, from "
+                          "that movement's deadline (each period's campaign runs for both)")
     stage: str | None
     due_at: datetime | None
     paused: bool
@@ -184,8 +186,9 @@ def campaign_read(campaign: Campaign, current: str | None) -> CampaignRead:
 def tick_read(report: PassReport) -> TickRead:
     return TickRead(
         trigger=report.trigger, now=report.now, partitions=report.partitions,
-        campaigns=[CampaignPassRead(period=c.period, stage=c.stage, due_at=c.due_at,
-                                    paused=c.paused, units=c.units, outcomes=dict(c.outcomes))
+        campaigns=[CampaignPassRead(period=c.period, movement=c.movement, stage=c.stage,
+                                    due_at=c.due_at, paused=c.paused, units=c.units,
+                                    outcomes=dict(c.outcomes))
                    for c in report.campaigns],
         abandoned=report.abandoned, resolved=report.resolved, breakers=report.breakers,
         seconds=report.seconds)

@@ -14,6 +14,7 @@ import yaml
 from services.common.inputs import in_platform_range
 from services.notifications.domain import (
     CHANNELS,
+    MOVEMENT_MARK,
     Audience,
     Campaign,
     Escalation,
@@ -87,7 +88,8 @@ def _stages(raw: Any) -> tuple[Stage, ...]:
             raise CampaignInvalid(f"stages/{i}: needs name, days and hour ({exc})") from exc
         if not (0 <= stage.hour <= 23 and 0 <= stage.minute <= 59):
             raise CampaignInvalid(f"stages/{i}: hour 0-23 and minute 0-59")
-        if not name or "|" in name or name.endswith("-digest") or len(name) > 40:
+        if (not name or "|" in name or MOVEMENT_MARK in name or name.endswith("-digest")
+                or len(name) > 40):
             raise CampaignInvalid(f"stages/{i}: name {name!r} is not usable")
         stages.append(stage)
     if len({s.name for s in stages}) != len(stages):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,15 +17,15 @@ EMAIL, SMS = "email", "sms"
 CHANNELS = (EMAIL, SMS)
 REMINDER, DEADLINE, OVERDUE = "reminder", "deadline", "overdue"
 DIGEST_SUFFIX = "-digest"
+# A digest of another movement than `toan-dan` names it after this mark.
+MOVEMENT_MARK = "@"
 
 
 def campaign_deadline(period: int, override: datetime | None = None,
                       movement: str = movements.DEFAULT) -> datetime:
     """The movement's units' cutoff, 23:59:59 Hanoi time (30 November for `toan-dan`, 26
     November for `vi-an-ninh`: `movements.MOVEMENTS`), unless the campaign sets one."""
-    month, day = movements.MOVEMENTS[movement].deadline
-    return override or datetime.combine(date(period, month, day), time(23, 59, 59),
-                                        tzinfo=VN_TZ)
+    return override or movements.default_deadline(period, movement)
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,9 @@ class Campaign:
     # A stage older than this is stale: its reminder would be out of date.
     catch_up_hours: float = 72.0
     paused: bool = False
+    # The movement whose units' deadline this is: a stored campaign is `toan-dan`'s and
+    # runs for `vi-an-ninh` counted from that movement's deadline (`for_movement`).
+    movement: str = movements.DEFAULT
 
     @property
     def tz(self) -> ZoneInfo:
@@ -219,7 +222,8 @@ def key_digest(key: str, length: int = 24) -> str:
 def message_id(key: str, domain: str) -> str:
     """The e-mail's Message-ID: the same for the same reminder, whoever sends it."""
     parts = parse_key(key)
-    return f"<{parts['period']}.{parts['stage']}.{key_digest(key)}@{domain}>"
+    stage = parts["stage"].replace(MOVEMENT_MARK, ".")  # one `@` in a Message-ID
+    return f"<{parts['period']}.{stage}.{key_digest(key)}@{domain}>"
 
 
 def concat_reference(key: str) -> int:
@@ -261,8 +265,50 @@ def partition_of(key: str, partitions: int) -> int:
 
 # -- escalation -------------------------------------------------------------------------------
 
-def digest_stage(stage: str) -> str:
-    return stage + DIGEST_SUFFIX
+def digest_stage(stage: str, movement: str = movements.DEFAULT) -> str:
+    """The ledger's stage of an escalation digest: `<stage>-digest` for `toan-dan` (as
+    before movements), `<stage>-digest@<movement>` for another, so that a body hearing
+    about both movements gets one digest of each."""
+    name = stage + DIGEST_SUFFIX
+    return name if movement == movements.DEFAULT else f"{name}{MOVEMENT_MARK}{movement}"
+
+
+def stage_parts(name: str) -> tuple[str, str | None]:
+    """A ledger stage's campaign stage, and its digest's movement (None: a reminder)."""
+    base, _, movement = name.partition(MOVEMENT_MARK)
+    if base.endswith(DIGEST_SUFFIX):
+        return base.removesuffix(DIGEST_SUFFIX), movement or movements.DEFAULT
+    return base, None
+
+
+def unit_movement(unit_id: str) -> str:
+    """The movement a unit is reminded under (an address that is no unit: the default)."""
+    return movements.of_event({}, unit_id)
+
+
+def entry_movement(unit_id: str, stage: str) -> str:
+    """The movement of a ledger entry or wait: a digest's own, else its unit's."""
+    return stage_parts(stage)[1] or unit_movement(unit_id)
+
+
+def movement_deadline(period: int, movement: str, campaign: Campaign | None,
+                      setting: Mapping[str, Any] | None) -> datetime:
+    """A movement's units' deadline: an operator's setting (submissions' `PUT
+    /v1/movements/{movement}/deadlines/{period}`, replicated), else the campaign's for
+    `toan-dan`, else the movement's labelled default (`movements.MOVEMENTS`)."""
+    if setting is not None:
+        return datetime.fromisoformat(str(setting["deadline"]))
+    if campaign is not None and movement == movements.DEFAULT:
+        return campaign.deadline
+    return campaign_deadline(period, movement=movement)
+
+
+def for_movement(campaign: Campaign, movement: str, setting: Mapping[str, Any] | None
+                 ) -> Campaign:
+    """The period's campaign as it runs for one movement's units: the same stages,
+    channels, quiet hours and audience, counted from that movement's deadline."""
+    return replace(campaign, movement=movement, deadline=movement_deadline(
+        campaign.period, movement, campaign, setting))
 
 
 def escalation_targets(

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common import movements
+from services.common import event_types, movements
 from services.common.backoff import EntryBackoff
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import EventProducer, KafkaUnavailable
@@ -32,7 +32,7 @@ class EventLog:
         """`data` follows schemas/events/notification.v2.json; its status names the type.
         Produced at once; kept in the outbox only if Kafka does not take it."""
         data = {**data, "movement": movements.of_event(data, data["unit_id"])}
-        event = new_event(type=f"vn.emulation.notification.{data['status']}",
+        event = new_event(type=event_types.notification(data["status"]),
                           source=self.source, subject=subject, schema=SCHEMA, version=2,
                           data=data, id=event_id)
         try:

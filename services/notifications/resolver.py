@@ -32,9 +32,11 @@ from services.notifications.domain import (
     EMAIL,
     SMS,
     current_stage,
+    for_movement,
     key_digest,
     ledger_key,
     quiet_until,
+    unit_movement,
     unit_timezone,
 )
 from services.notifications.events import EventLog
@@ -157,6 +159,9 @@ class UnknownOutcomes:
             return await self._settle(entry, "failed", "reported",
                                       f"{why}; the unit has reported since: nothing more sent")
         base = str(entry["stage"])
+        movement = unit_movement(entry["unit_id"])
+        campaign = for_movement(campaign, movement, await self.replica.deadline(
+            movement, campaign.period))
         stage = campaign.stage(base)
         due = current_stage(campaign, self.clock.now())
         if stage is None or due is None or due.stage.name != base:

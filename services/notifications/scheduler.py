@@ -20,6 +20,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from services.common import movements
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.abandoned import AbandonedClaims
@@ -33,10 +34,14 @@ from services.notifications.domain import (
     Stage,
     current_stage,
     digest_stage,
+    entry_movement,
     escalation_targets,
+    for_movement,
     ledger_key,
     quiet_until,
     recipients,
+    stage_parts,
+    unit_movement,
     unit_timezone,
 )
 from services.notifications.ownership import Ownership
@@ -53,6 +58,7 @@ OPEN_STATES = ("sending", "retrying")
 @dataclass
 class CampaignReport:
     period: int
+    movement: str = movements.DEFAULT
     stage: str | None = None
     due_at: datetime | None = None
     paused: bool = False
@@ -120,7 +126,7 @@ class Scheduler:
                             "period": doc.get("period"), "error": str(exc)}})
                         continue
                     mine = [p for p in pending if p.get("period") == campaign.period]
-                    report.campaigns.append(await self._campaign(campaign, now, mine))
+                    report.campaigns += await self._campaign(campaign, now, mine)
             report.breakers = self.sender.dispatcher.breaker_states()
             report.seconds = time.perf_counter() - started
             metrics.PASSES.labels(trigger).inc()
@@ -141,28 +147,42 @@ class Scheduler:
 
     # -- one campaign ----------------------------------------------------------------------
     async def _campaign(self, campaign: Campaign, now: datetime,
-                        pending: list[dict[str, Any]]) -> CampaignReport:
-        due = current_stage(campaign, now)
-        rep = CampaignReport(period=campaign.period, stage=due.stage.name if due else None,
-                             due_at=due.due_at if due else None, paused=campaign.paused)
-        if campaign.paused or (due is None and not pending):
-            return rep  # paused: what waits keeps waiting until the campaign resumes
+                        pending: list[dict[str, Any]]) -> list[CampaignReport]:
+        """The period's campaign, run for each movement's units from that movement's
+        deadline (issue 14: a reminder belongs to exactly one movement)."""
+        runs = []
+        for movement in movements.IDS:
+            own = for_movement(campaign, movement,
+                               await self.replica.deadline(movement, campaign.period))
+            waits = [p for p in pending
+                     if entry_movement(p["unit_id"], p["stage"]) == movement]
+            due = current_stage(own, now)
+            runs.append((own, due, waits, CampaignReport(
+                period=campaign.period, movement=movement,
+                stage=due.stage.name if due else None, due_at=due.due_at if due else None,
+                paused=campaign.paused)))
+        reports = [rep for *_, rep in runs]
+        if campaign.paused or all(due is None and not waits for _, due, waits, _ in runs):
+            return reports  # paused: what waits keeps waiting until the campaign resumes
         units = {u["_id"]: u for u in await self.replica.units(campaign.period)
                  if campaign.audience.includes(u["_id"], u.get("type", ""))}
         self.sender.units.update(units)
         submitted = await self.status.submitted(campaign.period)
-        await self._pending(campaign, due, pending, submitted, units, rep)
-        if due is None:
-            return rep
-        mine = [u for uid, u in units.items()
-                if uid not in submitted and self.ownership.owns(uid)]
-        rep.units = len(mine)
-        await self._bounded([self._target(campaign, due, u, channel, recipient, now, rep)
-                             for u in mine
-                             for channel, recipient in recipients(u, campaign.channels)])
-        if due.stage.escalate:
-            await self._digests(campaign, due, units, submitted, rep)
-        return rep
+        for own, due, waits, rep in runs:
+            await self._pending(own, due, waits, submitted, units, rep)
+            if due is None:
+                continue
+            members = {uid: u for uid, u in units.items()
+                       if unit_movement(uid) == own.movement}
+            mine = [u for uid, u in members.items()
+                    if uid not in submitted and self.ownership.owns(uid)]
+            rep.units = len(mine)
+            await self._bounded([self._target(own, due, u, channel, recipient, now, rep)
+                                 for u in mine
+                                 for channel, recipient in recipients(u, own.channels)])
+            if due.stage.escalate:
+                await self._digests(own, due, members, submitted, rep)
+        return reports
 
     async def _bounded(self, jobs: list[Awaitable[None]]) -> None:
         gate = asyncio.Semaphore(self.cfg.concurrency)
@@ -226,7 +246,7 @@ class Scheduler:
     # -- what waits ------------------------------------------------------------------------
     def _job_of(self, campaign: Campaign, p: Mapping[str, Any],
                 units: Mapping[str, Mapping[str, Any]]) -> Job:
-        base = p["stage"].removesuffix("-digest")
+        base = stage_parts(p["stage"])[0]
         stage = campaign.stage(base) or Stage(name=base, days=0, hour=0)
         unit = units.get(p["unit_id"]) or self.sender.units.get(p["unit_id"]) or {
             "_id": p["unit_id"]}
@@ -245,7 +265,7 @@ class Scheduler:
             if job.kind == DIGEST_KIND and job.unit.get("contacts") is None:
                 job = dataclasses.replace(
                     job, unit=await self.replica.unit(p["unit_id"]) or job.unit)
-            if due is None or p["stage"].removesuffix("-digest") != due.stage.name:
+            if due is None or stage_parts(p["stage"])[0] != due.stage.name:
                 await self._close(p, job, "skipped", "a later stage is due, or it is stale")
                 rep.outcomes["skipped"] += 1
             elif job.kind == REMINDER_KIND and p["unit_id"] in submitted:
@@ -292,7 +312,7 @@ class Scheduler:
         if not overdue:
             return
         clusters = await self.replica.clusters(campaign.period)
-        stage_name = digest_stage(due.stage.name)
+        stage_name = digest_stage(due.stage.name, campaign.movement)
         for rid, unit_ids in escalation_targets(overdue, clusters, campaign.escalation).items():
             if not self.ownership.owns(rid):
                 continue

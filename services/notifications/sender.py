@@ -34,6 +34,7 @@ from services.notifications.domain import (
     Campaign,
     Stage,
     concat_reference,
+    entry_movement,
     key_digest,
     ledger_key,
     message_id,
@@ -153,6 +154,7 @@ class Sender:
             data={"unit_id": job.unit["_id"], "period": job.campaign.period,
                   "stage": job.stage_name, "channel": job.channel,
                   "recipient": job.recipient, "status": status, "kind": job.kind,
+                  "movement": entry_movement(job.unit["_id"], job.stage_name),
                   **({"units": list(job.digest_units)} if job.digest_units else {}),
                   **({"fallback_of": job.fallback_of} if job.fallback_of else {}),
                   **{k: v for k, v in data.items() if v is not None}})

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.common import movements
+from services.common import event_types, movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.pagination import Key, PageRequest, page_of_items
@@ -26,11 +26,11 @@ from services.notifications.domain import (
     EMAIL,
     Campaign,
     DeadlineStatus,
-    campaign_deadline,
     current_stage,
     deadline_status,
     digest_stage,
     ledger_key,
+    movement_deadline,
     recipients,
     stage_time,
 )
@@ -38,7 +38,7 @@ from services.notifications.sender import Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
-ACCEPTED = "vn.emulation.submission.accepted"
+ACCEPTED = event_types.SUBMISSION_ACCEPTED
 
 
 class UnknownCampaign(LookupError):
@@ -96,10 +96,8 @@ class Campaigns:
         an operator's (registry replica), else `toan-dan`'s campaign deadline, else the
         movement's default."""
         setting = await self.replica.deadline(movement, period)
-        if setting is not None:
-            return datetime.fromisoformat(setting["deadline"])
         campaign = await self.campaign(period) if movement == movements.DEFAULT else None
-        return campaign.deadline if campaign else campaign_deadline(period, movement=movement)
+        return movement_deadline(period, movement, campaign, setting)
 
     async def publish_gauges(self) -> None:
         """Completeness per campaign period, for the dashboards and the alert on low
@@ -177,7 +175,8 @@ class Campaigns:
         for c in await self.all_campaigns():
             for s in c.stages:
                 order[(c.period, s.name)] = stage_time(c, s)
-                order[(c.period, digest_stage(s.name))] = stage_time(c, s)
+                for m in movements.IDS:
+                    order[(c.period, digest_stage(s.name, m))] = stage_time(c, s)
         return page_of_items(rows, lambda r: (
             r["period"], str(order.get((r["period"], r["stage"]), "")), r["stage"],
             r["channel"], r["recipient"], r["_id"]), page)
@@ -196,6 +195,7 @@ def _keys_of(unit: Mapping[str, Any], campaign: Campaign) -> list[str]:
     keys = _reminder_keys(unit, campaign)
     for stage in campaign.stages:
         if stage.escalate:
-            keys += [ledger_key(unit["_id"], campaign.period, digest_stage(stage.name), ch, r)
-                     for ch, r in pairs if ch == EMAIL]
+            keys += [ledger_key(unit["_id"], campaign.period, digest_stage(stage.name, m),
+                                ch, r)
+                     for m in movements.IDS for ch, r in pairs if ch == EMAIL]
     return keys

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from services.common import movements
 from services.notifications.domain import Campaign, Stage, days_left
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -130,7 +131,16 @@ def reminder_values(*, unit: Mapping[str, Any], campaign: Campaign, stage: Stage
         "days_left": max(left, 0), "days_left_text": _days(max(left, 0), lang),
         "days_overdue": max(-left, 0), "days_overdue_text": _days(max(-left, 0), lang),
         "today": _today(now.astimezone(tz), lang),
+        **_movement_texts(campaign.movement, lang),
     }
+
+
+def _movement_texts(movement: str, lang: str) -> dict[str, str]:
+    """The movement the reminder is about and who reads its reports (issue 14)."""
+    m = movements.MOVEMENTS.get(movement) or movements.MOVEMENTS[movements.DEFAULT]
+    if lang == "en":
+        return {"movement_name": m.name_en, "organiser": m.organiser_en}
+    return {"movement_name": m.name, "organiser": m.organiser}
 
 
 def digest_values(*, recipient: Mapping[str, Any], units: list[Mapping[str, Any]],

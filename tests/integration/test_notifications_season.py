@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,13 +24,33 @@ pytestmark = pytest.mark.integration
 SENT = ("sent", "delivered")
 
 
-def put_campaign(stack: Stack, period: int, units: list[str], **fields: Any) -> dict[str, Any]:
-    """A campaign restricted to `units` (operators may target a subset)."""
+def put_campaign(stack: Stack, period: int, units: list[str], align_police: bool = True,
+                 **fields: Any) -> dict[str, Any]:
+    """A campaign restricted to `units` (operators may target a subset). Police units are
+    reminded from `vi-an-ninh`'s deadline (26 November by default): unless told not to,
+    an operator sets it to the campaign's, so that a test about the reminders' mechanics
+    runs one timeline for every unit."""
     with stack.as_operator("notifications") as c:
         r = c.put(f"/v1/campaigns/{period}",
                   json={"audience": {"unit_ids": units}, **fields})
     assert r.status_code == 200, r.text
+    if align_police and any(movement_of(u) == "vi-an-ninh" for u in units):
+        set_police_deadline(stack, period, r.json()["deadline"])
     return dict(r.json())
+
+
+def set_police_deadline(stack: Stack, period: int, deadline: str) -> None:
+    """An operator sets `vi-an-ninh`'s units' deadline (submissions); the notifications
+    service sees it through the registry topic."""
+    with stack.as_operator("submissions") as c:
+        r = c.put(f"/v1/movements/vi-an-ninh/deadlines/{period}", json={"deadline": deadline},
+                  headers={"Audit-Reason": "test: one timeline for every unit"})
+    assert r.status_code == 200, r.text
+    want = datetime.fromisoformat(deadline)
+    with stack.as_operator("notifications") as c:
+        wait_for("notifications to see the police units' deadline", lambda: datetime.fromisoformat(
+            c.get(f"/v1/deadlines/{period}", params={"movement": "vi-an-ninh"}
+                  ).json()["deadline"]) == want)
 
 
 def tick(stack: Stack) -> dict[str, Any]:
@@ -171,8 +192,28 @@ STAGE_TIMES = {"d-30": "10-31T09:05", "d-14": "11-16T09:05", "d-7": "11-23T09:05
                "overdue-1": "12-01T09:05", "overdue-3": "12-03T09:05"}
 
 
-def when(period: int, stage: str) -> str:
-    return f"{period}-{STAGE_TIMES[stage]}:00+07:00"
+# vi-an-ninh's, from its default deadline (26 November: the day before the conferences).
+POLICE_STAGE_TIMES = {"d-30": "10-27T09:05", "d-14": "11-12T09:05", "d-7": "11-19T09:05",
+                      "d-3": "11-23T09:05", "d-1": "11-25T09:05", "d-0": "11-26T08:05",
+                      "overdue-1": "11-27T09:05", "overdue-3": "11-29T09:05"}
+
+
+def when(period: int, stage: str, times: dict[str, str] = STAGE_TIMES) -> str:
+    return f"{period}-{times[stage]}:00+07:00"
+
+
+def season(period: int) -> list[tuple[str, dict[str, str]]]:
+    """Both movements' stage times in order: (time, {movement: the stage due then})."""
+    plan: dict[str, dict[str, str]] = {}
+    for movement, times in (("toan-dan", STAGE_TIMES), ("vi-an-ninh", POLICE_STAGE_TIMES)):
+        for stage in STAGES:
+            plan.setdefault(when(period, stage, times), {})[movement] = stage
+    return sorted(plan.items())
+
+
+def runs_of(report: dict[str, Any], period: int) -> dict[str, dict[str, Any]]:
+    """The pass's run of the period's campaign for each movement."""
+    return {c["movement"]: c for c in report["campaigns"] if c["period"] == period}
 
 
 def expected_keys(registry: dict[str, dict[str, Any]], unit: str, stages: list[str],
@@ -189,21 +230,24 @@ def expected_keys(registry: dict[str, dict[str, Any]], unit: str, stages: list[s
 
 def test_a_season_sends_each_stage_once_and_nothing_after_a_report(
         clock: Stack, example_request: dict[str, Any]) -> None:
+    """Each movement's units are reminded from their own deadline (issue 14): the police
+    unit from 26 November, the others from 30 November, in one campaign."""
     stack, period = clock, 2040
     reporter = "province:lang-son"  # reports between d-7 and d-3
-    audience = ["police:lang-son", "ministry:foreign-affairs", reporter]
+    police = "police:lang-son"
+    audience = [police, "ministry:foreign-affairs", reporter]
     registry = units_of(stack, period)
     elect_head(stack, "mps-cluster-4", period, "police:phu-tho", "police:bac-ninh")
-    put_campaign(stack, period, audience)
+    put_campaign(stack, period, audience, align_police=False)
     sinks = Sinks(stack)
-    for stage in STAGES:
-        report = at(stack, when(period, stage))
-        mine = next(c for c in report["campaigns"] if c["period"] == period)
-        assert mine["stage"] == stage
-        if stage == "d-7":
-            stack.set_clock(f"{period}-11-25T10:00:00+07:00")
+    for moment, due in season(period):
+        runs = runs_of(at(stack, moment), period)
+        for movement, stage in due.items():
+            assert runs[movement]["stage"] == stage, (moment, movement, runs)
+        if due.get("toan-dan") == "d-7":
+            stack.set_clock(f"{period}-11-24T10:00:00+07:00")
             submit(stack, example_request, reporter, period)
-            assert at(stack, f"{period}-11-25T10:05:00+07:00")["campaigns"]  # nothing due
+            assert at(stack, f"{period}-11-24T10:05:00+07:00")["campaigns"]  # nothing due
     # Passes again at the same moment, and in between stages, change nothing.
     before = ledger(stack, period)
     at(stack, f"{period}-12-03T10:00:00+07:00")
@@ -212,22 +256,27 @@ def test_a_season_sends_each_stage_once_and_nothing_after_a_report(
     assert keys(rows) == keys(before)
 
     reminders = [r for r in rows if r["kind"] == "reminder"]
-    want = (expected_keys(registry, "police:lang-son", STAGES)
+    want = (expected_keys(registry, police, STAGES)
             + expected_keys(registry, "ministry:foreign-affairs", STAGES)
             + expected_keys(registry, reporter, ["d-30", "d-14", "d-7"]))
     assert keys(reminders) == want  # each stage once per channel and recipient, no more
     assert all(r["status"] in SENT for r in reminders), Counter(r["status"] for r in reminders)
     assert all(r["sent_at"] for r in reminders)
 
+    # One digest per movement: a body hearing about both gets two, each its own units.
     digests = [r for r in rows if r["kind"] == "digest"]
-    assert {r["stage"] for r in digests} == {"overdue-1-digest", "overdue-3-digest"}
+    assert {r["stage"] for r in digests} == {
+        "overdue-1-digest", "overdue-3-digest",
+        "overdue-1-digest@vi-an-ninh", "overdue-3-digest@vi-an-ninh"}
     by_recipient = {(r["unit_id"], r["stage"]): r["units"] for r in digests}
-    both = ["ministry:foreign-affairs", "police:lang-son"]
     for body in ("ministry:public-security", "ministry:home-affairs"):
-        assert by_recipient[(body, "overdue-1-digest")] == both  # the reporter is not listed
-    assert by_recipient[("police:phu-tho", "overdue-3-digest")] == ["police:lang-son"]
+        # the reporter is not listed
+        assert by_recipient[(body, "overdue-1-digest")] == ["ministry:foreign-affairs"]
+        assert by_recipient[(body, "overdue-1-digest@vi-an-ninh")] == [police]
+    assert by_recipient[("police:phu-tho", "overdue-3-digest@vi-an-ninh")] == [police]
     assert keys(d for d in digests if d["unit_id"] == "police:phu-tho") == Counter(
-        ("police:phu-tho", s, "email", a) for s in ("overdue-1-digest", "overdue-3-digest")
+        ("police:phu-tho", s, "email", a)
+        for s in ("overdue-1-digest@vi-an-ninh", "overdue-3-digest@vi-an-ninh")
         for a in registry["police:phu-tho"]["emails"])
 
     assert_sinks_match_ledger(sinks, rows, period)
@@ -243,10 +292,12 @@ def test_a_season_sends_each_stage_once_and_nothing_after_a_report(
     vi = next(m for m in emails.values() if m["headers"]["X-Emulation-Unit"]
               == "police:lang-son" and m["headers"]["X-Emulation-Stage"] == "d-7")
     assert "còn 7 ngày" in vi["subject"] and "Công an tỉnh Lạng Sơn" in vi["body"]
-    digest_mail = next(m for m in emails.values() if m["headers"]["X-Emulation-Unit"]
-                       == "ministry:home-affairs")
-    assert "Lạng Sơn" in digest_mail["body"] and "(ministry:foreign-affairs)" in \
-        digest_mail["body"]
+    assert "Vì an ninh Tổ quốc" in vi["body"] and f"26/11/{period}" in vi["body"]
+    to_moha = {m["headers"]["X-Emulation-Stage"]: m["body"] for m in emails.values()
+               if m["headers"]["X-Emulation-Unit"] == "ministry:home-affairs"}
+    assert "(ministry:foreign-affairs)" in to_moha["overdue-1-digest"]
+    assert "(police:lang-son)" not in to_moha["overdue-1-digest"]
+    assert "(police:lang-son)" in to_moha["overdue-1-digest@vi-an-ninh"]
     smpp = sinks.smpp_messages(period)
     vi_sms = [m for m in smpp if m["to"] in registry["police:lang-son"]["phones"]]
     assert vi_sms and all(p["data_coding"] == 8 for m in vi_sms for p in m["pdus"])
