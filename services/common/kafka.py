@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.common import metrics, schemas
+from services.common import event_types, metrics, schemas
 from services.common.envelope import EnvelopeError, Event, new_event, parse_record
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.faults import IN_RECORD, FaultPoints
@@ -389,7 +389,7 @@ class RecordLoop:
             "value": text[:value_chars], "value_encoding": encoding,
             "headers": _headers(message.headers), **exc.extra,
         }
-        return new_event(type="vn.emulation.dead-letter", source=self.source,
+        return new_event(type=event_types.DEAD_LETTER, source=self.source,
                          subject=key or "unknown", schema="dead-letter", data=data)
 
 

@@ -21,14 +21,15 @@ from typing import Any
 import mongoengine as me
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common import event_types
 from services.common.envelope import Event
 from services.common.mongo import ByIdReads
 from services.common.schema import IntField, validated
 
-UNIT_EVENT = "vn.emulation.registry.unit"
-CLUSTER_EVENT = "vn.emulation.registry.cluster"
-CONFERENCE_EVENT = "vn.emulation.registry.conference"
-DEADLINE_EVENT = "vn.emulation.registry.deadline"
+UNIT_EVENT = event_types.REGISTRY_UNIT
+CLUSTER_EVENT = event_types.REGISTRY_CLUSTER
+CONFERENCE_EVENT = event_types.REGISTRY_CONFERENCE
+DEADLINE_EVENT = event_types.REGISTRY_DEADLINE
 
 
 class RegistryUnitDoc(me.Document):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from services.common import event_types
 from services.common.metrics import LATENCY_BUCKETS
 
+# The types the read models apply (a metric label for each; any other is "other").
 KNOWN_TYPES = frozenset({
-    "vn.emulation.submission.accepted", "vn.emulation.score.computed",
-    "vn.emulation.cluster.standings", "vn.emulation.recognition.proposals",
-    "vn.emulation.cluster.leadership", "vn.emulation.notification.sent",
-    "vn.emulation.notification.delivered", "vn.emulation.notification.failed",
-    "vn.emulation.notification.deferred", "vn.emulation.registry.unit",
-    "vn.emulation.registry.cluster",
+    event_types.SUBMISSION_ACCEPTED, event_types.SCORE_COMPUTED,
+    event_types.CLUSTER_STANDINGS, event_types.RECOGNITION_PROPOSALS,
+    event_types.CLUSTER_LEADERSHIP, *map(event_types.notification, (
+        "sent", "delivered", "failed", "deferred")),
+    event_types.REGISTRY_UNIT, event_types.REGISTRY_CLUSTER,
 })
 
 EVENTS_APPLIED = Counter(

@@ -11,7 +11,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from services.common import movements
+from services.common import event_types, movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.kafka import Handler, Rejected
@@ -28,12 +28,12 @@ from services.reporting.store import ReadModel
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-ACCEPTED = "vn.emulation.submission.accepted"
-SCORED = "vn.emulation.score.computed"
-STANDINGS = "vn.emulation.cluster.standings"
-PROPOSALS = "vn.emulation.recognition.proposals"
-LEADERSHIP = "vn.emulation.cluster.leadership"
-NOTIFICATION_PREFIX = "vn.emulation.notification."
+ACCEPTED = event_types.SUBMISSION_ACCEPTED
+SCORED = event_types.SCORE_COMPUTED
+STANDINGS = event_types.CLUSTER_STANDINGS
+PROPOSALS = event_types.RECOGNITION_PROPOSALS
+LEADERSHIP = event_types.CLUSTER_LEADERSHIP
+NOTIFICATION_PREFIX = event_types.NOTIFICATION_PREFIX
 
 
 class UnknownCluster(LookupError):

@@ -10,14 +10,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from services.common import movements
+from services.common import event_types, movements
 from services.common.envelope import Event, new_event
 
 SOURCE = "urn:emulation:service:scoring"
-SCORE_COMPUTED = "vn.emulation.score.computed"
-STANDINGS = "vn.emulation.cluster.standings"
-PROPOSALS = "vn.emulation.recognition.proposals"
-LEADERSHIP = "vn.emulation.cluster.leadership"
+SCORE_COMPUTED = event_types.SCORE_COMPUTED
+STANDINGS = event_types.CLUSTER_STANDINGS
+PROPOSALS = event_types.RECOGNITION_PROPOSALS
+LEADERSHIP = event_types.CLUSTER_LEADERSHIP
 # Fields that say when something was computed, not what: left out of content hashes.
 _TIMES = ("computed_at", "decided_at", "sequence")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from services.common import movements
+from services.common import event_types, movements
 from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.kafka import EventProducer, Rejected
@@ -23,7 +23,7 @@ from services.scoring.store import ScoreStore
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-ACCEPTED = "vn.emulation.submission.accepted"
+ACCEPTED = event_types.SUBMISSION_ACCEPTED
 
 
 class Unread:

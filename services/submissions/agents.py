@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.common import event_types
 from services.common.envelope import Event
 from services.common.inputs import check_parsed
 from services.common.kafka import Handler, Rejected
@@ -12,7 +13,7 @@ from services.submissions.service import Intake
 
 def request_handler(intake: Intake) -> Handler:
     async def handle(event: Event) -> None:
-        if event.type != "vn.emulation.submission.requested":
+        if event.type != event_types.SUBMISSION_REQUESTED:
             raise Rejected("unexpected-type", f"type {event.type} is not a submission request")
         if event.subject != event.data.get("unit_id"):
             raise Rejected("subject-mismatch",

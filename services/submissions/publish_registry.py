@@ -8,6 +8,7 @@ import hashlib
 import json
 from typing import Any
 
+from services.common import event_types
 from services.common.envelope import new_event
 from services.common.kafka import EventProducer
 from services.common.topics import UNITS
@@ -25,7 +26,7 @@ def registry_events(registry: Registry) -> list[tuple[str, Any]]:
                     if (cid := registry.cluster_of(unit.unit_id, p))}
         data = {**unit.to_dict(), "clusters": clusters}
         out.append((unit.unit_id, new_event(
-            type="vn.emulation.registry.unit", source=SOURCE, subject=unit.unit_id,
+            type=event_types.REGISTRY_UNIT, source=SOURCE, subject=unit.unit_id,
             schema="unit-registered", data=data, id=f"unit:{unit.unit_id}:{_digest(data)}")))
     cluster_ids = sorted({c.cluster_id for p in periods for c in registry.clusters(p)})
     for cid in cluster_ids:
@@ -41,7 +42,7 @@ def registry_events(registry: Registry) -> list[tuple[str, Any]]:
                 years[str(p)] = {"members": [], "head": None, "deputy": None, "dissolved": True}
         data = {"cluster_id": cid, "name": name, "years": years}
         out.append((cid, new_event(
-            type="vn.emulation.registry.cluster", source=SOURCE, subject=cid,
+            type=event_types.REGISTRY_CLUSTER, source=SOURCE, subject=cid,
             schema="cluster-registered", data=data, id=f"cluster:{cid}:{_digest(data)}")))
     return out
 

@@ -20,11 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.common import event_types
 from services.common.kafka_auth import KafkaAuth
 from services.common.topics import SUBMISSION_REQUESTS
 from services.submissions.proof import signed_headers
 
-REQUESTED = "vn.emulation.submission.requested"
+REQUESTED = event_types.SUBMISSION_REQUESTED
 DATASCHEMA = "urn:emulation:schema:submission-requested:v1"
 
 

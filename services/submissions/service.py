@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from opentelemetry import trace
 from prometheus_client import Counter
 
-from services.common import individuals, movements, schemas
+from services.common import event_types, individuals, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import new_event, parse_event
@@ -307,7 +307,7 @@ class Intake:
                           on_time=on_time, received_at=now, deadline=deadline,
                           supersedes=supersedes, movement=movement)
         event = new_event(
-            type="vn.emulation.submission.accepted", source=SOURCE, subject=unit_id,
+            type=event_types.SUBMISSION_ACCEPTED, source=SOURCE, subject=unit_id,
             schema="submission-accepted", version=2, id=sid,
             data={**receipt.to_dict(), "unit_type": unit.type if unit else unit_id.split(":", 1)[0],
                   "content": body, "changed_paths": [c["path"] for c in changes]},
