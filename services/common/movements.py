@@ -17,7 +17,9 @@ their unit's type (`movement_of`), which is what they were."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Query
 
@@ -62,6 +64,15 @@ MOVEMENTS: dict[str, Movement] = {
         "before it, so the conference ranks a closed season"),
 }
 IDS = tuple(MOVEMENTS)
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def default_deadline(period: int, movement: str = DEFAULT) -> datetime:
+    """The movement's units' deadline of `period` when no operator set one: 23:59:59 Hanoi
+    time of its labelled default day (30 November for `toan-dan`, 26 November for
+    `vi-an-ninh`). The one definition every service uses."""
+    month, day = MOVEMENTS[movement].deadline
+    return datetime.combine(date(period, month, day), time(23, 59, 59), tzinfo=HANOI)
 MovementId = Literal["toan-dan", "vi-an-ninh"]
 # An endpoint that reports on a movement takes `movement=`, default `toan-dan` (CONTRACT.md).
 MovementQuery = Annotated[MovementId, Query(

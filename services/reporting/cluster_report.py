@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.common import movements
 from services.reporting.domain import (
     campaign_deadline,
     counts,
@@ -116,7 +117,7 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
         "cluster_id": cluster_id, "name": cluster.get("name", cluster_id), "period": period,
         "as_of": as_of.isoformat(), "last_event_at": iso(last_event_at),
         "statement": statement(as_of, last_event_at),
-        "deadline": campaign_deadline(period, own_reports).isoformat(),
+        "deadline": campaign_deadline(period, own_reports, movements.VI_AN_NINH).isoformat(),
         **counts(members, reports),
         "members": rows,
         "head": _named(cluster.get("head"), names),

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from services.common import individuals, movements
-from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, VN_TZ, award_label
+from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, award_label
 
 EXAMPLES_PER_CONTENT = 3
 EXAMPLE_SUMMARY_CHARS = 400
@@ -26,16 +26,12 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def default_deadline(period: int) -> datetime:
-    """30 November of the period, 23:59:59 Hanoi time (CONTRACT.md)."""
-    return datetime.combine(date(period, 11, 30), time(23, 59, 59), tzinfo=VN_TZ)
-
-
-def campaign_deadline(period: int, reports: dict[str, dict[str, Any]]) -> datetime:
+def campaign_deadline(period: int, reports: dict[str, dict[str, Any]],
+                      movement: str = movements.DEFAULT) -> datetime:
     """The deadline the submissions were judged by (each event carries it), else the
-    default one."""
+    movement's default one."""
     seen = [r["deadline"] for r in reports.values() if isinstance(r.get("deadline"), datetime)]
-    return max(seen) if seen else default_deadline(period)
+    return max(seen) if seen else movements.default_deadline(period, movement)
 
 
 def counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -226,7 +222,8 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         "as_of": as_of.isoformat(),
         "last_event_at": iso(last_event_at),
         "statement": statement(as_of, last_event_at),
-        "deadline": campaign_deadline(period, reports).isoformat(),
+        "deadline": campaign_deadline(period, reports, movement or movements.DEFAULT
+                                      ).isoformat(),
         **counts(expected, reports),
         "by_type": {t: counts(ids, reports) for t, ids in sorted(by_type.items())},
         "by_cluster": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,10 +19,7 @@ def deadline_for(period: int, override: datetime | None = None,
     """The units' deadline of the movement's period, 23:59:59 in Hanoi: 30 November for
     `toan-dan`, 26 November for `vi-an-ninh` (the day before the cluster conferences);
     labelled platform defaults (`movements.MOVEMENTS`)."""
-    if override is not None:
-        return override
-    month, day = movements.MOVEMENTS[movement].deadline
-    return datetime.combine(date(period, month, day), time(23, 59, 59), tzinfo=VN_TZ)
+    return override if override is not None else movements.default_deadline(period, movement)
 
 
 def to_millis(when: datetime) -> datetime:

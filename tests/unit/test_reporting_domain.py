@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.common.movements import default_deadline
 from services.reporting import projections
 from services.reporting.cluster_report import cluster_csv_rows, cluster_report, derived_standings
 from services.reporting.dashboard import daily_series, dashboard_view
-from services.reporting.domain import default_deadline, national_report, score_distribution
+from services.reporting.domain import national_report, score_distribution
 from services.reporting.membership import clusters_for_period
 from tests.unit.test_reporting_samples import (
     AS_OF,
@@ -134,6 +135,14 @@ def test_cluster_report_without_scoring_events_derives_standings() -> None:
     assert rep["next_year_leadership"] is None
     assert rep["proposals"] == []
     assert cluster_csv_rows(rep)[1][:4] == [1, "police:phu-tho", "Công an tỉnh Phú Thọ", 88.5]
+
+
+def test_a_cluster_report_before_any_report_states_its_movements_deadline() -> None:
+    """An MPS cluster belongs to `vi-an-ninh`: with no report yet its deadline is that
+    movement's default (26 November), not `toan-dan`'s 30 November."""
+    rep = cluster(reports={}, scores={}, reminders={})
+    assert rep["deadline"] == f"{PERIOD}-11-26T23:59:59+07:00"
+    assert rep["deadline"] == default_deadline(PERIOD, "vi-an-ninh").isoformat()
 
 
 def test_cluster_report_uses_the_scoring_services_events() -> None:
