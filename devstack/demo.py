@@ -26,7 +26,7 @@ import httpx
 from devstack import __main__ as cli
 from devstack import parts
 from devstack.config import ROOT, SERVICES, StackConfig
-from services.common import movements
+from services.common import individuals, movements
 from services.common.movements import IDS as MOVEMENT_IDS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -34,6 +34,24 @@ CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3",
             "police": ["P1", "P2", "P3", "P4"], "front": ["F1", "F2", "F3", "F4"],
             "organization": ["O1", "O2"], "individual": ["I1", "I2"]}
 SEED = 2026
+# Criterion group 5: two units of toan-dan report some of their people's records under
+# pseudonymous ids (docs/submissions.md, "Individuals"), each with its own token: the
+# person group (5a: I1, 5b: I2), the content the rubric scores it on, and what was done.
+PEOPLE: dict[str, list[tuple[str, str, dict[str, int], str]]] = {
+    "ministry:national-defence": [
+        ("I1", "movement_quality", {"initiatives": 3},
+         "Sáng kiến bảo đảm an ninh, trật tự tại doanh trại; vận động người thân tham gia "
+         "tổ tự quản ở khu dân cư."),
+        ("I1", "movement_quality", {"initiatives": 1},
+         "Phối hợp tuần tra khu vực biên giới cùng lực lượng nòng cốt ở cơ sở.")],
+    "province:quang-ninh": [
+        ("I1", "movement_quality", {"initiatives": 2},
+         "Giải pháp bảo vệ an ninh, trật tự tại cảng biển."),
+        ("I2", "propaganda", {"propaganda_sessions": 6},
+         "Tuyên truyền phòng, chống lừa đảo trên không gian mạng cho người cao tuổi."),
+        ("I2", "propaganda", {"propaganda_sessions": 2},
+         "Lan tỏa mô hình “tự quản, tự phòng” của khu phố trên mạng xã hội.")],
+}
 
 
 @dataclass
@@ -93,6 +111,20 @@ def body_for(base: dict[str, Any], unit_id: str, period: int, rng: random.Random
     return body
 
 
+def person_bodies(units: list[str], period: int) -> list[dict[str, Any]]:
+    """The people's records of PEOPLE whose unit is in the year's registry: pseudonymous
+    ids (the unit's slug and an opaque part, no name), one person group each."""
+    bodies = []
+    for unit in (u for u in PEOPLE if u in units):
+        unit_type, slug = unit.split(":")
+        for n, (criterion, content, indicators, summary) in enumerate(PEOPLE[unit], 1):
+            bodies.append({
+                "unit_id": f"{individuals.PREFIX}{unit_type}-{slug}-p{period}{n:02d}",
+                "period": period, "self_assessment": {criterion: {"rating": 9 - n}},
+                "contents": {content: {"summary": summary, "indicators": indicators}}})
+    return bodies
+
+
 class Season:
     def __init__(self, cfg: StackConfig, period: int) -> None:
         self.cfg, self.period = cfg, period
@@ -102,6 +134,7 @@ class Season:
         self.base = json.loads(
             (ROOT / "schemas/examples/submission-request.json").read_text("utf-8"))
         self.accepted: set[str] = set()
+        self.people: set[str] = set()  # individuals' records (counted apart from units)
         self.refusals: list[str] = []
 
     def client(self, service: str, token: str | None = None) -> httpx.Client:
@@ -122,10 +155,13 @@ class Season:
             c.post("/v1/admin/tick").raise_for_status()
 
     def submit(self, body: dict[str, Any], token: str | None = None) -> httpx.Response:
-        with self.client("submissions", token or self.tokens.get(body["unit_id"])) as c:
+        """With the unit's token (a person's record: the token of the unit reporting it)."""
+        unit_id = body["unit_id"]
+        sponsor = individuals.sponsor_or_none(unit_id)
+        with self.client("submissions", token or self.tokens.get(sponsor or unit_id)) as c:
             r = c.post("/v1/submissions", json=body)
         if r.status_code == 202:
-            self.accepted.add(body["unit_id"])
+            (self.people if sponsor else self.accepted).add(unit_id)
         return r
 
     def settle(self) -> None:
@@ -137,10 +173,12 @@ class Season:
                 known = sum(c.get(f"/v1/deadlines/{self.period}", params={"movement": m}
                                   ).json()["submitted"] for m in MOVEMENT_IDS)
             with self.client("reporting") as c:
-                counted = sum(c.get("/v1/reports/national", params={
-                    "period": self.period, "movement": m}).json()["submitted"]
-                    for m in MOVEMENT_IDS)
-            if known >= len(self.accepted) and counted >= len(self.accepted):
+                reps = [c.get("/v1/reports/national", params={
+                    "period": self.period, "movement": m}).json() for m in MOVEMENT_IDS]
+            counted = sum(r["submitted"] for r in reps)
+            people = sum(r["individuals"]["submitted"] for r in reps)
+            if known >= len(self.accepted) and counted >= len(self.accepted) \
+                    and people >= len(self.people):
                 return
             time.sleep(0.2)
 
@@ -272,6 +310,9 @@ def main() -> int:
                 season.submit(amended)
         if day == date(period, 11, 20):
             invalid_attempts(season, rng)
+        if day == date(period, 11, 21):
+            for body in person_bodies(units, period):
+                season.submit(body)
         if day == date(period, 12, 2):
             late_story = late_amendment(season, next(p for p in plans if p.late_amendment),
                                         bodies)
@@ -333,6 +374,11 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
               f"(on time {rep['on_time']}, late {rep['late']}), missing "
               f"{len(rep['missing'])}; completeness {rep['completeness']:.0%}, "
               f"timeliness {rep['timeliness']:.0%}; units' deadline {rep['deadline']}")
+        people = rep["individuals"]
+        if people["submitted"]:
+            print(f"  individuals (criterion group 5): {people['submitted']} records "
+                  f"(on time {people['on_time']}, scored {people['scored']}), by group "
+                  f"{people['by_group']}, by unit {people['by_unit']}")
     folder = ROOT / "reports" / str(period)
     from services.reporting.export import export_reports
     from services.reporting.settings import ReportingSettings
@@ -344,7 +390,9 @@ def summary(season: Season, conference: list[str], late_story: str) -> int:
           f"#token={season.operator}")
     print("The demo stack keeps running for you to look around; `make down` stops it.")
     submitted = sum(r["submitted"] for r in reps.values())
-    ok = submitted == len(season.accepted) and (folder / f"national-{period}.pdf").exists()
+    people = sum(r["individuals"]["submitted"] for r in reps.values())
+    ok = submitted == len(season.accepted) and people == len(season.people) \
+        and (folder / f"national-{period}.pdf").exists()
     return 0 if ok else 1
 
 

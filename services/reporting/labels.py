@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common.individuals import GROUP_NAMES
 from services.common.movements import DEFAULT as DEFAULT_MOVEMENT
 from services.common.movements import MOVEMENTS
 
@@ -120,6 +121,23 @@ DEFAULT_SCALE_NOTE = ("Điểm tính theo thang điểm mặc định của hệ
 # The one reading of the plan's "trước ngày 30/11" the platform applies.
 DEADLINE_READING = ("cách hiểu của hệ thống về mốc “trước ngày 30/11” của kế hoạch, có thể "
                     "cấu hình theo từng năm")
+
+
+# Criterion group 5 of the plan: the people's records the units report (toan-dan only).
+INDIVIDUALS_HEADING = "Cá nhân (nhóm tiêu chí 5)"
+INDIVIDUALS_NOTE = ("Hồ sơ cá nhân do đơn vị báo cáo dưới mã định danh không nêu tên người; "
+                    "không tính vào số đơn vị dự kiến và các tỷ lệ")
+NO_INDIVIDUALS = "Chưa có đơn vị nào báo cáo hồ sơ cá nhân trong năm này."
+INDIVIDUAL_COUNTS: dict[str, str] = {
+    "submitted": "Số hồ sơ đã báo cáo",
+    "on_time": "Đúng hạn",
+    "scored": "Đã chấm điểm",
+}
+
+
+def person_group_label(group: str) -> str:
+    """'5a. Cán bộ, chiến sĩ, …': the plan's person group (services.common.individuals)."""
+    return f"{group}. {GROUP_NAMES[group]}" if group in GROUP_NAMES else group
 
 
 def content_title(key: str) -> str:

@@ -5,13 +5,16 @@ the cluster standings and counted in the toan-dan synthesis (docs/submissions.md
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from services.common import schemas
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
+from tests.unit.test_reporting_render import pdf_text
 
 pytestmark = pytest.mark.integration
 PERIOD = 2098  # no other test uses 2098
@@ -85,6 +88,8 @@ def test_a_persons_record_is_accepted_scored_in_one_group_and_counted(
                        params={"period": PERIOD, "movement": "vi-an-ninh"}).json()
         csv_text = c.get("/v1/reports/national",
                          params={"period": PERIOD, "format": "csv"}).text
+        files = {fmt: c.get("/v1/reports/national", params={"period": PERIOD, "format": fmt})
+                 for fmt in ("pdf", "xlsx")}
     people = national["individuals"]
     assert people["submitted"] == 1 and people["on_time"] == 1
     assert people["by_group"] == {"5a": 0, "5b": 1}
@@ -92,3 +97,18 @@ def test_a_persons_record_is_accepted_scored_in_one_group_and_counted(
     assert PERSON not in national["missing"] and "individual" not in national["by_type"]
     assert police["individuals"]["submitted"] == 0
     assert "individuals,5b,,1," in csv_text.replace("\r\n", "\n")
+
+    # The reports people read show the same counts, by group and by unit name, no person's
+    # id (services/reporting/render: "Cá nhân (nhóm tiêu chí 5)").
+    assert all(r.status_code == 200 for r in files.values()), files
+    name = next(u["name"] for u in national["units"] if u["unit_id"] == UNIT)
+    text = " ".join(pdf_text(files["pdf"].content).split())
+    part = text[text.index("Cá nhân (nhóm tiêu chí 5)"):text.index("II. Kết quả")]
+    assert "Số hồ sơ đã báo cáo: 1, trong đó đúng hạn: 1; đã chấm điểm: 1." in part, part
+    assert "5b. Các đối tượng khác 1" in part and f"{name} 1" in part, part
+    assert PERSON.rsplit("-", 1)[1] not in text
+    sheet = load_workbook(io.BytesIO(files["xlsx"].content))["Cá nhân"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert ("Nhóm đối tượng", "5b", "5b. Các đối tượng khác", 1) in rows
+    assert ("Đơn vị báo cáo", UNIT, name, 1) in rows
+    assert PERSON not in repr(rows)

@@ -79,8 +79,8 @@ def test_a_missing_font_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_national_xlsx_opens_with_a_sheet_per_part() -> None:
     wb = load_workbook(io.BytesIO(xlsx.national_xlsx(national())))
-    assert wb.sheetnames == ["Tổng hợp", "Theo loại đơn vị", "Theo cụm thi đua", "Đơn vị",
-                             "Sáu nội dung", "Điển hình", "Phân bố điểm",
+    assert wb.sheetnames == ["Tổng hợp", "Theo loại đơn vị", "Theo cụm thi đua", "Cá nhân",
+                             "Đơn vị", "Sáu nội dung", "Điển hình", "Phân bố điểm",
                              "Đề nghị khen thưởng", "Chưa báo cáo"]
     summary = {row[0]: row[1] for row in wb["Tổng hợp"].iter_rows(values_only=True) if row}
     assert summary["Đơn vị dự kiến"] == 5 and summary["Đã báo cáo"] == 3

@@ -28,7 +28,15 @@ from services.scoring.rubrics import load_rubrics
 from services.scoring.standings import TIE_BREAK, rank_members, recognition_proposals
 from tests.unit.english_text import english_runs
 from tests.unit.test_reporting_render import FONTS, needs_font, pdf_text
-from tests.unit.test_reporting_samples import AS_OF, CLUSTERS, PERIOD, UNITS, sample_state
+from tests.unit.test_reporting_samples import (
+    AS_OF,
+    CLUSTERS,
+    PERIOD,
+    UNITS,
+    accepted,
+    report_doc,
+    sample_state,
+)
 
 SCALE = "thang điểm mặc định của hệ thống"
 EVIDENCE = [{"url": "https://example.vn/a.pdf", "sha256": "0" * 64}]
@@ -136,10 +144,23 @@ def _sample_with_real_scoring() -> dict[str, Any]:
 
 
 def national() -> dict[str, Any]:
+    """toan-dan's synthesis, with its individuals' part (criterion group 5)."""
     s = _sample_with_real_scoring()
+    reports = {**s["reports"], **people_reports()}
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"],
-                           clusters=s["clusters"], reports=s["reports"], scores=s["scores"],
+                           clusters=s["clusters"], reports=reports, scores=s["scores"],
                            reminders=s["reminders"], proposals=s["proposals"])
+
+
+def people_reports() -> dict[str, dict[str, Any]]:
+    """Two people of Ha Noi, one in each person group."""
+    out = {}
+    for unit_id, criterion in (("individual:province-ha-noi-aa0001", "I1"),
+                               ("individual:province-ha-noi-aa0002", "I2")):
+        data = accepted(unit_id)
+        data["content"]["self_assessment"] = {criterion: {"rating": 8}}
+        out[unit_id] = report_doc(data)
+    return out
 
 
 def cluster() -> dict[str, Any]:
@@ -169,6 +190,8 @@ def test_the_vietnamese_pdfs_hold_no_english_sentence(kind: str) -> None:
     text = pdf_text(data)
     assert not english_runs(text), english_runs(text)[:5]
     assert SCALE in " ".join(text.split())
+    if kind == "national":  # the individuals' part is in it, and in Vietnamese
+        assert labels.INDIVIDUALS_HEADING in text and "Các đối tượng khác" in text
     # The unit that leads a cluster's ranking is not its head (Cụm trưởng, elected).
     assert "số cụm trưởng" not in text.lower()
 

@@ -11,6 +11,9 @@ from typing import Any
 from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
+    INDIVIDUALS_HEADING,
+    INDIVIDUALS_NOTE,
+    NO_INDIVIDUALS,
     REMINDER_STATUS,
     movement_title,
     unit_type_label,
@@ -22,10 +25,14 @@ from services.reporting.render.text import (
     as_of_line,
     conference_line,
     indicator_label,
+    individual_tables,
+    individuals_line,
+    individuals_submitted,
     local_time,
     nfc,
     number,
     percent,
+    shows_individuals,
     yes_no,
 )
 
@@ -94,6 +101,14 @@ def _missing(missing: list[dict[str, Any]]) -> str:
     return _table(["Đơn vị", "Mã", "Loại", "Cụm", "Nhắc nhở đã gửi"], rows)
 
 
+def _individuals(report: dict[str, Any]) -> str:
+    head = f'<h3 id="individuals">{_e(INDIVIDUALS_HEADING)}</h3>'
+    if not individuals_submitted(report):
+        return f'{head}<p class="muted">{_e(NO_INDIVIDUALS)}</p>'
+    return "".join([head, f"<p>{_e(individuals_line(report))} {_e(INDIVIDUALS_NOTE)}.</p>",
+                    *(_table(h, rows, [1]) for h, rows in individual_tables(report))])
+
+
 def national_html(report: dict[str, Any]) -> bytes:
     period = report["period"]
     parts = [f"<p>Hạn báo cáo của các đơn vị: {_e(local_time(report['deadline']))} (giờ Hà "
@@ -107,8 +122,10 @@ def national_html(report: dict[str, Any]) -> bytes:
              "<h3>Theo cụm thi đua</h3>",
              _table(["Cụm thi đua", *COUNT_HEAD],
                     [[c["name"], *_counts(c)] for c in report["by_cluster"].values()],
-                    range(1, 7)),
-             "<h2>II. Kết quả thực hiện sáu nội dung thi đua</h2>"]
+                    range(1, 7))]
+    if shows_individuals(report):
+        parts.append(_individuals(report))
+    parts.append("<h2>II. Kết quả thực hiện sáu nội dung thi đua</h2>")
     for n, c in enumerate(report["contents"].values(), start=1):
         parts.append(f"<h3>{n}. {_e(c['title'])}</h3><p>Số đơn vị báo cáo: "
                      f"{_e(number(c['units_reported']))}</p>")

@@ -14,6 +14,9 @@ from fpdf.fonts import FontFace
 from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
+    INDIVIDUALS_HEADING,
+    INDIVIDUALS_NOTE,
+    NO_INDIVIDUALS,
     REMINDER_STATUS,
     addressee,
     movement_title,
@@ -26,10 +29,14 @@ from services.reporting.render.text import (
     as_of_line,
     conference_line,
     indicator_label,
+    individual_tables,
+    individuals_line,
+    individuals_submitted,
     local_time,
     nfc,
     number,
     percent,
+    shows_individuals,
     yes_no,
 )
 
@@ -157,6 +164,16 @@ def _missing(pdf: ReportPDF, missing: list[dict[str, Any]]) -> None:
                _reminders(m["reminders"])] for m in missing], (58, 38, 24, 58))
 
 
+def _individuals(pdf: ReportPDF, report: dict[str, Any]) -> None:
+    pdf.subheading(INDIVIDUALS_HEADING)
+    if not individuals_submitted(report):
+        pdf.para(NO_INDIVIDUALS, style="I")
+        return
+    pdf.para(f"{individuals_line(report)} {INDIVIDUALS_NOTE}.")
+    for head, rows in individual_tables(report):
+        pdf.grid(head, rows, (146, 32), ["LEFT", "RIGHT"])
+
+
 def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     period = report["period"]
     pdf = ReportPDF(font_dir, f"Báo cáo tổng hợp năm {period}",
@@ -180,6 +197,8 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
         pdf.grid(["Cụm thi đua", *COUNT_HEAD],
                  [[c["name"], *_counts(c)] for c in report["by_cluster"].values()],
                  (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
+    if shows_individuals(report):
+        _individuals(pdf, report)
 
     pdf.heading("II. Kết quả thực hiện sáu nội dung thi đua")
     for n, c in enumerate(report["contents"].values(), start=1):

@@ -7,8 +7,9 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from services.common.movements import VI_AN_NINH
 from services.reporting import labels
-from services.reporting.labels import VN_TZ
+from services.reporting.labels import INDIVIDUAL_COUNTS, VN_TZ, person_group_label
 
 # Marks that reorder the text around them (embeddings, overrides, isolates): a unit's
 # "\u202e" would print the rest of a line, or of a table, backwards.
@@ -94,3 +95,48 @@ def conference_line(conference: dict[str, Any]) -> str:
     return (f"Hội nghị cụm ngày {held} tại {conference['place']} thống nhất "
             f"đề nghị (ghi nhận bởi {conference['recorded_by']}, lúc "
             f"{local_time(conference['recorded_at'])}):")
+
+
+def shows_individuals(report: dict[str, Any]) -> bool:
+    """Criterion group 5's people are `toan-dan`'s: `vi-an-ninh`'s report leaves the part
+    out, any other says what it counted, none included (a zero is an answer)."""
+    return report.get("movement") != VI_AN_NINH
+
+
+def individuals_submitted(report: dict[str, Any]) -> int:
+    return int((report.get("individuals") or {}).get("submitted") or 0)
+
+
+def individual_counts(report: dict[str, Any]) -> list[tuple[str, int]]:
+    """(label, count) of the people's records: submitted, on time, scored."""
+    people = report.get("individuals") or {}
+    return [(label, int(people.get(key) or 0)) for key, label in INDIVIDUAL_COUNTS.items()]
+
+
+def individuals_line(report: dict[str, Any]) -> str:
+    submitted, on_time, scored = (n for _, n in individual_counts(report))
+    return (f"Số hồ sơ đã báo cáo: {number(submitted)}, trong đó đúng hạn: {number(on_time)}; "
+            f"đã chấm điểm: {number(scored)}.")
+
+
+def individual_groups(report: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(group, the plan's words for it, records) for 5a and 5b."""
+    by_group = (report.get("individuals") or {}).get("by_group") or {}
+    return [(g, person_group_label(g), int(n)) for g, n in by_group.items()]
+
+
+def individual_units(report: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(unit id, unit name, records) per reporting unit, most records first: the units,
+    never a person's id."""
+    names = {u["unit_id"]: u["name"] for u in report.get("units", [])}
+    by_unit = (report.get("individuals") or {}).get("by_unit") or {}
+    rows = [(uid, str(names.get(uid, uid)), int(n)) for uid, n in by_unit.items()]
+    return sorted(rows, key=lambda r: (-r[2], r[1]))
+
+
+def individual_tables(report: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
+    """The PDF's and the HTML's two tables, (heading, rows): by person group, by unit."""
+    return [(["Nhóm đối tượng", "Số hồ sơ"],
+             [[label, number(n)] for _, label, n in individual_groups(report)]),
+            (["Đơn vị báo cáo", "Số hồ sơ"],
+             [[name, number(n)] for _, name, n in individual_units(report)])]

@@ -16,13 +16,25 @@ from openpyxl.worksheet.worksheet import Worksheet
 from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
+    INDIVIDUALS_NOTE,
+    NO_INDIVIDUALS,
     REMINDER_STATUS,
     indicator_label,
     movement_title,
     unit_type_label,
 )
 from services.reporting.phrases import reason_vi
-from services.reporting.render.text import as_of_line, is_formula_like, local_time, nfc
+from services.reporting.render.text import (
+    as_of_line,
+    individual_counts,
+    individual_groups,
+    individual_units,
+    individuals_submitted,
+    is_formula_like,
+    local_time,
+    nfc,
+    shows_individuals,
+)
 
 RATE_COLUMNS = ("Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn")
 COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", *RATE_COLUMNS]
@@ -63,6 +75,18 @@ def _as_text(cells: Iterable[Cell | MergedCell]) -> None:
             cell.quotePrefix = True
 
 
+def _individuals(wb: Workbook, report: dict[str, Any]) -> None:
+    """Criterion group 5: counts of the people's records, by person group and by the unit
+    that reported them (unit ids, never a person's)."""
+    rows: list[list[Any]] = [
+        *(["Tổng số", None, label, n] for label, n in individual_counts(report)),
+        *(["Nhóm đối tượng", g, label, n] for g, label, n in individual_groups(report)),
+        *(["Đơn vị báo cáo", uid, name, n] for uid, name, n in individual_units(report)),
+        [], [None, None, INDIVIDUALS_NOTE if individuals_submitted(report)
+             else NO_INDIVIDUALS]]
+    _sheet(wb, "Cá nhân", ["Phân loại", "Mã", "Tên", "Số hồ sơ"], rows, {1: 18, 2: 28, 3: 60})
+
+
 def national_xlsx(report: dict[str, Any]) -> bytes:
     wb = Workbook()
     summary = wb.active
@@ -92,6 +116,8 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
     _sheet(wb, "Theo cụm thi đua", ["Cụm", "Mã", *COUNT_HEAD],
            ([c["name"], cid, *_counts(c)] for cid, c in report["by_cluster"].items()),
            {1: 24, 2: 16})
+    if shows_individuals(report):
+        _individuals(wb, report)
     _sheet(wb, "Đơn vị", ["Mã", "Tên", "Loại", "Cụm", "Đã báo cáo", "Nhận lần đầu",
                           "Đúng hạn", "Lần sửa", "Điểm", "Tối đa"],
            ([u["unit_id"], u["name"], u["type"], u["cluster_id"], u["submitted"],
