@@ -178,7 +178,7 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         if doc is None or not principal.may_access(doc["unit_id"]):
             # The same answer for "absent" and "not yours": ids are not probed.
             raise Problem(404, "not-found", f"no submission {submission_id}")
-        return _read(doc, intake)
+        return (await _reads([doc], intake))[0]
 
     @router.get("/units/{unit_id}/submissions", response_model=list[SubmissionRead],
                 responses=PAGED)
@@ -189,7 +189,7 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         ensure_access(principal, unit_id)
         docs, after = await intake.store.page_for(unit_id, period, page)
         next_link(request, response, after, page.limit)
-        return [_read(d, intake) for d in docs]
+        return await _reads(docs, intake)
 
     @router.get("/units", response_model=list[UnitRead], responses=PAGED)
     async def units(_: CurrentPrincipal, period: Period, page: Paging, request: Request,
@@ -236,12 +236,16 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
     return router
 
 
-def _read(doc: dict[str, Any], intake: Intake) -> SubmissionRead:
-    # Marked published just after the answer: acknowledged by Kafka is accepted already.
-    accepted = doc.get("published") or intake.acknowledged(doc["_id"])
-    return SubmissionRead(**receipt_of(doc).to_dict(), content=doc["content"],
-                          status="accepted" if accepted else "pending",
-                          changes=doc.get("changes", []))
+async def _reads(docs: list[dict[str, Any]], intake: Intake) -> list[SubmissionRead]:
+    """The documents as read: `accepted` once on Kafka, i.e. out of the outbox (one read
+    by `_id` for the lot), or acknowledged by Kafka while it is taken out (after the
+    answer; asked after the outbox's answer, so a mark landing between is seen)."""
+    pending = await intake.store.unpublished([d["_id"] for d in docs
+                                              if not d.get("published")])
+    return [SubmissionRead(**receipt_of(d).to_dict(), content=d["content"],
+                           status="pending" if d["_id"] in pending
+                           and not intake.acknowledged(d["_id"]) else "accepted",
+                           changes=d.get("changes", [])) for d in docs]
 
 
 def request_schema_component() -> dict[str, Any]:

@@ -182,7 +182,7 @@ class Intake:
                             409, "idempotency-key-reused",
                             "this Idempotency-Key was used with a different body",
                             submission_id=existing["_id"])
-                    await self._publish(existing)
+                    await self._publish(existing, replay=True)
                     return Outcome(receipt_of(existing), replayed=True)
                 raise Unavailable("too much contention on this unit and period; retry")
             except TRANSIENT_ERRORS as exc:
@@ -321,12 +321,17 @@ class Intake:
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }
 
-    async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False) -> None:
+    async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False,
+                       replay: bool = False) -> None:
         """On Kafka (acks=all), then marked published: after the answer, or before
-        returning if `settle_now` (the relay, which answers nobody)."""
+        returning if `settle_now` (the relay, which answers nobody). A `replay` (a stored
+        revision asked for again) is published only if still in the outbox."""
         if doc.get("published"):
             return
         sid = doc["_id"]
+        if replay and sid not in self._inflight and (
+                sid in self._marked or not await self.store.unpublished([sid])):
+            return  # a stored revision already out of the outbox: on Kafka
         try:
             fut = self._inflight.get(sid)
             if fut is None or (fut.done() and fut.exception() is not None):
@@ -445,7 +450,7 @@ class Intake:
             if _aware(entry["stored_at"]) <= now - timedelta(seconds=ORPHAN_SECONDS):
                 await self.store.drop_entry(entry, unless_refreshed=True)
             return False
-        if doc.get("published"):
+        if doc.get("published"):  # marked by an older version, entry left by a crash
             await self.store.drop_entry(entry, unless_refreshed=False)
             return False
         await self._publish(doc, settle_now=True)

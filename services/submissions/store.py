@@ -30,6 +30,7 @@ from services.common.mongo import (
     DUPLICATE_KEY,
     ByIdReads,
     Upsert,
+    find_by_ids,
     upsert_all,
     upsert_until_written,
 )
@@ -94,6 +95,7 @@ class SubmissionStore:
         self._publish = GroupCommit(self._mark_all_published, window=group_window)
         self._by_id, self._key = ByIdReads(self.submissions), ByIdReads(self.keys)
         self._head, self._unlock = ByIdReads(self.heads), ByIdReads(self.unlocks)
+        self._entry = ByIdReads(self.outbox)
 
     async def by_id(self, submission_id: str) -> dict[str, Any] | None:
         return await self._by_id.get(submission_id)
@@ -190,17 +192,27 @@ class SubmissionStore:
         await self._publish((submission_id, when))
 
     async def _mark_all_published(self, marks: list[tuple[str, datetime]]) -> list[None]:
-        # Marked before the entries go: a crash between leaves entries the relay deletes.
-        # One `update_many`/`delete_many` by `_id` `$in` each (the batch's latest time):
-        # on FerretDB as cheap as a bulk write per document or cheaper, and as flat with
-        # the collection's size (measured at 200 and 4,000 documents).
+        # Published is "no outbox entry" (the entry is written before the submission and
+        # taken out once Kafka acknowledged it): one `delete_many` by `_id` `$in` for the
+        # batch. The submission itself is not rewritten: on FerretDB an update of that ~5 KB
+        # document cost 5-10 ms, the most expensive write of a request (docs/benchmarks.md).
+        # `published: true` remains on revisions an older version marked.
         ids = list(dict.fromkeys(sid for sid, _ in marks))
-        await self.submissions.update_many(
-            {"_id": {"$in": ids}},
-            {"$set": validated_set(SubmissionDoc, {
-                "published": True, "published_at": max(when for _, when in marks)})})
         await self.outbox.delete_many({"_id": {"$in": ids}})
         return [None] * len(marks)
+
+    async def unpublished(self, ids: list[str]) -> set[str]:
+        """Those of `ids` not acknowledged by Kafka yet as far as the store knows: their
+        outbox entry is still there (one read by `_id`, `$in` for several)."""
+        if not ids:
+            return set()
+        if len(ids) == 1:
+            return {ids[0]} if await self._entry.get(ids[0]) is not None else set()
+        return set(await find_by_ids(self.outbox, ids))
+
+    async def is_published(self, doc: dict[str, Any]) -> bool:
+        """Marked by an older version, or out of the outbox."""
+        return bool(doc.get("published")) or not await self.unpublished([doc["_id"]])
 
     async def pending(self) -> list[dict[str, Any]]:
         """Every outbox entry: a small collection (what is not on Kafka yet)."""
@@ -234,6 +246,8 @@ class SubmissionStore:
             hid = head_id(d["unit_id"], d["period"])
             if hid not in ops_heads or ops_heads[hid]["revision"] < d["revision"]:
                 ops_heads[hid] = d
+            # Runs once, on a database from before the outbox (whose revisions all say
+            # whether they were published); a database made since has its marker.
             if not d.get("published"):
                 ops_outbox.append((
                     {"_id": d["_id"]},

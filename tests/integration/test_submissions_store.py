@@ -59,10 +59,9 @@ def test_concurrent_requests_keep_one_revision_per_key_and_no_gap(
     stored = list(db["submissions"].find({"unit_id": unit, "period": PERIOD}, {"event": 0}))
     assert sorted(d["revision"] for d in stored) == list(range(1, 5))
     assert sorted(d["idempotency_key"] for d in stored) == sorted(k for _, k in jobs[3:])
-    # On Kafka at the 202; marked published just after it (ADR 0001).
-    wait_for("the submissions marked published", lambda: all(
-        d["published"] for d in db["submissions"].find(
-            {"unit_id": unit, "period": PERIOD}, {"published": 1})) or None, timeout=30)
+    # On Kafka at the 202; marked published (out of the outbox) just after it (ADR 0001).
+    wait_for("the submissions marked published", lambda: not list(db["outbox"].find(
+        {"_id": {"$in": [d["_id"] for d in stored]}})) or None, timeout=30)
     head = db["submission_heads"].find_one({"_id": f"{unit}|{PERIOD}"})
     assert head["revision"] == 4 and head["on_time"] is True
     for d in stored:
@@ -84,11 +83,12 @@ def test_a_submission_stored_before_the_outbox_is_published_after_a_restart(
     assert first.status_code == 202, first.text
     sid = first.json()["submission_id"]
     # The mark comes after the answer (ADR 0001): let it land before undoing it.
-    wait_for("the mark after the answer", lambda: db["submissions"].find_one(
-        {"_id": sid, "published": True}), timeout=30)
-    # As an older version would have left it: unpublished, without pointer, head, outbox
+    wait_for("the mark after the answer", lambda: db["outbox"].find_one({"_id": sid})
+             is None or None, timeout=30)
+    # As an older version would have left it: unpublished (`published: false`, which
+    # this version writes too and no longer changes), without pointer, head, outbox
     # entry; and a database this version never backfilled.
-    db["submissions"].update_one({"_id": sid}, {"$set": {"published": False}})
+    assert db["submissions"].find_one({"_id": sid})["published"] is False
     db["submission_keys"].delete_one({"_id": f"{unit}|{key}"})
     db["submission_heads"].delete_one({"_id": f"{unit}|{PERIOD}"})
     db["submission_markers"].delete_one({"_id": BACKFILL_MARKER})
@@ -98,8 +98,8 @@ def test_a_submission_stored_before_the_outbox_is_published_after_a_restart(
     # Its event again (consumers drop the duplicate by its id), from the relay.
     assert len(clock.read_topic(SUBMISSIONS, lambda v: v.get("id") == sid, count=2,
                                 timeout=60)) == 2
-    wait_for("the relay to mark it", lambda: db["submissions"].find_one(
-        {"_id": sid, "published": True}), timeout=30)
+    wait_for("the relay to mark it", lambda: db["outbox"].find_one({"_id": sid})
+             is None or None, timeout=30)
     assert db["submission_markers"].find_one({"_id": BACKFILL_MARKER}) is not None
     assert db["submission_keys"].find_one({"_id": f"{unit}|{key}"})["submission_id"] == sid
     assert db["submission_heads"].find_one({"_id": f"{unit}|{PERIOD}"})["revision"] == 1
@@ -152,7 +152,8 @@ def test_the_batched_writes_keep_each_claim_on_the_real_server(stack: Stack) -> 
             for d in won:
                 pointer = await store.key(d["unit_id"], d["idempotency_key"])
                 assert pointer is not None and pointer["submission_id"] == d["_id"]
-                assert (await store.by_id(d["_id"]) or {}).get("published") is True
+                got = await store.by_id(d["_id"])
+                assert got is not None and await store.is_published(got)
             left = {e["_id"] for e in await store.pending()}
             assert left == {d["_id"] for d in docs} - {d["_id"] for d in won}
             # An upsert refused by a unique index in a bulk write (as a raced upsert is)

@@ -211,8 +211,15 @@ def submissions(db: FakeDatabase) -> list[dict[str, Any]]:
     return sorted(db["submissions"].docs.values(), key=lambda d: d["_id"])
 
 
-# The writes made after the answer: marks as published and outbox removals.
-AFTER_ANSWER = (("submissions", "update_one"), ("outbox", "delete_one"))
+def all_published(db: FakeDatabase) -> bool:
+    """Every submission on Kafka as the store says: out of the outbox (or marked by an
+    older version)."""
+    return all(d.get("published") or d["_id"] not in db["outbox"].docs
+               for d in submissions(db))
+
+
+# The write made after the answer: the mark as published, the outbox removal.
+AFTER_ANSWER = (("outbox", "delete_one"),)
 
 
 async def submit_and_settle(service: Intake, body: dict[str, Any], key: str) -> Any:
@@ -237,7 +244,7 @@ def test_a_new_submission_and_its_replay_use_only_id_lookups() -> None:
     assert {shape for _, _, shape in db.calls} == {("_id",)}
     assert db["submission_heads"].docs["province:quang-ninh|2026"]["revision"] == 2
     assert db["outbox"].docs == {}
-    assert all(d["published"] for d in submissions(db))
+    assert all_published(db)
 
 
 def test_same_key_with_another_body_conflicts() -> None:
@@ -283,8 +290,7 @@ def test_concurrent_amendments_never_share_or_lose_a_revision() -> None:
     ("submissions", "insert_one"),  # died before the submission
     ("submission_keys", "insert_one"),  # stored, no pointer, no head, not published
     ("submission_heads", "insert_one"),  # stored with its pointer, head lagging
-    ("submissions", "update_one"),  # answered (on Kafka), not marked published
-    ("outbox", "delete_one"),  # answered, marked published, entry left behind
+    ("outbox", "delete_one"),  # answered (on Kafka), entry left behind: not marked
 ])
 def test_a_crash_between_any_two_writes_loses_and_blocks_nothing(
         crash_at: tuple[str, str]) -> None:
@@ -310,7 +316,7 @@ def test_a_crash_between_any_two_writes_loses_and_blocks_nothing(
     # Whatever the relay finds it publishes or drops; in the end nothing is pending.
     _age_outbox(db, ORPHAN_SECONDS + 1)
     run(after.relay_once(grace_seconds=5))
-    assert all(d["published"] for d in submissions(db))
+    assert all_published(db)
     assert db["outbox"].docs == {}
     assert set(producer.sent) >= {d["_id"] for d in submissions(db)}
 
@@ -329,7 +335,7 @@ def test_a_stored_submission_kafka_refused_is_published_by_the_relay() -> None:
     db.calls.clear()
     assert run(service.relay_once(grace_seconds=5)) == 1
     assert producer.sent == [sid(1)]
-    assert db["outbox"].docs == {} and submissions(db)[0]["published"]
+    assert db["outbox"].docs == {} and all_published(db)
     assert ("submissions", "find", ()) not in db.calls
     assert {c for c in db.calls if c[1] == "find"} == {("outbox", "find", ())}
 
@@ -366,6 +372,7 @@ def test_submissions_stored_before_are_backfilled_once() -> None:
     # As an older version left them: no pointers, heads, outbox or marker; one unpublished.
     for name in ("submission_keys", "submission_heads", "outbox", "submission_markers"):
         db[name].docs.clear()
+    db["submissions"].docs[sid(1)]["published"] = True  # older versions marked it so
     db["submissions"].docs[sid(2)]["published"] = False
     stored_at = datetime.now(UTC) - timedelta(minutes=5)
     db["submissions"].docs[sid(2)]["stored_at"] = stored_at
@@ -502,5 +509,24 @@ def test_a_read_made_before_the_mark_and_finished_after_it_still_says_accepted()
         return service.acknowledged(outcome.receipt.submission_id)
 
     assert run(scenario())
-    assert db["submissions"].docs[sid(1)]["published"]
+    assert sid(1) not in db["outbox"].docs  # marked: out of the outbox
     assert not intake(db).acknowledged(sid(1))  # another process knows nothing of it
+
+
+def test_a_replay_of_a_revision_out_of_the_outbox_is_not_published_again() -> None:
+    """Published means out of the outbox: the mark deletes the entry and leaves the
+    submission as stored. A replay in another process (no memory of the delivery) reads
+    the outbox and sends nothing; with the entry left behind by a crash before the mark,
+    the replay publishes it again (at least once, ADR 0001)."""
+    db = FakeDatabase()
+    producer = FakeProducer()
+    first = run(submit_and_settle(intake(db, producer), request(), "k1"))
+    assert producer.sent == [sid(1)] and db["outbox"].docs == {}
+    assert db["submissions"].docs[sid(1)]["published"] is False  # not rewritten
+    again = run(intake(db, producer).submit(request(), "k1"))
+    assert again.replayed and again.receipt == first.receipt
+    assert producer.sent == [sid(1)]
+    db["outbox"].docs[sid(1)] = {"_id": sid(1), "unit_id": "province:quang-ninh",
+                                 "stored_at": datetime.now(UTC)}
+    run(submit_and_settle(intake(db, producer), request(), "k1"))
+    assert producer.sent == [sid(1), sid(1)] and db["outbox"].docs == {}
