@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from services.common import event_types, individuals, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
-from services.common.envelope import new_event, parse_event
+from services.common.envelope import Event, new_event, parse_event
 from services.common.faults import FaultPoints
 from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
 from services.common.metrics import OUTBOX_RELAY_FAILURES
@@ -168,9 +168,9 @@ class Intake:
                         self.store.unlock_for(unit_id, period))
                     self.outages.recovered("mongodb")  # it answered
                     if existing is None:
-                        doc = await self._new_revision(body, key, body_hash, received,
-                                                       head, unlock)
-                        if await self._store(doc):
+                        doc, event = await self._new_revision(body, key, body_hash,
+                                                              received, head, unlock)
+                        if await self._store(doc, event):
                             await self._fault("intake-before-answer")
                             return Outcome(receipt_of(doc), replayed=False)
                         # Another request took this revision or this key: find out which.
@@ -239,9 +239,10 @@ class Intake:
         # A pointer to a submission that is gone (deleted by hand) points at nothing.
         return doc if doc is not None and doc["idempotency_key"] == key else None
 
-    async def _store(self, doc: dict[str, Any]) -> bool:
+    async def _store(self, doc: dict[str, Any], event: Event) -> bool:
         """Outbox entry, then the submission (the claim), then pointer and head beside the
-        delivery. False if the revision or the key was taken."""
+        delivery of `event` (the document's event, as built). False if the revision or the
+        key was taken."""
         started = time.monotonic()
         await self.store.pend(doc, datetime.now(UTC))
         if not await self.store.insert(doc):
@@ -251,7 +252,8 @@ class Intake:
             # Stalled so long that the relay may have taken the entry for an orphan.
             await self.store.pend(doc, datetime.now(UTC))
         # Pointer and head are hints (a conflict corrects them): written while Kafka acks.
-        results = await asyncio.gather(self.store.remember(doc), self._publish(doc),
+        results = await asyncio.gather(self.store.remember(doc),
+                                       self._publish(doc, event=event),
                                        return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -280,7 +282,9 @@ class Intake:
 
     async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str,
                             now: datetime, head: dict[str, Any] | None,
-                            unlock: dict[str, Any] | None) -> dict[str, Any]:
+                            unlock: dict[str, Any] | None
+                            ) -> tuple[dict[str, Any], Event]:
+        """The new revision's document, and its event (also stored in the document)."""
         unit_id, period = body["unit_id"], body["period"]
         movement = movements.movement_of(unit_id)
         deadline = (await self.deadlines.deadline(period, movement) if self.deadlines
@@ -319,10 +323,10 @@ class Intake:
             "movement": receipt.movement,
             "content": body, "event": event.to_dict(), "published": False,
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
-        }
+        }, event
 
     async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False,
-                       replay: bool = False) -> None:
+                       replay: bool = False, event: Event | None = None) -> None:
         """On Kafka (acks=all), then marked published: after the answer, or before
         returning if `settle_now` (the relay, which answers nobody). A `replay` (a stored
         revision asked for again) is published only if still in the outbox."""
@@ -335,7 +339,9 @@ class Intake:
         try:
             fut = self._inflight.get(sid)
             if fut is None or (fut.done() and fut.exception() is not None):
-                event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+                if event is None:  # a stored revision: its event as stored
+                    event = parse_event(json.dumps(doc["event"], ensure_ascii=False,
+                                                   default=str))
                 await self._fault("intake-before-produce")
                 fut = await self.producer.send_nowait(SUBMISSIONS, event, key=doc["unit_id"])
                 self._inflight[sid] = fut
