@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 
 log = logging.getLogger(__name__)
 KafkaHeaders = Sequence[tuple[str, bytes]]
@@ -64,7 +65,7 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def setup_tracing(service: str) -> TracerProvider:
-    provider = TracerProvider(resource=service_resource(service))
+    provider = TracerProvider(resource=service_resource(service), sampler=default_sampler())
     name = str(provider.resource.attributes.get(SERVICE_NAME, service))
     for exporter in exporters():
         if exporter == "console":
@@ -88,6 +89,19 @@ def setup_tracing(service: str) -> TracerProvider:
     trace.set_tracer_provider(provider)
     instrument_libraries()
     return provider
+
+
+def default_sampler() -> Sampler | None:
+    """None (the SDK reads OTEL_TRACES_SAMPLER, parent-based always-on by default), unless
+    no span would go anywhere (OTEL_TRACES_EXPORTER=none, `make up`'s default) and no
+    sampler is asked for: then spans are not recorded (parent-based always-off). Their
+    ids are still made and propagated (logs, audit records, `traceparent` to the
+    services downstream, whose sampling an upstream decision still drives), but the
+    instrumentations' hooks skip their work: the intake's CPU per request then costs what
+    it costs with tracing off (docs/benchmarks.md)."""
+    if os.environ.get("OTEL_TRACES_SAMPLER") or any(e != "none" for e in exporters()):
+        return None
+    return ParentBased(ALWAYS_OFF)
 
 
 def service_resource(service: str) -> Resource:

@@ -119,3 +119,35 @@ def test_outgoing_http_gets_a_client_span_inside_the_caller_s(tmp_path: Path) ->
     # The server was told the client span as its parent (W3C traceparent).
     [traceparent] = done.stdout.split()
     assert traceparent.startswith(f"00-{client['trace_id']}-{client['span_id']}-")
+
+
+@pytest.mark.parametrize("env, recording", [
+    ({"OTEL_TRACES_EXPORTER": "none"}, False),  # nothing exports: spans not recorded
+    ({"OTEL_TRACES_EXPORTER": "none", "OTEL_TRACES_SAMPLER": "always_on"}, True),
+    ({"OTEL_TRACES_EXPORTER": "file"}, True),
+    ({}, True),  # otlp, the specification's default
+])
+def test_spans_nobody_exports_are_not_recorded_but_keep_their_ids(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], recording: bool) -> None:
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+    from services.common.telemetry import default_sampler
+
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_TRACES_SAMPLER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    provider = TracerProvider(sampler=default_sampler(), shutdown_on_exit=False)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        ctx = span.get_span_context()
+        assert span.is_recording() is recording
+        assert ctx.is_valid and ctx.trace_id != 0  # logs and audit records still get it
+    # A sampled parent from upstream keeps its trace recorded (parent-based).
+    parent = SpanContext(trace_id=7, span_id=9, is_remote=True,
+                         trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with tracer.start_as_current_span(
+            "child", context=set_span_in_context(NonRecordingSpan(parent))) as child:
+        assert child.is_recording()
+        assert child.get_span_context().trace_id == 7
+    provider.shutdown()
