@@ -57,13 +57,14 @@ RECEIPTS = Counter(
 )
 CAMPAIGN_UNITS = Gauge(
     "campaign_units",
-    "Units of a campaign period's registry by state (expected, submitted, on_time, late, "
-    "missing).",
-    ["period", "state"],
+    "Units of a campaign period's registry by movement and state (expected, submitted, "
+    "on_time, late, missing).",
+    ["period", "movement", "state"],
 )
 CAMPAIGN_DEADLINE = Gauge(
-    "campaign_deadline_timestamp_seconds", "A campaign period's deadline, as a Unix time.",
-    ["period"],
+    "campaign_deadline_timestamp_seconds",
+    "A campaign period's units' deadline of each movement, as a Unix time.",
+    ["period", "movement"],
 )
 
 # Every channel and reason exists from the start, at 0: a counter first seen at 1 shows no

@@ -100,16 +100,20 @@ class Campaigns:
         return movement_deadline(period, movement, campaign, setting)
 
     async def publish_gauges(self) -> None:
-        """Completeness per campaign period, for the dashboards and the alert on low
-        completeness before the deadline (campaign_units, campaign_deadline_...)."""
+        """Completeness per campaign period and movement, each against its own deadline,
+        for the dashboards and the alert on low completeness before the deadline
+        (campaign_units, campaign_deadline_...)."""
         for campaign in await self.all_campaigns():
-            status = await self.status(campaign.period)
             period = str(campaign.period)
-            for state, value in (("expected", status.expected), ("submitted", status.submitted),
-                                 ("on_time", status.on_time), ("late", status.late),
-                                 ("missing", len(status.missing))):
-                metrics.CAMPAIGN_UNITS.labels(period, state).set(value)
-            metrics.CAMPAIGN_DEADLINE.labels(period).set(campaign.deadline.timestamp())
+            for movement in movements.IDS:
+                status = await self.status(campaign.period, movement)
+                for state, value in (("expected", status.expected),
+                                     ("submitted", status.submitted),
+                                     ("on_time", status.on_time), ("late", status.late),
+                                     ("missing", len(status.missing))):
+                    metrics.CAMPAIGN_UNITS.labels(period, movement, state).set(value)
+                metrics.CAMPAIGN_DEADLINE.labels(period, movement).set(
+                    status.deadline.timestamp())
 
     # -- campaigns -------------------------------------------------------------------------
     async def campaign(self, period: int) -> Campaign | None:

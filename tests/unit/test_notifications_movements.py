@@ -168,3 +168,27 @@ def test_a_body_hearing_about_both_movements_gets_one_digest_of_each() -> None:
 
     run(go())
 
+
+
+def test_completeness_gauges_count_each_movement_against_its_own_deadline() -> None:
+    from prometheus_client import REGISTRY
+
+    async def go() -> None:
+        w = await movement_world(local(20, 9))
+        await w.campaigns.on_submission(w.submission(POLICE))
+        await w.campaigns.publish_gauges()
+
+    run(go())
+    period = str(PERIOD)
+
+    def units(movement: str, state: str) -> float | None:
+        return REGISTRY.get_sample_value("campaign_units", {
+            "period": period, "movement": movement, "state": state})
+
+    assert (units("vi-an-ninh", "expected"), units("vi-an-ninh", "submitted")) == (1, 1)
+    assert (units("toan-dan", "expected"), units("toan-dan", "submitted")) == (2, 0)
+    deadlines = {m: REGISTRY.get_sample_value("campaign_deadline_timestamp_seconds", {
+        "period": period, "movement": m}) for m in ("toan-dan", "vi-an-ninh")}
+    assert deadlines == {
+        "toan-dan": datetime(PERIOD, 11, 30, 23, 59, 59, tzinfo=VN_TZ).timestamp(),
+        "vi-an-ninh": datetime(PERIOD, 11, 26, 23, 59, 59, tzinfo=VN_TZ).timestamp()}
