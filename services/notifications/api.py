@@ -138,6 +138,15 @@ class CampaignWrite(BaseModel):
     paused: bool | None = None
 
 
+class MovementRunRead(BaseModel):
+    movement: str
+    deadline: datetime = Field(description="the movement's units' deadline (an operator's "
+                               "setting on submissions, else the movement's default; "
+                               "toan-dan: the campaign's)")
+    current_stage: str | None
+    stages: list[StageRead]
+
+
 class CampaignRead(BaseModel):
     period: int
     deadline: datetime
@@ -150,6 +159,10 @@ class CampaignRead(BaseModel):
     catch_up_hours: float
     paused: bool
     current_stage: str | None
+    movements: list[MovementRunRead] = Field(
+        default=[], description="the campaign as it runs for each movement's units: the "
+        "same stages from that movement's deadline (`deadline` and `stages` above are "
+        "toan-dan's)")
 
 
 class CampaignPassRead(BaseModel):
@@ -175,12 +188,18 @@ class TickRead(BaseModel):
     seconds: float
 
 
-def campaign_read(campaign: Campaign, current: str | None) -> CampaignRead:
-    spec = campaign_spec(campaign)
-    stages = [StageRead(name=s.name, days=s.days, hour=s.hour, minute=s.minute,
-                        escalate=s.escalate, kind=s.kind, due_at=stage_time(campaign, s))
-              for s in campaign.stages]
-    return CampaignRead(**{**spec, "stages": stages, "current_stage": current})
+def stages_read(campaign: Campaign) -> list[StageRead]:
+    return [StageRead(name=s.name, days=s.days, hour=s.hour, minute=s.minute,
+                      escalate=s.escalate, kind=s.kind, due_at=stage_time(campaign, s))
+            for s in campaign.stages]
+
+
+async def campaign_read(campaigns: Campaigns, campaign: Campaign) -> CampaignRead:
+    runs = [MovementRunRead(movement=run.movement, deadline=run.deadline,
+                            current_stage=campaigns.current(run), stages=stages_read(run))
+            for run in await campaigns.runs(campaign)]
+    return CampaignRead(**{**campaign_spec(campaign), "stages": stages_read(campaign),
+                           "current_stage": campaigns.current(campaign), "movements": runs})
 
 
 def tick_read(report: PassReport) -> TickRead:
@@ -239,14 +258,14 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         chosen, after = page_of_items(await campaigns.all_campaigns(), lambda c: (c.period,),
                                       page)
         next_link(request, response, after, page.limit)
-        return [campaign_read(c, campaigns.current(c)) for c in chosen]
+        return [await campaign_read(campaigns, c) for c in chosen]
 
     @router.get("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
     async def read_campaign(period: PeriodPath, _: ViewerPrincipal) -> CampaignRead:
         campaign = await campaigns.campaign(period)
         if campaign is None:
             raise Problem(404, "not-found", f"no campaign for {period} yet")
-        return campaign_read(campaign, campaigns.current(campaign))
+        return await campaign_read(campaigns, campaign)
 
     @router.put("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
     async def put_campaign(period: PeriodPath, body: CampaignWrite, action: OperatorAction
@@ -267,7 +286,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         except CampaignInvalid as exc:
             raise Problem(422, "invalid-campaign", str(exc)) from exc
         action.after = campaign_spec(campaign)
-        return campaign_read(campaign, campaigns.current(campaign))
+        return await campaign_read(campaigns, campaign)
 
     @router.post("/campaigns/{period}/pause", response_model=CampaignRead, tags=["campaigns"])
     async def pause(period: PeriodPath, action: OperatorAction) -> CampaignRead:
@@ -276,7 +295,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         action.before = {"paused": earlier.paused if earlier is not None else None}
         campaign = await campaigns.set_paused(period, True)
         action.after = {"paused": campaign.paused}
-        return campaign_read(campaign, campaigns.current(campaign))
+        return await campaign_read(campaigns, campaign)
 
     @router.post("/campaigns/{period}/resume", response_model=CampaignRead, tags=["campaigns"])
     async def resume(period: PeriodPath, action: OperatorAction) -> CampaignRead:
@@ -286,7 +305,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         action.before = {"paused": earlier.paused if earlier is not None else None}
         campaign = await campaigns.set_paused(period, False)
         action.after = {"paused": campaign.paused}
-        return campaign_read(campaign, campaigns.current(campaign))
+        return await campaign_read(campaigns, campaign)
 
     @router.post("/admin/providers/reset", response_model=dict[str, str], tags=["ops"])
     async def reset_providers(action: AdminAction) -> dict[str, str]:

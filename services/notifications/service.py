@@ -29,6 +29,7 @@ from services.notifications.domain import (
     current_stage,
     deadline_status,
     digest_stage,
+    for_movement,
     ledger_key,
     movement_deadline,
     recipients,
@@ -145,6 +146,11 @@ class Campaigns:
         if campaign is None:
             raise UnknownCampaign(period)
         return campaign
+
+    async def runs(self, campaign: Campaign) -> list[Campaign]:
+        """The campaign as it runs for each movement's units, from their own deadline."""
+        return [for_movement(campaign, m, await self.replica.deadline(m, campaign.period))
+                for m in movements.IDS]
 
     def current(self, campaign: Campaign, now: datetime | None = None) -> str | None:
         due = current_stage(campaign, now or self.clock.now())

@@ -239,6 +239,12 @@ def test_a_season_sends_each_stage_once_and_nothing_after_a_report(
     registry = units_of(stack, period)
     elect_head(stack, "mps-cluster-4", period, "police:phu-tho", "police:bac-ninh")
     put_campaign(stack, period, audience, align_police=False)
+    with stack.as_operator("notifications") as c:
+        runs = {r["movement"]: r for r in c.get(f"/v1/campaigns/{period}").json()["movements"]}
+    assert runs["vi-an-ninh"]["deadline"].startswith(f"{period}-11-26T23:59:59")
+    assert runs["toan-dan"]["deadline"].startswith(f"{period}-11-30T23:59:59")
+    police_d7 = next(s for s in runs["vi-an-ninh"]["stages"] if s["name"] == "d-7")
+    assert police_d7["due_at"].startswith(f"{period}-11-19T09:00")
     sinks = Sinks(stack)
     for moment, due in season(period):
         runs = runs_of(at(stack, moment), period)

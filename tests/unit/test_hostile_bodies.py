@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.common import movements
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import InflightLimit, create_app
@@ -35,7 +36,7 @@ from services.notifications.campaigns import (
     load_defaults,
     with_overrides,
 )
-from services.notifications.domain import Campaign, current_stage
+from services.notifications.domain import Campaign, current_stage, for_movement
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
 from services.scoring.rescore import RescoreRefused
@@ -166,6 +167,9 @@ class FakeCampaigns:
     def current(self, campaign: Campaign) -> str | None:
         due = current_stage(campaign, self.clock.now())
         return due.stage.name if due else None
+
+    async def runs(self, campaign: Campaign) -> list[Campaign]:
+        return [for_movement(campaign, m, None) for m in movements.IDS]
 
 
 @contextlib.asynccontextmanager

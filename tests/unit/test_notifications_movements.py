@@ -192,3 +192,15 @@ def test_completeness_gauges_count_each_movement_against_its_own_deadline() -> N
     assert deadlines == {
         "toan-dan": datetime(PERIOD, 11, 30, 23, 59, 59, tzinfo=VN_TZ).timestamp(),
         "vi-an-ninh": datetime(PERIOD, 11, 26, 23, 59, 59, tzinfo=VN_TZ).timestamp()}
+
+
+def test_the_campaign_read_shows_each_movements_run() -> None:
+    async def go() -> list[Any]:
+        w = await movement_world(local(13, 9))
+        campaign = await w.campaigns.campaign(PERIOD)
+        assert campaign is not None
+        return await w.campaigns.runs(campaign)
+
+    runs = {r.movement: r for r in run(go())}
+    assert runs["toan-dan"].deadline == datetime(PERIOD, 11, 30, 23, 59, 59, tzinfo=VN_TZ)
+    assert runs["vi-an-ninh"].deadline == datetime(PERIOD, 11, 26, 23, 59, 59, tzinfo=VN_TZ)
