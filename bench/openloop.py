@@ -21,10 +21,11 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from bench import workload
-from bench.load import Request
+from bench.load import LoadResult, Request, drive
 from bench.stack import BenchStack
 
 POLL_SECONDS = 0.05  # how often the read model is asked for the sampled units
+ANSWER_SECONDS = 60.0  # a request unanswered by then counts as status 0
 
 
 def schedule(rate: float, seconds: float, limit: int) -> list[float]:
@@ -54,10 +55,11 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.sent: dict[str, float] = {}  # read-model `_id` -> when its POST was sent
+        self.answered: dict[str, float] = {}  # -> when its 202 came back
         self.seen: dict[str, float] = {}  # -> when a poll found it
 
-    def expect(self, key: str, sent_at: float) -> None:
-        self.sent[key] = sent_at
+    def expect(self, key: str, sent_at: float, answered_at: float) -> None:
+        self.sent[key], self.answered[key] = sent_at, answered_at
 
     @property
     def pending(self) -> list[str]:
@@ -70,6 +72,10 @@ class Arrivals:
 
     def latencies(self) -> list[float]:
         return [self.seen[k] - self.sent[k] for k in self.seen]
+
+    def after_answer(self) -> list[float]:
+        """From the 202 to the read model: the consumers' part of the way."""
+        return [max(0.0, self.seen[k] - self.answered[k]) for k in self.seen]
 
     def unseen(self, now: float) -> list[float]:
         """For those never found: the time from their POST until `now` (a lower bound)."""
@@ -113,10 +119,11 @@ async def poll(arrivals: Arrivals, find: Finder, until: Callable[[], bool]) -> N
 
 async def open_loop(url: str, requests: Sequence[Request], keys: Sequence[str | None],
                     rate: float, find: Finder, wait: float = 60.0,
-                    request_timeout: float = 30.0) -> LoadRun:
+                    request_timeout: float = ANSWER_SECONDS) -> LoadRun:
     """Send `requests` at `rate` (open loop); a request with a key (its read model `_id`)
     is followed there once answered 202. After the last answer, waits at most `wait` s
-    for the followed units still missing."""
+    for the followed units still missing. A request not answered within `request_timeout`
+    s in all (pool, connect, send, answer) counts as status 0."""
     times = schedule(rate, len(requests) / rate, len(requests))
     run = LoadRun(offered=rate, sent=0, send_seconds=0.0, elapsed=0.0, late_max=0.0)
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
@@ -125,15 +132,17 @@ async def open_loop(url: str, requests: Sequence[Request], keys: Sequence[str | 
         async def one(req: Request, key: str | None) -> None:
             started = time.perf_counter()
             try:
-                resp = await client.post(req.path, content=req.body, headers=req.headers)
-            except httpx.HTTPError:
+                async with asyncio.timeout(request_timeout):
+                    resp = await client.post(req.path, content=req.body, headers=req.headers)
+            except (httpx.HTTPError, TimeoutError):
                 run.statuses[0] += 1
                 return
             run.statuses[resp.status_code] += 1
             if resp.status_code == 202:
-                run.post_latencies.append(time.perf_counter() - started)
+                answered = time.perf_counter()
+                run.post_latencies.append(answered - started)
                 if key is not None:
-                    run.arrivals.expect(key, started)
+                    run.arrivals.expect(key, started, answered)
 
         sending, give_up = True, float("inf")
 
@@ -193,3 +202,11 @@ def run(stack: BenchStack, chosen: Sequence[tuple[str, int]], rate: float, every
             await client.close()
 
     return asyncio.run(go())
+
+
+def closed_loop(stack: BenchStack, chosen: Sequence[tuple[str, int]], concurrency: int,
+                seconds: float) -> LoadResult:
+    """The same kind of requests at a fixed concurrency (what the intake phase does), for
+    comparison: the rate the intake reaches when no more than `concurrency` are sent."""
+    reqs, _ = load_requests(stack, chosen, len(chosen) + 1)
+    return asyncio.run(drive(stack.url("submissions"), reqs, concurrency, seconds))

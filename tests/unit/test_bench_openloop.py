@@ -38,19 +38,20 @@ def test_pairs_are_distinct_and_follow_each_periods_units() -> None:
 
 def test_arrivals_time_each_followed_unit_once() -> None:
     a = Arrivals()
-    a.expect("u1|2000", 10.0)
-    a.expect("u2|2000", 11.0)
+    a.expect("u1|2000", 10.0, 10.1)
+    a.expect("u2|2000", 11.0, 11.5)
     a.found(["u1|2000", "stranger|2000"], 10.4)
     a.found(["u1|2000"], 12.0)  # seen again later: the first sighting counts
     assert a.pending == ["u2|2000"]
     assert a.latencies() == pytest.approx([0.4])
+    assert a.after_answer() == pytest.approx([0.3])
     assert a.unseen(20.0) == pytest.approx([9.0])
 
 
 def test_poll_asks_for_the_pending_units_only_until_told_to_stop() -> None:
     a = Arrivals()
     for key in ("x", "y"):
-        a.expect(key, 0.0)
+        a.expect(key, 0.0, 0.0)
     asked: list[list[str]] = []
 
     async def find(ids: list[str]) -> list[str]:
