@@ -5,8 +5,8 @@ markers) and .local/bench-<base>/results.json, and prints the table.
     python -m bench [--repeats 3] [--quick] [--only intake,pipeline,...] [--keep-stack]
 
 The stack runs on ports from BENCH_PORT_BASE (default 26000) and is stopped by pid at
-the end. Phases: store, broker, intake, observability, e2e, pipeline; and `profile`
-(pyinstrument and timed database calls, per hop), only when named.
+the end. Phases: store, broker, intake, observability, e2e, e2e-load, pipeline, replay;
+and `profile` (pyinstrument and timed database calls, per hop), only when named.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from bench.results import Results, machine, table, write_markdown
 from bench.stack import DEFAULT_BASE, ROOT, BenchStack, running_stack
 from bench.stats import Row, fmt, median
 
-PHASES = ("store", "broker", "intake", "observability", "e2e", "pipeline", "profile")
+PHASES = ("store", "broker", "intake", "observability", "e2e", "e2e-load", "pipeline",
+          "replay", "profile")
 # `profile` (where one record's time goes, per hop) is asked for by name: --only profile
 DEFAULT_PHASES = PHASES[:-1]
 CONSUMERS = ("scoring", "notifications", "reporting")
@@ -45,12 +46,20 @@ class Plan:
     store_stored: int = 20_000  # a season's documents in the table the writes meet
     perf_records: int = 50_000
     recordloop_batch: int = 400
+    load_rate: float = 100.0  # POST /v1/submissions per second, open loop (e2e-load)
+    load_seconds: float = 30.0
+    load_max: int = 3000
+    load_every: int = 10  # every 10th request followed into reporting's read model
+    replay_events: int = 20_000  # a season's events of one period (replay)
+    replay_timeout: float = 600.0  # per job; then "not finished in N s"
+    replay_budget: float = 360.0  # no further repeat once the phase has run this long
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(repeats=1, intake_seconds=4.0, observability_seconds=3.0,
                    pipeline_seconds=8.0, e2e_samples=5, store_batch=30, perf_records=20_000,
-                   recordloop_batch=150, store_stored=5_000)
+                   recordloop_batch=150, store_stored=5_000, load_seconds=10.0,
+                   replay_events=5_000)
 
 
 def clamp(value: float, low: int, high: int) -> int:
@@ -370,6 +379,131 @@ def e2e_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
                  "GET /v1/reports/national at the end; all services running")
 
 
+def e2e_load_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
+    """An open-loop load of first reports at `load_rate` for `load_seconds` (each run
+    over (unit, period) pairs of its own), every `load_every`-th followed end to end."""
+    from bench import openloop
+    from bench.pipeline import PROCESSES
+    from bench.probes import CpuMeter
+    from bench.stats import percentile
+
+    rate = plan.load_rate
+    pool = list(openloop.pairs(workload.LOAD_PERIODS, workload.units))
+    # A second of the load first, not counted (a fresh stack's first requests are slow).
+    warm, probe, pool = pool[:int(rate)], pool[int(rate):int(rate) + 600], pool[int(rate) + 600:]
+    openloop.run(stack, warm, rate, len(warm))
+    n = min(plan.load_max, int(rate * plan.load_seconds), len(pool) // plan.repeats)
+    p50 = Row(f"end to end under load p50: {rate:g} POST/s offered, POST to the unit in "
+              "reporting's read model", "ms", anchor_name="the POST alone, p50 (same run)",
+              higher=False)
+    p99 = Row("end to end under load p99 (goal: under 1,000 ms)", "ms",
+              anchor_name="the POST alone, p99 (same run)", higher=False)
+    accepted = Row(f"intake under an open-loop load of {rate:g} POST/s: 202 answers per "
+                   "second", "req/s", anchor_name="requests sent per second")
+    for r in range(plan.repeats):
+        meter = CpuMeter({**{p: stack.pid(p) for p in (*PROCESSES, "submissions")},
+                          "client": os.getpid()})
+        meter.start()
+        run = openloop.run(stack, pool[r * n:(r + 1) * n], rate, plan.load_every)
+        meter.stop()
+        waits = run.arrivals.latencies() + run.unseen
+        tail = run.arrivals.after_answer() or [math.nan]
+        post = run.post_latencies or [math.nan]
+        p50.figures.append(percentile(waits, 50) * 1000 if waits else math.nan)
+        p50.anchors.append(percentile(post, 50) * 1000)
+        p99.figures.append(percentile(waits, 99) * 1000 if waits else math.nan)
+        p99.anchors.append(percentile(post, 99) * 1000)
+        accepted.figures.append(run.accepted_rate)
+        accepted.anchors.append(run.sent_rate)
+        results.note("End to end under load", f"{run.sent} requests in "
+                     f"{fmt(run.send_seconds)} s (sent {fmt(run.sent_rate)}/s, the "
+                     f"scheduler at most {fmt(run.late_max * 1000)} ms late), answered "
+                     f"within {fmt(run.elapsed)} s: statuses "
+                     f"{dict(sorted(run.statuses.items()))} (0: no answer within "
+                     f"{openloop.ANSWER_SECONDS:g} s); {len(waits)} followed (from the 202 "
+                     f"to the read model: p50 {fmt(percentile(tail, 50) * 1000)} ms, p99 "
+                     f"{fmt(percentile(tail, 99) * 1000)} ms), {len(run.unseen)} of them not "
+                     f"in the read model {fmt(run.wait)} s after the last answer (counted "
+                     "as the time until then, a lower bound); CPU, share of one core: "
+                     + ", ".join(f"{k} {fmt(v)}" for k, v in meter.share().items()))
+    for row in (p50, p99, accepted):
+        results.add(row)
+    closed = openloop.closed_loop(stack, probe, plan.concurrency, 5.0)
+    results.note("End to end under load", f"for comparison, the same kind of requests with "
+                 f"at most {plan.concurrency} in flight (closed loop, as the intake phase, "
+                 f"consumers running) right after: {fmt(closed.rate)} 202s/s, p50 "
+                 f"{fmt(closed.p(50) * 1000)} ms, p99 {fmt(closed.p(99) * 1000)} ms, "
+                 f"statuses {dict(sorted(closed.statuses.items()))}")
+    met = "met" if p99.figure < 1000 else "**not met**"
+    results.note("End to end under load", f"goal p99 under 1 s: {met}; " + (
+        "the intake sustained the offered rate" if accepted.ratio >= 0.95 else
+        f"the intake did not sustain {rate:g}/s on this machine: it answered 202 to "
+        f"{fmt(accepted.figure)}/s (the rest: the statuses above)"))
+    results.note("End to end under load", f"runs of at most {n} first reports of (unit, "
+                 f"period) pairs no other request uses (periods {workload.LOAD_PERIODS[0]}-"
+                 f"{workload.LOAD_PERIODS[-1]}), sent at their scheduled times whatever the "
+                 f"answers (open loop); every {plan.load_every}th followed: reporting's read "
+                 f"model asked for all followed units at once (`_id` `$in`) every "
+                 f"{openloop.POLL_SECONDS * 1000:g} ms, from the POST's send to the answer "
+                 f"that held it; all services running; {len(warm)} requests at the same rate "
+                 "before the runs, not counted")
+
+
+REPLAY_RUBRIC = "province-2026.1"  # a rescore is of one unit type: the provinces
+
+
+def replay_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
+    """A season's events of one period on the topic (the consumers skip them), then the
+    rescore and the rebuild as jobs, each against a raw read of the same records."""
+    from bench import replay
+    from bench.pipeline import SUBMISSIONS
+
+    n, period, limit = plan.replay_events, workload.REPLAY_PERIOD, plan.replay_timeout
+    for name in CONSUMERS:
+        stack.stop(name)
+    try:
+        produced = asyncio.run(kafka_io.produce(stack.bootstrap, SUBMISSIONS,
+                                                replay.records(n, period)))
+        skip_to_end(stack)
+    finally:
+        for name in CONSUMERS:
+            stack.start(name)
+    stack.set_clock(workload.CLOCK)
+    on_topic = sum(asyncio.run(kafka_io.end_offsets(stack.bootstrap, SUBMISSIONS)).values())
+    anchor = f"raw aiokafka consumer reading the same {n:,} records"
+    rows = {"rescore": Row(f"rescore of a {n:,}-event period ({REPLAY_RUBRIC}), POST to job "
+                           "done (goal: at most 60 s)", "s", anchor_name=anchor, higher=False),
+            "rebuild": Row("rebuild of reporting's read models, POST to job done (goal: at "
+                           "most 60 s)", "s", anchor_name=anchor, higher=False)}
+    started = time.monotonic()
+    for r in range(plan.repeats):
+        began = time.monotonic()
+        raw = asyncio.run(kafka_io.raw_consume(stack.bootstrap, produced))
+        for kind, start in (("rescore", lambda: replay.rescore(stack, period, REPLAY_RUBRIC,
+                                                               limit)),
+                            ("rebuild", lambda: replay.rebuild(stack, limit))):
+            job = start()
+            rows[kind].figures.append(job.seconds)
+            rows[kind].anchors.append(raw)
+            results.note("Replay", replay.describe(job, limit))
+        spent = time.monotonic() - started
+        if r + 1 < plan.repeats and spent + time.monotonic() - began > plan.replay_budget:
+            results.note("Replay", f"{r + 1} repeat(s) only: the phase had run {spent:.0f} s "
+                         f"(budget {plan.replay_budget:.0f} s)")
+            break
+    for kind, row in rows.items():
+        results.add(row)
+        met = row.figure <= 60
+        results.note("Replay", f"{kind}: goal at most 60 s {'met' if met else '**not met**'}")
+    results.note("Replay", f"{n:,} accepted events of {period} (its {len(workload.units(period))} "
+                 "units, rising revisions) produced in "
+                 f"{fmt(produced.elapsed)} s while the consumers were stopped (their groups "
+                 f"then start after them); the topic held {on_topic:,} records, all of which "
+                 "each job reads (the rescore scores the latest revision of the period's "
+                 "provinces; the rebuild drops the read models and replays every topic it "
+                 f"reads); jobs polled every {replay.POLL_SECONDS:g} s")
+
+
 def pipeline_phase(stack: BenchStack, plan: Plan, results: Results) -> None:
     from bench.pipeline import Pipeline
 
@@ -566,8 +700,12 @@ def main(argv: list[str] | None = None) -> int:
             stack.set_clock(workload.CLOCK)
         if "e2e" in phases:
             timed("e2e", lambda: e2e_phase(stack, plan, results))
+        if "e2e-load" in phases:
+            timed("e2e-load", lambda: e2e_load_phase(stack, plan, results))
         if "pipeline" in phases:
             timed("pipeline", lambda: pipeline_phase(stack, plan, results))
+        if "replay" in phases:
+            timed("replay", lambda: replay_phase(stack, plan, results))
         if "profile" in phases:
             timed("profile", lambda: profile_phase(stack, plan, results))
     results.setting["duration_s"] = round(time.monotonic() - started)

@@ -15,6 +15,8 @@ from bench.stack import ROOT
 INTAKE_PERIOD = 2079  # the clock stands in 2079 before its deadline: amendments are open
 E2E_PERIOD = 2078  # late first reports (accepted: a first report is never refused as late)
 PIPELINE_PERIODS = tuple(range(2070, 2078))  # events go straight onto the topic
+REPLAY_PERIOD = 2069  # a season's events on the topic, then rescored and rebuilt
+LOAD_PERIODS = tuple(range(2000, REPLAY_PERIOD))  # first reports under an open-loop load
 CLOCK = "2079-06-02T09:00:00+07:00"
 
 CRITERIA = {"ministry": ["M1", "M2", "M3", "M4"], "province": ["P1", "P2", "P3", "P4"],
