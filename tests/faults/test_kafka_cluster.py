@@ -108,15 +108,22 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
     items = [Item(u, body_for(example_request, u, PERIOD, 8, f"cluster {u}"),
                   new_key("cluster")) for u in units[:12]]
     consumed: list[str] = []
+    errors: list[str] = []  # what the reader met (it goes on, as a real consumer does)
     stop = threading.Event()
 
     def consume() -> None:  # a consumer group reading all along
+        # Metadata refreshed often: brokers die and come back in this test.
         consumer = KafkaConsumer(TOPIC, bootstrap_servers=cluster.bootstrap.split(","),
                                  group_id="faults-cluster-proof", auto_offset_reset="earliest",
-                                 consumer_timeout_ms=500, **admin_kafka())
+                                 consumer_timeout_ms=500, metadata_max_age_ms=5000,
+                                 **admin_kafka())
         try:
             while not stop.is_set():
-                consumed.extend(json.loads(r.value)["id"] for r in consumer)
+                try:
+                    consumed.extend(json.loads(r.value)["id"] for r in consumer)
+                except Exception as exc:  # a broker's death surfacing in the client
+                    errors.append(repr(exc)[:300])
+                    stop.wait(1)
         finally:
             consumer.close()
 
@@ -149,8 +156,18 @@ def test_a_broker_killed_mid_stream_loses_nothing_acknowledged(
         for item in items[8:]:
             post_until_accepted(stack, item, base_url=url)
 
-        wait_for("the consumer group to read every acknowledged record",
-                 lambda: set(acked) <= set(consumed), timeout=120)
+        try:
+            wait_for("the consumer group to read every acknowledged record",
+                     lambda: set(acked) <= set(consumed), timeout=120)
+        except AssertionError as exc:
+            missing = sorted(set(acked) - set(consumed))
+            on_topic = {e["id"] for e in topic_records(cluster.bootstrap, TOPIC,
+                                                       lambda e: "id" in e)}
+            raise AssertionError(
+                f"{exc}: {len(missing)} acknowledged records not read by the group "
+                f"(first {missing[:5]}), of which {len(set(missing) - on_topic)} are not "
+                f"on the topic either; the reader met {len(errors)} errors: {errors[:5]}; "
+                f"reader alive: {reader.is_alive()}") from exc
     finally:
         stop.set()
         producer.close()
