@@ -53,6 +53,43 @@ def _always_live() -> Verdict:
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+class RouteQueueLimit:
+    """Past `limit` requests of one route in progress in this process, counted from their
+    first byte (uploading, waiting for the event loop, being processed), the next is
+    answered 429 at once, before its body is read or any other layer runs: the cheap
+    refusal that keeps an overloaded process's latency bounded. The route's in-flight
+    limit (InflightLimit, after the body) counts only the requests being processed, so
+    without this, requests offered faster than the process can even read them queue in
+    front of its event loop and wait there for tens of seconds (docs/benchmarks.md,
+    `e2e-load`). Outermost: add it last. The advice comes from `inflight`."""
+
+    def __init__(self, app: ASGIApp, *, method: str, path: str, limit: int,
+                 inflight: InflightLimit) -> None:
+        self.app, self.method, self.path, self.limit = app, method, path, limit
+        self.inflight, self.active = inflight, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") != self.method
+                or scope.get("path") != self.path):
+            await self.app(scope, receive, send)
+            return
+        if self.active >= self.limit:
+            metrics.HTTP_SHED.labels(self.path).inc()
+            retry_after = self.inflight.refused()
+            resp = problem_response(
+                429, "too-many-requests",
+                f"more than {self.limit} requests of this kind are waiting or in progress; "
+                f"retry after {retry_after} s", headers={"Retry-After": str(retry_after)},
+                limit=self.limit)
+            await resp(scope, receive, send)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
 class BodyLimit:
     """Refuses bodies over `limit` bytes with 413 before the route reads them, and ends
     an upload still incomplete `read_timeout` seconds after its headers with 408 (and the
@@ -191,6 +228,11 @@ class InflightLimit:
         self._refused: collections.deque[float] = collections.deque(maxlen=10_000)
         self._advised = min_retry_after
 
+    def refused(self) -> int:
+        """Count a refusal (here or by a RouteQueueLimit in front); the advised wait."""
+        self._refused.append(self._monotonic())
+        return self.retry_after()
+
     def retry_after(self) -> int:
         """Seconds until the route has served those waiting now."""
         now = self._monotonic()
@@ -207,8 +249,7 @@ class InflightLimit:
         No await between the check and the increment: one event loop, no race."""
         if self.inflight >= self.limit:
             metrics.HTTP_SHED.labels(self.route).inc()
-            self._refused.append(self._monotonic())
-            retry_after = self.retry_after()
+            retry_after = self.refused()
             raise Problem(429, "too-many-requests",
                           f"more than {self.limit} requests of this kind are in progress; "
                           f"retry after {retry_after} s",

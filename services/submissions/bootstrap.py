@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.common.http import InflightLimit, with_problems
+from services.common.http import InflightLimit, RouteQueueLimit, with_problems
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.agents import request_handler
@@ -55,8 +55,12 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
     rt.shutdown.append(intake.settled)
 
     app = http_app(rt, "Submissions service")
-    app.include_router(build_router(intake, InflightLimit(
-        "/v1/submissions", settings.max_inflight_submissions)))
+    inflight = InflightLimit("/v1/submissions", settings.max_inflight_submissions)
+    app.include_router(build_router(intake, inflight))
+    # Outermost (added last): a refusal costs no body read and no other layer.
+    app.add_middleware(RouteQueueLimit, method="POST", path="/v1/submissions",
+                       limit=max(settings.max_queued_submissions,
+                                 settings.max_inflight_submissions), inflight=inflight)
     app.include_router(build_conference_router(intake, Conferences(
         db=rt.db, producer=rt.producer, registry=intake.registry)))
     app.include_router(build_deadline_router(intake, deadlines))

@@ -24,6 +24,11 @@ class SubmissionsSettings(ServiceSettings):
     # 4-8 concurrent submissions and collapsed into 503s (database timeouts) at 32
     # (docs/faults.md). Raise it on MongoDB; scale out with more processes.
     max_inflight_submissions: int = Field(default=8, ge=1)
+    # HTTP submissions waiting or in progress at once, counted from their first byte (so
+    # also those uploading or queued for the event loop); the next one gets 429 at once,
+    # before its body is read. Bounds an overloaded intake's latency: requests offered
+    # faster than it can read them would otherwise queue for tens of seconds.
+    max_queued_submissions: int = Field(default=64, ge=1)
     # Seconds a write of the intake waits for others to share its bulk write (group
     # commit: outbox entries, inserts, pointers and heads, marks as published).
     group_commit_window_seconds: float = Field(default=0.002, ge=0)

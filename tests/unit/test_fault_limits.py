@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.envelope import Event, new_event
-from services.common.http import InflightLimit, create_app
+from services.common.http import InflightLimit, RouteQueueLimit, create_app
 from services.common.kafka import RecordLoop
 from services.common.problems import Problem
 from services.common.settings import RECORD_ENVELOPE_ALLOWANCE, ServiceSettings
@@ -80,6 +80,50 @@ def test_past_the_limit_the_answer_is_429_at_once_and_places_come_back(tmp_path:
             assert again.status_code == 200
             metrics = (await c.get("/metrics")).text
             assert 'http_requests_shed_total{route="/slow"}' in metrics
+
+    asyncio.run(scenario())
+
+
+def test_past_the_queue_limit_the_answer_is_429_before_the_body_is_read(
+        tmp_path: Path) -> None:
+    """Requests of the route counted from their first byte: with `limit` of them waiting
+    or in progress (here two uploads that have not finished), the next is refused at once
+    and its body never read; the places come back as the requests end."""
+    async def scenario() -> None:
+        limit = InflightLimit("/slow", 5, min_retry_after=3)
+        gate, full = asyncio.Event(), asyncio.Event()
+        app = limited_app(tmp_path, limit, gate, full)
+        app.add_middleware(RouteQueueLimit, method="POST", path="/slow", limit=2,
+                           inflight=limit)
+        uploaded, both_started = asyncio.Event(), asyncio.Event()
+        reads: list[str] = []
+
+        async def slow_body() -> AsyncIterator[bytes]:
+            reads.append("held")
+            if reads.count("held") == 2:
+                both_started.set()
+            await uploaded.wait()  # an upload that is not finished yet
+            yield b""
+
+        async def counted_body() -> AsyncIterator[bytes]:
+            reads.append("refused")  # never read: the answer comes before
+            yield b""
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            held = [asyncio.create_task(c.post("/slow", content=slow_body()))
+                    for _ in range(2)]
+            await asyncio.wait_for(both_started.wait(), 5)
+            refused = await asyncio.wait_for(c.post("/slow", content=counted_body()), 5)
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "3"
+            assert refused.json()["limit"] == 2
+            assert "refused" not in reads and limit.inflight == 0  # no slot was taken
+            other = await c.get("/metrics")  # another route passes
+            assert other.status_code == 200
+            uploaded.set()
+            gate.set()
+            assert [(await t).status_code for t in held] == [200, 200]
+            assert (await c.post("/slow")).status_code == 200  # places given back
 
     asyncio.run(scenario())
 
