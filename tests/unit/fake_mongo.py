@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from tests.unit.bson_order import bson_order
+from tests.fakes.bson_order import bson_order
 
 
 @dataclass

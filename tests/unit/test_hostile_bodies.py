@@ -44,7 +44,9 @@ from services.submissions.api_conferences import build_conference_router
 from services.submissions.conferences import Conferences
 from services.submissions.service import Intake
 from services.submissions.store import SubmissionStore
-from tests.unit.test_submissions_store import REGISTRY, FakeDatabase, FakeProducer, request
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.submissions_support import REGISTRY, intake_db, request
 
 SECONDS_PER_REQUEST = 10.0  # generous on a loaded 2-core machine; a hang is minutes
 PATH_VALUES = {"unit_id": "province:quang-ninh", "period": "2026",
@@ -180,7 +182,7 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
                      readiness={}, max_body_bytes=1_000_000)
     fake: Any = None
     if service == "submissions":
-        intake = Intake(store=SubmissionStore(FakeDatabase()),  # type: ignore[arg-type]
+        intake = Intake(store=SubmissionStore(intake_db()),  # type: ignore[arg-type]
                         producer=FakeProducer(), registry=REGISTRY, clock=clock)  # type: ignore[arg-type]
         app.include_router(submissions_router(intake, InflightLimit("/v1/submissions", 8)))
         app.include_router(build_conference_router(intake, Conferences(

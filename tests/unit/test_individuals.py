@@ -19,8 +19,8 @@ from services.scoring.rubrics import load_rubrics
 from services.scoring.service import ACCEPTED, Scorer
 from services.scoring.standings import ranks_in_clusters
 from services.submissions.domain import SubmissionRefused
+from tests.unit.submissions_support import intake, intake_db, request
 from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
-from tests.unit.test_submissions_store import FakeDatabase, intake, request
 
 PERSON = "individual:province-quang-ninh-k7p2x9"
 RUBRIC = load_rubrics().in_force("individual", 2026)
@@ -86,7 +86,7 @@ def test_individuals_rank_in_no_cluster() -> None:
 
 
 def test_intake_accepts_a_person_of_a_registered_unit() -> None:
-    body = asyncio.run(intake(FakeDatabase()).validate(person("I2")))
+    body = asyncio.run(intake(intake_db()).validate(person("I2")))
     assert body["unit_id"] == PERSON
 
 
@@ -99,7 +99,7 @@ def test_intake_accepts_a_person_of_a_registered_unit() -> None:
 def test_intake_refuses_a_bad_person_record_with_a_clear_422(
         body: dict[str, Any], code: str, field: str) -> None:
     with pytest.raises(SubmissionRefused) as e:
-        asyncio.run(intake(FakeDatabase()).validate(body))
+        asyncio.run(intake(intake_db()).validate(body))
     assert (e.value.status, e.value.code) == (422, code)
     assert e.value.extra["errors"][0]["field"] == field
 

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.reporting.writes import Known, below
-from tests.unit.bson_order import bson_order
+from tests.fakes.bson_order import bson_order
 from tests.unit.fake_mongo import apply_bulk
 from tests.unit.test_reporting_samples import accepted
 

@@ -13,7 +13,8 @@ from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, Outages
 from services.common.http import InflightLimit
 from services.common.problems import Problem
 from services.submissions.service import Unavailable
-from tests.unit.test_submissions_store import FakeDatabase, FakeProducer, intake, request
+from tests.fakes.kafka import FakeProducer
+from tests.unit.submissions_support import intake, intake_db, request
 
 
 class Ticks:
@@ -85,7 +86,7 @@ def test_503_retry_after_grows_with_the_outage_and_resets_when_it_ends() -> None
 def test_the_intake_advises_by_the_dependency_that_is_away() -> None:
     ticks = Ticks()
     producer = FakeProducer()
-    service = intake(FakeDatabase(), producer)
+    service = intake(intake_db(), producer)
     service.outages = Outages(monotonic=ticks)
 
     async def submit(notes: str) -> int | None:
@@ -118,7 +119,7 @@ def test_the_intake_advises_by_the_dependency_that_is_away() -> None:
 def test_the_openapi_description_advises_jitter() -> None:
     from services.submissions.api import RETRY_AFTER_HEADER, build_router
 
-    router = build_router(intake(FakeDatabase()), InflightLimit("/v1/submissions", 8))
+    router = build_router(intake(intake_db()), InflightLimit("/v1/submissions", 8))
     post = next(r for r in router.routes if getattr(r, "methods", None) == {"POST"}
                 and r.path == "/v1/submissions")  # type: ignore[attr-defined]
     for status in (429, 503):

@@ -22,7 +22,7 @@ from services.scoring import rankings as rankings_module
 from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings, clusters_in
 from services.scoring.store import ScoreStore, flat_score
-from tests.unit.bson_order import bson_order
+from tests.fakes.bson_order import bson_order
 from tests.unit.fake_mongo import apply_bulk
 
 PERIOD = 2031
