@@ -19,7 +19,7 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from tests.stackfixture import Stack
-from tests.unit.test_notifications_reads import ALLOWED_SCANS, World, local
+from tests.unit.notifications_support import ALLOWED_SCANS, World, local
 
 pytestmark = pytest.mark.integration
 DB = "test_notifications_reads"

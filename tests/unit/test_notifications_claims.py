@@ -29,7 +29,7 @@ from services.notifications.sender import (
 )
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import MAX_PARTS, SmppProvider
-from tests.unit.test_notifications_reads import World, local
+from tests.unit.notifications_support import World, local
 
 
 def dispatcher_of(settings: NotificationsSettings) -> Dispatcher:

@@ -19,7 +19,7 @@ from services.notifications.milestone import (
     due_reminder,
     status,
 )
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 
 PERIOD = 2089
 
@@ -63,7 +63,7 @@ def test_only_the_latest_stage_due_is_sent() -> None:
 
 def test_reminders_go_once_to_the_operators_and_stop_when_sent() -> None:
     async def go() -> None:
-        clock, dispatcher, db = ControlledClock(), FakeDispatcher(), FakeDb()
+        clock, dispatcher, db = ControlledClock(), FakeDispatcher(), FakeDatabase()
         milestones = Milestones(db=db, clock=clock, dispatcher=dispatcher,  # type: ignore[arg-type]
                                 recipients=["a@ops.example", "b@ops.example"],
                                 email_domain="test.example")

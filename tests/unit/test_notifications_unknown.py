@@ -14,7 +14,7 @@ from services.notifications.api import notification_read
 from services.notifications.channels import SendResult, UnknownOutcome
 from services.notifications.delivery import Dispatcher
 from services.notifications.domain import ledger_key
-from tests.unit.test_notifications_reads import PERIOD, World, local
+from tests.unit.notifications_support import PERIOD, World, local
 
 
 def unknowns(channel: str, reason: str) -> float:

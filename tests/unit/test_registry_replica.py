@@ -8,7 +8,7 @@ from typing import Any
 
 from services.common.envelope import Event
 from services.common.registry_replica import CLUSTER_EVENT, UNIT_EVENT, RegistryReplica
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 
 
 def unit_event(unit_id: str, n: int = 1, **data: Any) -> Event:
@@ -28,7 +28,7 @@ def run(coro: Any) -> Any:
 
 def test_units_are_read_once_then_served_from_memory() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         replica = RegistryReplica(db)  # type: ignore[arg-type]
         for uid in ("a", "b", "c"):
             await replica.apply(unit_event(uid, valid_from=2025))
@@ -48,7 +48,7 @@ def test_units_are_read_once_then_served_from_memory() -> None:
 
 def test_an_apply_of_this_process_is_seen_at_once() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         replica = RegistryReplica(db)  # type: ignore[arg-type]
         await replica.apply(unit_event("a"))
         assert [u["_id"] for u in await replica.units(2026)] == ["a"]
@@ -61,7 +61,7 @@ def test_an_apply_of_this_process_is_seen_at_once() -> None:
 
 def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         reader, writer = RegistryReplica(db), RegistryReplica(db)  # type: ignore[arg-type]
         await writer.apply(unit_event("a"))
         await writer.apply(cluster_event("c1", {"2026": {"members": ["a"]}}))
@@ -77,7 +77,7 @@ def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
 
 def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         db["registry_units"].docs["old"] = {"_id": "old", "type": "province"}  # before tokens
         replica = RegistryReplica(db)  # type: ignore[arg-type]
         assert [u["_id"] for u in await replica.units(2026)] == ["old"]
@@ -89,7 +89,7 @@ def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
 
 def test_what_was_read_while_this_process_applied_is_not_kept() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         replica = RegistryReplica(db)  # type: ignore[arg-type]
         await replica.apply(unit_event("a"))
         # a read and an apply interleave (each fake call yields to the loop)
@@ -107,7 +107,7 @@ def test_a_recorded_conference_is_next_years_leadership_for_every_reader() -> No
     from services.common.registry_replica import CONFERENCE_EVENT, conference_key
 
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         replica = RegistryReplica(db)  # type: ignore[arg-type]
         members = ["police:phu-tho", "police:bac-ninh", "police:quang-ninh"]
         await replica.apply(new_event(

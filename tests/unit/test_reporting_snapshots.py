@@ -2,7 +2,7 @@
 version token of the period and the registry's generation are unchanged: a dashboard
 poll then reads two documents by `_id` and nothing else; any write the synthesis reads
 changes the token, so the next poll computes again and shows it; concurrent polls share
-one computation. On the in-memory database of tests/unit/fake_mongo.py."""
+one computation. On the in-memory database of tests/fakes/mongo.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from services.reporting import projections
 from services.reporting.service import Reports
 from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 from tests.unit.test_registry_replica import cluster_event, unit_event
 from tests.unit.test_reporting_samples import PERIOD, accepted, score
 
@@ -42,8 +42,8 @@ def event(type_: str, data: dict[str, Any], n: int = 1) -> Event:
 
 
 class World:
-    def __init__(self, db: FakeDb | None = None) -> None:
-        self.db = db or FakeDb()
+    def __init__(self, db: FakeDatabase | None = None) -> None:
+        self.db = db or FakeDatabase()
         self.clock = FixedClock()
         self.model = ReadModel(self.db, watermark_seconds=0.0)  # type: ignore[arg-type]
         self.replica = RegistryReplica(self.db)  # type: ignore[arg-type]

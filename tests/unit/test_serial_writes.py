@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.mongo import BulkUpdates, BulkUpserts, BulkWrites, ByIdReads, find_by_ids
 from services.common.serial import SerialWritesDatabase
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 
 
 class Slow:
@@ -45,7 +45,7 @@ def test_writes_take_turns_and_reads_do_not_wait() -> None:
 
 
 def test_concurrent_upserts_and_reads_by_id_are_one_call_each() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
 
     async def go() -> list[Any]:
         writes = BulkUpserts(db["c"])
@@ -69,7 +69,7 @@ async def _gather(calls: list[Any]) -> None:
 
 
 def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcome() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
     bulks: list[tuple[int, bool]] = []
     real = coll.bulk_write
@@ -104,7 +104,7 @@ def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcom
 
 
 def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
     for i in range(1200):
         coll.docs[f"k{i}"] = {"_id": f"k{i}", "n": i}
@@ -115,7 +115,7 @@ def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
 
 def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails_alone(
 ) -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
     coll.docs["taken"] = {"_id": "taken", "n": 0}
     bulks: list[int] = []
