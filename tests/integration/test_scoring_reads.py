@@ -61,7 +61,7 @@ async def scenario(url: str) -> dict[str, Any]:
         store = ScoreStore(db)
         replica = RegistryReplica(db)
         producer = FakeProducer()
-        publisher = Publisher(store=store, producer=producer)  # type: ignore[arg-type]
+        publisher = Publisher(store=store, producer=producer)
         register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
                                       publisher=publisher, clock=FixedClock(NOW))
         rankings = Rankings(store=store, replica=replica, publisher=publisher,

@@ -99,7 +99,7 @@ class World:
         self.sender = Sender(
             clock=self.clock, status=self.status, campaigns=self.campaign_store,
             ledger=self.ledger, events=self.events,
-            dispatcher=Dispatcher({"email": [self.email], "sms": [self.sms]}),  # type: ignore[list-item]
+            dispatcher=Dispatcher({"email": [self.email], "sms": [self.sms]}),
             templates=Templates(), receipts=Receipts(clock=self.clock, ledger=self.ledger,
                                                      events=self.events),
             config=SenderConfig(instance="me"))

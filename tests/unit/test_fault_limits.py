@@ -164,7 +164,7 @@ class Message:
 
 def test_a_record_over_the_consumer_limit_is_dead_lettered_unparsed() -> None:
     producer = FakeProducer()
-    loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    loop = RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
                       max_value_bytes=2000)
     handled: list[Event] = []

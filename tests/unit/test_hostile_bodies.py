@@ -182,11 +182,11 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
                      readiness={}, max_body_bytes=1_000_000)
     fake: Any = None
     if service == "submissions":
-        intake = Intake(store=SubmissionStore(intake_db()),  # type: ignore[arg-type]
-                        producer=FakeProducer(), registry=REGISTRY, clock=clock)  # type: ignore[arg-type]
+        intake = Intake(store=SubmissionStore(intake_db()),
+                        producer=FakeProducer(), registry=REGISTRY, clock=clock)
         app.include_router(submissions_router(intake, InflightLimit("/v1/submissions", 8)))
         app.include_router(build_conference_router(intake, Conferences(
-            db=FakeDatabase(), producer=FakeProducer(),  # type: ignore[arg-type]
+            db=FakeDatabase(), producer=FakeProducer(),
             registry=REGISTRY)))
     elif service == "scoring":
         app.include_router(scoring_router(store=fake, rubrics=fake, scorer=fake,

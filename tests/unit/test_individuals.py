@@ -115,17 +115,17 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
         reports[unit_id] = report_doc(data)
     args = {"period": PERIOD, "as_of": AS_OF, "units": s["units"], "clusters": s["clusters"],
             "reports": reports, "scores": s["scores"], "reminders": s["reminders"]}
-    toan_dan = national_report(**args, movement="toan-dan")  # type: ignore[arg-type]
+    toan_dan = national_report(**args, movement="toan-dan")
     assert toan_dan["individuals"] == {
         "submitted": 3, "on_time": 2, "scored": 0, "by_group": {"5a": 1, "5b": 2},
         "by_unit": {"province:ha-noi": 2, "province:quang-ninh": 1}}
     # Not registry units: the completeness of the units is untouched.
     assert PERSON not in toan_dan["missing"] and "individual" not in toan_dan["by_type"]
-    before = national_report(**{**args, "reports": s["reports"]},  # type: ignore[arg-type]
+    before = national_report(**{**args, "reports": s["reports"]},
                              movement="toan-dan")
     assert (toan_dan["expected"], toan_dan["submitted"]) == (before["expected"],
                                                            before["submitted"])
-    vi_an_ninh = national_report(**args, movement="vi-an-ninh")  # type: ignore[arg-type]
+    vi_an_ninh = national_report(**args, movement="vi-an-ninh")
     assert vi_an_ninh["individuals"]["submitted"] == 0
     rows = report_csv_rows(toan_dan)
     assert [r for r in rows if r[0] == "individuals"] == [

@@ -25,7 +25,7 @@ def test_without_a_setting_the_labelled_default_is_shown() -> None:
 
 def test_a_setting_is_stored_published_and_judged_by() -> None:
     db, producer = FakeDatabase(), FakeProducer()
-    store = dl.Deadlines(db=db, producer=producer)  # type: ignore[arg-type]
+    store = dl.Deadlines(db=db, producer=producer)
 
     async def run() -> tuple[datetime, datetime, datetime]:
         before = await store.deadline(2031, "vi-an-ninh")

@@ -106,7 +106,7 @@ def test_a_sender_touches_its_claim_before_and_between_tries(
         w = World(local(27, 10), units=["province:a"])
         await w.setup()
         flaky = SlowlyFailing(w)
-        w.sender.dispatcher = Dispatcher({"email": [flaky], "sms": []},  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [flaky], "sms": []},
                                          attempts_per_provider=2, backoff_seconds=0.0)
         touched_before: list[Any] = []
         original = w.sender._attempt_recorder

@@ -61,7 +61,7 @@ def test_reports_recorded_before_the_period_documents_are_backfilled_once() -> N
         assert w.db["markers"].docs[PERIOD_STATUS_BACKFILL]["documents"] == 3
         # another process: the marker, by _id, and no scan of unit_status
         w.db.reset()
-        other = StatusStore(w.db)  # type: ignore[arg-type]
+        other = StatusStore(w.db)
         assert await other.submitted(PERIOD) == {"province:a": True, "province:b": False}
         assert w.db.scans() == []
 
@@ -216,7 +216,7 @@ def test_open_claims_are_backfilled_once_from_an_older_ledger() -> None:
         assert await w.abandoned.reconcile() == [key]
         assert w.db["markers"].docs[OPEN_CLAIMS_BACKFILL]["documents"] == 1
         w.db.reset()
-        assert await LedgerStore(w.db).open_claims() == []  # type: ignore[arg-type]
+        assert await LedgerStore(w.db).open_claims() == []
         assert {c[0] for c in w.db.scans()} == {"open_claims"}
 
     run(go())
@@ -227,7 +227,7 @@ def test_reports_handled_together_are_one_write_of_their_periods_document() -> N
     period's document (FerretDB loses concurrent updates of one document)."""
     async def go() -> None:
         db = FakeDatabase()
-        status = StatusStore(db)  # type: ignore[arg-type]
+        status = StatusStore(db)
         units = [f"province:u{i}" for i in range(30)]
         await asyncio.gather(*(status.note(u, PERIOD, i % 3 == 0) for i, u in enumerate(units)),
                              status.note("province:u1", PERIOD, True))

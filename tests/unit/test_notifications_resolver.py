@@ -53,7 +53,7 @@ async def world(channels: list[str], silent: str, when: Any = None) -> tuple[Wor
     quiet = Silent(silent)
     providers: dict[str, list[Any]] = {"email": [w.email], "sms": [w.sms]}
     providers[silent] = [quiet]
-    w.sender.dispatcher = Dispatcher(providers)  # type: ignore[arg-type]
+    w.sender.dispatcher = Dispatcher(providers)
     return w, quiet
 
 
@@ -175,7 +175,7 @@ def test_a_fallback_whose_outcome_is_unknown_too_ends_failed_without_a_third_sen
     async def go() -> None:
         w, smtp = await world(["email"], "email")
         silent_sms = Silent("sms")
-        w.sender.dispatcher = Dispatcher({"email": [smtp], "sms": [silent_sms]})  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [smtp], "sms": [silent_sms]})
         await w.scheduler.run_pass("test")
         await w.scheduler.run_pass("test")  # e-mail escalated; the SMS unknown too
         assert statuses(w) == {EMAIL_KEY: "escalated", SMS_KEY: "unknown"}

@@ -56,7 +56,7 @@ def good() -> bytes:
 
 
 def loop(producer: FakeProducer) -> RecordLoop:
-    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    return RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test")
 
 
@@ -276,7 +276,7 @@ def unit_event(unit: str, offset: int) -> Message:
 
 
 def batch_loop(producer: FakeProducer, size: int = 100, concurrency: int = 16) -> RecordLoop:
-    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    return RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
                       batch_size=size, concurrency=concurrency)
 
@@ -346,7 +346,7 @@ def test_injected_faults_are_classified_like_real_ones() -> None:
     async def handler(event: Event) -> None:
         handled.append(event.id)
 
-    record_loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    record_loop = RecordLoop(consumer="scoring", producer=producer,
                              dead_letter_topic="emulation.dead-letters.v1",
                              source="urn:test", faults=faults)
     faults.arm("before-handler", "transient", times=2)

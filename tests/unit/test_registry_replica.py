@@ -29,7 +29,7 @@ def run(coro: Any) -> Any:
 def test_units_are_read_once_then_served_from_memory() -> None:
     async def go() -> None:
         db = FakeDatabase()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         for uid in ("a", "b", "c"):
             await replica.apply(unit_event(uid, valid_from=2025))
         assert [u["_id"] for u in await replica.units(2026)] == ["a", "b", "c"]
@@ -49,7 +49,7 @@ def test_units_are_read_once_then_served_from_memory() -> None:
 def test_an_apply_of_this_process_is_seen_at_once() -> None:
     async def go() -> None:
         db = FakeDatabase()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         await replica.apply(unit_event("a"))
         assert [u["_id"] for u in await replica.units(2026)] == ["a"]
         await replica.apply(unit_event("b"))
@@ -62,7 +62,7 @@ def test_an_apply_of_this_process_is_seen_at_once() -> None:
 def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
     async def go() -> None:
         db = FakeDatabase()
-        reader, writer = RegistryReplica(db), RegistryReplica(db)  # type: ignore[arg-type]
+        reader, writer = RegistryReplica(db), RegistryReplica(db)
         await writer.apply(unit_event("a"))
         await writer.apply(cluster_event("c1", {"2026": {"members": ["a"]}}))
         assert [u["_id"] for u in await reader.units(2026)] == ["a"]
@@ -79,9 +79,9 @@ def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
     async def go() -> None:
         db = FakeDatabase()
         db["registry_units"].docs["old"] = {"_id": "old", "type": "province"}  # before tokens
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         assert [u["_id"] for u in await replica.units(2026)] == ["old"]
-        await RegistryReplica(db).apply(unit_event("new"))  # type: ignore[arg-type]
+        await RegistryReplica(db).apply(unit_event("new"))
         assert [u["_id"] for u in await replica.units(2026)] == ["new", "old"]
 
     run(go())
@@ -90,7 +90,7 @@ def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
 def test_what_was_read_while_this_process_applied_is_not_kept() -> None:
     async def go() -> None:
         db = FakeDatabase()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         await replica.apply(unit_event("a"))
         # a read and an apply interleave (each fake call yields to the loop)
         await asyncio.gather(replica.units(2026), replica.apply(unit_event("b")))
@@ -108,7 +108,7 @@ def test_a_recorded_conference_is_next_years_leadership_for_every_reader() -> No
 
     async def go() -> None:
         db = FakeDatabase()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         members = ["police:phu-tho", "police:bac-ninh", "police:quang-ninh"]
         await replica.apply(new_event(
             type="vn.emulation.registry.cluster", source="t", subject="mps-cluster-4",
@@ -123,7 +123,7 @@ def test_a_recorded_conference_is_next_years_leadership_for_every_reader() -> No
         key = conference_key("mps-cluster-4", 2025)
         await replica.apply(new_event(type=CONFERENCE_EVENT, source="t", subject=key,
                                       schema="conference-recorded", data=record))
-        later = RegistryReplica(db)  # type: ignore[arg-type]  # another process
+        later = RegistryReplica(db)  # another process
         for r in (replica, later):
             c2026 = (await r.clusters(2026))["mps-cluster-4"]
             assert (c2026["head"], c2026["deputy"]) == ("police:quang-ninh", "police:phu-tho")

@@ -45,8 +45,8 @@ class World:
     def __init__(self, db: FakeDatabase | None = None) -> None:
         self.db = db or FakeDatabase()
         self.clock = FixedClock()
-        self.model = ReadModel(self.db, watermark_seconds=0.0)  # type: ignore[arg-type]
-        self.replica = RegistryReplica(self.db)  # type: ignore[arg-type]
+        self.model = ReadModel(self.db, watermark_seconds=0.0)
+        self.replica = RegistryReplica(self.db)
         self.reports = Reports(model=self.model, replica=self.replica, clock=self.clock)
 
     async def setup(self) -> None:
@@ -173,7 +173,7 @@ def test_every_write_the_synthesis_reads_changes_the_token_a_known_redelivery_do
             {"period": PERIOD, "proposals": [], "sequence": 5}))
         assert await rm.version(PERIOD) != after_reminder
         # A process that does not know the document sends the write again: it counts.
-        other = ReadModel(world.db, watermark_seconds=0.0)  # type: ignore[arg-type]
+        other = ReadModel(world.db, watermark_seconds=0.0)
         before = await rm.version(PERIOD)
         await other.apply_submission(*_parts("province:ha-noi"))
         assert await rm.version(PERIOD) != before

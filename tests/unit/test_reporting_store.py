@@ -34,7 +34,7 @@ class Document:  # what drop_all needs of a mongoengine Document class
 
 
 def model(db: FakeDatabase, seconds: float = 0.0) -> ReadModel:
-    return ReadModel(db, watermark_seconds=seconds)  # type: ignore[arg-type]
+    return ReadModel(db, watermark_seconds=seconds)
 
 
 def parts(revision: int) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -201,7 +201,7 @@ def test_a_rebuild_forgets_what_was_known_even_a_write_across_the_drop() -> None
 
     async def run() -> None:
         await rm.apply_submission(*parts(1))
-        await rm.drop_all([Document(n) for n in names])  # type: ignore[list-item]
+        await rm.drop_all([Document(n) for n in names])
         await rm.apply_submission(*parts(1))  # replayed: written again, not skipped
         assert flat_report(db["rm_submissions"].docs[KEY])["revision"] == 1
 
@@ -209,7 +209,7 @@ def test_a_rebuild_forgets_what_was_known_even_a_write_across_the_drop() -> None
         db["rm_scores"].gate = asyncio.Event()
         writing = asyncio.create_task(rm.apply_score(score(1, 20)))
         await asyncio.sleep(0)
-        dropping = asyncio.create_task(rm.drop_all([Document("rm_scores")]))  # type: ignore[list-item]
+        dropping = asyncio.create_task(rm.drop_all([Document("rm_scores")]))
         await asyncio.sleep(0)
         db["rm_scores"].gate.set()
         await asyncio.gather(writing, dropping)

@@ -51,7 +51,7 @@ def in_force(db: FakeDatabase, unit: str = "police:a") -> dict[str, Any]:
 
 def test_a_first_score_is_one_write_by_id() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     assert run(store.save(score("police:a", 1)))
     assert in_force(db)["revision"] == 1
     assert db["scores"].calls == [("find_one", {"_id": "police:a|2031"}),
@@ -61,7 +61,7 @@ def test_a_first_score_is_one_write_by_id() -> None:
 
 def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     run(store.save(score("police:a", 2, total=70)))
     db["scores"].calls.clear()
     assert not run(store.save(score("police:a", 1, total=40)))
@@ -71,7 +71,7 @@ def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> No
 
 def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     doc = score("police:a", 1)
     run(store.save(doc))
     db["scores"].calls.clear()
@@ -84,7 +84,7 @@ def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
 
 def test_a_newer_revision_or_a_later_rescore_replaces_it_with_one_write_by_id() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     run(store.save(score("police:a", 1)))
     assert run(store.save({**score("police:a", 2, total=80), "seq": 5}))
     assert db["scores"].calls[-1] == ("update_one", {"_id": "police:a|2031"})
@@ -103,7 +103,7 @@ def test_a_stale_read_never_lets_an_older_revision_win() -> None:
     """Another worker made revision 3 current after this one read revision 1: the `$max`
     of revision 2 changes nothing, and 2 is not in force."""
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     run(store.save(score("police:a", 1)))
     stale = run(store.current("police:a", PERIOD))
     run(store.save(score("police:a", 3, total=90)))
@@ -113,7 +113,7 @@ def test_a_stale_read_never_lets_an_older_revision_win() -> None:
 
 def test_a_racing_first_write_is_decided_by_the_revision() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     run(store.save(score("police:a", 2, total=70)))  # the other worker's, unseen below
     assert not run(store.save(score("police:a", 1), current=None, read=False))
     assert run(store.save(score("police:a", 3), current=None, read=False))
@@ -128,7 +128,7 @@ def test_any_order_of_revisions_and_rescores_ends_in_the_same_score() -> None:
     finals = set()
     for order in itertools.permutations(versions):
         db = FakeDatabase()
-        store = ScoreStore(db)  # type: ignore[arg-type]
+        store = ScoreStore(db)
         for doc in [*order, order[0]]:
             run(store.save(doc))
         finals.add((in_force(db)["revision"], in_force(db)["total"]))
@@ -183,7 +183,7 @@ class World:
         """A process's Rankings over the shared database (a new one = a restart)."""
         return Rankings(store=self.store, replica=FakeReplica(self.db),  # type: ignore[arg-type]
                         publisher=Publisher(store=self.store,
-                                            producer=self.producer),  # type: ignore[arg-type]
+                                            producer=self.producer),
                         clock=FixedClock(NOW), register=self.register,  # type: ignore[arg-type]
                         sweep_seconds=3600)
 
@@ -193,7 +193,7 @@ class World:
 
 def world() -> World:
     db = FakeDatabase()
-    return World(db, ScoreStore(db), FakeProducer(), FakeRegister())  # type: ignore[arg-type]
+    return World(db, ScoreStore(db), FakeProducer(), FakeRegister())
 
 
 def test_many_scores_are_published_once_from_one_read_of_the_period() -> None:
@@ -333,7 +333,7 @@ def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster()
 
     db = FakeDatabase()
     replica = FakeReplica(db)
-    store = LeadershipStore(db)  # type: ignore[arg-type]
+    store = LeadershipStore(db)
     register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
                                   publisher=None, clock=FixedClock(NOW))  # type: ignore[arg-type]
     db["leadership"].docs = {

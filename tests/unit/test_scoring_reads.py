@@ -44,11 +44,11 @@ class Year:
     def __init__(self, seed: int = 7, clusters: int = 12) -> None:
         rng = random.Random(seed)
         self.db = FakeDatabase()
-        self.store = ScoreStore(self.db)  # type: ignore[arg-type]
+        self.store = ScoreStore(self.db)
         self.producer = FakeProducer()
-        replica = RegistryReplica(self.db)  # type: ignore[arg-type]
-        publisher = Publisher(store=self.store, producer=self.producer)  # type: ignore[arg-type]
-        self.register = LeadershipRegister(store=LeadershipStore(self.db),  # type: ignore[arg-type]
+        replica = RegistryReplica(self.db)
+        publisher = Publisher(store=self.store, producer=self.producer)
+        self.register = LeadershipRegister(store=LeadershipStore(self.db),
                                            replica=replica, publisher=publisher,
                                            clock=FixedClock(NOW))
         self.rankings = Rankings(store=self.store, replica=replica, publisher=publisher,
@@ -169,11 +169,11 @@ def test_a_recomputation_reads_scores_and_leadership_only_by_id() -> None:
 
 def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> None:
     db = FakeDatabase()
-    replica = RegistryReplica(db)  # type: ignore[arg-type]
+    replica = RegistryReplica(db)
     db["registry_clusters"].docs["mps-cluster-4"] = {"_id": "mps-cluster-4",
                                                      "years": CLUSTER_4}
-    store = LeadershipStore(db)  # type: ignore[arg-type]
-    register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
+    store = LeadershipStore(db)
+    register = LeadershipRegister(store=store, replica=replica,
                                   publisher=None, clock=FixedClock(NOW))  # type: ignore[arg-type]
     members = CLUSTER_4[max(CLUSTER_4)]["members"]
     rng = random.Random(2)
@@ -198,7 +198,7 @@ def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> N
 
 def test_a_candidate_follows_the_score_in_force_whatever_the_order() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     key = candidate_key(PERIOD, "province:a")
 
     def candidate() -> dict[str, Any] | None:
@@ -231,7 +231,7 @@ def test_a_candidate_follows_the_score_in_force_whatever_the_order() -> None:
 
 def test_a_score_that_never_qualified_writes_no_candidate() -> None:
     db = FakeDatabase()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    store = ScoreStore(db)
     run(store.save(a_score("province:b", 1, 40.0)))
     run(store.save(a_score("province:b", 2, 50.0)))
     assert [c for c in db.calls if c[0] == "certificate_candidates"] == []
