@@ -71,15 +71,6 @@ async def _gather(calls: list[Any]) -> None:
 def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcome() -> None:
     db = FakeDatabase()
     coll = db["c"]
-    bulks: list[tuple[int, bool]] = []
-    real = coll.bulk_write
-
-    async def counted(ops: list[Any], ordered: bool = True) -> Any:
-        bulks.append((len(ops), ordered))
-        return await real(ops, ordered)
-
-    coll.bulk_write = counted  # type: ignore[method-assign]
-
     def bump(n: int) -> dict[str, Any]:
         return {"$max": {"n": n}}
 
@@ -100,6 +91,7 @@ def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcom
     assert same == [False] * 5
     assert mixed == [None, None]  # one of two changed: which, the counts cannot tell
     assert coll.docs["k0"]["n"] == 2 and coll.docs["k1"]["n"] == 1
+    bulks = [(b.size, b.ordered) for b in db.batches if b.op == "bulk_write"]
     assert bulks == [(5, False), (5, False), (2, False)]  # one unordered write a wave
 
 
@@ -118,15 +110,6 @@ def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails
     db = FakeDatabase()
     coll = db["c"]
     coll.docs["taken"] = {"_id": "taken", "n": 0}
-    bulks: list[int] = []
-    real = coll.bulk_write
-
-    async def counted(ops: list[Any], ordered: bool = True) -> Any:
-        bulks.append(len(ops))
-        return await real(ops, ordered)
-
-    coll.bulk_write = counted  # type: ignore[method-assign]
-
     async def go() -> list[Any]:
         writes = BulkWrites(coll)
         return await asyncio.gather(
@@ -137,5 +120,5 @@ def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails
     results = asyncio.run(go())
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], DuplicateKeyError)
-    assert bulks == [3]
+    assert [b.size for b in db.batches if b.op == "bulk_write"] == [3]
     assert coll.docs["a"]["n"] == 1 and coll.docs["b"]["n"] == 2 and coll.docs["taken"]["n"] == 0
