@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from services.common.registry_replica import RegistryReplica
 from services.scoring import rankings as rankings_module
 from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings, clusters_in
+from services.scoring.register import LeadershipRegister
 from services.scoring.store import ScoreStore, flat_score
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
@@ -137,14 +140,14 @@ def test_any_order_of_revisions_and_rescores_ends_in_the_same_score() -> None:
 
 # -- debounced rankings ------------------------------------------------------------------------
 
-class FakeRegister:
-    def __init__(self) -> None:
+class FakeRegister(LeadershipRegister):
+    def __init__(self) -> None:  # no store: nothing decided
         self.suggested: list[tuple[str, int]] = []
 
     async def decided(self) -> list[dict[str, Any]]:
         return []
 
-    async def decided_before(self, cluster_id: str, years: dict[str, Any],
+    async def decided_before(self, cluster_id: str, years: Mapping[str, Any],
                              period: int) -> list[dict[str, Any]]:
         return []
 
@@ -155,7 +158,9 @@ class FakeRegister:
         self.suggested.append((cluster_id, period))
 
 
-class FakeReplica:
+class FakeReplica(RegistryReplica):
+    """The registry read straight from its collection, nothing held in memory."""
+
     def __init__(self, db: FakeDatabase) -> None:
         self.clusters_coll = db["registry_clusters"]
         self.clusters_coll.docs["mps-cluster-4"] = {
@@ -181,10 +186,10 @@ class World:
 
     def rankings(self) -> Rankings:
         """A process's Rankings over the shared database (a new one = a restart)."""
-        return Rankings(store=self.store, replica=FakeReplica(self.db),  # type: ignore[arg-type]
+        return Rankings(store=self.store, replica=FakeReplica(self.db),
                         publisher=Publisher(store=self.store,
                                             producer=self.producer),
-                        clock=FixedClock(NOW), register=self.register,  # type: ignore[arg-type]
+                        clock=FixedClock(NOW), register=self.register,
                         sweep_seconds=3600)
 
     def kinds(self) -> list[str]:
@@ -297,8 +302,12 @@ def test_the_sequence_is_taken_before_the_scores_are_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
     w = world()
     order: list[str] = []
-    monkeypatch.setattr(rankings_module, "wall_sequence",
-                        lambda: order.append("sequence") or 42)
+
+    def wall_sequence() -> int:
+        order.append("sequence")
+        return 42
+
+    monkeypatch.setattr(rankings_module, "wall_sequence", wall_sequence)
     w.db["scores"].before = lambda op, _: order.append(f"scores.{op}")
     w.db["registry_clusters"].before = lambda op, _: order.append(f"clusters.{op}")
     rankings = w.rankings()
@@ -328,14 +337,14 @@ def test_clusters_in_follows_the_registry_years() -> None:
 
 
 def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster() -> None:
-    from services.scoring.register import LeadershipRegister
     from services.scoring.store import LeadershipStore
 
     db = FakeDatabase()
     replica = FakeReplica(db)
     store = LeadershipStore(db)
-    register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
-                                  publisher=None, clock=FixedClock(NOW))  # type: ignore[arg-type]
+    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
+                                  clock=FixedClock(NOW))
     db["leadership"].docs = {
         "mps-cluster-4|2032": {"_id": "mps-cluster-4|2032", "cluster_id": "mps-cluster-4",
                                "period": 2032, "status": "overridden", "head": "police:c",

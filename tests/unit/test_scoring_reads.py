@@ -173,8 +173,9 @@ def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> N
     db["registry_clusters"].docs["mps-cluster-4"] = {"_id": "mps-cluster-4",
                                                      "years": CLUSTER_4}
     store = LeadershipStore(db)
-    register = LeadershipRegister(store=store, replica=replica,
-                                  publisher=None, clock=FixedClock(NOW))  # type: ignore[arg-type]
+    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
+                                  clock=FixedClock(NOW))
     members = CLUSTER_4[max(CLUSTER_4)]["members"]
     rng = random.Random(2)
     first = min(int(y) for y in CLUSTER_4)  # no decision before the cluster exists
