@@ -11,14 +11,19 @@ import pytest
 
 from services.common import individuals
 from services.common.auth import OPERATOR, UNIT, Principal
+from services.common.clock import Clock
 from services.common.envelope import new_event
 from services.common.kafka import Rejected
 from services.reporting.domain import national_report, report_csv_rows
+from services.scoring.bootstrap import build_parts
 from services.scoring.domain import criteria_answered, score_submission
 from services.scoring.rubrics import load_rubrics
-from services.scoring.service import ACCEPTED, Scorer
+from services.scoring.service import ACCEPTED
+from services.scoring.settings import ScoringSettings
 from services.scoring.standings import ranks_in_clusters
 from services.submissions.domain import SubmissionRefused
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
 from tests.unit.submissions_support import intake, intake_db, request
 from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
 
@@ -134,16 +139,9 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
     assert not [r for r in report_csv_rows(vi_an_ninh) if r[0] == "individuals"]
 
 
-class NoSelection:
-    """The one store read a delivery makes before it is judged: no operator's rubric."""
-
-    async def selected(self, unit_type: str, period: int) -> None:
-        return None
-
-
 def test_scoring_dead_letters_a_record_in_both_groups_or_neither() -> None:
-    scorer = Scorer(store=NoSelection(), rubrics=load_rubrics(),  # type: ignore[arg-type]
-                    producer=None, clock=None, rankings=None)  # type: ignore[arg-type]
+    # The service's parts on an empty database: no operator's rubric, nothing scored.
+    scorer = build_parts(ScoringSettings(), FakeDatabase(), FakeProducer(), Clock()).scorer
     for body in (person("I1", "I2"), person()):
         event = new_event(type=ACCEPTED, source="test", subject=PERSON, schema="submission-"
                           "accepted", version=2, data={
