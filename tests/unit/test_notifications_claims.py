@@ -120,7 +120,7 @@ def test_a_sender_touches_its_claim_before_and_between_tries(
 
             return wrapped
 
-        w.sender._attempt_recorder = recorder  # type: ignore[method-assign]
+        monkeypatch.setattr(w.sender, "_attempt_recorder", recorder)
         # Checks "slower" than the threshold: the claim is touched before the first try.
         monkeypatch.setattr(sender_module, "TOUCH_BEFORE_SENDING_SECONDS", -1.0)
         result = await w.scheduler.run_pass("test")

@@ -12,6 +12,7 @@ import pytest
 
 from services.common.backoff import EntryBackoff
 from services.notifications.events import EventLog
+from services.notifications.store import OutboxStore
 from services.submissions.service import Unavailable
 from tests.fakes.kafka import FakeProducer
 from tests.unit.submissions_support import (
@@ -90,8 +91,8 @@ def test_the_submissions_relay_publishes_past_a_failed_entry_and_retries_it() ->
     assert service.relay_backoff.failures(stored["a1"]) == 0
 
 
-class FakeOutbox:
-    def __init__(self) -> None:
+class FakeOutbox(OutboxStore):
+    def __init__(self) -> None:  # a dict, not a collection
         self.docs: dict[str, dict[str, Any]] = {}
 
     async def add(self, doc: dict[str, Any]) -> None:
@@ -114,7 +115,7 @@ def _data(unit: str, n: int) -> dict[str, Any]:
 def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() -> None:
     producer = FakeProducer()
     outbox = FakeOutbox()
-    events = EventLog(producer=producer, outbox=outbox,  # type: ignore[arg-type]
+    events = EventLog(producer=producer, outbox=outbox,
                       source="urn:test")
     clock = Clock()
     events.relay_backoff = EntryBackoff(first=1.0, cap=60.0, monotonic=clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from services.common.movements import default_deadline
 from services.reporting import projections
@@ -20,11 +21,12 @@ from tests.unit.test_reporting_samples import (
 )
 
 
-def national(**extra: object) -> dict:
+def national(**extra: Any) -> dict:
     s = sample_state()
+    options: dict[str, Any] = {"movement": None, **extra}
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"], clusters=s["clusters"],
                            reports=s["reports"], scores=s["scores"], reminders=s["reminders"],
-                           **{"movement": None, **extra})  # type: ignore[arg-type]
+                           **options)
 
 
 def test_national_counts_rates_and_breakdowns() -> None:
