@@ -26,8 +26,8 @@ from services.reporting.service import Reports
 from services.reporting.store import ReadModel
 from tests.integration.test_notifications_reads import Filters
 from tests.stackfixture import Stack
-from tests.unit.test_registry_replica import unit_event
-from tests.unit.test_reporting_samples import PERIOD, accepted, score
+from tests.unit.registry_events import unit_event
+from tests.unit.reporting_samples import PERIOD, accepted, score
 
 pytestmark = pytest.mark.integration
 DB = "test_reporting_reads"

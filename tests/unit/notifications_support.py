@@ -1,7 +1,6 @@
 """What the notifications tests share: the service's objects on one database (the
 in-memory one unless given), with fake providers, trace and Kafka producer."""
 
-
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +10,12 @@ from typing import Any
 from services.common.envelope import Event
 from services.common.registry_replica import UNIT_EVENT, RegistryReplica
 from services.notifications.abandoned import AbandonedClaims
-from services.notifications.campaigns import build_campaign, campaign_spec, load_defaults
+from services.notifications.campaigns import (
+    build_campaign,
+    campaign_spec,
+    load_defaults,
+    with_overrides,
+)
 from services.notifications.channels import SendResult
 from services.notifications.delivery import Dispatcher
 from services.notifications.domain import VN_TZ
@@ -29,7 +33,10 @@ from services.notifications.store import (
     OutboxStore,
     StatusStore,
 )
-from services.notifications.templates import Templates
+from services.notifications.templates import (
+    Templates,
+)
+from services.submissions.registry import load_registry
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
 from tests.fakes.mongo import FakeDatabase
@@ -144,3 +151,12 @@ class World:
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+CAMPAIGN = with_overrides(2040, load_defaults(), {})
+
+
+def units() -> list[dict[str, Any]]:
+    return [{"_id": u.unit_id, "name": u.name, "name_en": u.name_en, "type": u.type,
+             "contacts": {"language": u.contacts.language}}
+            for u in load_registry().all_units()]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.submissions.publish_registry import registry_events
+from services.submissions.registry import load_registry
+
 PERIOD = 2031
 NOW = datetime(2031, 11, 25, 3, 0, tzinfo=UTC)
 BASE = datetime(2031, 11, 1, tzinfo=UTC)
@@ -27,3 +30,14 @@ def a_score(unit: str, revision: int, total: float, *, on_time: bool = True, day
             "received_at": first, "first_received_at": first,
             "scored_at": first, "seq": seq or revision,
             "event_id": f"score:{unit}:{period}:r{revision}:{total}:{seq}"}
+
+
+def published_years(cluster_id: str) -> dict[str, Any]:
+    """The cluster's `years` as the registry publishes them on emulation.units.v1."""
+    for key, event in registry_events(load_registry()):
+        if key == cluster_id:
+            return dict(event.data["years"])
+    raise KeyError(cluster_id)
+
+
+CLUSTER_4 = published_years("mps-cluster-4")

@@ -24,8 +24,8 @@ from services.scoring.standings import ranks_in_clusters
 from services.submissions.domain import SubmissionRefused
 from tests.fakes.kafka import FakeProducer
 from tests.fakes.mongo import FakeDatabase
+from tests.unit.reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
 from tests.unit.submissions_support import intake, intake_db, request
-from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
 
 PERSON = "individual:province-quang-ninh-k7p2x9"
 RUBRIC = load_rubrics().in_force("individual", 2026)

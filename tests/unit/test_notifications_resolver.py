@@ -245,7 +245,7 @@ def test_every_resolution_series_starts_at_zero() -> None:
 def test_the_fallback_sms_fits_two_segments_for_every_unit() -> None:
     from services.notifications import sms
     from services.notifications.templates import SMS_MAX_SEGMENTS, Templates, reminder_values
-    from tests.unit.test_notifications_templates import CAMPAIGN, units
+    from tests.unit.notifications_support import CAMPAIGN, units
 
     templates = Templates()
     stage = CAMPAIGN.stages[0]

@@ -26,7 +26,7 @@ from services.reporting.dashboard_api import mount_dashboard
 from services.reporting.rebuild import Rebuilder, RebuildResult, RebuildRunning
 from services.reporting.service import UnknownCluster
 from services.reporting.settings import ReportingSettings
-from tests.unit.test_reporting_render import cluster, national
+from tests.unit.reporting_samples import cluster, national
 
 
 class FakeReports:

@@ -11,7 +11,7 @@ from services.reporting.cluster_report import cluster_csv_rows, cluster_report, 
 from services.reporting.dashboard import daily_series, dashboard_view
 from services.reporting.domain import national_report, score_distribution
 from services.reporting.membership import clusters_for_period
-from tests.unit.test_reporting_samples import (
+from tests.unit.reporting_samples import (
     AS_OF,
     CLUSTERS,
     PERIOD,

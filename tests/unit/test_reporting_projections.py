@@ -18,7 +18,7 @@ from services.reporting import projections
 from services.reporting.service import Reports
 from services.reporting.store import ReadModel
 from tests.fakes.mongo import FakeDatabase
-from tests.unit.test_reporting_samples import accepted
+from tests.unit.reporting_samples import accepted
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 

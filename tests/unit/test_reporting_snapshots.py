@@ -20,8 +20,8 @@ from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
 from tests.fakes.clock import FixedClock
 from tests.fakes.mongo import Call, FakeDatabase
-from tests.unit.test_registry_replica import cluster_event, unit_event
-from tests.unit.test_reporting_samples import PERIOD, accepted, score
+from tests.unit.registry_events import cluster_event, unit_event
+from tests.unit.reporting_samples import PERIOD, accepted, score
 
 UNITS = ["province:ha-noi", "province:hue", "police:phu-tho", "police:bac-ninh"]
 POLICE = "vi-an-ninh"

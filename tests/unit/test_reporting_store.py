@@ -17,7 +17,7 @@ from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.reporting.writes import Known, below
 from tests.fakes.mongo import FakeDatabase
-from tests.unit.test_reporting_samples import accepted
+from tests.unit.reporting_samples import accepted
 
 KEY = "police:phu-tho|2026"
 

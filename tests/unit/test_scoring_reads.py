@@ -33,8 +33,7 @@ from services.scoring.store import (
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
 from tests.fakes.mongo import FakeDatabase
-from tests.unit.scoring_support import ALLOWED_SCANS, NOW, PERIOD, a_score
-from tests.unit.test_scoring_leadership import CLUSTER_4
+from tests.unit.scoring_support import ALLOWED_SCANS, CLUSTER_4, NOW, PERIOD, a_score
 
 
 class Year:
