@@ -22,7 +22,7 @@ from services.scoring.register import LeadershipRegister
 from services.scoring.store import LeadershipStore, ScoreStore
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
-from tests.integration.test_notifications_reads import Filters, median_seconds
+from tests.integration.reads_support import Filters, median_seconds
 from tests.stackfixture import Stack
 from tests.unit.scoring_support import ALLOWED_SCANS, NOW, PERIOD, a_score
 
