@@ -362,9 +362,6 @@ class FakeDatabase:
     async def drop_collection(self, name: str) -> None:
         self[name].docs.clear()
 
-    async def command(self, command: str) -> Doc:
-        return {"ok": 1.0}
-
     def scans(self) -> list[Call]:
         """The calls since the last `reset` whose filter has no `_id`."""
         return [c for c in self.calls if "_id" not in c.filter]

@@ -33,9 +33,7 @@ from services.notifications.store import (
     OutboxStore,
     StatusStore,
 )
-from services.notifications.templates import (
-    Templates,
-)
+from services.notifications.templates import Templates
 from services.submissions.registry import load_registry
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
@@ -153,10 +151,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-CAMPAIGN = with_overrides(2040, load_defaults(), {})
+CAMPAIGN = with_overrides(2040, load_defaults(), {})  # the defaults, for the templates
 
 
 def units() -> list[dict[str, Any]]:
+    """The registry's units as the templates take them."""
     return [{"_id": u.unit_id, "name": u.name, "name_en": u.name_en, "type": u.type,
              "contacts": {"language": u.contacts.language}}
             for u in load_registry().all_units()]
