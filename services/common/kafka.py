@@ -23,6 +23,7 @@ from services.common.envelope import EnvelopeError, Event, new_event, parse_reco
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.faults import IN_RECORD, FaultPoints
 from services.common.kafka_auth import KafkaAuth
+from services.common.ports import Producer
 from services.common.telemetry import extract_context, inject_headers
 from services.common.watch import ConsumerWatch
 
@@ -170,7 +171,7 @@ class RecordLoop:
     and never skipped; a record is acknowledged (its offset may be committed) only
     after its writes are done or its dead letter is acknowledged by Kafka."""
 
-    def __init__(self, *, consumer: str, producer: EventProducer, dead_letter_topic: str,
+    def __init__(self, *, consumer: str, producer: Producer, dead_letter_topic: str,
                  source: str, handler_retries: int = 3,
                  max_value_bytes: int | None = None, watch: ConsumerWatch | None = None,
                  batch_size: int = 200, concurrency: int = 200,

@@ -19,11 +19,11 @@ import uuid
 from typing import Any
 
 import mongoengine as me
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common import event_types
 from services.common.envelope import Event
 from services.common.mongo import ByIdReads
+from services.common.ports import Database
 from services.common.schema import IntField, validated
 
 UNIT_EVENT = event_types.REGISTRY_UNIT
@@ -165,7 +165,7 @@ def with_conferences(cluster: dict[str, Any], conferences: list[dict[str, Any]]
 
 
 class RegistryReplica:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.units_coll = db["registry_units"]
         self.clusters_coll = db["registry_clusters"]
         self.conferences_coll = db["registry_conferences"]

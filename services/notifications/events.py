@@ -13,8 +13,9 @@ from typing import Any
 from services.common import event_types, movements
 from services.common.backoff import EntryBackoff
 from services.common.envelope import new_event, parse_event
-from services.common.kafka import EventProducer, KafkaUnavailable
+from services.common.kafka import KafkaUnavailable
 from services.common.metrics import OUTBOX_RELAY_FAILURES
+from services.common.ports import Producer
 from services.common.topics import NOTIFICATIONS
 from services.notifications.store import OutboxStore
 
@@ -23,7 +24,7 @@ SCHEMA = "notification"
 
 
 class EventLog:
-    def __init__(self, *, producer: EventProducer, outbox: OutboxStore, source: str) -> None:
+    def __init__(self, *, producer: Producer, outbox: OutboxStore, source: str) -> None:
         self.producer, self.outbox, self.source = producer, outbox, source
         # The relay's next attempt per event that failed (1 s doubling, at most 60 s).
         self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)

@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path
 from prometheus_client import Gauge
 from pydantic import BaseModel, Field
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.clock import Clock
 from services.common.http import OperatorAction, ViewerPrincipal
+from services.common.ports import Database
 from services.common.schema import validated
 from services.notifications.channels import Email
 from services.notifications.delivery import SENT, Dispatcher
@@ -93,7 +93,7 @@ def reminder_text(period: int, stage: str, due: datetime, state: str) -> tuple[s
 
 
 class Milestones:
-    def __init__(self, *, db: AsyncDatabase[Any], clock: Clock, dispatcher: Dispatcher,
+    def __init__(self, *, db: Database, clock: Clock, dispatcher: Dispatcher,
                  recipients: list[str], email_domain: str) -> None:
         self.coll = db["milestones"]
         self.clock, self.dispatcher = clock, dispatcher

@@ -11,11 +11,11 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.batching import GroupCommit
 from services.common.mongo import BulkUpserts, ByIdReads, insert_new
+from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
 from services.notifications.schema import (
     CampaignDoc,
@@ -66,7 +66,7 @@ class Backfills:
     database the older data is read (a scan) and the derived documents written; then
     each process only reads the marker, once."""
 
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.markers = db["markers"]
         self._done: set[str] = set()
         self._lock = asyncio.Lock()
@@ -85,7 +85,7 @@ class Backfills:
 
 
 class StatusStore:
-    def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
+    def __init__(self, db: Database, backfills: Backfills | None = None) -> None:
         self.status = db["unit_status"]
         self.periods = db["period_status"]
         self.backfills = backfills or Backfills(db)
@@ -149,7 +149,7 @@ class StatusStore:
 
 
 class CampaignStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.coll = db["campaigns"]
         self._reads = ByIdReads(self.coll)  # a batch's records: one read
 
@@ -176,7 +176,7 @@ class CampaignStore:
 
 
 class LedgerStore:
-    def __init__(self, db: AsyncDatabase[Any], backfills: Backfills | None = None) -> None:
+    def __init__(self, db: Database, backfills: Backfills | None = None) -> None:
         self.ledger = db["ledger"]
         self.open = db["open_claims"]
         self.unresolved_coll = db["unresolved"]
@@ -352,7 +352,7 @@ class LedgerStore:
 
 
 class OutboxStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.coll = db["outbox"]
 
     async def add(self, doc: dict[str, Any]) -> None:

@@ -16,12 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import InsertOne, ReplaceOne, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
 from services.common.mongo import BulkUpdates, BulkWrites
+from services.common.ports import Collection, Database
 from services.common.schema import validated, validated_update
 from services.reporting.projections import parse_time, unit_key
 from services.reporting.schema import BY_COLLECTION, ReportDoc
@@ -38,7 +37,7 @@ from services.reporting.writes import (
 VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_proposals"})
 
 
-async def _stored(coll: AsyncCollection[Any], key: str, keep: tuple[str, ...]
+async def _stored(coll: Collection, key: str, keep: tuple[str, ...]
                   ) -> tuple[Any, frozenset[str]] | None:
     """The stored `order` of `key` and the `keep` fields it has; None if absent."""
     doc = await coll.find_one({"_id": key}, {"order": 1, **dict.fromkeys(keep, 1)})
@@ -56,7 +55,7 @@ def flat_report(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class ReadModel:
-    def __init__(self, db: AsyncDatabase[Any], *,
+    def __init__(self, db: Database, *,
                  watermark_seconds: float = WATERMARK_SECONDS) -> None:
         self.db = db
         self.reports = db["rm_submissions"]
@@ -78,7 +77,7 @@ class ReadModel:
                                                      self.standings, self.proposals,
                                                      self.leadership)}
 
-    def _remember(self, coll: AsyncCollection[Any], key: str, value: Any, epoch: int) -> None:
+    def _remember(self, coll: Collection, key: str, value: Any, epoch: int) -> None:
         if epoch == self.epoch and epoch % 2 == 0:
             self.known[coll.name].put(key, value)
 
@@ -141,7 +140,7 @@ class ReadModel:
     async def apply_leadership(self, doc: dict[str, Any]) -> bool:
         return await self._replace_if_newer(self.leadership, doc)
 
-    async def _replace_if_newer(self, coll: AsyncCollection[Any], doc: dict[str, Any],
+    async def _replace_if_newer(self, coll: Collection, doc: dict[str, Any],
                                 keep: tuple[str, ...] = ()) -> bool:
         """Store `doc` unless the stored one has the same or a greater `order`; True if
         stored. A `keep` field the stored document has is never unset by a newer doc
@@ -199,7 +198,7 @@ class ReadModel:
             return False
         raise TransientError(f"{coll.name} {key} kept disappearing during the write")
 
-    async def _insert(self, coll: AsyncCollection[Any], doc: dict[str, Any]) -> bool:
+    async def _insert(self, coll: Collection, doc: dict[str, Any]) -> bool:
         """Insert `doc`; False if its `_id` is taken (in the batch's bulk write)."""
         try:
             await self.bulk[coll.name](InsertOne(doc))

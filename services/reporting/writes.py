@@ -11,12 +11,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from services.common.batching import GroupCommit
 from services.common.kafka import TransientError
 from services.common.mongo import insert_new
+from services.common.ports import Collection
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Watermark:
     what the read models reflect: held back, it is only older, for at most `seconds`
     (or until the next event, if the process dies meanwhile)."""
 
-    def __init__(self, coll: AsyncCollection[Any], seconds: float) -> None:
+    def __init__(self, coll: Collection, seconds: float) -> None:
         self.coll, self.seconds = coll, seconds
         self.high: datetime | None = None  # the newest time applied since start or a drop
         self._pending: datetime | None = None  # ... not yet written
@@ -159,7 +159,7 @@ class Versions:
     uncommitted, and the redelivered event's write, sent again, counts again). A dropped
     token (a rebuild) is recreated by the next reader with a new value."""
 
-    def __init__(self, coll: AsyncCollection[Any]) -> None:
+    def __init__(self, coll: Collection) -> None:
         self.coll = coll
         self._sent: dict[int, int] = {}  # writes sent per period
         self._covered: dict[int, int] = {}  # ... of them followed by a new token

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.clock import Clock
 from services.common.jobs import Jobs, job_router
-from services.common.kafka import EventProducer
+from services.common.ports import Database, Producer
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import SUBMISSIONS, UNITS
@@ -41,7 +40,7 @@ class Parts:
     rescorer: Rescorer
 
 
-def build_parts(settings: ScoringSettings, db: AsyncDatabase[Any], producer: EventProducer,
+def build_parts(settings: ScoringSettings, db: Database, producer: Producer,
                 clock: Clock) -> Parts:
     rubrics = load_rubrics(settings.rubrics_dir)  # an invalid rubric stops the start-up
     metrics.RUBRICS_LOADED.set(len(rubrics.versions()))

@@ -4,14 +4,14 @@ each only when its content differs from the last one sent on the same stream."""
 from __future__ import annotations
 
 from services.common.envelope import Event
-from services.common.kafka import EventProducer
+from services.common.ports import Producer
 from services.common.topics import SCORES
 from services.scoring import metrics
 from services.scoring.store import ScoreStore
 
 
 class Publisher:
-    def __init__(self, *, store: ScoreStore, producer: EventProducer) -> None:
+    def __init__(self, *, store: ScoreStore, producer: Producer) -> None:
         self.store, self.producer = store, producer
 
     async def publish(self, kind: str, stream: str, event: Event, *, key: str) -> bool:

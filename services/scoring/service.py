@@ -12,7 +12,8 @@ from opentelemetry import trace
 from services.common import event_types, movements
 from services.common.clock import Clock
 from services.common.envelope import Event
-from services.common.kafka import EventProducer, Rejected
+from services.common.kafka import Rejected
+from services.common.ports import Producer
 from services.common.topics import SCORES
 from services.scoring import metrics
 from services.scoring.domain import Rubric, criteria_answered, earliest, score_submission
@@ -38,7 +39,7 @@ def unit_type_of(data: dict[str, Any]) -> str:
 
 
 class Scorer:
-    def __init__(self, *, store: ScoreStore, rubrics: RubricBook, producer: EventProducer,
+    def __init__(self, *, store: ScoreStore, rubrics: RubricBook, producer: Producer,
                  clock: Clock, rankings: Rankings) -> None:
         self.store, self.rubrics, self.producer = store, rubrics, producer
         self.clock, self.rankings = clock, rankings

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pymongo import DESCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids
 from services.common.pagination import Key, PageRequest, page_of_query
+from services.common.ports import Database
 from services.common.schema import validated, validated_update
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
 from services.scoring.schema import (
@@ -87,7 +87,7 @@ async def gather_bounded(calls: Iterable[Awaitable[T]], limit: int = CONCURRENT_
 
 
 class ScoreStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.scores = db["scores"]
         self.history = db["score_history"]
         self.selections = db["rubric_selections"]
@@ -290,7 +290,7 @@ class ScoreStore:
 class LeadershipStore:
     """The register of cluster heads and deputies, one document per cluster and year."""
 
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.register = db["leadership"]
 
     async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:

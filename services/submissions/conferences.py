@@ -17,10 +17,8 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from services.common.envelope import Event, new_event
-from services.common.kafka import EventProducer
+from services.common.ports import Database, Producer
 from services.common.registry_replica import CONFERENCE_EVENT, conference_key
 from services.common.schema import validated
 from services.common.topics import UNITS
@@ -81,7 +79,7 @@ def conference_event(record: dict[str, Any]) -> Event:
 
 
 class Conferences:
-    def __init__(self, *, db: AsyncDatabase[Any], producer: EventProducer,
+    def __init__(self, *, db: Database, producer: Producer,
                  registry: Registry) -> None:
         self.coll = db["conferences"]
         self.producer, self.registry = producer, registry

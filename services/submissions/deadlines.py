@@ -16,11 +16,9 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from services.common import movements
 from services.common.envelope import Event, new_event
-from services.common.kafka import EventProducer
+from services.common.ports import Database, Producer
 from services.common.registry_replica import DEADLINE_EVENT, deadline_key
 from services.common.schema import validated
 from services.common.topics import UNITS
@@ -54,7 +52,7 @@ def describe(period: int, movement: str, record: dict[str, Any] | None) -> dict[
 
 
 class Deadlines:
-    def __init__(self, *, db: AsyncDatabase[Any], producer: EventProducer | None = None
+    def __init__(self, *, db: Database, producer: Producer | None = None
                  ) -> None:
         self.coll = db["deadlines"]
         self.producer = producer

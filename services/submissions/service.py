@@ -21,9 +21,10 @@ from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import Event, new_event, parse_event
 from services.common.faults import FaultPoints
-from services.common.kafka import EventProducer, KafkaUnavailable, TransientError
+from services.common.kafka import KafkaUnavailable, TransientError
 from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.ports import BatchProducer
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
 from services.submissions.domain import Receipt, SubmissionRefused
@@ -78,7 +79,7 @@ def receipt_of(doc: dict[str, Any]) -> Receipt:
 
 
 class Intake:
-    def __init__(self, *, store: SubmissionStore, producer: EventProducer, registry: Registry,
+    def __init__(self, *, store: SubmissionStore, producer: BatchProducer, registry: Registry,
                  clock: Clock, faults: FaultPoints | None = None,
                  deadlines: DeadlineSource | None = None) -> None:
         self.store, self.producer, self.registry, self.clock = store, producer, registry, clock

@@ -22,7 +22,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import GroupCommit
@@ -35,6 +34,7 @@ from services.common.mongo import (
     upsert_until_written,
 )
 from services.common.pagination import Key, PageRequest, page_of_query
+from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
 from services.submissions.schema import (
     MarkerDoc,
@@ -80,7 +80,7 @@ def head_id(unit_id: str, period: int) -> str:
 
 
 class SubmissionStore:
-    def __init__(self, db: AsyncDatabase[Any], group_window: float = 0.002) -> None:
+    def __init__(self, db: Database, group_window: float = 0.002) -> None:
         """`group_window`: seconds a write waits for others to share its bulk write."""
         self.db = db
         self.submissions = db["submissions"]

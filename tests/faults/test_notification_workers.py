@@ -16,7 +16,7 @@ import pytest
 
 from devstack import parts
 from services.notifications.domain import partition_of
-from tests.integration.test_notifications_season import (
+from tests.integration.season_support import (
     Sinks,
     assert_sinks_match_ledger,
     expected_keys,

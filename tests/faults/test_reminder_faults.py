@@ -15,7 +15,7 @@ import pytest
 
 from devstack import parts
 from tests.faults.mongo_proxy import LossyMongoProxy
-from tests.integration.test_notifications_season import (
+from tests.integration.season_support import (
     SENT,
     Sinks,
     assert_sinks_match_ledger,

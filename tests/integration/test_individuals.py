@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from services.common import schemas
 from tests.conftest import request_for
 from tests.stackfixture import Stack, unique_key, wait_for
-from tests.unit.test_reporting_render import pdf_text
+from tests.unit.render_support import pdf_text
 
 pytestmark = pytest.mark.integration
 PERIOD = 2098  # no other test uses 2098

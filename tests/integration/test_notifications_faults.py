@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_notifications_season import (
+from tests.integration.season_support import (
     SENT,
     Sinks,
     assert_sinks_match_ledger,
@@ -22,6 +22,7 @@ from tests.integration.test_notifications_season import (
     keys,
     ledger,
     put_campaign,
+    reset_providers,
     submit,
     tick,
     units_of,
@@ -156,13 +157,6 @@ def ledger_direct(stack: Stack, period: int) -> list[dict[str, Any]]:
         return list(client["emulation_notifications"]["ledger"].find({"period": period}))
     finally:
         client.close()
-
-
-def reset_providers(stack: Stack) -> None:
-    """Close the circuits a fault test opened, so later tests start clean."""
-    with stack.as_operator("notifications") as c:
-        states = c.post("/v1/admin/providers/reset").json()
-    assert set(states.values()) == {"closed"}
 
 
 def test_a_transient_failure_is_retried_in_a_later_round(clock: Stack) -> None:

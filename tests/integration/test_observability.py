@@ -179,8 +179,7 @@ def test_a_reminder_s_trace_holds_the_pass_the_database_and_the_outgoing_sms_cal
     httpx instrumentation's client span is the child of the provider's send, in a trace
     that also holds the pass's database commands. The scheduler's own timer may run the
     pass first: then its trace is the one checked, rooted at `notifications.pass`."""
-    from tests.integration.test_notifications_faults import reset_providers
-    from tests.integration.test_notifications_season import put_campaign, units_of, when
+    from tests.integration.season_support import put_campaign, reset_providers, units_of, when
 
     stack, period = clock, REMINDER_PERIOD
     registry = units_of(stack, period)

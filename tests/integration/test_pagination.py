@@ -13,7 +13,7 @@ import pytest
 
 from services.common.pagination import MAX_LIMIT
 from tests.conftest import request_for
-from tests.integration.test_notifications_season import at, put_campaign
+from tests.integration.season_support import at, put_campaign
 from tests.stackfixture import UNITS_FROM_2025, Stack, finished_job, wait_for
 
 pytestmark = pytest.mark.integration

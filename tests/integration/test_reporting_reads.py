@@ -24,10 +24,10 @@ from services.common.envelope import Event
 from services.common.registry_replica import RegistryReplica
 from services.reporting.service import Reports
 from services.reporting.store import ReadModel
-from tests.integration.test_notifications_reads import Filters
+from tests.integration.reads_support import Filters
 from tests.stackfixture import Stack
-from tests.unit.test_registry_replica import unit_event
-from tests.unit.test_reporting_samples import PERIOD, accepted, score
+from tests.unit.registry_events import unit_event
+from tests.unit.reporting_samples import PERIOD, accepted, score
 
 pytestmark = pytest.mark.integration
 DB = "test_reporting_reads"

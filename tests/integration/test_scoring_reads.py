@@ -20,9 +20,11 @@ from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings
 from services.scoring.register import LeadershipRegister
 from services.scoring.store import LeadershipStore, ScoreStore
-from tests.integration.test_notifications_reads import Filters, median_seconds
+from tests.fakes.clock import FixedClock
+from tests.fakes.kafka import FakeProducer
+from tests.integration.reads_support import Filters, median_seconds
 from tests.stackfixture import Stack
-from tests.unit.test_scoring_reads import ALLOWED_SCANS, PERIOD, FakeProducer, FixedClock, a_score
+from tests.unit.scoring_support import ALLOWED_SCANS, NOW, PERIOD, a_score
 
 pytestmark = pytest.mark.integration
 DB = "test_scoring_reads"
@@ -59,11 +61,11 @@ async def scenario(url: str) -> dict[str, Any]:
         store = ScoreStore(db)
         replica = RegistryReplica(db)
         producer = FakeProducer()
-        publisher = Publisher(store=store, producer=producer)  # type: ignore[arg-type]
+        publisher = Publisher(store=store, producer=producer)
         register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
-                                      publisher=publisher, clock=FixedClock())
+                                      publisher=publisher, clock=FixedClock(NOW))
         rankings = Rankings(store=store, replica=replica, publisher=publisher,
-                            clock=FixedClock(), register=register, sweep_seconds=3600)
+                            clock=FixedClock(NOW), register=register, sweep_seconds=3600)
         units = [m for ms in CLUSTERS.values() for m in ms] + OUTSIDE
         for n, unit in enumerate(units):
             await store.save(a_score(unit, 1, 60.0 + n % 40, day=n % 20, seq=n + 1))
@@ -86,7 +88,7 @@ async def scenario(url: str) -> dict[str, Any]:
             listener.seen.clear()
             out[f"flush_{label}"] = await median_seconds(one_score, 9)
             out[f"scans_{label}"] = listener.scans()
-        out["kinds"] = sorted({e.type.rsplit(".", 1)[-1] for e in producer.sent})
+        out["kinds"] = sorted({e.type.rsplit(".", 1)[-1] for e in producer.events})
         return out
     finally:
         await client.drop_database(DB)

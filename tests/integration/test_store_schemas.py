@@ -14,7 +14,7 @@ from services.common.mongo import connect_odm
 from services.common.schema import SchemaError, validated
 from services.schema_docs import SERVICES
 from tests.stackfixture import Stack
-from tests.unit.test_store_schemas import stored
+from tests.unit.store_documents import stored
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.scoring.store import ScoreStore
 from tests.stackfixture import Stack
-from tests.unit.test_reporting_samples import accepted
+from tests.unit.reporting_samples import accepted
 
 pytestmark = pytest.mark.integration
 KEY = "police:phu-tho|2026"

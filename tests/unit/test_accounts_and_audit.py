@@ -22,6 +22,7 @@ from services.common.clock import ControlledClock
 from services.common.http import OperatorAction, ViewerPrincipal, create_app
 from services.reporting.cluster_report import member_copy
 from services.scoring.api_clusters import own_rows_only
+from tests.checks import present
 
 NOW = datetime(2026, 12, 7, 10, tzinfo=UTC)
 
@@ -113,7 +114,7 @@ def test_a_unit_token_rotates_with_an_overlap(path: Path) -> None:
     assert store.check(old, now + timedelta(hours=71)) is not None
     with pytest.raises(TokenRefused):
         store.check(old, now + timedelta(hours=73))
-    assert store.check(new, now + timedelta(hours=73)).unit_id == "police:phu-tho"  # type: ignore[union-attr]
+    assert present(store.check(new, now + timedelta(hours=73))).unit_id == "police:phu-tho"
     assert store.check(other, now + timedelta(hours=73)) is not None  # another unit's stays
 
 
@@ -153,7 +154,7 @@ def test_the_cli_shows_a_token_once_and_lists_without_it(
                           "admin", "--expires", "30d"]) == 0
     out = capsys.readouterr().out
     token = next(line.split()[-1] for line in out.splitlines() if line.startswith("token:"))
-    assert TokenStore(path).check(token).role == "admin"  # type: ignore[union-attr]
+    assert present(TokenStore(path).check(token)).role == "admin"
     assert accounts.main(["--file", str(path), "list", "--json"]) == 0
     listed = capsys.readouterr().out
     assert token not in listed and "Phạm D" in listed and "police:phu-tho" in listed

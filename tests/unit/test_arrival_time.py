@@ -15,7 +15,7 @@ from services.common.kafka import appended_at
 from services.common.topics import SUBMISSION_REQUESTS, TOPICS
 from services.submissions import domain
 from services.submissions.domain import SubmissionRefused
-from tests.unit.test_submissions_store import FakeDatabase, intake, request
+from tests.unit.submissions_support import intake, intake_db, request
 
 DEADLINE = domain.deadline_for(2026)
 
@@ -75,12 +75,12 @@ def test_the_request_topic_is_stamped_by_the_broker() -> None:
 
 
 def test_a_request_that_arrived_before_the_deadline_is_on_time_and_amendable() -> None:
-    db = FakeDatabase()
-    service = intake(db)
-    service.clock.set(DEADLINE - timedelta(minutes=1))  # type: ignore[attr-defined]
+    db, clock = intake_db(), ControlledClock()
+    service = intake(db, clock=clock)
+    clock.set(DEADLINE - timedelta(minutes=1))
     arrived = datetime.now(UTC)
     # Consumed a day later: the clock has moved on meanwhile.
-    service.clock.set(DEADLINE + timedelta(days=1))  # type: ignore[attr-defined]
+    clock.set(DEADLINE + timedelta(days=1))
 
     async def scenario() -> None:
         first = await service.submit(request(), "event:1", arrived_at=arrived)
@@ -102,8 +102,9 @@ def test_a_request_that_arrived_before_the_deadline_is_on_time_and_amendable() -
 
 
 def test_an_arrival_in_the_future_counts_as_now() -> None:
-    service = intake(FakeDatabase())
-    service.clock.set(DEADLINE + timedelta(hours=1))  # type: ignore[attr-defined]
+    clock = ControlledClock()
+    service = intake(intake_db(), clock=clock)
+    clock.set(DEADLINE + timedelta(hours=1))
     ahead = datetime.now(UTC) + timedelta(hours=2)  # a broker clock running fast
     assert service.received_at(ahead) <= domain.to_millis(service.clock.now())
     assert service.received_at(ahead) > DEADLINE

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from services.common.auth import TokenStore, hash_token, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import CurrentPrincipal, create_app, ensure_access
+from tests.checks import present
 
 
 @contextlib.asynccontextmanager
@@ -68,7 +69,7 @@ def test_principals(tokens: tuple[dict, TokenStore]) -> None:
     unit = store.authenticate(plain["units"]["police:phu-tho"])
     assert unit is not None and (unit.kind, unit.unit_id) == ("unit", "police:phu-tho")
     assert unit.may_access("police:phu-tho") and not unit.may_access("police:bac-ninh")
-    assert store.authenticate(plain["admin"]).is_operator  # type: ignore[union-attr]
+    assert present(store.authenticate(plain["admin"])).is_operator
     assert store.authenticate("guess") is None
     assert len(hash_token("x")) == 64
 

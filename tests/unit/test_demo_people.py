@@ -15,7 +15,7 @@ from devstack import demo
 from services.common import individuals, movements
 from services.scoring.domain import score_submission
 from services.scoring.rubrics import load_rubrics
-from tests.unit.test_submissions_store import REGISTRY, FakeDatabase, intake
+from tests.unit.submissions_support import REGISTRY, intake, intake_db
 
 PERIOD = 2026  # the fake intake's clock is in November 2026
 
@@ -40,7 +40,7 @@ def test_the_intake_accepts_each_and_scoring_scores_it_in_its_group() -> None:
     rubric = load_rubrics().in_force("individual", PERIOD)
     assert rubric is not None
     for body in bodies():
-        valid = asyncio.run(intake(FakeDatabase()).validate(body))
+        valid = asyncio.run(intake(intake_db()).validate(body))
         assert valid["unit_id"] == body["unit_id"]
         group = individuals.person_group(body["self_assessment"])
         score = score_submission(rubric, body, on_time=True)

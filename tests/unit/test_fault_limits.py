@@ -23,6 +23,7 @@ from services.common.http import InflightLimit, RouteQueueLimit, create_app
 from services.common.kafka import RecordLoop
 from services.common.problems import Problem
 from services.common.settings import RECORD_ENVELOPE_ALLOWANCE, ServiceSettings
+from tests.fakes.kafka import FakeProducer
 
 
 @contextlib.asynccontextmanager
@@ -205,17 +206,9 @@ class Message:
     headers: tuple[Any, ...] = ()
 
 
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Event]] = []
-
-    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
-        self.sent.append((topic, event))
-
-
 def test_a_record_over_the_consumer_limit_is_dead_lettered_unparsed() -> None:
-    producer = Producer()
-    loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    producer = FakeProducer()
+    loop = RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
                       max_value_bytes=2000)
     handled: list[Event] = []
@@ -228,14 +221,14 @@ def test_a_record_over_the_consumer_limit_is_dead_lettered_unparsed() -> None:
     huge = b'{"specversion": "1.0", "notes": "' + b"x" * 5000 + b'"}'
     asyncio.run(loop.process(Message(huge), handler))
     assert handled == []
-    [(topic, letter)] = producer.sent
+    [(topic, letter)] = producer.records
     assert topic == "emulation.dead-letters.v1"
     assert letter.data["reason"] == "too-large"
     assert letter.data["size"] == len(huge) and letter.data["limit"] == 2000
     assert (letter.data["partition"], letter.data["offset"]) == (2, 41)
     # A small record still reaches the schema check (here: refused for its data).
     asyncio.run(loop.process(Message(small.to_bytes()), handler))
-    assert producer.sent[-1][1].data["reason"] != "too-large"
+    assert producer.records[-1][1].data["reason"] != "too-large"
 
 
 def test_the_default_record_limit_fits_any_accepted_body_but_not_kafkas_largest() -> None:

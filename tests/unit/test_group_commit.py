@@ -12,14 +12,14 @@ import pytest
 from services.common.batching import GroupCommit
 from services.submissions import domain
 from services.submissions.service import ORPHAN_SECONDS
-from tests.unit.test_submissions_store import (
+from tests.fakes.kafka import FakeProducer
+from tests.unit.submissions_support import (
     AFTER_ANSWER,
     REGISTRY,
-    FakeDatabase,
-    FakeProducer,
-    _age_outbox,
+    age_outbox,
     all_published,
     intake,
+    intake_db,
     request,
     submissions,
 )
@@ -106,7 +106,7 @@ def test_a_caller_that_gives_up_does_not_stop_the_others() -> None:
 
 
 def test_concurrent_submissions_share_their_writes() -> None:
-    db = FakeDatabase()
+    db = intake_db()
     producer = FakeProducer()
     service = intake(db, producer)
     units = [u.unit_id for u in REGISTRY.units(2026) if u.type == "province"][:8]
@@ -120,17 +120,17 @@ def test_concurrent_submissions_share_their_writes() -> None:
     outcomes = asyncio.run(scenario())
     assert sorted(o.receipt.unit_id for o in outcomes) == sorted(units)
     assert all_published(db) and db["outbox"].docs == {}
-    inserts = [n for coll, op, n in db.batches if (coll, op) == ("submissions", "insert_many")]
+    inserts = [b.size for b in db.batches if (b.coll, b.op) == ("submissions", "insert_many")]
     assert sum(inserts) == 8 and len(inserts) < 8, inserts
     for coll in ("outbox", "submission_keys", "submission_heads"):
-        sizes = [n for c, _, n in db.batches if c == coll]
+        sizes = [b.size for b in db.batches if b.coll == coll]
         assert max(sizes) > 1, (coll, sizes)
-    assert sorted(producer.sent) == sorted(
+    assert sorted(producer.ids) == sorted(
         domain.submission_id(u, 2026, 1) for u in units)
 
 
 def test_two_requests_for_one_revision_in_one_batch_are_settled_as_before() -> None:
-    db = FakeDatabase()
+    db = intake_db()
     service = intake(db)
 
     async def scenario() -> list[Any]:
@@ -156,7 +156,7 @@ def test_two_requests_for_one_revision_in_one_batch_are_settled_as_before() -> N
 ])
 def test_a_crash_inside_a_shared_write_loses_and_doubles_nothing(
         crash_at: tuple[str, str]) -> None:
-    db = FakeDatabase()
+    db = intake_db()
     producer = FakeProducer()
     units = [u.unit_id for u in REGISTRY.units(2026) if u.type == "province"][:4]
 
@@ -182,7 +182,7 @@ def test_a_crash_inside_a_shared_write_loses_and_doubles_nothing(
         if not isinstance(o, Exception):
             assert o.receipt in {r.receipt for r in retried}
     # Entries of revisions a retry computed from a lagging head and lost are orphans.
-    _age_outbox(db, ORPHAN_SECONDS + 1)
+    age_outbox(db, ORPHAN_SECONDS + 1)
     asyncio.run(after.relay_once(grace_seconds=5))
     assert all_published(db) and db["outbox"].docs == {}
-    assert set(producer.sent) == {d["_id"] for d in submissions(db)}
+    assert set(producer.ids) == {d["_id"] for d in submissions(db)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,15 +37,19 @@ from services.notifications.campaigns import (
     with_overrides,
 )
 from services.notifications.domain import Campaign, current_stage, for_movement
+from services.notifications.service import Campaigns
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.rescore import RescoreRefused
+from services.scoring.register import LeadershipRegister
+from services.scoring.rescore import Rescorer, RescoreRefused
 from services.submissions.api import build_router as submissions_router
 from services.submissions.api_conferences import build_conference_router
 from services.submissions.conferences import Conferences
 from services.submissions.service import Intake
 from services.submissions.store import SubmissionStore
-from tests.unit.test_submissions_store import REGISTRY, FakeDatabase, FakeProducer, request
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.submissions_support import REGISTRY, intake_db, request
 
 SECONDS_PER_REQUEST = 10.0  # generous on a loaded 2-core machine; a hang is minutes
 PATH_VALUES = {"unit_id": "province:quang-ninh", "period": "2026",
@@ -141,31 +145,38 @@ def bodies(draw: st.DrawFn, base: dict[str, Any]) -> bytes:
 
 # -- the apps, with fakes ---------------------------------------------------------------
 
-class FakeRescorer:
+class FakeRescorer(Rescorer):
+    def __init__(self) -> None:  # no Kafka, no stores: it refuses every rubric
+        pass
+
     def check(self, period: int, version: str) -> None:
         raise RescoreRefused(422, "unknown-rubric", f"no rubric {version}")
 
 
-class FakeRegister:
-    async def view(self, cluster_id: str, period: int) -> Any:
+class FakeRegister(LeadershipRegister):
+    def __init__(self) -> None:  # no decisions, no store
+        pass
+
+    async def view(self, cluster_id: str, period: int,
+                   decided: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         return None
 
 
-class FakeCampaigns:
+class FakeCampaigns(Campaigns):
     """The real campaign rules (defaults, overrides, the stored form read back)."""
 
     def __init__(self, clock: ControlledClock) -> None:
         self.defaults, self.clock = load_defaults(), clock
 
-    async def put_campaign(self, period: int, overrides: dict[str, Any]) -> Campaign:
+    async def put_campaign(self, period: int, overrides: Mapping[str, Any]) -> Campaign:
         stored = campaign_spec(with_overrides(period, self.defaults, overrides))
         return build_campaign(period, json.loads(json.dumps(stored)))
 
     async def campaign(self, period: int) -> Campaign | None:
         return None
 
-    def current(self, campaign: Campaign) -> str | None:
-        due = current_stage(campaign, self.clock.now())
+    def current(self, campaign: Campaign, now: datetime | None = None) -> str | None:
+        due = current_stage(campaign, now or self.clock.now())
         return due.stage.name if due else None
 
     async def runs(self, campaign: Campaign) -> list[Campaign]:
@@ -184,25 +195,27 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
                      readiness={}, max_body_bytes=1_000_000)
     fake: Any = None
     if service == "submissions":
-        intake = Intake(store=SubmissionStore(FakeDatabase()),  # type: ignore[arg-type]
-                        producer=FakeProducer(), registry=REGISTRY, clock=clock)  # type: ignore[arg-type]
+        intake = Intake(store=SubmissionStore(intake_db()),
+                        producer=FakeProducer(), registry=REGISTRY, clock=clock)
         app.include_router(submissions_router(intake, InflightLimit("/v1/submissions", 8)))
         app.include_router(build_conference_router(intake, Conferences(
-            db=FakeDatabase(), producer=FakeProducer(),  # type: ignore[arg-type]
+            db=FakeDatabase(), producer=FakeProducer(),
             registry=REGISTRY)))
     elif service == "scoring":
         app.include_router(scoring_router(store=fake, rubrics=fake, scorer=fake,
-                                          rescorer=FakeRescorer(),  # type: ignore[arg-type]
+                                          rescorer=FakeRescorer(),
                                           jobs=Jobs()))
         app.include_router(build_cluster_router(rankings=fake,
-                                                register=FakeRegister()))  # type: ignore[arg-type]
+                                                register=FakeRegister()))
     elif service == "notifications":
-        app.include_router(notifications_router(FakeCampaigns(clock), fake))  # type: ignore[arg-type]
+        app.include_router(notifications_router(FakeCampaigns(clock), fake))
     return app
 
 
-def json_routes(app: FastAPI) -> list[str]:
+def json_routes(client: TestClient) -> list[str]:
     """`METHOD /path` of every operation the OpenAPI document gives a request body."""
+    app = client.app
+    assert isinstance(app, FastAPI)
     return sorted(f"{method.upper()} {path}"
                   for path, operations in app.openapi()["paths"].items()
                   for method, op in operations.items() if "requestBody" in op)
@@ -224,7 +237,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[TestCli
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_json_route_has_a_base_body(
         clients: dict[str, tuple[TestClient, str]], service: str) -> None:
-    routes = json_routes(clients[service][0].app)  # type: ignore[arg-type]
+    routes = json_routes(clients[service][0])
     assert routes and set(routes) <= set(BASES)
 
 
@@ -232,7 +245,7 @@ def test_every_json_route_has_a_base_body(
 def test_the_base_bodies_are_served(
         clients: dict[str, tuple[TestClient, str]], service: str) -> None:
     client, operator = clients[service]
-    for route in json_routes(client.app):  # type: ignore[arg-type]
+    for route in json_routes(client):
         method, path = route.split(" ")
         resp = client.request(method, path.format(**PATH_VALUES), params={"period": 2026},
                               json=BASES[route],
@@ -251,7 +264,7 @@ def test_the_base_bodies_are_served(
 def test_no_body_answers_5xx_or_hangs(clients: dict[str, tuple[TestClient, str]],
                                       service: str, data: st.DataObject) -> None:
     client, operator = clients[service]
-    route = data.draw(st.sampled_from(json_routes(client.app)))  # type: ignore[arg-type]
+    route = data.draw(st.sampled_from(json_routes(client)))
     method, path = route.split(" ")
     body = data.draw(bodies(BASES[route]))
     media = data.draw(st.sampled_from(["application/json", "application/json",

@@ -11,16 +11,21 @@ import pytest
 
 from services.common import individuals
 from services.common.auth import OPERATOR, UNIT, Principal
+from services.common.clock import Clock
 from services.common.envelope import new_event
 from services.common.kafka import Rejected
 from services.reporting.domain import national_report, report_csv_rows
+from services.scoring.bootstrap import build_parts
 from services.scoring.domain import criteria_answered, score_submission
 from services.scoring.rubrics import load_rubrics
-from services.scoring.service import ACCEPTED, Scorer
+from services.scoring.service import ACCEPTED
+from services.scoring.settings import ScoringSettings
 from services.scoring.standings import ranks_in_clusters
 from services.submissions.domain import SubmissionRefused
-from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
-from tests.unit.test_submissions_store import FakeDatabase, intake, request
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
+from tests.unit.submissions_support import intake, intake_db, request
 
 PERSON = "individual:province-quang-ninh-k7p2x9"
 RUBRIC = load_rubrics().in_force("individual", 2026)
@@ -86,7 +91,7 @@ def test_individuals_rank_in_no_cluster() -> None:
 
 
 def test_intake_accepts_a_person_of_a_registered_unit() -> None:
-    body = asyncio.run(intake(FakeDatabase()).validate(person("I2")))
+    body = asyncio.run(intake(intake_db()).validate(person("I2")))
     assert body["unit_id"] == PERSON
 
 
@@ -99,7 +104,7 @@ def test_intake_accepts_a_person_of_a_registered_unit() -> None:
 def test_intake_refuses_a_bad_person_record_with_a_clear_422(
         body: dict[str, Any], code: str, field: str) -> None:
     with pytest.raises(SubmissionRefused) as e:
-        asyncio.run(intake(FakeDatabase()).validate(body))
+        asyncio.run(intake(intake_db()).validate(body))
     assert (e.value.status, e.value.code) == (422, code)
     assert e.value.extra["errors"][0]["field"] == field
 
@@ -115,17 +120,17 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
         reports[unit_id] = report_doc(data)
     args = {"period": PERIOD, "as_of": AS_OF, "units": s["units"], "clusters": s["clusters"],
             "reports": reports, "scores": s["scores"], "reminders": s["reminders"]}
-    toan_dan = national_report(**args, movement="toan-dan")  # type: ignore[arg-type]
+    toan_dan = national_report(**args, movement="toan-dan")
     assert toan_dan["individuals"] == {
         "submitted": 3, "on_time": 2, "scored": 0, "by_group": {"5a": 1, "5b": 2},
         "by_unit": {"province:ha-noi": 2, "province:quang-ninh": 1}}
     # Not registry units: the completeness of the units is untouched.
     assert PERSON not in toan_dan["missing"] and "individual" not in toan_dan["by_type"]
-    before = national_report(**{**args, "reports": s["reports"]},  # type: ignore[arg-type]
+    before = national_report(**{**args, "reports": s["reports"]},
                              movement="toan-dan")
     assert (toan_dan["expected"], toan_dan["submitted"]) == (before["expected"],
                                                            before["submitted"])
-    vi_an_ninh = national_report(**args, movement="vi-an-ninh")  # type: ignore[arg-type]
+    vi_an_ninh = national_report(**args, movement="vi-an-ninh")
     assert vi_an_ninh["individuals"]["submitted"] == 0
     rows = report_csv_rows(toan_dan)
     assert [r for r in rows if r[0] == "individuals"] == [
@@ -134,16 +139,9 @@ def test_the_synthesis_counts_people_by_group_and_unit_in_toan_dan_only() -> Non
     assert not [r for r in report_csv_rows(vi_an_ninh) if r[0] == "individuals"]
 
 
-class NoSelection:
-    """The one store read a delivery makes before it is judged: no operator's rubric."""
-
-    async def selected(self, unit_type: str, period: int) -> None:
-        return None
-
-
 def test_scoring_dead_letters_a_record_in_both_groups_or_neither() -> None:
-    scorer = Scorer(store=NoSelection(), rubrics=load_rubrics(),  # type: ignore[arg-type]
-                    producer=None, clock=None, rankings=None)  # type: ignore[arg-type]
+    # The service's parts on an empty database: no operator's rubric, nothing scored.
+    scorer = build_parts(ScoringSettings(), FakeDatabase(), FakeProducer(), Clock()).scorer
     for body in (person("I1", "I2"), person()):
         event = new_event(type=ACCEPTED, source="test", subject=PERSON, schema="submission-"
                           "accepted", version=2, data={

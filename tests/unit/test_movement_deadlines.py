@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from services.common import schemas
 from services.submissions import deadlines as dl
-from tests.unit.test_submissions_store import FakeDatabase, FakeProducer
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
 
 SET = {"movement": "vi-an-ninh", "period": 2031, "deadline": "2031-11-20T23:59:59+07:00",
        "set_by": "Kiểm thử", "set_at": "2031-10-01T02:00:00+00:00", "reason": "họp sớm"}
@@ -24,7 +25,7 @@ def test_without_a_setting_the_labelled_default_is_shown() -> None:
 
 def test_a_setting_is_stored_published_and_judged_by() -> None:
     db, producer = FakeDatabase(), FakeProducer()
-    store = dl.Deadlines(db=db, producer=producer)  # type: ignore[arg-type]
+    store = dl.Deadlines(db=db, producer=producer)
 
     async def run() -> tuple[datetime, datetime, datetime]:
         before = await store.deadline(2031, "vi-an-ninh")
@@ -37,7 +38,7 @@ def test_a_setting_is_stored_published_and_judged_by() -> None:
     assert after.astimezone(UTC) == datetime(2031, 11, 20, 16, 59, 59, tzinfo=UTC)
     assert other.astimezone(UTC) == datetime(2031, 11, 30, 16, 59, 59, tzinfo=UTC)
     event = dl.deadline_event(dict(SET))
-    assert producer.sent == [event.id]
+    assert producer.ids == [event.id]
     assert (event.type, event.subject) == ("vn.emulation.registry.deadline",
                                            "vi-an-ninh|deadline|2031")
     assert schemas.errors("deadline-set.v1", event.to_dict()) == []

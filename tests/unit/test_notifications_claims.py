@@ -29,7 +29,7 @@ from services.notifications.sender import (
 )
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import MAX_PARTS, SmppProvider
-from tests.unit.test_notifications_reads import World, local
+from tests.unit.notifications_support import World, local
 
 
 def dispatcher_of(settings: NotificationsSettings) -> Dispatcher:
@@ -106,7 +106,7 @@ def test_a_sender_touches_its_claim_before_and_between_tries(
         w = World(local(27, 10), units=["province:a"])
         await w.setup()
         flaky = SlowlyFailing(w)
-        w.sender.dispatcher = Dispatcher({"email": [flaky], "sms": []},  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [flaky], "sms": []},
                                          attempts_per_provider=2, backoff_seconds=0.0)
         touched_before: list[Any] = []
         original = w.sender._attempt_recorder
@@ -120,7 +120,7 @@ def test_a_sender_touches_its_claim_before_and_between_tries(
 
             return wrapped
 
-        w.sender._attempt_recorder = recorder  # type: ignore[method-assign]
+        monkeypatch.setattr(w.sender, "_attempt_recorder", recorder)
         # Checks "slower" than the threshold: the claim is touched before the first try.
         monkeypatch.setattr(sender_module, "TOUCH_BEFORE_SENDING_SECONDS", -1.0)
         result = await w.scheduler.run_pass("test")

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.clock import ControlledClock
-from services.notifications.delivery import SENT, Delivery
+from services.notifications.channels import Message
+from services.notifications.delivery import SENT, Delivery, Dispatcher, OnAttempt
 from services.notifications.milestone import (
     AT_RISK,
     DUE_READING,
@@ -19,16 +20,17 @@ from services.notifications.milestone import (
     due_reminder,
     status,
 )
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 
 PERIOD = 2089
 
 
-class FakeDispatcher:
-    def __init__(self) -> None:
+class FakeDispatcher(Dispatcher):
+    def __init__(self) -> None:  # no providers: every message is sent
         self.sent: list[tuple[str, Any]] = []
 
-    async def deliver(self, channel: str, message: Any, on_attempt: Any = None) -> Delivery:
+    async def deliver(self, channel: str, message: Message, on_attempt: OnAttempt | None = None
+                      ) -> Delivery:
         self.sent.append((channel, message))
         return Delivery(outcome=SENT)
 
@@ -63,8 +65,8 @@ def test_only_the_latest_stage_due_is_sent() -> None:
 
 def test_reminders_go_once_to_the_operators_and_stop_when_sent() -> None:
     async def go() -> None:
-        clock, dispatcher, db = ControlledClock(), FakeDispatcher(), FakeDb()
-        milestones = Milestones(db=db, clock=clock, dispatcher=dispatcher,  # type: ignore[arg-type]
+        clock, dispatcher, db = ControlledClock(), FakeDispatcher(), FakeDatabase()
+        milestones = Milestones(db=db, clock=clock, dispatcher=dispatcher,
                                 recipients=["a@ops.example", "b@ops.example"],
                                 email_domain="test.example")
         clock.set(at(20))

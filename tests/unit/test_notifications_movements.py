@@ -25,9 +25,8 @@ from services.notifications.domain import (
     stage_parts,
 )
 from services.notifications.templates import Templates, reminder_values
-from tests.unit.test_notifications_reads import (
+from tests.unit.notifications_support import (
     PERIOD,
-    FakeProducer,
     World,
     local,
     run,
@@ -94,9 +93,7 @@ def reminded(w: World) -> set[tuple[str, str]]:
 
 
 def events_of(w: World) -> list[Event]:
-    producer = w.events.producer
-    assert isinstance(producer, FakeProducer)
-    return producer.events
+    return w.producer.events
 
 
 def by_movement(report: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from services.notifications.campaigns import build_campaign, campaign_spec
 from services.notifications.channels import SendResult, UnknownOutcome
 from services.notifications.delivery import Dispatcher
 from services.notifications.domain import ledger_key, message_id
-from tests.unit.test_notifications_reads import PERIOD, World, local
+from tests.unit.notifications_support import PERIOD, World, local
 
 UNIT = "province:a"
 EMAIL, PHONE = "u0@example.vn", "+84990000000"
@@ -53,7 +53,7 @@ async def world(channels: list[str], silent: str, when: Any = None) -> tuple[Wor
     quiet = Silent(silent)
     providers: dict[str, list[Any]] = {"email": [w.email], "sms": [w.sms]}
     providers[silent] = [quiet]
-    w.sender.dispatcher = Dispatcher(providers)  # type: ignore[arg-type]
+    w.sender.dispatcher = Dispatcher(providers)
     return w, quiet
 
 
@@ -76,7 +76,7 @@ def test_an_email_found_by_its_message_id_in_the_relay_log_is_sent() -> None:
         assert resolved("email", "message-id") == before + 1
         assert len(smtp.sent) == 1 and w.sms.sent == []  # nothing sent again
         assert w.db["unresolved"].docs == {}
-        event = w.events.producer.events[-1]  # type: ignore[attr-defined]
+        event = w.producer.events[-1]
         assert event.type == "vn.emulation.notification.sent"
         assert event.data["recipient"] == EMAIL
         await w.scheduler.run_pass("test")
@@ -104,7 +104,7 @@ def test_an_email_the_relay_does_not_know_goes_once_by_sms_saying_it_may_come_tw
         shown = notification_read(fallback)
         assert shown.fallback_of == EMAIL_KEY and "hai lần" in (shown.note or "")
         assert notification_read(entry).status == "escalated"
-        types = [e.type for e in w.events.producer.events]  # type: ignore[attr-defined]
+        types = [e.type for e in w.producer.events]
         assert "vn.emulation.notification.escalated" in types
         # Later passes (a restart reads the same ledger) send nothing more.
         for _ in range(3):
@@ -175,7 +175,7 @@ def test_a_fallback_whose_outcome_is_unknown_too_ends_failed_without_a_third_sen
     async def go() -> None:
         w, smtp = await world(["email"], "email")
         silent_sms = Silent("sms")
-        w.sender.dispatcher = Dispatcher({"email": [smtp], "sms": [silent_sms]})  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [smtp], "sms": [silent_sms]})
         await w.scheduler.run_pass("test")
         await w.scheduler.run_pass("test")  # e-mail escalated; the SMS unknown too
         assert statuses(w) == {EMAIL_KEY: "escalated", SMS_KEY: "unknown"}
@@ -245,7 +245,7 @@ def test_every_resolution_series_starts_at_zero() -> None:
 def test_the_fallback_sms_fits_two_segments_for_every_unit() -> None:
     from services.notifications import sms
     from services.notifications.templates import SMS_MAX_SEGMENTS, Templates, reminder_values
-    from tests.unit.test_notifications_templates import CAMPAIGN, units
+    from tests.unit.notifications_support import CAMPAIGN, units
 
     templates = Templates()
     stage = CAMPAIGN.stages[0]

@@ -214,29 +214,15 @@ def test_the_clocks_year_gets_the_default_campaign_once() -> None:
     import asyncio
     from datetime import UTC
 
-    from services.notifications.scheduler import Scheduler, SchedulerConfig
+    from tests.unit.notifications_support import World
 
-    class Campaigns:
-        def __init__(self) -> None:
-            self.docs: dict[int, dict] = {2041: {"period": 2041, "source": "operator"}}
-
-        async def get(self, period: int) -> dict | None:
-            return self.docs.get(period)
-
-        async def create(self, spec: dict) -> bool:
-            if spec["period"] in self.docs:
-                return False
-            self.docs[spec["period"]] = spec
-            return True
-
-    store = Campaigns()
-    scheduler = Scheduler(clock=None, replica=None, status=None, campaigns=store,  # type: ignore[arg-type]
-                          ledger=None, sender=None, ownership=None, abandoned=None,
-                          defaults=DEFAULTS, config=SchedulerConfig())
+    w = World(datetime(2039, 12, 31, 18, tzinfo=UTC))  # the service's scheduler and stores
+    docs = w.db["campaigns"].docs
+    docs["2041"] = {"_id": "2041", "period": 2041, "source": "operator"}
     # 31 December 18:00 UTC is already 1 January in Hanoi: the new year's campaign.
-    asyncio.run(scheduler._ensure_campaign(datetime(2039, 12, 31, 18, tzinfo=UTC)))
-    assert set(store.docs) == {2040, 2041}
-    assert store.docs[2040]["source"] == "defaults"
-    assert build_campaign(2040, store.docs[2040]) == campaign(2040)
-    asyncio.run(scheduler._ensure_campaign(vn(2041, 6, 1, 9)))
-    assert store.docs[2041] == {"period": 2041, "source": "operator"}  # kept as it was
+    asyncio.run(w.scheduler._ensure_campaign(datetime(2039, 12, 31, 18, tzinfo=UTC)))
+    assert set(docs) == {"2040", "2041"}
+    assert docs["2040"]["source"] == "defaults"
+    assert build_campaign(2040, docs["2040"]) == campaign(2040)
+    asyncio.run(w.scheduler._ensure_campaign(vn(2041, 6, 1, 9)))
+    assert docs["2041"] == {"_id": "2041", "period": 2041, "source": "operator"}  # kept

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from services.notifications import sms
-from services.notifications.campaigns import load_defaults, with_overrides
 from services.notifications.domain import VN_TZ, stage_time
 from services.notifications.templates import (
     SMS_MAX_SEGMENTS,
@@ -19,16 +18,9 @@ from services.notifications.templates import (
     language_of,
     reminder_values,
 )
-from services.submissions.registry import load_registry
+from tests.unit.notifications_support import CAMPAIGN, units
 
-CAMPAIGN = with_overrides(2040, load_defaults(), {})
 TEMPLATES = Templates()
-
-
-def units() -> list[dict[str, Any]]:
-    return [{"_id": u.unit_id, "name": u.name, "name_en": u.name_en, "type": u.type,
-             "contacts": {"language": u.contacts.language}}
-            for u in load_registry().all_units()]
 
 
 @pytest.mark.parametrize("stage", CAMPAIGN.stages, ids=lambda s: s.name)

@@ -14,7 +14,7 @@ from services.notifications.api import notification_read
 from services.notifications.channels import SendResult, UnknownOutcome
 from services.notifications.delivery import Dispatcher
 from services.notifications.domain import ledger_key
-from tests.unit.test_notifications_reads import PERIOD, World, local
+from tests.unit.notifications_support import PERIOD, World, local
 
 
 def unknowns(channel: str, reason: str) -> float:
@@ -44,7 +44,7 @@ def test_a_provider_that_does_not_answer_is_counted_and_shown() -> None:
     async def go() -> None:
         w = World(local(27, 10), units=["province:a"])
         await w.setup()
-        w.sender.dispatcher = Dispatcher({"email": [Silent()], "sms": []})  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [Silent()], "sms": []})
         before = unknowns("email", "provider")
         await w.scheduler.run_pass("test")
         [entry] = [e for e in w.db["ledger"].docs.values() if e["channel"] == "email"]
@@ -71,7 +71,7 @@ def test_an_interrupted_send_is_counted_and_shown() -> None:
     async def go() -> None:
         w = World(local(27, 10), units=["province:a"])
         await w.setup()
-        w.sender.dispatcher = Dispatcher({"email": [Broken()], "sms": []})  # type: ignore[list-item]
+        w.sender.dispatcher = Dispatcher({"email": [Broken()], "sms": []})
         before = unknowns("email", "interrupted")
         await w.scheduler.run_pass("test")
         [entry] = [e for e in w.db["ledger"].docs.values() if e["channel"] == "email"]

@@ -5,22 +5,21 @@ it (their order is kept), and nothing is lost."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.common.backoff import EntryBackoff
-from services.common.kafka import KafkaUnavailable
 from services.notifications.events import EventLog
+from services.notifications.store import OutboxStore
 from services.submissions.service import Unavailable
-from tests.unit.test_submissions_store import (
-    FakeDatabase,
-    FakeProducer,
-    _age_outbox,
+from tests.fakes.kafka import FakeProducer
+from tests.unit.submissions_support import (
+    age_outbox,
     all_published,
     intake,
+    intake_db,
     request,
     run,
     submissions,
@@ -35,22 +34,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class PartlyDown(FakeProducer):
-    """A producer whose records for some keys fail (their partition has no leader)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing: set[str] = set()
-        self.tries: list[str] = []
-
-    async def send_nowait(self, topic: str, event: Any, key: str | None = None
-                          ) -> asyncio.Future[Any]:
-        self.tries.append(event.id)
-        if key in self.failing:
-            raise KafkaUnavailable("no leader for the partition")
-        return await super().send_nowait(topic, event, key=key)
 
 
 def test_entry_backoff_doubles_up_to_its_cap_and_forgets() -> None:
@@ -70,8 +53,8 @@ def test_entry_backoff_doubles_up_to_its_cap_and_forgets() -> None:
 
 
 def test_the_submissions_relay_publishes_past_a_failed_entry_and_retries_it() -> None:
-    db = FakeDatabase()
-    producer = PartlyDown()
+    db = intake_db()
+    producer = FakeProducer()
     producer.down = True
     service = intake(db, producer)
     clock = Clock()
@@ -84,10 +67,10 @@ def test_the_submissions_relay_publishes_past_a_failed_entry_and_retries_it() ->
     producer.down = False
     producer.failing = {A}
     producer.tries.clear()
-    _age_outbox(db, 10)
+    age_outbox(db, 10)
     # Unit A's first entry fails: B and C go out; A's second waits behind its first.
     assert run(service.relay_once(grace_seconds=5)) == 2
-    assert producer.sent == [stored["b1"], stored["c1"]]
+    assert producer.ids == [stored["b1"], stored["c1"]]
     assert set(db["outbox"].docs) == {stored["a1"], stored["a2"]}
     assert producer.tries.count(stored["a1"]) == 1 and stored["a2"] not in producer.tries
     # Before its next attempt time the failed entry is not tried again.
@@ -103,13 +86,13 @@ def test_the_submissions_relay_publishes_past_a_failed_entry_and_retries_it() ->
     producer.failing = set()
     clock.now += 1.0
     assert run(service.relay_once(grace_seconds=5)) == 2
-    assert producer.sent[2:] == [stored["a1"], stored["a2"]]
+    assert producer.ids[2:] == [stored["a1"], stored["a2"]]
     assert db["outbox"].docs == {} and all_published(db)
     assert service.relay_backoff.failures(stored["a1"]) == 0
 
 
-class FakeOutbox:
-    def __init__(self) -> None:
+class FakeOutbox(OutboxStore):
+    def __init__(self) -> None:  # a dict, not a collection
         self.docs: dict[str, dict[str, Any]] = {}
 
     async def add(self, doc: dict[str, Any]) -> None:
@@ -124,29 +107,15 @@ class FakeOutbox:
         return docs[:limit]
 
 
-class EventProducer:
-    def __init__(self) -> None:
-        self.failing: set[str] = set()
-        self.down = False
-        self.sent: list[str] = []
-        self.tries: list[str] = []
-
-    async def send(self, topic: str, event: Any, key: str | None = None) -> None:
-        self.tries.append(event.id)
-        if self.down or key in self.failing:
-            raise KafkaUnavailable("no leader for the partition")
-        self.sent.append(event.id)
-
-
 def _data(unit: str, n: int) -> dict[str, Any]:
     return {"status": "sent", "unit_id": unit, "period": 2026, "stage": "d-7",
             "channel": "email", "recipient": f"{n}@example.org", "attempt": n}
 
 
 def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() -> None:
-    producer = EventProducer()
+    producer = FakeProducer()
     outbox = FakeOutbox()
-    events = EventLog(producer=producer, outbox=outbox,  # type: ignore[arg-type]
+    events = EventLog(producer=producer, outbox=outbox,
                       source="urn:test")
     clock = Clock()
     events.relay_backoff = EntryBackoff(first=1.0, cap=60.0, monotonic=clock)
@@ -163,7 +132,7 @@ def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() 
     producer.failing = {A}
     producer.tries.clear()
     assert run(events.relay_once()) == 2
-    assert producer.sent == ["notif:1", "notif:3"]
+    assert producer.ids == ["notif:1", "notif:3"]
     assert list(outbox.docs) == ["notif:0", "notif:2"]
     assert producer.tries == ["notif:0", "notif:1", "notif:3"]  # A's second waits
     assert run(events.relay_once()) == 0 and producer.tries.count("notif:0") == 1
@@ -176,6 +145,6 @@ def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() 
     clock.now += 1.0
     while outbox.docs:
         assert run(events.relay_once(batch=2)) > 0
-    assert producer.sent[:2] == ["notif:1", "notif:3"]
-    assert producer.sent.index("notif:0") < producer.sent.index("notif:2")
-    assert len(producer.sent) == 8
+    assert producer.ids[:2] == ["notif:1", "notif:3"]
+    assert producer.ids.index("notif:0") < producer.ids.index("notif:2")
+    assert len(producer.ids) == 8

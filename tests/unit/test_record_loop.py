@@ -29,6 +29,7 @@ from services.common.envelope import Event
 from services.common.failures import TransientError, backoff, is_transient
 from services.common.kafka import KafkaUnavailable, RecordLoop
 from tests.conftest import ROOT
+from tests.fakes.kafka import FakeProducer
 
 TOPIC = "emulation.units.v1"
 HEADERS = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
@@ -45,18 +46,6 @@ class Message:
     headers: Any = ()
 
 
-class Producer:
-    def __init__(self, failures: list[BaseException] | None = None) -> None:
-        self.sent: list[tuple[str, Event]] = []
-        self.failures = failures or []
-
-    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
-        if self.failures:
-            raise self.failures.pop(0)
-        event.to_bytes()  # what the real producer would encode
-        self.sent.append((topic, event))
-
-
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kafka, "backoff", lambda *a, **k: 0.0)
@@ -66,8 +55,8 @@ def good() -> bytes:
     return (ROOT / "schemas/examples/unit-registered.json").read_bytes()
 
 
-def loop(producer: Producer) -> RecordLoop:
-    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+def loop(producer: FakeProducer) -> RecordLoop:
+    return RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test")
 
 
@@ -75,8 +64,8 @@ async def ok(event: Event) -> None:
     return None
 
 
-def letters(producer: Producer) -> list[dict[str, Any]]:
-    return [event.data for _, event in producer.sent]
+def letters(producer: FakeProducer) -> list[dict[str, Any]]:
+    return [event.data for _, event in producer.records]
 
 
 def poison(kind: str) -> bytes:
@@ -97,7 +86,7 @@ def poison(kind: str) -> bytes:
 @pytest.mark.parametrize("kind", ["dataschema-suffix", "deep-nesting", "huge-integer",
                                   "not-utf-8"])
 def test_each_poison_kind_is_dead_lettered_with_value_and_headers(kind: str) -> None:
-    producer, handled = Producer(), []
+    producer, handled = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         handled.append(event)
@@ -118,7 +107,7 @@ def test_each_poison_kind_is_dead_lettered_with_value_and_headers(kind: str) -> 
 def test_a_binary_mode_record_is_handled_and_a_malformed_one_dead_lettered() -> None:
     """The CloudEvents Kafka binding's binary mode: attributes in `ce_*` headers, the
     value the data; schema-checked like a structured record."""
-    producer, handled = Producer(), []
+    producer, handled = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         handled.append(event)
@@ -157,7 +146,7 @@ def test_a_binary_mode_record_is_handled_and_a_malformed_one_dead_lettered() -> 
 ], ids=repr)
 def test_a_transient_failure_is_retried_until_it_passes_never_dead_lettered(
         error: Exception) -> None:
-    producer, calls = Producer(), []
+    producer, calls = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         calls.append(event)
@@ -165,7 +154,7 @@ def test_a_transient_failure_is_retried_until_it_passes_never_dead_lettered(
             raise error
 
     asyncio.run(loop(producer).process(Message(good()), handler))
-    assert len(calls) == 6 and producer.sent == []
+    assert len(calls) == 6 and producer.records == []
 
 
 @pytest.mark.parametrize("error", [
@@ -175,7 +164,7 @@ def test_a_transient_failure_is_retried_until_it_passes_never_dead_lettered(
 ], ids=repr)
 def test_a_permanent_handler_failure_is_dead_lettered_after_a_few_tries(
         error: Exception) -> None:
-    producer, calls = Producer(), []
+    producer, calls = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         calls.append(event)
@@ -190,11 +179,11 @@ def test_a_permanent_handler_failure_is_dead_lettered_after_a_few_tries(
 
 
 def test_a_dead_letter_is_retried_while_kafka_is_away_and_cut_if_refused_for_size() -> None:
-    producer = Producer([KafkaUnavailable("down"), KafkaUnavailable("down")])
+    producer = FakeProducer([KafkaUnavailable("down"), KafkaUnavailable("down")])
     asyncio.run(loop(producer).process(Message(b"not an event"), ok))
     assert [d["reason"] for d in letters(producer)] == ["bad-envelope"]
     big = b"y" * 5000
-    producer = Producer([MessageSizeTooLargeError(), KafkaUnavailable("down")])
+    producer = FakeProducer([MessageSizeTooLargeError(), KafkaUnavailable("down")])
     asyncio.run(loop(producer).process(Message(big), ok))
     [letter] = letters(producer)
     assert letter["value_cut"] is True and letter["value"] == "y" * 1000
@@ -228,7 +217,7 @@ class FakeStream:
 def test_records_are_acked_after_processing_and_a_cancelled_one_is_not() -> None:
     stream = FakeStream([Message(good(), offset=o) for o in (1, 2, 3)]
                         + [Message(b"poison", offset=4), Message(good(), offset=5)])
-    producer, seen = Producer(), []
+    producer, seen = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         seen.append(event)
@@ -238,9 +227,9 @@ def test_records_are_acked_after_processing_and_a_cancelled_one_is_not() -> None
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(loop(producer).run(stream, handler))
     assert stream.acked == [1, 2]  # offset 3 stays unacknowledged: redelivered later
-    assert producer.sent == []
+    assert producer.records == []
 
-    stream, producer = FakeStream(stream.messages[2:]), Producer()
+    stream, producer = FakeStream(stream.messages[2:]), FakeProducer()
     asyncio.run(loop(producer).run(stream, ok))
     assert stream.acked == [3, 4, 5]  # the poison one only once its dead letter is acked
     assert [d["offset"] for d in letters(producer)] == [4]
@@ -286,8 +275,8 @@ def unit_event(unit: str, offset: int) -> Message:
     return Message(json.dumps(doc).encode(), offset=offset, key=unit.encode())
 
 
-def batch_loop(producer: Producer, size: int = 100, concurrency: int = 16) -> RecordLoop:
-    return RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+def batch_loop(producer: FakeProducer, size: int = 100, concurrency: int = 16) -> RecordLoop:
+    return RecordLoop(consumer="scoring", producer=producer,
                       dead_letter_topic="emulation.dead-letters.v1", source="urn:test",
                       batch_size=size, concurrency=concurrency)
 
@@ -296,7 +285,7 @@ def test_a_batch_keeps_each_keys_order_runs_keys_together_and_acks_after_its_flu
     units = ["police:a", "police:b", "police:c"]
     messages = [unit_event(units[i % 3], offset=i) for i in range(9)]
     messages.insert(4, Message(b"poison", offset=99, key=b"police:b"))
-    stream, producer = BatchStream(messages), Producer()
+    stream, producer = BatchStream(messages), FakeProducer()
     order: dict[str, list[int]] = {u: [] for u in units}
     running, overlap, flushed = 0, 0, []
 
@@ -321,7 +310,7 @@ def test_a_batch_keeps_each_keys_order_runs_keys_together_and_acks_after_its_flu
 
 def test_batches_are_bounded_and_a_cancelled_batch_is_not_acknowledged() -> None:
     messages = [unit_event(f"police:u{i}", offset=i) for i in range(10)]
-    stream, producer, seen = BatchStream(messages), Producer(), []
+    stream, producer, seen = BatchStream(messages), FakeProducer(), []
 
     async def handler(event: Event) -> None:
         seen.append(event.subject)
@@ -335,7 +324,7 @@ def test_batches_are_bounded_and_a_cancelled_batch_is_not_acknowledged() -> None
 
 def test_a_failing_flush_is_retried_and_holds_the_acknowledgements() -> None:
     stream, producer = BatchStream([unit_event("police:a", 1), unit_event("police:b", 2)]), \
-        Producer()
+        FakeProducer()
     failures = [AutoReconnect("down"), RuntimeError("odd")]
     acked_at_flush = []
 
@@ -352,17 +341,17 @@ def test_injected_faults_are_classified_like_real_ones() -> None:
     from services.common.faults import FaultPoints
 
     faults = FaultPoints()
-    producer, handled = Producer(), []
+    producer, handled = FakeProducer(), []
 
     async def handler(event: Event) -> None:
         handled.append(event.id)
 
-    record_loop = RecordLoop(consumer="scoring", producer=producer,  # type: ignore[arg-type]
+    record_loop = RecordLoop(consumer="scoring", producer=producer,
                              dead_letter_topic="emulation.dead-letters.v1",
                              source="urn:test", faults=faults)
     faults.arm("before-handler", "transient", times=2)
     asyncio.run(record_loop.process(unit_event("police:a", 1), handler))
-    assert len(handled) == 1 and producer.sent == [] and faults.hits == {"before-handler": 2}
+    assert len(handled) == 1 and producer.records == [] and faults.hits == {"before-handler": 2}
     faults.arm("before-handler", "permanent", times=3)
     asyncio.run(record_loop.process(unit_event("police:b", 2), handler))
     assert len(handled) == 1

@@ -20,6 +20,7 @@ from services.submissions.registry import (
     RegistryError,
     load_registry,
 )
+from tests.checks import present
 
 CLUSTER_4_2024 = {"police:quang-ninh", "police:phu-tho", "police:bac-ninh", "police:bac-giang",
                   "police:hoa-binh", "police:vinh-phuc"}
@@ -157,8 +158,8 @@ def test_cluster_4_in_2027_inherits_the_latest_members_not_its_leaders(
         registry: Registry) -> None:
     """Phú Thọ was elected head for 2025 (seed 004), not for every later year: a year's
     head and deputy come from that year's entry or its recorded conference (issue 14)."""
-    assert (registry.cluster("mps-cluster-4", 2025).head,  # type: ignore[union-attr]
-            registry.cluster("mps-cluster-4", 2025).deputy) == (  # type: ignore[union-attr]
+    elected = present(registry.cluster("mps-cluster-4", 2025))
+    assert (elected.head, elected.deputy) == (
         "police:phu-tho", "police:bac-ninh")
     cluster = registry.cluster("mps-cluster-4", 2027)
     assert cluster is not None and cluster.period == 2027

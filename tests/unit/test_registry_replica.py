@@ -6,20 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.common.envelope import Event
-from services.common.registry_replica import CLUSTER_EVENT, UNIT_EVENT, RegistryReplica
-from tests.unit.fake_mongo import FakeDb
-
-
-def unit_event(unit_id: str, n: int = 1, **data: Any) -> Event:
-    return Event(id=f"u-{unit_id}-{n}", type=UNIT_EVENT, source="test", subject=unit_id,
-                 time="2026-01-01T00:00:00Z", dataschema="", data={"type": "province", **data})
-
-
-def cluster_event(cluster_id: str, years: dict[str, Any]) -> Event:
-    return Event(id=f"c-{cluster_id}", type=CLUSTER_EVENT, source="test", subject=cluster_id,
-                 time="2026-01-01T00:00:00Z", dataschema="",
-                 data={"name": cluster_id, "years": years})
+from services.common.registry_replica import RegistryReplica
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.registry_events import cluster_event, unit_event
 
 
 def run(coro: Any) -> Any:
@@ -28,8 +17,8 @@ def run(coro: Any) -> Any:
 
 def test_units_are_read_once_then_served_from_memory() -> None:
     async def go() -> None:
-        db = FakeDb()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        replica = RegistryReplica(db)
         for uid in ("a", "b", "c"):
             await replica.apply(unit_event(uid, valid_from=2025))
         assert [u["_id"] for u in await replica.units(2026)] == ["a", "b", "c"]
@@ -48,8 +37,8 @@ def test_units_are_read_once_then_served_from_memory() -> None:
 
 def test_an_apply_of_this_process_is_seen_at_once() -> None:
     async def go() -> None:
-        db = FakeDb()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        replica = RegistryReplica(db)
         await replica.apply(unit_event("a"))
         assert [u["_id"] for u in await replica.units(2026)] == ["a"]
         await replica.apply(unit_event("b"))
@@ -61,8 +50,8 @@ def test_an_apply_of_this_process_is_seen_at_once() -> None:
 
 def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
     async def go() -> None:
-        db = FakeDb()
-        reader, writer = RegistryReplica(db), RegistryReplica(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        reader, writer = RegistryReplica(db), RegistryReplica(db)
         await writer.apply(unit_event("a"))
         await writer.apply(cluster_event("c1", {"2026": {"members": ["a"]}}))
         assert [u["_id"] for u in await reader.units(2026)] == ["a"]
@@ -77,11 +66,11 @@ def test_an_apply_of_another_process_invalidates_through_the_token() -> None:
 
 def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
     async def go() -> None:
-        db = FakeDb()
+        db = FakeDatabase()
         db["registry_units"].docs["old"] = {"_id": "old", "type": "province"}  # before tokens
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        replica = RegistryReplica(db)
         assert [u["_id"] for u in await replica.units(2026)] == ["old"]
-        await RegistryReplica(db).apply(unit_event("new"))  # type: ignore[arg-type]
+        await RegistryReplica(db).apply(unit_event("new"))
         assert [u["_id"] for u in await replica.units(2026)] == ["new", "old"]
 
     run(go())
@@ -89,8 +78,8 @@ def test_a_database_without_a_token_still_serves_and_then_follows_it() -> None:
 
 def test_what_was_read_while_this_process_applied_is_not_kept() -> None:
     async def go() -> None:
-        db = FakeDb()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        replica = RegistryReplica(db)
         await replica.apply(unit_event("a"))
         # a read and an apply interleave (each fake call yields to the loop)
         await asyncio.gather(replica.units(2026), replica.apply(unit_event("b")))
@@ -107,8 +96,8 @@ def test_a_recorded_conference_is_next_years_leadership_for_every_reader() -> No
     from services.common.registry_replica import CONFERENCE_EVENT, conference_key
 
     async def go() -> None:
-        db = FakeDb()
-        replica = RegistryReplica(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        replica = RegistryReplica(db)
         members = ["police:phu-tho", "police:bac-ninh", "police:quang-ninh"]
         await replica.apply(new_event(
             type="vn.emulation.registry.cluster", source="t", subject="mps-cluster-4",
@@ -123,7 +112,7 @@ def test_a_recorded_conference_is_next_years_leadership_for_every_reader() -> No
         key = conference_key("mps-cluster-4", 2025)
         await replica.apply(new_event(type=CONFERENCE_EVENT, source="t", subject=key,
                                       schema="conference-recorded", data=record))
-        later = RegistryReplica(db)  # type: ignore[arg-type]  # another process
+        later = RegistryReplica(db)  # another process
         for r in (replica, later):
             c2026 = (await r.clusters(2026))["mps-cluster-4"]
             assert (c2026["head"], c2026["deputy"]) == ("police:quang-ninh", "police:phu-tho")

@@ -19,13 +19,14 @@ from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
 from services.common.http import create_app
 from services.common.jobs import Jobs, job_router
+from services.common.progress import Progress
 from services.reporting.api import build_router
 from services.reporting.dashboard import dashboard_view
 from services.reporting.dashboard_api import mount_dashboard
-from services.reporting.rebuild import RebuildResult, RebuildRunning
+from services.reporting.rebuild import Rebuilder, RebuildResult, RebuildRunning
 from services.reporting.service import UnknownCluster
 from services.reporting.settings import ReportingSettings
-from tests.unit.test_reporting_render import cluster, national
+from tests.unit.reporting_samples import cluster, national
 
 
 class FakeReports:
@@ -44,15 +45,15 @@ class FakeReports:
         return dashboard_view({**national(), "period": period}, [], 3.0)
 
 
-class FakeRebuilder:
-    def __init__(self) -> None:
+class FakeRebuilder(Rebuilder):
+    def __init__(self) -> None:  # no Kafka: a replay of three records
         self.busy = False
 
     @property
     def running(self) -> bool:
         return self.busy
 
-    async def run(self, progress: Any = None) -> RebuildResult:
+    async def run(self, progress: Progress | None = None) -> RebuildResult:
         if self.busy:
             raise RebuildRunning("a rebuild is already running")
         if progress is not None:
@@ -78,7 +79,7 @@ def setup(tmp_path: Path) -> tuple[TestClient, dict[str, Any], FakeRebuilder]:
     rebuilder = FakeRebuilder()
     reports: Any = FakeReports()
     jobs = Jobs()
-    app.include_router(build_router(reports, rebuilder,  # type: ignore[arg-type]
+    app.include_router(build_router(reports, rebuilder,
                                     ReportingSettings().pdf_font_dir, jobs))
     app.include_router(job_router(jobs))
     mount_dashboard(app, reports, clock)
@@ -211,7 +212,7 @@ def test_stored_nan_and_surrogates_never_make_a_500(tmp_path: Path, fmt: str) ->
     app = create_app(title="t", lifespan=no_lifespan, tokens=TokenStore(path),
                      clock=ControlledClock(), readiness={}, max_body_bytes=1000)
     reports: Any = StoredBeforeTheBounds()
-    app.include_router(build_router(reports, FakeRebuilder(),  # type: ignore[arg-type]
+    app.include_router(build_router(reports, FakeRebuilder(),
                                     ReportingSettings().pdf_font_dir, Jobs()))
     client = TestClient(app, raise_server_exceptions=False)
     r = client.get(f"/v1/reports/national?period=2026&format={fmt}",

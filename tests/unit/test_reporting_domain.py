@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from services.common.movements import default_deadline
 from services.reporting import projections
@@ -10,7 +11,7 @@ from services.reporting.cluster_report import cluster_csv_rows, cluster_report, 
 from services.reporting.dashboard import daily_series, dashboard_view
 from services.reporting.domain import national_report, score_distribution
 from services.reporting.membership import clusters_for_period
-from tests.unit.test_reporting_samples import (
+from tests.unit.reporting_samples import (
     AS_OF,
     CLUSTERS,
     PERIOD,
@@ -20,11 +21,12 @@ from tests.unit.test_reporting_samples import (
 )
 
 
-def national(**extra: object) -> dict:
+def national(**extra: Any) -> dict:
     s = sample_state()
+    options: dict[str, Any] = {"movement": None, **extra}
     return national_report(period=PERIOD, as_of=AS_OF, units=s["units"], clusters=s["clusters"],
                            reports=s["reports"], scores=s["scores"], reminders=s["reminders"],
-                           **{"movement": None, **extra})  # type: ignore[arg-type]
+                           **options)
 
 
 def test_national_counts_rates_and_breakdowns() -> None:
@@ -119,7 +121,7 @@ def cluster(**overrides: object) -> dict:
                 reports=s["reports"], scores=s["scores"], reminders=s["reminders"],
                 standings=None, proposals=None, leadership=None)
     args.update(overrides)
-    return cluster_report(**args)  # type: ignore[arg-type]
+    return cluster_report(**args)
 
 
 def test_cluster_report_without_scoring_events_derives_standings() -> None:
@@ -305,14 +307,14 @@ def test_the_synthesis_for_the_prime_minister_counts_each_province_once() -> Non
     common = {"period": PERIOD, "as_of": AS_OF, "units": units, "clusters": s["clusters"],
               "reports": reports, "scores": s["scores"], "reminders": s["reminders"],
               "proposals": proposals}
-    pm = national_report(**common)  # type: ignore[arg-type]
+    pm = national_report(**common)
     ids = [r["unit_id"] for r in pm["units"]]
     assert pm["movement"] == "toan-dan" and "Toàn dân" in pm["movement_name"]
     assert ids.count("province:phu-tho") == 1 and not [u for u in ids if u.startswith("police:")]
     assert set(pm["by_type"]) == {"ministry", "province"} and pm["by_cluster"] == {}
     assert pm["expected"] == 3 and pm["submitted"] == 2
     assert [p["unit_id"] for p in pm["proposals"]["items"]] == ["province:ha-noi"]
-    police = national_report(**common, movement="vi-an-ninh")  # type: ignore[arg-type]
+    police = national_report(**common, movement="vi-an-ninh")
     assert [r["unit_id"] for r in police["units"]] == [
         u["_id"] for u in units if u["_id"].startswith("police:")]
     assert set(police["by_type"]) == {"police"} and "mps-cluster-4" in police["by_cluster"]

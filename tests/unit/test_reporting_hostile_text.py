@@ -15,7 +15,8 @@ from openpyxl import load_workbook
 
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.text import BIDI_CONTROLS, nfc
-from tests.unit.test_reporting_render import FONTS, cluster, national, needs_font, pdf_text
+from tests.unit.render_support import FONTS, needs_font, pdf_text
+from tests.unit.reporting_samples import cluster, national
 
 HOSTILE = [
     "=HYPERLINK(\"http://evil.example\",\"bấm vào đây\")",

@@ -18,9 +18,9 @@ from services.reporting.domain import national_report
 from services.reporting.labels import INDIVIDUALS_HEADING, NO_INDIVIDUALS
 from services.reporting.render import html, pdf, xlsx
 from tests.unit.english_text import english_runs
-from tests.unit.test_reporting_render import FONTS, needs_font, pdf_text
-from tests.unit.test_reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
-from tests.unit.test_reporting_samples import score as score_doc
+from tests.unit.render_support import FONTS, needs_font, pdf_text
+from tests.unit.reporting_samples import AS_OF, PERIOD, accepted, report_doc, sample_state
+from tests.unit.reporting_samples import score as score_doc
 
 # Two units of toan-dan report five people: 5a twice, 5b three times; one late, one
 # not yet scored.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,12 @@ import pytest
 from services.common.clock import Clock
 from services.common.envelope import Event, new_event
 from services.common.kafka import Rejected
+from services.common.registry_replica import RegistryReplica
 from services.reporting import projections
 from services.reporting.service import Reports
-from tests.unit.test_reporting_samples import accepted
+from services.reporting.store import ReadModel
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.reporting_samples import accepted
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
 
@@ -95,15 +99,31 @@ def test_the_scoring_and_notification_examples_project(name: str) -> None:
     assert doc["_id"] and doc["order"]
 
 
-class FakeModel:
+class FakeModel(ReadModel):
+    """Records which writes a projection asks for, and writes nothing."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        async def record(*args: Any) -> bool:
-            self.calls.append((name, args))
-            return True
-        return record
+    async def apply_standings(self, doc: dict[str, Any]) -> bool:
+        self.calls.append(("apply_standings", doc))
+        return True
+
+    async def apply_proposals(self, doc: dict[str, Any]) -> bool:
+        self.calls.append(("apply_proposals", doc))
+        return True
+
+    async def apply_leadership(self, doc: dict[str, Any]) -> bool:
+        self.calls.append(("apply_leadership", doc))
+        return True
+
+    async def advance_watermark(self, when: datetime | None) -> None:
+        self.calls.append(("advance_watermark", when))
+
+
+def reports_on(model: ReadModel) -> Reports:
+    """The projections over `model`, with an empty registry (they do not read it)."""
+    return Reports(model=model, replica=RegistryReplica(FakeDatabase()), clock=Clock())
 
 
 def event(type_: str, data: dict[str, Any], schema: str = "x") -> Event:
@@ -113,7 +133,7 @@ def event(type_: str, data: dict[str, Any], schema: str = "x") -> Event:
 
 def test_each_score_topic_event_type_goes_to_its_own_read_model() -> None:
     model = FakeModel()
-    reports = Reports(model=model, replica=None, clock=Clock())  # type: ignore[arg-type]
+    reports = reports_on(model)
     standings = {"cluster_id": "mps-cluster-4", "period": 2026, "standings": [],
                  "computed_at": "2026-11-20T00:00:00Z"}
     asyncio.run(reports.on_score(event("vn.emulation.cluster.standings", standings)))
@@ -128,7 +148,7 @@ def test_each_score_topic_event_type_goes_to_its_own_read_model() -> None:
 
 
 def test_an_event_without_what_reporting_needs_is_rejected_at_once() -> None:
-    reports = Reports(model=FakeModel(), replica=None, clock=Clock())  # type: ignore[arg-type]
+    reports = reports_on(FakeModel())
     with pytest.raises(Rejected) as rejected:
         asyncio.run(reports.on_score(event("vn.emulation.cluster.standings", {"period": 1})))
     assert rejected.value.reason == "unusable-event"

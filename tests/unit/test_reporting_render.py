@@ -4,51 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from pypdf import PdfReader
 
-from services.reporting import projections
-from services.reporting.cluster_report import cluster_report
-from services.reporting.domain import national_report
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.text import local_time, number, percent
-from services.reporting.settings import ReportingSettings
-from tests.unit.test_reporting_samples import AS_OF, CLUSTERS, PERIOD, UNITS, sample_state
-
-FONTS = ReportingSettings().pdf_font_dir
-needs_font = pytest.mark.skipif(not (FONTS / "DejaVuSans.ttf").exists(),
-                                reason=f"no DejaVu fonts in {FONTS} (apt-get install "
-                                       "fonts-dejavu-core)")
-
-
-def national() -> dict:
-    s = sample_state()
-    proposals = projections.proposals_doc({
-        "period": PERIOD, "computed_at": "2026-11-25T00:00:00Z", "cluster_leaders": 1,
-        "government_flag_cap": 1, "proposals": [
-            {"unit_id": "police:phu-tho", "cluster_id": "mps-cluster-4",
-             "award": "government_emulation_flag", "reason": "dẫn đầu Cụm thi đua số 4"}]})
-    return national_report(period=PERIOD, as_of=AS_OF, units=s["units"],
-                           clusters=s["clusters"], reports=s["reports"], scores=s["scores"],
-                           reminders=s["reminders"], proposals=proposals, movement=None)
-
-
-def cluster() -> dict:
-    s = sample_state()
-    return cluster_report(cluster_id="mps-cluster-4", period=PERIOD, as_of=AS_OF,
-                          cluster=CLUSTERS["mps-cluster-4"], registry_years={}, units=UNITS,
-                          reports=s["reports"], scores=s["scores"], reminders=s["reminders"],
-                          standings=None, proposals=None, leadership=None)
-
-
-def pdf_text(data: bytes) -> str:
-    assert data.startswith(b"%PDF-")
-    reader = PdfReader(io.BytesIO(data))
-    return unicodedata.normalize("NFC", "\n".join(p.extract_text() for p in reader.pages))
+from tests.unit.render_support import FONTS, needs_font, pdf_text
+from tests.unit.reporting_samples import (
+    AS_OF,
+    cluster,
+    national,
+)
 
 
 @needs_font

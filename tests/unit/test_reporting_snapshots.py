@@ -2,7 +2,7 @@
 version token of the period and the registry's generation are unchanged: a dashboard
 poll then reads two documents by `_id` and nothing else; any write the synthesis reads
 changes the token, so the next poll computes again and shows it; concurrent polls share
-one computation. On the in-memory database of tests/unit/fake_mongo.py."""
+one computation. On the in-memory database of tests/fakes/mongo.py."""
 
 from __future__ import annotations
 
@@ -12,28 +12,19 @@ from typing import Any
 
 import pytest
 
-from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.registry_replica import RegistryReplica
 from services.reporting import projections
 from services.reporting.service import Reports
 from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
-from tests.unit.fake_mongo import FakeDb
-from tests.unit.test_registry_replica import cluster_event, unit_event
-from tests.unit.test_reporting_samples import PERIOD, accepted, score
+from tests.fakes.clock import FixedClock
+from tests.fakes.mongo import Call, FakeDatabase
+from tests.unit.registry_events import cluster_event, unit_event
+from tests.unit.reporting_samples import PERIOD, accepted, score
 
 UNITS = ["province:ha-noi", "province:hue", "police:phu-tho", "police:bac-ninh"]
 POLICE = "vi-an-ninh"
-
-
-class FixedClock(Clock):
-    def __init__(self) -> None:
-        super().__init__()
-        self.at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def event(type_: str, data: dict[str, Any], n: int = 1) -> Event:
@@ -42,11 +33,11 @@ def event(type_: str, data: dict[str, Any], n: int = 1) -> Event:
 
 
 class World:
-    def __init__(self, db: FakeDb | None = None) -> None:
-        self.db = db or FakeDb()
-        self.clock = FixedClock()
-        self.model = ReadModel(self.db, watermark_seconds=0.0)  # type: ignore[arg-type]
-        self.replica = RegistryReplica(self.db)  # type: ignore[arg-type]
+    def __init__(self, db: FakeDatabase | None = None) -> None:
+        self.db = db or FakeDatabase()
+        self.clock = FixedClock(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
+        self.model = ReadModel(self.db, watermark_seconds=0.0)
+        self.replica = RegistryReplica(self.db)
         self.reports = Reports(model=self.model, replica=self.replica, clock=self.clock)
 
     async def setup(self) -> None:
@@ -58,12 +49,13 @@ class World:
         await self.reports.on_submission(event("vn.emulation.submission.accepted",
                                                accepted(uid, revision=revision), revision))
 
-    def reads(self) -> list[tuple[str, str, dict[str, Any]]]:
-        out, self.db.calls[:] = list(self.db.calls), []
+    def reads(self) -> list[Call]:
+        out = list(self.db.calls)
+        self.db.reset()
         return out
 
 
-def scans(calls: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+def scans(calls: list[Call]) -> list[Any]:
     return [c for c in calls if "_id" not in c[2]]
 
 
@@ -173,7 +165,7 @@ def test_every_write_the_synthesis_reads_changes_the_token_a_known_redelivery_do
             {"period": PERIOD, "proposals": [], "sequence": 5}))
         assert await rm.version(PERIOD) != after_reminder
         # A process that does not know the document sends the write again: it counts.
-        other = ReadModel(world.db, watermark_seconds=0.0)  # type: ignore[arg-type]
+        other = ReadModel(world.db, watermark_seconds=0.0)
         before = await rm.version(PERIOD)
         await other.apply_submission(*_parts("province:ha-noi"))
         assert await rm.version(PERIOD) != before
@@ -190,19 +182,17 @@ def _parts(uid: str) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any
 def test_a_token_write_that_failed_is_made_by_the_events_retry() -> None:
     world = World()
     meta = world.db["rm_meta"]
-    real = meta.replace_one
     failures = 1
 
-    async def flaky(*args: Any, **kwargs: Any) -> Any:
+    def flaky(op: str, flt: dict[str, Any]) -> None:
         nonlocal failures
-        if args[0]["_id"].startswith("version|") and failures:
+        if op == "replace_one" and flt["_id"].startswith("version|") and failures:
             failures -= 1
             raise ConnectionError("database away")
-        return await real(*args, **kwargs)
 
     async def run() -> None:
         before = await world.model.version(PERIOD)
-        meta.replace_one = flaky  # type: ignore[method-assign]
+        meta.before = flaky
         with pytest.raises(ConnectionError):
             await world.submit("province:hue")
         assert await world.model.version(PERIOD) == before  # the data is written, not yet the token
@@ -269,7 +259,7 @@ def test_the_kept_report_is_the_one_computed_now_but_for_its_time() -> None:
         await world.submit("province:ha-noi")
         await world.model.apply_score(score("province:ha-noi", 70.0))
         await world.reports.national(PERIOD)
-        world.clock.at = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+        world.clock.when = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
         kept = await world.reports.national(PERIOD)
         fresh = await World(world.db).reports.national(PERIOD)  # a process holding nothing
         assert world.reports.snapshots.computed == 1

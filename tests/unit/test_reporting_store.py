@@ -9,125 +9,17 @@ import asyncio
 import itertools
 import random
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pymongo.errors import DuplicateKeyError
 
 from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
 from services.reporting.writes import Known, below
-from tests.unit.bson_order import bson_order
-from tests.unit.fake_mongo import apply_bulk
-from tests.unit.test_reporting_samples import accepted
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.reporting_samples import accepted
 
 KEY = "police:phu-tho|2026"
-
-
-def _kind(v: Any) -> Any:
-    return ("str" if isinstance(v, str) else
-            "num" if isinstance(v, int | float) and not isinstance(v, bool) else type(v))
-
-
-def _cmp(stored: Any, op: str, value: Any) -> bool:
-    """MongoDB's comparison: values of different kinds never match."""
-    if _kind(stored) != _kind(value):
-        return False
-    return bool(stored < value if op == "$lt" else stored > value)
-
-
-class FakeCollection:
-    """Just the operations and filter shapes the read model uses, with MongoDB's
-    semantics; each call yields to the loop first, so concurrent writers interleave."""
-
-    def __init__(self, name: str, calls: list[tuple[str, str, tuple[str, ...]]]) -> None:
-        self.name, self.calls, self.docs = name, calls, {}  # type: ignore[var-annotated]
-        self.gate: asyncio.Event | None = None
-
-    async def _call(self, op: str, flt: dict[str, Any]) -> None:
-        self.calls.append((self.name, op, tuple(flt)))
-        await asyncio.sleep(0)
-        if self.gate is not None:
-            await self.gate.wait()
-
-    def _matches(self, flt: dict[str, Any]) -> dict[str, Any] | None:
-        doc = self.docs.get(flt["_id"])
-        if doc is None:
-            return None
-        for field, cond in flt.items():
-            if field == "_id":
-                continue
-            if cond is None:
-                if doc.get(field) is not None:
-                    return None
-            elif not all(_cmp(doc.get(field), op, v) for op, v in cond.items()):
-                return None
-        return doc
-
-    async def find_one(self, flt: dict[str, Any], projection: Any = None) -> Any:
-        await self._call("find_one", flt)
-        doc = self.docs.get(flt["_id"]) if list(flt) == ["_id"] else None
-        return dict(doc) if doc is not None else None
-
-    async def insert_one(self, doc: dict[str, Any]) -> None:
-        await self._call("insert_one", {"_id": doc["_id"]})
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError("E11000")
-        self.docs[doc["_id"]] = dict(doc)
-
-    async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
-                         upsert: bool = False) -> Any:
-        await self._call("update_one", flt)
-        doc = self._matches(flt)
-        if doc is None:
-            if not upsert:
-                return SimpleNamespace(matched_count=0)
-            if flt["_id"] in self.docs:
-                raise DuplicateKeyError("E11000")
-            doc = self.docs[flt["_id"]] = {"_id": flt["_id"],
-                                           **update.get("$setOnInsert", {})}
-        before = repr(doc)
-        doc.update(update.get("$set", {}))
-        for field, value in update.get("$max", {}).items():
-            if field not in doc or bson_order(doc[field]) < bson_order(value):
-                doc[field] = value
-        for field, value in update.get("$min", {}).items():
-            if field not in doc or bson_order(value) < bson_order(doc[field]):
-                doc[field] = value
-        upserted = flt["_id"] if "$setOnInsert" in update and before == repr(
-            {"_id": flt["_id"], **update["$setOnInsert"]}) else None
-        return SimpleNamespace(matched_count=1, modified_count=int(repr(doc) != before),
-                               upserted_id=upserted)
-
-    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
-        return await apply_bulk(self, ops)
-
-    async def replace_one(self, flt: dict[str, Any], new: dict[str, Any],
-                          upsert: bool = False) -> Any:
-        await self._call("replace_one", flt)
-        if self._matches(flt) is None:
-            if not upsert:
-                return SimpleNamespace(matched_count=0)
-            if flt["_id"] in self.docs:
-                raise DuplicateKeyError("E11000")
-        self.docs[flt["_id"]] = dict(new)
-        return SimpleNamespace(matched_count=1)
-
-
-class FakeDb:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, tuple[str, ...]]] = []
-        self.colls: dict[str, FakeCollection] = {}
-
-    def __getitem__(self, name: str) -> FakeCollection:
-        return self.colls.setdefault(name, FakeCollection(name, self.calls))
-
-    async def drop_collection(self, name: str) -> None:
-        self[name].docs.clear()
-
-    def state(self) -> dict[str, dict[str, Any]]:
-        return {n: c.docs for n, c in self.colls.items() if n != "rm_meta"}
 
 
 class Document:  # what drop_all needs of a mongoengine Document class
@@ -141,8 +33,8 @@ class Document:  # what drop_all needs of a mongoengine Document class
         return None
 
 
-def model(db: FakeDb, seconds: float = 0.0) -> ReadModel:
-    return ReadModel(db, watermark_seconds=seconds)  # type: ignore[arg-type]
+def model(db: FakeDatabase, seconds: float = 0.0) -> ReadModel:
+    return ReadModel(db, watermark_seconds=seconds)
 
 
 def parts(revision: int) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -184,9 +76,9 @@ EVENTS: list[tuple[str, Any]] = [
 
 
 def expected_state() -> dict[str, dict[str, Any]]:
-    db = FakeDb()
+    db = FakeDatabase()
     asyncio.run(apply_all(model(db), EVENTS))
-    return db.state()
+    return db.state("rm_meta")
 
 
 def test_the_expected_state_keeps_first_receipt_latest_revision_and_sent_at() -> None:
@@ -208,26 +100,26 @@ def test_any_order_of_the_events_ends_in_the_same_state() -> None:
 
     async def run() -> None:
         for order in orders:
-            db = FakeDb()
+            db = FakeDatabase()
             await apply_all(model(db), order)
-            assert db.state() == want, order
+            assert db.state("rm_meta") == want, order
 
     asyncio.run(run())
 
 
 def test_redelivery_and_a_second_model_over_the_same_data_change_nothing() -> None:
     want = expected_state()
-    db = FakeDb()
+    db = FakeDatabase()
     asyncio.run(apply_all(model(db), EVENTS + EVENTS))
     asyncio.run(apply_all(model(db), list(reversed(EVENTS))))  # e.g. after a restart
-    assert db.state() == want
+    assert db.state("rm_meta") == want
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_a_replay_beside_the_live_writer_ends_in_the_same_state(seed: int) -> None:
     want = expected_state()
     rng = random.Random(seed)
-    db = FakeDb()
+    db = FakeDatabase()
     live, replay = model(db), model(db)
     primed = rng.randrange(len(EVENTS))  # what the live writer had seen (and remembers)
     asyncio.run(apply_all(live, EVENTS[:primed]))
@@ -237,16 +129,18 @@ def test_a_replay_beside_the_live_writer_ends_in_the_same_state(seed: int) -> No
                              apply_all(replay, rng.sample(EVENTS, len(EVENTS))))
 
     asyncio.run(both())
-    assert db.state() == want
+    assert db.state("rm_meta") == want
 
 
-def shapes(db: FakeDb) -> list[tuple[str, str, tuple[str, ...]]]:
-    out, db.calls[:] = list(db.calls), []
-    return [c for c in out if c[0] != "rm_meta"]
+def shapes(db: FakeDatabase) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The calls since the last, but the watermark's."""
+    out = [c for c in db.shapes() if c[0] != "rm_meta"]
+    db.reset()
+    return out
 
 
 def test_a_new_document_is_one_insert_a_redelivery_nothing_a_newer_one_write() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db)
 
     async def run() -> None:
@@ -270,7 +164,7 @@ def test_a_new_document_is_one_insert_a_redelivery_nothing_a_newer_one_write() -
 
 
 def test_a_process_that_does_not_know_the_document_reads_it_by_id_only() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     asyncio.run(apply_all(model(db), EVENTS))
     db.calls.clear()
     fresh = model(db)
@@ -284,16 +178,16 @@ def test_a_process_that_does_not_know_the_document_reads_it_by_id_only() -> None
         assert shapes(db) == [("rm_submissions", "update_one", ("_id",))]
 
     asyncio.run(run())
-    assert flat_report(db.state()["rm_submissions"][KEY])["first_revision"] == 1
+    assert flat_report(db.state("rm_meta")["rm_submissions"][KEY])["first_revision"] == 1
 
 
 def test_a_stale_status_still_fills_in_when_the_reminder_went_out() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db)
     delivered = reminder("delivered", "2026-11-23T01:00:09Z", None)
     sent = reminder("sent", "2026-11-23T01:00:05Z", "2026-11-23T01:00:04Z")
     asyncio.run(apply_all(rm, [("reminder", delivered), ("reminder", sent)]))
-    doc = db.state()["rm_reminders"][delivered["_id"]]
+    doc = db.state("rm_meta")["rm_reminders"][delivered["_id"]]
     assert doc["status"] == "delivered" and doc["sent_at"] is not None
     db.calls.clear()
     asyncio.run(apply_all(rm, [("reminder", sent), ("reminder", delivered)]))
@@ -301,13 +195,13 @@ def test_a_stale_status_still_fills_in_when_the_reminder_went_out() -> None:
 
 
 def test_a_rebuild_forgets_what_was_known_even_a_write_across_the_drop() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db)
     names = ["rm_submissions", "rm_scores", "rm_reminders", "rm_meta"]
 
     async def run() -> None:
         await rm.apply_submission(*parts(1))
-        await rm.drop_all([Document(n) for n in names])  # type: ignore[list-item]
+        await rm.drop_all([Document(n) for n in names])
         await rm.apply_submission(*parts(1))  # replayed: written again, not skipped
         assert flat_report(db["rm_submissions"].docs[KEY])["revision"] == 1
 
@@ -315,7 +209,7 @@ def test_a_rebuild_forgets_what_was_known_even_a_write_across_the_drop() -> None
         db["rm_scores"].gate = asyncio.Event()
         writing = asyncio.create_task(rm.apply_score(score(1, 20)))
         await asyncio.sleep(0)
-        dropping = asyncio.create_task(rm.drop_all([Document("rm_scores")]))  # type: ignore[list-item]
+        dropping = asyncio.create_task(rm.drop_all([Document("rm_scores")]))
         await asyncio.sleep(0)
         db["rm_scores"].gate.set()
         await asyncio.gather(writing, dropping)
@@ -327,7 +221,7 @@ def test_a_rebuild_forgets_what_was_known_even_a_write_across_the_drop() -> None
 
 
 def test_the_watermark_is_written_when_it_grows_and_at_most_so_often() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db, seconds=3600)
     t0 = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -351,7 +245,7 @@ def test_the_watermark_is_written_when_it_grows_and_at_most_so_often() -> None:
 
 
 def test_the_held_back_watermark_is_written_by_a_timer() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db, seconds=0.05)
     t0 = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -378,19 +272,17 @@ def test_comparisons_follow_mongodb_and_known_is_bounded() -> None:
 
 
 def test_a_watermark_write_that_fails_is_retried_by_the_timer() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     rm = model(db, seconds=0.05)
     t0 = datetime(2026, 11, 20, tzinfo=UTC)
     meta = db["rm_meta"]
-    real = meta.update_one
     failures = [ConnectionError("database away")]
 
-    async def flaky(*args: Any, **kwargs: Any) -> Any:
-        if failures:
+    def flaky(op: str, flt: dict[str, Any]) -> None:
+        if op == "update_one" and failures:
             raise failures.pop()
-        return await real(*args, **kwargs)
 
-    meta.update_one = flaky  # type: ignore[method-assign]
+    meta.before = flaky
 
     async def run() -> None:
         with pytest.raises(ConnectionError):

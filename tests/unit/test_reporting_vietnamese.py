@@ -27,8 +27,8 @@ from services.scoring.provenance import CODE_RULES
 from services.scoring.rubrics import load_rubrics
 from services.scoring.standings import TIE_BREAK, rank_members, recognition_proposals
 from tests.unit.english_text import english_runs
-from tests.unit.test_reporting_render import FONTS, needs_font, pdf_text
-from tests.unit.test_reporting_samples import (
+from tests.unit.render_support import FONTS, needs_font, pdf_text
+from tests.unit.reporting_samples import (
     AS_OF,
     CLUSTERS,
     PERIOD,

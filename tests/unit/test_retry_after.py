@@ -7,13 +7,15 @@ import asyncio
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from pymongo.errors import AutoReconnect
 
 from services.common.backoff import JITTER_ADVICE, MAX_RETRY_AFTER, Outages
 from services.common.http import InflightLimit
 from services.common.problems import Problem
 from services.submissions.service import Unavailable
-from tests.unit.test_submissions_store import FakeDatabase, FakeProducer, intake, request
+from tests.fakes.kafka import FakeProducer
+from tests.unit.submissions_support import intake, intake_db, request
 
 
 class Ticks:
@@ -84,8 +86,8 @@ def test_503_retry_after_grows_with_the_outage_and_resets_when_it_ends() -> None
 
 def test_the_intake_advises_by_the_dependency_that_is_away() -> None:
     ticks = Ticks()
-    producer = FakeProducer()
-    service = intake(FakeDatabase(), producer)
+    producer, db = FakeProducer(), intake_db()
+    service = intake(db, producer)
     service.outages = Outages(monotonic=ticks)
 
     async def submit(notes: str) -> int | None:
@@ -104,10 +106,10 @@ def test_the_intake_advises_by_the_dependency_that_is_away() -> None:
         assert await submit("c") is None
         assert service.outages.away("kafka") == 0
 
-        async def away(*_: Any) -> None:
+        def away(op: str, flt: dict[str, Any]) -> None:
             raise AutoReconnect("connection refused")
 
-        service.store.key = away  # type: ignore[method-assign]
+        db["submission_keys"].before = away  # the database, at the request's first read
         assert await submit("d") == 2
         ticks.now += 10
         assert await submit("e") == 5
@@ -118,11 +120,11 @@ def test_the_intake_advises_by_the_dependency_that_is_away() -> None:
 def test_the_openapi_description_advises_jitter() -> None:
     from services.submissions.api import RETRY_AFTER_HEADER, build_router
 
-    router = build_router(intake(FakeDatabase()), InflightLimit("/v1/submissions", 8))
-    post = next(r for r in router.routes if getattr(r, "methods", None) == {"POST"}
-                and r.path == "/v1/submissions")  # type: ignore[attr-defined]
+    router = build_router(intake(intake_db()), InflightLimit("/v1/submissions", 8))
+    post = next(r for r in router.routes if isinstance(r, APIRoute) and r.methods == {"POST"}
+                and r.path == "/v1/submissions")
     for status in (429, 503):
-        response = post.responses[status]  # type: ignore[attr-defined]
+        response = post.responses[status]
         assert JITTER_ADVICE in response["description"]
         assert response["headers"]["Retry-After"] == RETRY_AFTER_HEADER
     assert "random" in JITTER_ADVICE and "Idempotency-Key" in JITTER_ADVICE

@@ -33,7 +33,7 @@ class FakeConsumer:
 
 
 def lag(partition: int) -> float | None:
-    return REGISTRY.get_sample_value(metrics.CONSUMER_LAG._name,  # type: ignore[attr-defined]
+    return REGISTRY.get_sample_value(metrics.CONSUMER_LAG._name,
                                      {"topic": TOPIC, "partition": str(partition)})
 
 

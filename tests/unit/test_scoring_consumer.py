@@ -6,141 +6,27 @@ over an in-memory stand-in for the collections."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo.errors import DuplicateKeyError
 
-from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.registry_replica import RegistryReplica
 from services.scoring import rankings as rankings_module
 from services.scoring.publisher import Publisher
 from services.scoring.rankings import Rankings, clusters_in
+from services.scoring.register import LeadershipRegister
 from services.scoring.store import ScoreStore, flat_score
-from tests.unit.bson_order import bson_order
-from tests.unit.fake_mongo import apply_bulk
+from tests.fakes.clock import FixedClock
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
 
 PERIOD = 2031
 MEMBERS = ["police:a", "police:b", "police:c"]
-
-
-def matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:
-    for key, want in flt.items():
-        have = doc.get(key)
-        if isinstance(want, dict):
-            if "$lte" in want and not (have is not None and have <= want["$lte"]):
-                return False
-            if "$in" in want and have not in want["$in"]:
-                return False
-        elif have != want:
-            return False
-    return True
-
-
-@dataclass
-class Result:
-    matched_count: int = 0
-    deleted_count: int = 0
-    modified_count: int = 0
-    upserted_id: str | None = None
-
-
-class Cursor:
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-
-    async def to_list(self, _: Any) -> list[dict[str, Any]]:
-        return self.docs
-
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        for doc in self.docs:
-            yield doc
-
-
-class FakeCollection:
-    """What the scoring store asks of a collection; `calls` records (method, filter)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.before: Callable[[str], None] | None = None  # runs before each call
-
-    def _call(self, name: str, flt: dict[str, Any]) -> None:
-        self.calls.append((name, flt))
-        if self.before:
-            self.before(name)
-
-    async def find_one(self, flt: dict[str, Any]) -> dict[str, Any] | None:
-        self._call("find_one", flt)
-        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
-        return copy.deepcopy(doc)
-
-    def find(self, flt: dict[str, Any]) -> Cursor:
-        self._call("find", flt)
-        return Cursor([copy.deepcopy(d) for d in self.docs.values() if matches(d, flt)])
-
-    async def insert_one(self, doc: dict[str, Any]) -> None:
-        self._call("insert_one", {"_id": doc["_id"]})
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError("E11000 duplicate key")
-        self.docs[doc["_id"]] = copy.deepcopy(doc)
-
-    async def replace_one(self, flt: dict[str, Any], doc: dict[str, Any],
-                          upsert: bool = False) -> Result:
-        self._call("replace_one", flt)
-        old = self.docs.get(flt["_id"])
-        if old is not None and matches(old, flt):
-            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
-            return Result(matched_count=1)
-        if upsert:
-            if old is not None:
-                raise DuplicateKeyError("E11000 duplicate key")
-            self.docs[flt["_id"]] = {**copy.deepcopy(doc), "_id": flt["_id"]}
-        return Result()
-
-    async def bulk_write(self, ops: list[Any], ordered: bool = True) -> Any:
-        return await apply_bulk(self, ops)
-
-    async def update_one(self, flt: dict[str, Any], update: dict[str, Any],
-                         upsert: bool = False) -> Result:
-        self._call("update_one", flt)
-        doc = self.docs.get(flt["_id"])
-        inserted = None
-        if doc is None or not matches(doc, flt):
-            if not upsert:
-                return Result()
-            doc = self.docs[flt["_id"]] = {"_id": flt["_id"],
-                                           **copy.deepcopy(update.get("$setOnInsert", {}))}
-            inserted = flt["_id"]
-        before = copy.deepcopy(doc)
-        doc.update(copy.deepcopy(update.get("$set", {})))
-        for field, spec in update.get("$addToSet", {}).items():
-            values = doc.setdefault(field, [])
-            values += [v for v in spec["$each"] if v not in values]
-        for field, value in update.get("$max", {}).items():
-            if field not in doc or bson_order(doc[field]) < bson_order(value):
-                doc[field] = copy.deepcopy(value)
-        return Result(matched_count=1, modified_count=int(doc != before),
-                      upserted_id=inserted)
-
-    async def delete_one(self, flt: dict[str, Any]) -> Result:
-        self._call("delete_one", flt)
-        doc = next((d for d in self.docs.values() if matches(d, flt)), None)
-        if doc is None:
-            return Result()
-        del self.docs[doc["_id"]]
-        return Result(deleted_count=1)
-
-
-class FakeDb(dict[str, FakeCollection]):
-    def __missing__(self, name: str) -> FakeCollection:
-        self[name] = FakeCollection()
-        return self[name]
+NOW = datetime(2031, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def score(unit: str, revision: int, total: float = 50.0, rubric: str = "police-2026.1",
@@ -160,15 +46,15 @@ def run(coro: Any) -> Any:
 
 # -- ScoreStore.save: decided from a read by _id --------------------------------------------
 
-def in_force(db: FakeDb, unit: str = "police:a") -> dict[str, Any]:
+def in_force(db: FakeDatabase, unit: str = "police:a") -> dict[str, Any]:
     doc = flat_score(db["scores"].docs[f"{unit}|{PERIOD}"])
     assert doc is not None
     return doc
 
 
 def test_a_first_score_is_one_write_by_id() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     assert run(store.save(score("police:a", 1)))
     assert in_force(db)["revision"] == 1
     assert db["scores"].calls == [("find_one", {"_id": "police:a|2031"}),
@@ -177,8 +63,8 @@ def test_a_first_score_is_one_write_by_id() -> None:
 
 
 def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     run(store.save(score("police:a", 2, total=70)))
     db["scores"].calls.clear()
     assert not run(store.save(score("police:a", 1, total=40)))
@@ -187,8 +73,8 @@ def test_an_older_revision_never_replaces_a_newer_one_and_writes_nothing() -> No
 
 
 def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     doc = score("police:a", 1)
     run(store.save(doc))
     db["scores"].calls.clear()
@@ -200,8 +86,8 @@ def test_a_redelivered_score_in_force_is_current_without_a_write() -> None:
 
 
 def test_a_newer_revision_or_a_later_rescore_replaces_it_with_one_write_by_id() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     run(store.save(score("police:a", 1)))
     assert run(store.save({**score("police:a", 2, total=80), "seq": 5}))
     assert db["scores"].calls[-1] == ("update_one", {"_id": "police:a|2031"})
@@ -219,8 +105,8 @@ def test_a_newer_revision_or_a_later_rescore_replaces_it_with_one_write_by_id() 
 def test_a_stale_read_never_lets_an_older_revision_win() -> None:
     """Another worker made revision 3 current after this one read revision 1: the `$max`
     of revision 2 changes nothing, and 2 is not in force."""
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     run(store.save(score("police:a", 1)))
     stale = run(store.current("police:a", PERIOD))
     run(store.save(score("police:a", 3, total=90)))
@@ -229,8 +115,8 @@ def test_a_stale_read_never_lets_an_older_revision_win() -> None:
 
 
 def test_a_racing_first_write_is_decided_by_the_revision() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     run(store.save(score("police:a", 2, total=70)))  # the other worker's, unseen below
     assert not run(store.save(score("police:a", 1), current=None, read=False))
     assert run(store.save(score("police:a", 3), current=None, read=False))
@@ -244,8 +130,8 @@ def test_any_order_of_revisions_and_rescores_ends_in_the_same_score() -> None:
                                    (3, 25, "police-2024.1", 5))]
     finals = set()
     for order in itertools.permutations(versions):
-        db = FakeDb()
-        store = ScoreStore(db)  # type: ignore[arg-type]
+        db = FakeDatabase()
+        store = ScoreStore(db)
         for doc in [*order, order[0]]:
             run(store.save(doc))
         finals.add((in_force(db)["revision"], in_force(db)["total"]))
@@ -254,25 +140,14 @@ def test_any_order_of_revisions_and_rescores_ends_in_the_same_score() -> None:
 
 # -- debounced rankings ------------------------------------------------------------------------
 
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[Event] = []
-        self.fail = False
-
-    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
-        if self.fail:
-            raise ConnectionError("kafka away")
-        self.sent.append(event)
-
-
-class FakeRegister:
-    def __init__(self) -> None:
+class FakeRegister(LeadershipRegister):
+    def __init__(self) -> None:  # no store: nothing decided
         self.suggested: list[tuple[str, int]] = []
 
     async def decided(self) -> list[dict[str, Any]]:
         return []
 
-    async def decided_before(self, cluster_id: str, years: dict[str, Any],
+    async def decided_before(self, cluster_id: str, years: Mapping[str, Any],
                              period: int) -> list[dict[str, Any]]:
         return []
 
@@ -283,8 +158,10 @@ class FakeRegister:
         self.suggested.append((cluster_id, period))
 
 
-class FakeReplica:
-    def __init__(self, db: FakeDb) -> None:
+class FakeReplica(RegistryReplica):
+    """The registry read straight from its collection, nothing held in memory."""
+
+    def __init__(self, db: FakeDatabase) -> None:
         self.clusters_coll = db["registry_clusters"]
         self.clusters_coll.docs["mps-cluster-4"] = {
             "_id": "mps-cluster-4", "name": "Cluster 4",
@@ -300,33 +177,28 @@ class FakeReplica:
         return await self.clusters_coll.find_one({"_id": cluster_id})
 
 
-class FixedClock(Clock):
-    def now(self) -> datetime:
-        return datetime(2031, 11, 20, 2, 0, tzinfo=UTC)
-
-
 @dataclass
 class World:
-    db: FakeDb
+    db: FakeDatabase
     store: ScoreStore
     producer: FakeProducer
     register: FakeRegister
 
     def rankings(self) -> Rankings:
         """A process's Rankings over the shared database (a new one = a restart)."""
-        return Rankings(store=self.store, replica=FakeReplica(self.db),  # type: ignore[arg-type]
+        return Rankings(store=self.store, replica=FakeReplica(self.db),
                         publisher=Publisher(store=self.store,
-                                            producer=self.producer),  # type: ignore[arg-type]
-                        clock=FixedClock(), register=self.register,  # type: ignore[arg-type]
+                                            producer=self.producer),
+                        clock=FixedClock(NOW), register=self.register,
                         sweep_seconds=3600)
 
     def kinds(self) -> list[str]:
-        return [e.type.rsplit(".", 1)[-1] for e in self.producer.sent]
+        return [e.type.rsplit(".", 1)[-1] for e in self.producer.events]
 
 
 def world() -> World:
-    db = FakeDb()
-    return World(db, ScoreStore(db), FakeProducer(), FakeRegister())  # type: ignore[arg-type]
+    db = FakeDatabase()
+    return World(db, ScoreStore(db), FakeProducer(), FakeRegister())
 
 
 def test_many_scores_are_published_once_from_one_read_of_the_period() -> None:
@@ -344,7 +216,7 @@ def test_many_scores_are_published_once_from_one_read_of_the_period() -> None:
     assert w.register.suggested == [("mps-cluster-4", PERIOD + 1)]
     # Besides the candidates' one-time backfill (the first tick), only reads by _id.
     assert [c for c in w.db["scores"].calls if "_id" not in c[1]] == [("find", {})]
-    standings = w.producer.sent[0].data
+    standings = w.producer.events[0].data
     assert [r["unit_id"] for r in standings["standings"]] == ["police:c", "police:b",
                                                               "police:a"]
     assert w.db["rankings_pending"].docs == {}
@@ -356,7 +228,7 @@ def test_nothing_is_read_or_published_until_a_score_is_marked() -> None:
     run(rankings.tick())  # the first tick sweeps (start-up): nothing pending
     w.db["rankings_pending"].calls.clear()
     run(rankings.tick())
-    assert w.db["rankings_pending"].calls == [] and w.producer.sent == []
+    assert w.db["rankings_pending"].calls == [] and w.producer.events == []
 
 
 def test_unchanged_rankings_are_not_published_again() -> None:
@@ -364,16 +236,16 @@ def test_unchanged_rankings_are_not_published_again() -> None:
     rankings = w.rankings()
     run(w.store.save(score("police:a", 1)))
     run(rankings.after_scores(PERIOD, ["police:a"]))
-    sent = len(w.producer.sent)
+    sent = len(w.producer.events)
     run(rankings.after_scores(PERIOD, ["police:a"]))  # a redelivery
-    assert len(w.producer.sent) == sent
+    assert len(w.producer.events) == sent
 
 
 def test_a_crash_before_publishing_is_published_after_the_restart() -> None:
     w = world()
     run(w.store.save(score("police:a", 1)))
     run(w.rankings().mark(PERIOD, ["police:a"]))  # ... and the process dies here
-    assert w.producer.sent == []
+    assert w.producer.events == []
     restarted = w.rankings()
     run(restarted.tick())  # its first tick sweeps the markers
     assert w.kinds() == ["standings", "proposals"]
@@ -385,11 +257,11 @@ def test_a_failed_publication_keeps_the_marker_and_is_retried() -> None:
     rankings = w.rankings()
     run(w.store.save(score("police:a", 1)))
     run(rankings.mark(PERIOD, ["police:a"]))
-    w.producer.fail = True
+    w.producer.failures = [ConnectionError("kafka away")]
     with pytest.raises(ConnectionError):
         run(rankings.tick())
     assert str(PERIOD) in w.db["rankings_pending"].docs
-    w.producer.fail = False
+    assert w.producer.failures == []
     run(rankings.tick())
     assert w.kinds() == ["standings", "proposals"]
     assert w.db["rankings_pending"].docs == {}
@@ -404,7 +276,7 @@ def test_a_score_marked_during_a_recomputation_is_published_by_the_next() -> Non
     run(rankings.mark(PERIOD, ["police:a"]))
     late = asyncio.Event()
 
-    def meanwhile(name: str) -> None:
+    def meanwhile(op: str, flt: dict[str, Any]) -> None:
         if not late.is_set():
             late.set()
             # Another worker stores police:b and marks the period, after the scores
@@ -417,11 +289,11 @@ def test_a_score_marked_during_a_recomputation_is_published_by_the_next() -> Non
     w.db["publications"].before = meanwhile
     run(rankings.tick())
     assert str(PERIOD) in w.db["rankings_pending"].docs  # left for the next tick
-    first = w.producer.sent[0].data
+    first = w.producer.events[0].data
     assert [r["unit_id"] for r in first["standings"] if r["submitted"]] == ["police:a"]
     run(rankings.tick())
     assert w.db["rankings_pending"].docs == {}
-    last = [e for e in w.producer.sent if e.type.endswith("standings")][-1].data
+    last = [e for e in w.producer.events if e.type.endswith("standings")][-1].data
     assert [r["unit_id"] for r in last["standings"] if r["submitted"]] == [
         "police:b", "police:a"]
 
@@ -430,16 +302,20 @@ def test_the_sequence_is_taken_before_the_scores_are_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
     w = world()
     order: list[str] = []
-    monkeypatch.setattr(rankings_module, "wall_sequence",
-                        lambda: order.append("sequence") or 42)
-    w.db["scores"].before = lambda name: order.append(f"scores.{name}")
-    w.db["registry_clusters"].before = lambda name: order.append(f"clusters.{name}")
+
+    def wall_sequence() -> int:
+        order.append("sequence")
+        return 42
+
+    monkeypatch.setattr(rankings_module, "wall_sequence", wall_sequence)
+    w.db["scores"].before = lambda op, _: order.append(f"scores.{op}")
+    w.db["registry_clusters"].before = lambda op, _: order.append(f"clusters.{op}")
     rankings = w.rankings()
     run(w.store.save(score("police:a", 1)))
     order.clear()
     run(rankings.after_scores(PERIOD, ["police:a"]))
     assert order[:3] == ["sequence", "clusters.find", "scores.find"]  # members: one $in
-    assert {e.data["sequence"] for e in w.producer.sent} == {42}
+    assert {e.data["sequence"] for e in w.producer.events} == {42}
 
 
 def test_only_the_clusters_of_changed_units_are_published() -> None:
@@ -448,7 +324,7 @@ def test_only_the_clusters_of_changed_units_are_published() -> None:
     run(w.store.save(score("police:x", 1)))
     run(w.store.save(score("police:a", 1)))
     run(rankings.after_scores(PERIOD, ["police:x"]))
-    assert [e.subject for e in w.producer.sent if e.type.endswith("standings")] == [
+    assert [e.subject for e in w.producer.events if e.type.endswith("standings")] == [
         "mps-cluster-5"]
     assert w.register.suggested == [("mps-cluster-5", PERIOD + 1)]
 
@@ -461,14 +337,14 @@ def test_clusters_in_follows_the_registry_years() -> None:
 
 
 def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster() -> None:
-    from services.scoring.register import LeadershipRegister
     from services.scoring.store import LeadershipStore
 
-    db = FakeDb()
+    db = FakeDatabase()
     replica = FakeReplica(db)
-    store = LeadershipStore(db)  # type: ignore[arg-type]
-    register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
-                                  publisher=None, clock=FixedClock())  # type: ignore[arg-type]
+    store = LeadershipStore(db)
+    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
+                                  clock=FixedClock(NOW))
     db["leadership"].docs = {
         "mps-cluster-4|2032": {"_id": "mps-cluster-4|2032", "cluster_id": "mps-cluster-4",
                                "period": 2032, "status": "overridden", "head": "police:c",

@@ -5,8 +5,6 @@ rule reproduces an election: the member order it rotates over is the registry's.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.scoring.leadership import (
@@ -16,19 +14,7 @@ from services.scoring.leadership import (
     rotate,
     suggest,
 )
-from services.submissions.publish_registry import registry_events
-from services.submissions.registry import load_registry
-
-
-def published_years(cluster_id: str) -> dict[str, Any]:
-    """The cluster's `years` as the registry publishes them on emulation.units.v1."""
-    for key, event in registry_events(load_registry()):
-        if key == cluster_id:
-            return dict(event.data["years"])
-    raise KeyError(cluster_id)
-
-
-CLUSTER_4 = published_years("mps-cluster-4")
+from tests.unit.scoring_support import CLUSTER_4
 
 
 def test_the_registry_anchors_the_next_years() -> None:

@@ -2,16 +2,14 @@
 `_id`, the certificate candidates from their own collection, the changed clusters'
 decisions by `_id`, never a filter on `scores` or `leadership`; and the same events as
 the old computation over every score of the period. Over the recording in-memory
-database of tests/unit/fake_mongo.py."""
+database of tests/fakes/mongo.py."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common.clock import Clock
 from services.common.envelope import Event
 from services.common.registry_replica import RegistryReplica
 from services.scoring.events import proposals_event, standings_event
@@ -32,44 +30,10 @@ from services.scoring.store import (
     candidate_key,
     flat_score,
 )
-from tests.unit.fake_mongo import FakeDb
-from tests.unit.test_scoring_leadership import CLUSTER_4
-
-PERIOD = 2031
-NOW = datetime(2031, 11, 25, 3, 0, tzinfo=UTC)
-BASE = datetime(2031, 11, 1, tzinfo=UTC)
-# Collections a recomputation may read with a filter without `_id`: its own markers
-# (a handful), the candidates (small, see ScoreStore.candidates_of) and the registry
-# replica (held in memory between changes).
-ALLOWED_SCANS = {"rankings_pending", "certificate_candidates", "registry_clusters",
-                 "registry_conferences"}
-
-
-class FixedClock(Clock):
-    def now(self) -> datetime:
-        return NOW
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[Event] = []
-
-    async def send(self, topic: str, event: Event, key: str | None = None) -> None:
-        self.sent.append(event)
-
-
-def a_score(unit: str, revision: int, total: float, *, on_time: bool = True, day: int = 1,
-            seq: int = 0, period: int = PERIOD, mx: float = 100.0) -> dict[str, Any]:
-    first = (BASE + timedelta(days=day)).isoformat()
-    kind = unit.split(":", 1)[0]
-    return {"unit_id": unit, "period": period, "unit_type": kind, "total": total, "max": mx,
-            "breakdown": [{"criterion": "X", "points": total, "max_points": mx,
-                           "explanation": "x"}],
-            "rubric_version": f"{kind}-2026.1", "revision": revision,
-            "submission_id": f"s-{unit}-{revision}", "on_time": on_time,
-            "received_at": first, "first_received_at": first,
-            "scored_at": first, "seq": seq or revision,
-            "event_id": f"score:{unit}:{period}:r{revision}:{total}:{seq}"}
+from tests.fakes.clock import FixedClock
+from tests.fakes.kafka import FakeProducer
+from tests.fakes.mongo import FakeDatabase
+from tests.unit.scoring_support import ALLOWED_SCANS, CLUSTER_4, NOW, PERIOD, a_score
 
 
 class Year:
@@ -78,16 +42,16 @@ class Year:
 
     def __init__(self, seed: int = 7, clusters: int = 12) -> None:
         rng = random.Random(seed)
-        self.db = FakeDb()
-        self.store = ScoreStore(self.db)  # type: ignore[arg-type]
+        self.db = FakeDatabase()
+        self.store = ScoreStore(self.db)
         self.producer = FakeProducer()
-        replica = RegistryReplica(self.db)  # type: ignore[arg-type]
-        publisher = Publisher(store=self.store, producer=self.producer)  # type: ignore[arg-type]
-        self.register = LeadershipRegister(store=LeadershipStore(self.db),  # type: ignore[arg-type]
+        replica = RegistryReplica(self.db)
+        publisher = Publisher(store=self.store, producer=self.producer)
+        self.register = LeadershipRegister(store=LeadershipStore(self.db),
                                            replica=replica, publisher=publisher,
-                                           clock=FixedClock())
+                                           clock=FixedClock(NOW))
         self.rankings = Rankings(store=self.store, replica=replica, publisher=publisher,
-                                 clock=FixedClock(), register=self.register, sweep_seconds=3600)
+                                 clock=FixedClock(NOW), register=self.register, sweep_seconds=3600)
         self.members: dict[str, list[str]] = {}
         for c in range(1, clusters + 1):
             cid = f"mps-cluster-{c}"
@@ -153,7 +117,7 @@ def test_the_recomputation_publishes_what_a_read_of_every_score_gave() -> None:
         run(year.store_all())
         changed = set(year.units)
         run(year.rankings.after_scores(PERIOD, sorted(changed)))
-        sent = [e for e in year.producer.sent if not e.type.endswith("leadership")]
+        sent = [e for e in year.producer.events if not e.type.endswith("leadership")]
         expected = old_events(year, changed)
         assert [e.id for e in sent] == [e.id for e in expected]
         assert [{k: v for k, v in e.data.items() if k != "sequence"} for e in sent] == [
@@ -198,18 +162,19 @@ def test_a_recomputation_reads_scores_and_leadership_only_by_id() -> None:
         [f"{m}|{PERIOD}" for m in members] + [f"{unit}|{PERIOD}"])  # + save's own read
     decisions = sorted(k for c, k in reads if c == "leadership")
     assert decisions == [f"mps-cluster-2|{y}" for y in range(2025, PERIOD + 2)]
-    assert [e.subject for e in year.producer.sent if e.type.endswith("standings")] == [
+    assert [e.subject for e in year.producer.events if e.type.endswith("standings")] == [
         "mps-cluster-2"]
 
 
 def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> None:
-    db = FakeDb()
-    replica = RegistryReplica(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    replica = RegistryReplica(db)
     db["registry_clusters"].docs["mps-cluster-4"] = {"_id": "mps-cluster-4",
                                                      "years": CLUSTER_4}
-    store = LeadershipStore(db)  # type: ignore[arg-type]
-    register = LeadershipRegister(store=store, replica=replica,  # type: ignore[arg-type]
-                                  publisher=None, clock=FixedClock())  # type: ignore[arg-type]
+    store = LeadershipStore(db)
+    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
+                                  clock=FixedClock(NOW))
     members = CLUSTER_4[max(CLUSTER_4)]["members"]
     rng = random.Random(2)
     first = min(int(y) for y in CLUSTER_4)  # no decision before the cluster exists
@@ -232,8 +197,8 @@ def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> N
 
 
 def test_a_candidate_follows_the_score_in_force_whatever_the_order() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     key = candidate_key(PERIOD, "province:a")
 
     def candidate() -> dict[str, Any] | None:
@@ -265,8 +230,8 @@ def test_a_candidate_follows_the_score_in_force_whatever_the_order() -> None:
 
 
 def test_a_score_that_never_qualified_writes_no_candidate() -> None:
-    db = FakeDb()
-    store = ScoreStore(db)  # type: ignore[arg-type]
+    db = FakeDatabase()
+    store = ScoreStore(db)
     run(store.save(a_score("province:b", 1, 40.0)))
     run(store.save(a_score("province:b", 2, 50.0)))
     assert [c for c in db.calls if c[0] == "certificate_candidates"] == []
@@ -293,7 +258,7 @@ def test_individuals_mark_the_period_and_never_a_cluster() -> None:
     marker = year.db["rankings_pending"].docs[str(PERIOD)]
     assert marker["units"] == []
     run(year.rankings.flush())
-    assert [e.type.rsplit(".", 1)[-1] for e in year.producer.sent] == ["proposals"]
-    proposals = year.producer.sent[0].data["proposals"]
+    assert [e.type.rsplit(".", 1)[-1] for e in year.producer.events] == ["proposals"]
+    proposals = year.producer.events[0].data["proposals"]
     assert [(p["unit_id"], p["award"], p["cluster_id"]) for p in proposals if p[
         "unit_id"] == unit] == [(unit, CERTIFICATE, None)]

@@ -21,6 +21,7 @@ from services.scoring.rubrics import (
     load_rubrics,
     parse_rubric,
 )
+from tests.checks import present
 
 UNIT_TYPES = ("ministry", "province", "police", "front", "organization", "individual")
 
@@ -62,11 +63,11 @@ def test_criteria_follow_the_request_contract() -> None:
 
 def test_the_rubric_in_force_is_the_latest_that_started() -> None:
     book = load_rubrics()
-    assert book.in_force("police", 2025).version == "police-2024.1"  # type: ignore[union-attr]
-    assert book.in_force("police", 2026).version == "police-2026.1"  # type: ignore[union-attr]
-    assert book.in_force("police", 2031).version == "police-2026.1"  # type: ignore[union-attr]
-    assert book.in_force("province", 2026).version == "province-2026.1"  # type: ignore[union-attr]
-    assert book.in_force("ministry", 2031).version == "ministry-2024.1"  # type: ignore[union-attr]
+    assert present(book.in_force("police", 2025)).version == "police-2024.1"
+    assert present(book.in_force("police", 2026)).version == "police-2026.1"
+    assert present(book.in_force("police", 2031)).version == "police-2026.1"
+    assert present(book.in_force("province", 2026)).version == "province-2026.1"
+    assert present(book.in_force("ministry", 2031)).version == "ministry-2024.1"
     assert book.in_force("police", 1999) is None
 
 

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.mongo import BulkUpdates, BulkUpserts, BulkWrites, ByIdReads, find_by_ids
 from services.common.serial import SerialWritesDatabase
-from tests.unit.fake_mongo import FakeDb
+from tests.fakes.mongo import FakeDatabase
 
 
 class Slow:
@@ -45,7 +45,7 @@ def test_writes_take_turns_and_reads_do_not_wait() -> None:
 
 
 def test_concurrent_upserts_and_reads_by_id_are_one_call_each() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
 
     async def go() -> list[Any]:
         writes = BulkUpserts(db["c"])
@@ -69,17 +69,8 @@ async def _gather(calls: list[Any]) -> None:
 
 
 def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcome() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
-    bulks: list[tuple[int, bool]] = []
-    real = coll.bulk_write
-
-    async def counted(ops: list[Any], ordered: bool = True) -> Any:
-        bulks.append((len(ops), ordered))
-        return await real(ops, ordered)
-
-    coll.bulk_write = counted  # type: ignore[method-assign]
-
     def bump(n: int) -> dict[str, Any]:
         return {"$max": {"n": n}}
 
@@ -100,11 +91,12 @@ def test_concurrent_updates_are_one_bulk_write_and_each_caller_learns_its_outcom
     assert same == [False] * 5
     assert mixed == [None, None]  # one of two changed: which, the counts cannot tell
     assert coll.docs["k0"]["n"] == 2 and coll.docs["k1"]["n"] == 1
+    bulks = [(b.size, b.ordered) for b in db.batches if b.op == "bulk_write"]
     assert bulks == [(5, False), (5, False), (2, False)]  # one unordered write a wave
 
 
 def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
     for i in range(1200):
         coll.docs[f"k{i}"] = {"_id": f"k{i}", "n": i}
@@ -115,18 +107,9 @@ def test_reads_of_many_ids_go_in_chunks_of_in() -> None:
 
 def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails_alone(
 ) -> None:
-    db = FakeDb()
+    db = FakeDatabase()
     coll = db["c"]
     coll.docs["taken"] = {"_id": "taken", "n": 0}
-    bulks: list[int] = []
-    real = coll.bulk_write
-
-    async def counted(ops: list[Any], ordered: bool = True) -> Any:
-        bulks.append(len(ops))
-        return await real(ops, ordered)
-
-    coll.bulk_write = counted  # type: ignore[method-assign]
-
     async def go() -> list[Any]:
         writes = BulkWrites(coll)
         return await asyncio.gather(
@@ -137,5 +120,5 @@ def test_concurrent_inserts_and_replacements_are_one_bulk_write_a_taken_id_fails
     results = asyncio.run(go())
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], DuplicateKeyError)
-    assert bulks == [3]
+    assert [b.size for b in db.batches if b.op == "bulk_write"] == [3]
     assert coll.docs["a"]["n"] == 1 and coll.docs["b"]["n"] == 2 and coll.docs["taken"]["n"] == 0

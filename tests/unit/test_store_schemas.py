@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import mongoengine as me
 import pytest
-from bson import json_util
-from bson.json_util import JSONOptions
 
 from services.common.schema import (
     IntField,
@@ -27,16 +24,10 @@ from services.reporting.schema import ReportDoc
 from services.schema_docs import PAGE, SERVICES, updated
 from services.scoring.schema import ScoreDoc, ScoreHistoryDoc
 from services.submissions.schema import SubmissionHeadDoc
+from tests.unit.store_documents import STORED, stored
 
-STORED = Path(__file__).resolve().parents[1] / "fixtures" / "stored"
-JSON = JSONOptions(tz_aware=True, tzinfo=UTC)
 COLLECTIONS = sorted({(service, d._meta["collection"], d) for service, docs in SERVICES.items()
                       for d in docs}, key=lambda x: (x[0], x[1]))
-
-
-def stored(service: str, collection: str) -> dict[str, Any]:
-    path = STORED / service / f"{collection}.json"
-    return dict(json_util.loads(path.read_text(encoding="utf-8"), json_options=JSON))
 
 
 def score(**changes: Any) -> dict[str, Any]:

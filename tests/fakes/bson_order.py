@@ -1,5 +1,6 @@
-"""MongoDB's order of values, for the in-memory stand-ins of `$min`/`$max`: embedded
-documents compare field by field (name, then value), in their own order."""
+"""MongoDB's order of values, for the in-memory database's `$min`/`$max`
+(tests/fakes/mongo.py): embedded documents compare field by field (name, then value), in
+their own order."""
 
 from __future__ import annotations
 
