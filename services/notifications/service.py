@@ -106,8 +106,13 @@ class Campaigns:
         (campaign_units, campaign_deadline_...)."""
         for campaign in await self.all_campaigns():
             period = str(campaign.period)
-            for movement in movements.IDS:
-                status = await self.status(campaign.period, movement)
+            # The registry and who reported, read once for both movements.
+            units = [u["_id"] for u in await self.replica.units(campaign.period)]
+            submitted = await self.store.submitted(campaign.period)
+            for run in await self.runs(campaign):
+                movement = run.movement
+                status = deadline_status(campaign.period, run.deadline, [
+                    u for u in units if movements.movement_of(u) == movement], submitted)
                 for state, value in (("expected", status.expected),
                                      ("submitted", status.submitted),
                                      ("on_time", status.on_time), ("late", status.late),
