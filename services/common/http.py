@@ -31,10 +31,11 @@ from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog
 from services.common.auth import Principal, TokenRefused, TokenStore
 from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
+from services.common.errors import Refused
 from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.pagination import PAGED, next_link
-from services.common.problems import Problem, problem_response
+from services.common.problems import Problem, problem_for, problem_response
 from services.common.telemetry import instrument_app
 from services.common.watch import Verdict
 
@@ -382,6 +383,10 @@ def create_app(
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.code, exc.detail, instance=request.url.path,
                                 headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(Refused)
+    async def on_refused(request: Request, exc: Refused) -> JSONResponse:
+        return await on_problem(request, problem_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

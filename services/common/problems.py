@@ -7,7 +7,16 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from services.common.errors import Refusal, Refused
+
 PROBLEM_BASE = "urn:emulation:problem:"
+
+# The one place a domain refusal gets its HTTP status.
+REFUSAL_STATUS: dict[Refusal, int] = {
+    Refusal.INVALID: 422,
+    Refusal.NOT_FOUND: 404,
+    Refusal.CONFLICT: 409,
+}
 
 
 class Problem(Exception):
@@ -38,3 +47,9 @@ def problem_response(
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
+
+
+def problem_for(exc: Refused, *, headers: dict[str, str] | None = None) -> Problem:
+    """The problem that answers a domain refusal (raise it, or hand it to the handler)."""
+    return Problem(REFUSAL_STATUS[exc.kind], exc.code, exc.detail, headers=headers,
+                   **exc.extra)

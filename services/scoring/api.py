@@ -13,7 +13,7 @@ from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
-from services.common.problems import Problem
+from services.common.problems import REFUSAL_STATUS, Problem, problem_for
 from services.scoring.rescore import Rescorer, RescoreRefused
 from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
@@ -86,7 +86,7 @@ def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
 
 def _failure(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, RescoreRefused):
-        return {"status": exc.status, "code": exc.code, "detail": exc.detail}
+        return {"status": REFUSAL_STATUS[exc.kind], "code": exc.code, "detail": exc.detail}
     if isinstance(exc, KafkaUnavailable):
         return {"status": 503, "code": "unavailable", "detail": str(exc)}
     return {"status": 500, "code": "rescore-failed", "detail": repr(exc)[:500]}
@@ -165,7 +165,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         try:
             rescorer.check(body.period, body.rubric_version)
         except RescoreRefused as exc:
-            raise Problem(exc.status, exc.code, exc.detail) from exc
+            raise problem_for(exc) from exc
         if jobs.running("rescore") is not None:
             raise Problem(409, "rescore-running", "a rescore is already running")
 

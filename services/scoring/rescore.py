@@ -20,6 +20,7 @@ from opentelemetry import trace
 from services.common import schemas
 from services.common.clock import Clock
 from services.common.envelope import EnvelopeError, parse_event
+from services.common.errors import Refusal, Refused
 from services.common.kafka import KafkaUnavailable
 from services.common.kafka_auth import KafkaAuth
 from services.common.progress import Progress, silent
@@ -34,10 +35,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
-class RescoreRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class RescoreRefused(Refused):
+    """A rescore that cannot run (unknown or inapplicable rubric, one already running)."""
 
 
 @dataclass(frozen=True)
@@ -112,14 +111,16 @@ class Rescorer:
         rubric = self.scorer.rubrics.get(version)
         if rubric is None:
             metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(422, "unknown-rubric", f"no rubric version {version!r}")
+            raise RescoreRefused(
+                Refusal.INVALID, "unknown-rubric", f"no rubric version {version!r}")
         if rubric.from_period > period:
             metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(422, "rubric-not-applicable",
+            raise RescoreRefused(Refusal.INVALID, "rubric-not-applicable",
                                  f"{version} applies from {rubric.from_period}, after {period}")
         if self._running.locked():
             metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(409, "rescore-running", "a rescore is already running")
+            raise RescoreRefused(
+                Refusal.CONFLICT, "rescore-running", "a rescore is already running")
 
     async def rescore(self, period: int, version: str,
                       progress: Progress | None = None) -> RescoreResult:

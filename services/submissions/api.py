@@ -23,7 +23,7 @@ from services.common.http import (
     json_body,
 )
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
-from services.common.problems import Problem
+from services.common.problems import Problem, problem_for
 from services.submissions import domain
 from services.submissions.domain import SubmissionRefused
 from services.submissions.service import Intake, Unavailable, receipt_of
@@ -99,10 +99,6 @@ KEY_RULE = (
     "that revision, and any other body a new revision (A, B, then A again: revision 3).")
 
 
-def _refused(exc: SubmissionRefused) -> Problem:
-    return Problem(exc.status, exc.code, exc.detail, **exc.extra)
-
-
 def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
     """`inflight` is the back-pressure on the expensive way in: past it, 429 at once."""
     router = APIRouter(prefix="/v1", tags=["submissions"])
@@ -159,7 +155,7 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         try:
             outcome = await intake.submit(body, idempotency_key)
         except SubmissionRefused as exc:
-            raise _refused(exc) from exc
+            raise problem_for(exc) from exc
         except Unavailable as exc:
             raise Problem(503, "unavailable", str(exc),
                           headers={"Retry-After": str(exc.retry_after)}) from exc

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from services.common.audit import Action
 from services.common.http import OperatorAction, ViewerPrincipal
 from services.common.kafka import KafkaUnavailable
-from services.common.problems import Problem
+from services.common.problems import Problem, problem_for
 from services.submissions.conferences import (
     ConferenceRefused,
     Conferences,
@@ -104,7 +104,7 @@ def build_conference_router(intake: Intake, conferences: Conferences) -> APIRout
             check_record(intake.registry, cluster_id, period, head=body.head,
                          deputy=body.deputy, proposals=proposals, held_on=body.date)
         except ConferenceRefused as exc:
-            raise Problem(exc.status, exc.code, exc.detail) from exc
+            raise problem_for(exc) from exc
         record = {"cluster_id": cluster_id, "period": period,
                   "date": body.date.isoformat(), "place": body.place,
                   "proposals": proposals, "head": body.head, "deputy": body.deputy,

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from services.common.envelope import Event, new_event
+from services.common.errors import Refusal, Refused
 from services.common.ports import Database, Producer
 from services.common.registry_replica import CONFERENCE_EVENT, conference_key
 from services.common.schema import validated
@@ -28,10 +29,8 @@ from services.submissions.schema import ConferenceDoc
 SOURCE = "urn:emulation:service:submissions"
 
 
-class ConferenceRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class ConferenceRefused(Refused):
+    """A conference record the registry contradicts."""
 
 
 def check_record(registry: Registry, cluster_id: str, period: int, *, head: str,
@@ -43,28 +42,34 @@ def check_record(registry: Registry, cluster_id: str, period: int, *, head: str,
     reviewed = registry.cluster(cluster_id, period)
     serving = registry.cluster(cluster_id, period + 1)
     if reviewed is None:
-        raise ConferenceRefused(404, "unknown-cluster", f"{cluster_id} does not exist in "
-                                f"{period}")
+        raise ConferenceRefused(
+            Refusal.NOT_FOUND, "unknown-cluster", f"{cluster_id} does not exist in "
+            f"{period}")
     if serving is None:
-        raise ConferenceRefused(422, "cluster-dissolved", f"{cluster_id} does not exist in "
-                                f"{period + 1}: there is nobody to lead")
+        raise ConferenceRefused(
+            Refusal.INVALID, "cluster-dissolved", f"{cluster_id} does not exist in "
+            f"{period + 1}: there is nobody to lead")
     if held_on.year not in (period, period + 1):
-        raise ConferenceRefused(422, "invalid-date", f"a conference reviewing {period} is "
-                                f"held in {period} or early {period + 1}, not on {held_on}")
+        raise ConferenceRefused(
+            Refusal.INVALID, "invalid-date", f"a conference reviewing {period} is "
+            f"held in {period} or early {period + 1}, not on {held_on}")
     for who, role in ((head, "head"), (deputy, "deputy")):
         if who is not None and who not in serving.members:
-            raise ConferenceRefused(422, "not-a-member", f"the {role} {who} is not a member "
-                                    f"of {cluster_id} in {period + 1}")
+            raise ConferenceRefused(
+                Refusal.INVALID, "not-a-member", f"the {role} {who} is not a member "
+                f"of {cluster_id} in {period + 1}")
     if deputy == head:
-        raise ConferenceRefused(422, "not-a-member", "the head and the deputy must be "
-                                "different units")
+        raise ConferenceRefused(
+            Refusal.INVALID, "not-a-member", "the head and the deputy must be different units")
     if deputy is None and len(serving.members) > 1:
-        raise ConferenceRefused(422, "invalid-request", "a cluster of more than one member "
-                                "elects a deputy")
+        raise ConferenceRefused(
+            Refusal.INVALID, "invalid-request", "a cluster of more than one member "
+            "elects a deputy")
     outside = sorted({p["unit_id"] for p in proposals} - set(reviewed.members))
     if outside:
-        raise ConferenceRefused(422, "not-a-member", f"proposed units not in {cluster_id} "
-                                f"in {period}: {', '.join(outside)}")
+        raise ConferenceRefused(
+            Refusal.INVALID, "not-a-member", f"proposed units not in {cluster_id} "
+            f"in {period}: {', '.join(outside)}")
 
 
 def conference_event(record: dict[str, Any]) -> Event:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common import movements
+from services.common.errors import Refusal, Refused
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -69,12 +70,8 @@ class Receipt:
         return doc
 
 
-class SubmissionRefused(Exception):
-    """A request the rules refuse; `code` names the rule for the problem body."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+class SubmissionRefused(Refused):
+    """A submission the rules refuse; `code` names the rule for the problem body."""
 
 
 def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime | None,
@@ -83,17 +80,17 @@ def check_amendment(*, now: datetime, deadline: datetime, unlock_until: datetime
     an operator's lock (`locked` = its reason) refuses amendments at any time."""
     if locked is not None:
         raise SubmissionRefused(
-            409, "locked", f"an operator locked this unit and period: {locked}")
+            Refusal.CONFLICT, "locked", f"an operator locked this unit and period: {locked}")
     if now <= deadline:
         return
     if unlock_until is None:
         raise SubmissionRefused(
-            409, "deadline-passed",
+            Refusal.CONFLICT, "deadline-passed",
             f"the deadline {deadline.isoformat()} has passed; an amendment needs an unlock "
             "granted by an operator")
     if now > unlock_until:
         raise SubmissionRefused(
-            409, "unlock-expired",
+            Refusal.CONFLICT, "unlock-expired",
             f"the unlock for this unit and period expired at {unlock_until.isoformat()}")
 
 

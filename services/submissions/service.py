@@ -20,6 +20,7 @@ from services.common import event_types, individuals, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
 from services.common.envelope import Event, new_event, parse_event
+from services.common.errors import Refusal
 from services.common.faults import FaultPoints
 from services.common.kafka import KafkaUnavailable, TransientError
 from services.common.metrics import OUTBOX_RELAY_FAILURES
@@ -107,29 +108,30 @@ class Intake:
         found = await schemas.errors_off_loop(REQUEST_SCHEMA, body)
         if found:
             raise SubmissionRefused(
-                422, "invalid-submission",
+                Refusal.INVALID, "invalid-submission",
                 "; ".join(f"{e.field}: {e.message}" for e in found[:5]),
                 errors=[e.to_dict() for e in found[:50]])
         unit = self.registry.unit(self._answering_unit(body))
         if unit is None:
-            raise SubmissionRefused(422, "unknown-unit", f"unit {self._answering_unit(body)} "
-                                    "is not in the registry", errors=[{"field": "unit_id",
-                                                        "message": "unknown unit"}])
+            raise SubmissionRefused(
+                Refusal.INVALID, "unknown-unit",
+                f"unit {self._answering_unit(body)} is not in the registry",
+                errors=[{"field": "unit_id", "message": "unknown unit"}])
         wrong = movements.mismatch(unit.unit_id, body.get("movement"))
         if wrong:
-            raise SubmissionRefused(422, "wrong-movement", wrong,
+            raise SubmissionRefused(Refusal.INVALID, "wrong-movement", wrong,
                                     errors=[{"field": "movement", "message": wrong}])
         if not unit.active_in(body["period"]):
             successor = self.registry.successor_in(unit.unit_id, body["period"])
             hint = f"; it reports as {successor}" if successor else ""
             raise SubmissionRefused(
-                422, "unit-not-active",
+                Refusal.INVALID, "unit-not-active",
                 f"unit {unit.unit_id} does not exist in period {body['period']}{hint}",
                 errors=[{"field": "period", "message": "unit not active in this period"}])
         now = now or self.clock.now()
         if body["period"] > now.year:
             raise SubmissionRefused(
-                422, "period-not-open", f"period {body['period']} has not started",
+                Refusal.INVALID, "period-not-open", f"period {body['period']} has not started",
                 errors=[{"field": "period", "message": "a future period"}])
         return body
 
@@ -143,7 +145,7 @@ class Intake:
             sponsor = individuals.sponsor_of(body["unit_id"])
             individuals.person_group(body.get("self_assessment"))
         except individuals.PersonRecordError as e:
-            raise SubmissionRefused(422, "invalid-person-record", str(e),
+            raise SubmissionRefused(Refusal.INVALID, "invalid-person-record", str(e),
                                     errors=[{"field": e.field, "message": str(e)}]) from None
         return sponsor
 
@@ -180,7 +182,7 @@ class Intake:
                             continue
                     if existing["content_hash"] != body_hash:
                         raise SubmissionRefused(
-                            409, "idempotency-key-reused",
+                            Refusal.CONFLICT, "idempotency-key-reused",
                             "this Idempotency-Key was used with a different body",
                             submission_id=existing["_id"])
                     await self._publish(existing, replay=True)

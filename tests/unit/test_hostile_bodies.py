@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from services.common import movements
 from services.common.auth import TokenStore, issue_credentials
 from services.common.clock import ControlledClock
+from services.common.errors import Refusal
 from services.common.http import InflightLimit, create_app
 from services.common.jobs import Jobs
 from services.notifications.api import build_router as notifications_router
@@ -150,7 +151,7 @@ class FakeRescorer(Rescorer):
         pass
 
     def check(self, period: int, version: str) -> None:
-        raise RescoreRefused(422, "unknown-rubric", f"no rubric {version}")
+        raise RescoreRefused(Refusal.INVALID, "unknown-rubric", f"no rubric {version}")
 
 
 class FakeRegister(LeadershipRegister):

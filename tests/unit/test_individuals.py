@@ -13,6 +13,7 @@ from services.common import individuals
 from services.common.auth import OPERATOR, UNIT, Principal
 from services.common.clock import Clock
 from services.common.envelope import new_event
+from services.common.errors import Refusal
 from services.common.kafka import Rejected
 from services.reporting.domain import national_report, report_csv_rows
 from services.scoring.bootstrap import build_parts
@@ -105,7 +106,7 @@ def test_intake_refuses_a_bad_person_record_with_a_clear_422(
         body: dict[str, Any], code: str, field: str) -> None:
     with pytest.raises(SubmissionRefused) as e:
         asyncio.run(intake(intake_db()).validate(body))
-    assert (e.value.status, e.value.code) == (422, code)
+    assert (e.value.kind, e.value.code) == (Refusal.INVALID, code)
     assert e.value.extra["errors"][0]["field"] == field
 
 

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from services.common.clock import ControlledClock
+from services.common.errors import Refusal
 from services.submissions import domain
+from services.submissions.domain import SubmissionRefused
 from services.submissions.service import ORPHAN_SECONDS, Intake, Unavailable
 from services.submissions.store import BACKFILL_MARKER
 from tests.fakes.kafka import FakeProducer
@@ -222,9 +224,9 @@ def test_on_time_and_supersedes_come_from_the_head() -> None:
     head = db["submission_heads"].docs["province:quang-ninh|2026"]
     assert head == {"_id": "province:quang-ninh|2026", "unit_id": "province:quang-ninh",
                     "period": 2026, "revision": 1, "on_time": True}
-    with pytest.raises(Exception) as refused:  # after the deadline an amendment needs unlock
+    with pytest.raises(SubmissionRefused) as refused:  # after the deadline: needs an unlock
         run(service.submit(request(notes="late"), "k2"))
-    assert getattr(refused.value, "status", 0) == 409
+    assert (refused.value.kind, refused.value.code) == (Refusal.CONFLICT, "deadline-passed")
     assert sid(1) == first.receipt.submission_id
 
 
@@ -283,7 +285,6 @@ def test_a_body_stored_under_the_former_keyless_key_is_still_its_retry() -> None
 def test_a_submission_belongs_to_its_units_movement_and_another_is_refused() -> None:
     """Issue 14: police units report in vi-an-ninh, every other unit in toan-dan; an
     explicit movement must be the unit's own (422 names the field, nothing is stored)."""
-    from services.submissions.domain import SubmissionRefused
     db = intake_db()
     service = intake(db)
     police = run(service.submit({**request("police:quang-ninh"), "movement": "vi-an-ninh"},
@@ -295,7 +296,7 @@ def test_a_submission_belongs_to_its_units_movement_and_another_is_refused() -> 
     assert events["police:quang-ninh"]["dataschema"].endswith("submission-accepted:v2")
     with pytest.raises(SubmissionRefused) as refused:
         run(service.submit({**request("police:bac-ninh"), "movement": "toan-dan"}, "k3"))
-    assert refused.value.status == 422 and refused.value.code == "wrong-movement"
+    assert refused.value.kind is Refusal.INVALID and refused.value.code == "wrong-movement"
     assert refused.value.extra["errors"][0]["field"] == "movement"
     assert "police:bac-ninh" not in {d["unit_id"] for d in submissions(db)}
 
