@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSIONS, TOPICS, UNITS
+from services.common.topics import TOPICS, UNITS
 from services.notifications.abandoned import AbandonedClaims
+from services.notifications.agents import register as register_agents
 from services.notifications.api import build_router
 from services.notifications.campaigns import load_defaults
 from services.notifications.channels import HttpSmsProvider, Provider, SmtpProvider
@@ -36,8 +34,6 @@ from services.notifications.store import (
     StatusStore,
 )
 from services.notifications.templates import Templates
-
-log = logging.getLogger(__name__)
 
 
 def sms_providers(settings: NotificationsSettings, smpp: SmppProvider) -> list[Provider]:
@@ -102,41 +98,13 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                                concurrency=settings.send_concurrency), resolver=resolver)
     campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
                           ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
-    loop = rt.record_loop("notifications")
-
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
-    async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, campaigns.on_submission)
-
-    async def units_agent(stream: Any) -> None:
-        await loop.run(stream, replica.apply)
-
-    rt.faust_app.agent(topic(SUBMISSIONS), name="notifications-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="notifications-units")(units_agent)
+    register_agents(rt, campaigns=campaigns, replica=replica)
 
     async def scheduled_pass() -> None:
         await scheduler.run_pass("timer")
 
     async def event_relay() -> None:
         await events.relay_once()
-
-    async def receipt_listener() -> None:
-        # smpplib's reader thread hands receipts to the event loop through a queue.
-        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        running = asyncio.get_running_loop()
-
-        def hand_over(mid: str, stat: str) -> None:
-            running.call_soon_threadsafe(queue.put_nowait, (mid, stat))
-
-        smpp.on_receipt = hand_over
-        try:
-            while True:
-                mid, stat = await queue.get()
-                await _retry_forever(lambda m=mid, s=stat: receipts.received("smpp", m, s))
-        finally:
-            await asyncio.to_thread(smpp.close)
 
     async def campaign_gauges() -> None:
         await campaigns.publish_gauges()
@@ -152,7 +120,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     rt.every(settings.gauges_interval_seconds, campaign_gauges)
     rt.every(settings.relay_interval_seconds, event_relay)
     rt.every(settings.scheduler_interval_seconds, milestone_pass)
-    rt.background.append(receipt_listener)
+    rt.background.append(lambda: receipts.listen(smpp))
 
     app = http_app(rt, "Notifications service")
     app.include_router(build_router(campaigns, scheduler))
@@ -160,19 +128,3 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app.state.scheduler = scheduler
     return app
 
-
-async def _retry_forever(call: Any, tries: int = 20) -> None:
-    """A receipt is worth a few retries while the database is away, not a stuck queue."""
-    delay = 0.2
-    for attempt in range(tries):
-        try:
-            await call()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if attempt == tries - 1:
-                log.exception("a delivery receipt could not be recorded")
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

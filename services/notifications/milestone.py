@@ -21,13 +21,13 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path
-from prometheus_client import Gauge
 from pydantic import BaseModel, Field
 
 from services.common.clock import Clock
 from services.common.http import OperatorAction, ViewerPrincipal
 from services.common.ports import Database
 from services.common.schema import validated
+from services.notifications import metrics
 from services.notifications.channels import Email
 from services.notifications.delivery import SENT, Dispatcher
 from services.notifications.schema import MilestoneDoc
@@ -41,10 +41,6 @@ DUE_READING = ("platform default: the platform's reading of the plan's \"trướ
                "reaches the Prime Minister before the 30th; an operator sets another")
 REMINDER_DAYS = (7, 3, 1, 0)  # platform default: days before the due date, 09:00 Hanoi
 AT_RISK_DAYS = 3  # platform default: not drafted this close to the due date is at risk
-
-AT_RISK = Gauge("synthesis_milestone_at_risk",
-                "1 while the period's synthesis for the Prime Minister is at risk (not "
-                "drafted within 3 days of its due date, or not sent by it)", ["period"])
 
 
 def default_due(period: int) -> datetime:
@@ -143,7 +139,7 @@ class Milestones:
         now = self.clock.now()
         for doc in await self.coll.find({}).to_list(None):
             due = _due(doc)
-            AT_RISK.labels(str(doc["period"])).set(
+            metrics.MILESTONE_AT_RISK.labels(str(doc["period"])).set(
                 1 if status(doc["state"], due, now).at_risk else 0)
             stage = None if doc["state"] == DONE else due_reminder(
                 due, now, set(doc.get("reminders", {})))

@@ -4,16 +4,21 @@ comes second applies it. An SMS is delivered when every part has DELIVRD."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
+from functools import partial
 from typing import Any
 
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.domain import key_digest
 from services.notifications.events import EventLog
+from services.notifications.smpp import SmppProvider
 from services.notifications.store import LedgerStore
 
+log = logging.getLogger(__name__)
 FINAL_FAILURES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED")
 KNOWN_STATS = {"DELIVRD", "ACCEPTD", "ENROUTE", "UNKNOWN", *FINAL_FAILURES}
 
@@ -31,6 +36,24 @@ class Receipts:
 
     def __init__(self, *, clock: Clock, ledger: LedgerStore, events: EventLog) -> None:
         self.clock, self.ledger, self.events = clock, ledger, events
+
+    async def listen(self, smpp: SmppProvider) -> None:
+        """Record the SMPP session's receipts as they come, until cancelled (then close
+        the session): smpplib's reader thread hands them to the event loop through a
+        queue."""
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        running = asyncio.get_running_loop()
+
+        def hand_over(mid: str, stat: str) -> None:
+            running.call_soon_threadsafe(queue.put_nowait, (mid, stat))
+
+        smpp.on_receipt = hand_over
+        try:
+            while True:
+                mid, stat = await queue.get()
+                await _retry_forever(partial(self.received, "smpp", mid, stat))
+        finally:
+            await asyncio.to_thread(smpp.close)
 
     async def sent(self, key: str, provider: str, message_ids: list[str]) -> None:
         """The ledger has these ids now; apply a receipt that came first."""
@@ -76,3 +99,19 @@ class Receipts:
                           "sent_at": sent_at.astimezone(UTC).isoformat() if sent_at else None,
                           "delivered_at": delivered_at.astimezone(UTC).isoformat()})
 
+
+async def _retry_forever(call: Callable[[], Awaitable[None]], tries: int = 20) -> None:
+    """A receipt is worth a few retries while the database is away, not a stuck queue."""
+    delay = 0.2
+    for attempt in range(tries):
+        try:
+            await call()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if attempt == tries - 1:
+                log.exception("a delivery receipt could not be recorded")
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
