@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.notifications import metrics
+from services.notifications.delivery_reports import job_of
 from services.notifications.domain import key_digest
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import job_of
 from services.notifications.store import LedgerStore
 
 log = logging.getLogger(__name__)

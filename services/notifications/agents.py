@@ -9,10 +9,10 @@ from typing import Any
 from services.common.registry_replica import RegistryReplica
 from services.common.runtime import Runtime
 from services.common.topics import SUBMISSIONS, UNITS
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 
 
-def register(rt: Runtime, *, campaigns: Campaigns, replica: RegistryReplica) -> None:
+def register(rt: Runtime, *, service: Notifications, replica: RegistryReplica) -> None:
     """Declare the service's agents on the runtime's faust app: accepted submissions
     (who has reported, and the reminders that cancels) and the unit registry."""
     loop = rt.record_loop("notifications")
@@ -21,7 +21,7 @@ def register(rt: Runtime, *, campaigns: Campaigns, replica: RegistryReplica) -> 
         return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
 
     async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, campaigns.on_submission)
+        await loop.run(stream, service.on_submission)
 
     async def units_agent(stream: Any) -> None:
         await loop.run(stream, replica.apply)

@@ -12,18 +12,19 @@ from services.common.topics import TOPICS, UNITS
 from services.notifications.abandoned import AbandonedClaims
 from services.notifications.agents import register as register_agents
 from services.notifications.api import build_router
+from services.notifications.api_milestones import build_milestone_router
 from services.notifications.campaigns import load_defaults
-from services.notifications.channels import HttpSmsProvider, Provider, SmtpProvider
-from services.notifications.delivery import Dispatcher
-from services.notifications.events import EventLog
-from services.notifications.milestone import Milestones, build_milestone_router
+from services.notifications.delivery_reports import DeliveryReports
+from services.notifications.dispatch import Dispatcher
+from services.notifications.milestone import Milestones
+from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import Receipts
+from services.notifications.providers import HttpSmsProvider, Provider, SmtpProvider
+from services.notifications.reminder_sender import Sender, SenderConfig, claim_timeout
 from services.notifications.resolver import HttpMessageTrace, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
 from services.notifications.schema import DOCUMENTS
-from services.notifications.sender import Sender, SenderConfig, claim_timeout
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import (
@@ -58,7 +59,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     status, campaign_store = StatusStore(rt.db, backfills), CampaignStore(rt.db)
     ledger = LedgerStore(rt.db, backfills)
     events = EventLog(producer=rt.producer, outbox=OutboxStore(rt.db), source=rt.source)
-    receipts = Receipts(clock=rt.clock, ledger=ledger, events=events)
+    delivery_reports = DeliveryReports(clock=rt.clock, ledger=ledger, events=events)
     smpp = SmppProvider(settings.smpp_host, settings.smpp_port,
                         system_id=settings.smpp_system_id, password=settings.smpp_password,
                         source_addr=settings.smpp_source_addr,
@@ -75,7 +76,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     claim_timeout_seconds = claim_timeout(settings.claim_timeout_seconds, dispatcher)
     sender = Sender(clock=rt.clock, status=status, campaigns=campaign_store, ledger=ledger,
                     events=events, dispatcher=dispatcher,
-                    templates=Templates(settings.templates_dir), receipts=receipts,
+                    templates=Templates(settings.templates_dir),
+                    delivery_reports=delivery_reports,
                     config=SenderConfig(instance=f"{settings.service_name}-{uuid.uuid4().hex[:12]}",
                                         email_domain=settings.email_domain,
                                         retry_rounds=settings.retry_rounds,
@@ -96,9 +98,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         config=SchedulerConfig(auto_campaign=settings.auto_campaign,
                                claim_timeout_seconds=claim_timeout_seconds,
                                concurrency=settings.send_concurrency), resolver=resolver)
-    campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
-                          ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
-    register_agents(rt, campaigns=campaigns, replica=replica)
+    service = Notifications(store=status, replica=replica, campaigns=campaign_store,
+                            ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
+    register_agents(rt, service=service, replica=replica)
 
     async def scheduled_pass() -> None:
         await scheduler.run_pass("timer")
@@ -107,7 +109,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         await events.relay_once()
 
     async def campaign_gauges() -> None:
-        await campaigns.publish_gauges()
+        await service.publish_gauges()
 
     milestones = Milestones(db=rt.db, clock=rt.clock, dispatcher=dispatcher,
                             recipients=settings.synthesis_recipients,
@@ -120,10 +122,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     rt.every(settings.gauges_interval_seconds, campaign_gauges)
     rt.every(settings.relay_interval_seconds, event_relay)
     rt.every(settings.scheduler_interval_seconds, milestone_pass)
-    rt.background.append(lambda: receipts.listen(smpp))
+    rt.background.append(lambda: delivery_reports.listen(smpp))
 
     app = http_app(rt, "Notifications service")
-    app.include_router(build_router(campaigns, scheduler))
+    app.include_router(build_router(service, scheduler))
     app.include_router(build_milestone_router(milestones))
     app.state.scheduler = scheduler
     return app

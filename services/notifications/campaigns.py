@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from services.common.errors import Refusal, Refused
 from services.common.inputs import in_platform_range
 from services.notifications.domain import (
     CHANNELS,
@@ -25,8 +26,11 @@ from services.notifications.domain import (
 DEFAULTS_FILE = Path(__file__).resolve().parent / "campaign_defaults.yaml"
 
 
-class CampaignInvalid(ValueError):
+class CampaignInvalid(Refused, ValueError):
     """An operator's campaign settings that cannot work; the message says why."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Refusal.INVALID, "invalid-campaign", detail)
 
 
 def load_defaults(path: Path = DEFAULTS_FILE) -> dict[str, Any]:

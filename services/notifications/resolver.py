@@ -28,6 +28,7 @@ import httpx
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.campaigns import CampaignInvalid, build_campaign
+from services.notifications.delivery_reports import job_of
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -39,10 +40,9 @@ from services.notifications.domain import (
     unit_movement,
     unit_timezone,
 )
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import job_of
-from services.notifications.sender import REMINDER_KIND, Job, Sender
+from services.notifications.reminder_sender import REMINDER_KIND, Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)

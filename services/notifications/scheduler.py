@@ -45,8 +45,8 @@ from services.notifications.domain import (
     unit_timezone,
 )
 from services.notifications.ownership import Ownership
+from services.notifications.reminder_sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.resolver import UnknownOutcomes
-from services.notifications.sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
@@ -127,11 +127,19 @@ class Scheduler:
                         continue
                     mine = [p for p in pending if p.get("period") == campaign.period]
                     report.campaigns += await self._campaign(campaign, now, mine)
-            report.breakers = self.sender.dispatcher.breaker_states()
+            report.breakers = self.sender.breaker_states()
             report.seconds = time.perf_counter() - started
             metrics.PASSES.labels(trigger).inc()
             metrics.PASS_SECONDS.labels(trigger).observe(report.seconds)
             return report
+
+    def breaker_states(self) -> dict[str, str]:
+        """The providers' circuit breakers (each pass reports them)."""
+        return self.sender.breaker_states()
+
+    def reset_breakers(self) -> dict[str, str]:
+        """Close every provider's circuit; returns the breakers' states."""
+        return self.sender.reset_breakers()
 
     async def _ensure_campaign(self, now: datetime) -> None:
         """The clock's year gets the default campaign, unless it has one already."""
@@ -285,8 +293,8 @@ class Scheduler:
         round is claimed by inserting key#r<n>, so only one worker makes it."""
         round_no = int(p["round"])
         now = datetime.now(UTC)
-        if not await self.ledger.claim_round(job.key, round_no, self.sender.cfg.instance, now):
-            claim = await self.ledger.rounds.find_one({"_id": f"{job.key}#r{round_no}"})
+        if not await self.ledger.claim_round(job.key, round_no, self.sender.instance, now):
+            claim = await self.ledger.round_claim(job.key, round_no)
             entry = await self.ledger.get(job.key)
             stale = claim is not None and now - claim["claimed_at"] > timedelta(
                 seconds=self.cfg.claim_timeout_seconds)
@@ -295,7 +303,7 @@ class Scheduler:
                 await self.abandoned.mark(entry)
                 return "abandoned"
             return "taken"
-        await self.ledger.update(job.key, {"status": "sending", "owner": self.sender.cfg.instance,
+        await self.ledger.update(job.key, {"status": "sending", "owner": self.sender.instance,
                                            "round": round_no, "claimed_at": now,
                                            "touched_at": now})
         await self.ledger.drop_deferral(job.key)

@@ -35,7 +35,7 @@ from services.notifications.domain import (
     recipients,
     stage_time,
 )
-from services.notifications.sender import Job, Sender
+from services.notifications.reminder_sender import Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class UnknownCampaign(LookupError):
     """No campaign for that period."""
 
 
-class Campaigns:
+class Notifications:
     def __init__(self, *, store: StatusStore, replica: RegistryReplica,
                  campaigns: CampaignStore, ledger: LedgerStore, sender: Sender,
                  defaults: Mapping[str, Any], clock: Clock) -> None:

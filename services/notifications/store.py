@@ -299,6 +299,10 @@ class LedgerStore:
         return await insert_new(self.rounds, validated(RoundClaimDoc, {
             "_id": f"{key}#r{round_no}", "owner": owner, "claimed_at": when}))
 
+    async def round_claim(self, key: str, round_no: int) -> dict[str, Any] | None:
+        """Who claimed retry round `round_no` of the reminder, and when."""
+        return await self.rounds.find_one({"_id": f"{key}#r{round_no}"})
+
     # -- what waits --------------------------------------------------------------------
     async def defer(self, doc: dict[str, Any]) -> bool:
         """Record a wait once; False if it was already recorded."""

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.clock import ControlledClock
-from services.notifications.channels import Message
-from services.notifications.delivery import SENT, Delivery, Dispatcher, OnAttempt
+from services.notifications.dispatch import SENT, Delivery, Dispatcher, OnAttempt
 from services.notifications.metrics import MILESTONE_AT_RISK
 from services.notifications.milestone import (
     DUE_READING,
@@ -20,6 +19,7 @@ from services.notifications.milestone import (
     due_reminder,
     status,
 )
+from services.notifications.providers import Message
 from tests.fakes.mongo import FakeDatabase
 
 PERIOD = 2089

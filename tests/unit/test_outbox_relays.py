@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.common.backoff import EntryBackoff
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.store import OutboxStore
 from services.submissions.service import Unavailable
 from tests.fakes.kafka import FakeProducer

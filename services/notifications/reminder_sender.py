@@ -3,7 +3,7 @@
 1. claim: insert the ledger entry (deterministic `_id`); a duplicate key means another
    worker, an earlier pass or a redelivered record has it: stop.
 2. check again just before sending: has the unit reported? is the campaign paused?
-3. hand it to the channel's providers (delivery.py), recording every attempt in the
+3. hand it to the channel's providers (dispatch.py), recording every attempt in the
    entry and as an event;
 4. mark the outcome: sent, failed (with SMS-to-e-mail fallback, or a later retry round
    for transient failures) or unknown (never resent).
@@ -26,8 +26,8 @@ from opentelemetry import trace
 
 from services.common.clock import Clock
 from services.notifications import metrics
-from services.notifications.channels import Email, Message, Sms
-from services.notifications.delivery import SENT, SKIPPED, UNKNOWN, Attempt, Delivery, Dispatcher
+from services.notifications.delivery_reports import DeliveryReports
+from services.notifications.dispatch import SENT, SKIPPED, UNKNOWN, Attempt, Delivery, Dispatcher
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -39,8 +39,8 @@ from services.notifications.domain import (
     ledger_key,
     message_id,
 )
-from services.notifications.events import EventLog
-from services.notifications.receipts import Receipts
+from services.notifications.outbox import EventLog
+from services.notifications.providers import Email, Message, Sms
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 from services.notifications.templates import (
     TemplateError,
@@ -119,13 +119,27 @@ def iso(when: datetime | None) -> str | None:
 class Sender:
     def __init__(self, *, clock: Clock, status: StatusStore, campaigns: CampaignStore,
                  ledger: LedgerStore, events: EventLog, dispatcher: Dispatcher,
-                 templates: Templates, receipts: Receipts, config: SenderConfig) -> None:
+                 templates: Templates, delivery_reports: DeliveryReports,
+                 config: SenderConfig) -> None:
         self.clock, self.status, self.campaigns = clock, status, campaigns
         self.ledger, self.events, self.dispatcher = ledger, events, dispatcher
-        self.templates, self.receipts, self.cfg = templates, receipts, config
+        self.templates, self.delivery_reports, self.cfg = templates, delivery_reports, config
         self.inflight: set[str] = set()
         # Unit documents the digests name (the scheduler refreshes them each pass).
         self.units: dict[str, Mapping[str, Any]] = {}
+
+    @property
+    def instance(self) -> str:
+        """This process: the owner of its claims."""
+        return self.cfg.instance
+
+    def breaker_states(self) -> dict[str, str]:
+        """The providers' circuit breakers: closed, open or half-open."""
+        return self.dispatcher.breaker_states()
+
+    def reset_breakers(self) -> dict[str, str]:
+        """Close every provider's circuit (an operator has fixed a provider)."""
+        return self.dispatcher.reset_breakers()
 
     # -- the ledger entry and its events ---------------------------------------------------
     def entry(self, job: Job, status: str, **fields: Any) -> dict[str, Any]:
@@ -303,8 +317,8 @@ class Sender:
             metrics.REMINDERS.labels(SENT, job.kind, job.channel).inc()
             if job.channel == SMS or round_no > 1:  # only these can have waited
                 await self.ledger.drop_deferral(job.key)
-            if result.provider in self.receipts.providers:
-                await self.receipts.sent(job.key, result.provider, list(result.message_ids))
+            if result.provider in self.delivery_reports.providers:
+                await self.delivery_reports.sent(job.key, result.provider, list(result.message_ids))
             return SENT
         if delivery.outcome == UNKNOWN:
             log.warning("reminder outcome unknown: not resent", extra={"fields": {

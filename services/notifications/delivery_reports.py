@@ -14,7 +14,7 @@ from typing import Any
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.domain import key_digest
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import LedgerStore
 
@@ -30,7 +30,7 @@ def job_of(entry: Mapping[str, Any]) -> dict[str, Any]:
             "kind": entry.get("kind", "reminder")}
 
 
-class Receipts:
+class DeliveryReports:
     # Providers that send delivery receipts (others: the ledger stops at `sent`).
     providers = frozenset({"smpp"})
 
