@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from services.notifications import metrics
 from services.notifications.delivery_reports import job_of
 from services.notifications.domain import key_digest
+from services.notifications.models import LedgerEntry
 from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
 from services.notifications.store import LedgerStore
@@ -37,10 +36,10 @@ class AbandonedClaims:
         self.inflight = inflight  # this worker's own sends: never abandoned
         self.timeout = timedelta(seconds=timeout_seconds)
         self.rescan_seconds = rescan_seconds
-        self._suspects: dict[str, Mapping[str, Any]] = {}
+        self._suspects: dict[str, LedgerEntry] = {}
         self._scanned: tuple[int, float] | None = None
 
-    def notice(self, entry: Mapping[str, Any]) -> None:
+    def notice(self, entry: LedgerEntry) -> None:
         """A `sending` entry met on the way (not ours): check it at the next reconcile."""
         if entry["_id"] not in self.inflight:
             self._suspects.setdefault(entry["_id"], entry)
@@ -73,7 +72,7 @@ class AbandonedClaims:
                 marked.append(key)
         return marked
 
-    async def mark(self, entry: Mapping[str, Any]) -> bool:
+    async def mark(self, entry: LedgerEntry) -> bool:
         """Report one abandoned claim as unknown (unless it moved on meanwhile)."""
         changed = await self.ledger.update(
             entry["_id"], {"status": "unknown", "detail": DETAIL,

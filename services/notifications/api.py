@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,7 @@ from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem, problem_for
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
 from services.notifications.domain import Campaign, stage_time
+from services.notifications.models import NotificationRow
 from services.notifications.scheduler import PassReport, Scheduler
 from services.notifications.service import Notifications
 
@@ -213,9 +214,10 @@ def tick_read(report: PassReport) -> TickRead:
         seconds=report.seconds)
 
 
-def notification_read(row: dict[str, Any]) -> NotificationRead:
+def notification_read(row: NotificationRow) -> NotificationRead:
     fields = {k: v for k, v in row.items() if k in NotificationRead.model_fields}
-    return NotificationRead(**{**fields, "attempts": len(row.get("attempts") or [])})
+    tries = row.get("attempts")  # a wait has none
+    return NotificationRead(**{**fields, "attempts": len(tries) if isinstance(tries, list) else 0})
 
 
 def build_router(service: Notifications, scheduler: Scheduler) -> APIRouter:

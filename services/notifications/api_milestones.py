@@ -30,7 +30,7 @@ def build_milestone_router(milestones: Milestones) -> APIRouter:
     async def get_milestone(period: PeriodPath, _: ViewerPrincipal) -> dict[str, Any]:
         """The synthesis for the Prime Minister of the period: due date (and whose),
         state, who drafted and sent it, whether it is at risk, reminders sent."""
-        return milestones.view(await milestones.get(period))
+        return {**milestones.view(await milestones.get(period))}
 
     @router.put("/milestones/{period}")
     async def put_milestone(period: PeriodPath, body: MilestoneUpdate,
@@ -42,6 +42,6 @@ def build_milestone_router(milestones: Milestones) -> APIRouter:
         doc = await milestones.update(period, by=who, state=body.state, due=body.due,
                                       recipients=body.recipients)
         action.after = view = milestones.view(doc)
-        return view
+        return {**view}
 
     return router

@@ -22,6 +22,7 @@ from services.notifications.domain import (
     QuietHours,
     Stage,
 )
+from services.notifications.models import CampaignSpec, StoredCampaign
 
 DEFAULTS_FILE = Path(__file__).resolve().parent / "campaign_defaults.yaml"
 
@@ -135,7 +136,7 @@ def build_campaign(period: int, spec: Mapping[str, Any], *, paused: bool = False
     )
 
 
-def campaign_spec(c: Campaign) -> dict[str, Any]:
+def campaign_spec(c: Campaign) -> CampaignSpec:
     """The stored (and API) form of a campaign; `build_campaign` reads it back."""
     return {
         "period": c.period, "deadline": c.deadline.isoformat(), "timezone": c.timezone,
@@ -159,3 +160,10 @@ def with_overrides(period: int, defaults: Mapping[str, Any], overrides: Mapping[
     """The defaults with an operator's fields on top: `overrides` holds only the fields
     the operator gave (a null `quiet_hours` switches quiet hours off)."""
     return build_campaign(period, {**defaults, **overrides})
+
+
+def default_campaign(period: int, defaults: Mapping[str, Any], now: datetime
+                     ) -> StoredCampaign:
+    """The period's campaign from the defaults file, as stored when nobody set one."""
+    return {**campaign_spec(build_campaign(period, defaults)), "source": "defaults",
+            "created_at": now}

@@ -17,16 +17,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common.clock import Clock
 from services.common.ports import Database
-from services.common.schema import validated
 from services.notifications import metrics
 from services.notifications.dispatch import SENT, Dispatcher
+from services.notifications.models import Milestone, MilestoneView
 from services.notifications.providers import Email
-from services.notifications.schema import MilestoneDoc
+from services.notifications.store import MilestoneStore
 
 log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -87,34 +86,35 @@ def reminder_text(period: int, stage: str, due: datetime, state: str) -> tuple[s
 class Milestones:
     def __init__(self, *, db: Database, clock: Clock, dispatcher: Dispatcher,
                  recipients: list[str], email_domain: str) -> None:
-        self.coll = db["milestones"]
+        self.store = MilestoneStore(db)
         self.clock, self.dispatcher = clock, dispatcher
         self.recipients, self.email_domain = recipients, email_domain
 
-    async def get(self, period: int) -> dict[str, Any]:
-        doc = await self.coll.find_one({"_id": period})
+    async def get(self, period: int) -> Milestone:
+        doc = await self.store.get(period)
         return doc or {"_id": period, "period": period, "state": OPEN, "history": [],
                        "reminders": {}, "due": None, "recipients": None}
 
-    def view(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def view(self, doc: Milestone) -> MilestoneView:
         due = _due(doc)
         found = status(doc["state"], due, self.clock.now())
         by_state = {h["state"]: h for h in doc.get("history", [])}
+        drafted, done = by_state.get(DRAFTED), by_state.get(DONE)
         return {"period": doc["period"], "movement": "toan-dan",
                 "task": "the synthesis for the Prime Minister",
                 "due": due.isoformat(),
                 "due_source": "operator" if doc.get("due") else DUE_READING,
                 "state": doc["state"],
-                "drafted_by": by_state.get(DRAFTED, {}).get("by"),
-                "drafted_at": by_state.get(DRAFTED, {}).get("at"),
-                "sent_by": by_state.get(DONE, {}).get("by"),
-                "sent_at": by_state.get(DONE, {}).get("at"),
+                "drafted_by": drafted["by"] if drafted else None,
+                "drafted_at": drafted["at"] if drafted else None,
+                "sent_by": done["by"] if done else None,
+                "sent_at": done["at"] if done else None,
                 "at_risk": found.at_risk, "overdue": found.overdue, "why": found.reason,
                 "recipients": doc.get("recipients") or self.recipients,
                 "reminders": doc.get("reminders", {}), "history": doc.get("history", [])}
 
     async def update(self, period: int, *, by: str, state: str | None,
-                     due: datetime | None, recipients: list[str] | None) -> dict[str, Any]:
+                     due: datetime | None, recipients: list[str] | None) -> Milestone:
         doc = await self.get(period)
         if due is not None:
             doc["due"] = due
@@ -124,8 +124,7 @@ class Milestones:
             doc["state"] = state
             doc["history"] = [*doc.get("history", []), {
                 "state": state, "by": by, "at": self.clock.now().isoformat()}]
-        await self.coll.replace_one({"_id": period}, validated(MilestoneDoc, doc),
-                                    upsert=True)
+        await self.store.put(period, doc)
         return doc
 
     async def remind(self) -> int:
@@ -133,7 +132,7 @@ class Milestones:
         stage is claimed in the document before the e-mail goes); update the gauge."""
         sent = 0
         now = self.clock.now()
-        for doc in await self.coll.find({}).to_list(None):
+        for doc in await self.store.all():
             due = _due(doc)
             metrics.MILESTONE_AT_RISK.labels(str(doc["period"])).set(
                 1 if status(doc["state"], due, now).at_risk else 0)
@@ -141,10 +140,7 @@ class Milestones:
                 due, now, set(doc.get("reminders", {})))
             if stage is None:
                 continue
-            claimed = await self.coll.update_one(
-                {"_id": doc["_id"], f"reminders.{stage}": {"$exists": False}},
-                {"$set": {f"reminders.{stage}": now.isoformat()}})
-            if not claimed.modified_count:
+            if not await self.store.claim_reminder(doc["_id"], stage, now.isoformat()):
                 continue
             subject, body = reminder_text(doc["period"], stage, due, doc["state"])
             for to in doc.get("recipients") or self.recipients:
@@ -159,7 +155,7 @@ class Milestones:
         return sent
 
 
-def _due(doc: dict[str, Any]) -> datetime:
+def _due(doc: Milestone) -> datetime:
     due = doc.get("due")
     if isinstance(due, str):
         due = datetime.fromisoformat(due)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from opentelemetry import trace
 
@@ -39,6 +39,7 @@ from services.notifications.domain import (
     ledger_key,
     message_id,
 )
+from services.notifications.models import AttemptRecord, LedgerEntry, Wait
 from services.notifications.outbox import EventLog
 from services.notifications.providers import Email, Message, Sms
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
@@ -142,7 +143,7 @@ class Sender:
         return self.dispatcher.reset_breakers()
 
     # -- the ledger entry and its events ---------------------------------------------------
-    def entry(self, job: Job, status: str, **fields: Any) -> dict[str, Any]:
+    def entry(self, job: Job, status: str, /, **fields: Unpack[LedgerEntry]) -> LedgerEntry:
         now = datetime.now(UTC)
         return {
             "_id": job.key, "unit_id": job.unit["_id"], "period": job.campaign.period,
@@ -302,11 +303,13 @@ class Sender:
 
     async def _settle(self, job: Job, delivery: Delivery, round_no: int, message: Message
                       ) -> str:
-        attempts = [{"provider": a.provider, "outcome": a.outcome, "detail": a.detail[:300],
-                     "round": round_no} for a in delivery.attempts]
+        attempts: list[AttemptRecord] = [
+            {"provider": a.provider, "outcome": a.outcome, "detail": a.detail[:300],
+             "round": round_no} for a in delivery.attempts]
         history = attempts
         if round_no > 1:  # keep the earlier rounds' attempts
-            history = ((await self.ledger.get(job.key)) or {}).get("attempts", []) + attempts
+            earlier = await self.ledger.get(job.key)
+            history = (earlier.get("attempts", []) if earlier else []) + attempts
         if delivery.outcome == SENT and delivery.result is not None:
             result = delivery.result
             await self.ledger.update(job.key, {
@@ -371,8 +374,8 @@ class Sender:
         outcome = await self.send(fallback)
         return "already sent" if outcome == "taken" else outcome
 
-    async def finish(self, job: Job, status: str, detail: str, *, emit: bool = True,
-                     **fields: Any) -> None:
+    async def finish(self, job: Job, status: str, detail: str, /, *, emit: bool = True,
+                     **fields: Unpack[LedgerEntry]) -> None:
         await self.ledger.update(job.key, {"status": status, "detail": detail[:800],
                                            "touched_at": datetime.now(UTC), **fields})
         await self.ledger.drop_deferral(job.key)
@@ -380,8 +383,7 @@ class Sender:
         if emit:
             await self.emit(job, status, status, detail=detail[:500])
 
-    async def close_wait(self, wait: Mapping[str, Any], job: Job, status: str, detail: str
-                         ) -> None:
+    async def close_wait(self, wait: Wait, job: Job, status: str, detail: str) -> None:
         """End a wait (quiet hours or retry) without sending: skipped or cancelled."""
         if wait.get("reason") == "retry":
             await self.finish(job, status, detail)

@@ -24,7 +24,7 @@ from services.common import movements
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.abandoned import AbandonedClaims
-from services.notifications.campaigns import CampaignInvalid, build_campaign, campaign_spec
+from services.notifications.campaigns import CampaignInvalid, build_campaign, default_campaign
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -44,6 +44,7 @@ from services.notifications.domain import (
     unit_movement,
     unit_timezone,
 )
+from services.notifications.models import Wait
 from services.notifications.ownership import Ownership
 from services.notifications.reminder_sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.resolver import UnknownOutcomes
@@ -146,16 +147,14 @@ class Scheduler:
         period = now.astimezone(VN_TZ).year
         if period in self._known_periods:
             return
-        if await self.campaigns.get(period) is None:
-            spec = {**campaign_spec(build_campaign(period, self.defaults)),
-                    "source": "defaults", "created_at": now}
-            if await self.campaigns.create(spec):
-                log.info("default campaign created", extra={"fields": {"period": period}})
+        if await self.campaigns.get(period) is None and await self.campaigns.create(
+                default_campaign(period, self.defaults, now)):
+            log.info("default campaign created", extra={"fields": {"period": period}})
         self._known_periods.add(period)
 
     # -- one campaign ----------------------------------------------------------------------
     async def _campaign(self, campaign: Campaign, now: datetime,
-                        pending: list[dict[str, Any]]) -> list[CampaignReport]:
+                        pending: list[Wait]) -> list[CampaignReport]:
         """The period's campaign, run for each movement's units from that movement's
         deadline (issue 14: a reminder belongs to exactly one movement)."""
         runs = []
@@ -241,7 +240,7 @@ class Scheduler:
     async def _defer(self, job: Job, opens: datetime) -> None:
         if job.key in self._deferred:
             return
-        doc = {"_id": job.key, "reason": "quiet-hours", "not_before": opens,
+        doc: Wait = {"_id": job.key, "reason": "quiet-hours", "not_before": opens,
                "unit_id": job.unit["_id"], "period": job.campaign.period,
                "stage": job.stage_name, "channel": job.channel, "recipient": job.recipient,
                "kind": job.kind, "deferred_at": self.clock.now()}
@@ -252,7 +251,7 @@ class Scheduler:
         self._deferred.add(job.key)
 
     # -- what waits ------------------------------------------------------------------------
-    def _job_of(self, campaign: Campaign, p: Mapping[str, Any],
+    def _job_of(self, campaign: Campaign, p: Wait,
                 units: Mapping[str, Mapping[str, Any]]) -> Job:
         base = stage_parts(p["stage"])[0]
         stage = campaign.stage(base) or Stage(name=base, days=0, hour=0)
@@ -263,7 +262,7 @@ class Scheduler:
                    kind=p.get("kind", REMINDER_KIND), digest_units=tuple(p.get("units") or ()))
 
     async def _pending(self, campaign: Campaign, due: DueStage | None,
-                       pending: list[dict[str, Any]], submitted: Mapping[str, bool],
+                       pending: list[Wait], submitted: Mapping[str, bool],
                        units: Mapping[str, Mapping[str, Any]], rep: CampaignReport) -> None:
         now = self.clock.now()
         for p in pending:
@@ -282,13 +281,13 @@ class Scheduler:
             elif p.get("reason") == "retry" and p["not_before"] <= now:
                 rep.outcomes[await self._retry(job, p)] += 1
 
-    async def _close(self, p: Mapping[str, Any], job: Job, status: str, detail: str) -> None:
+    async def _close(self, p: Wait, job: Job, status: str, detail: str) -> None:
         """End a wait without sending: the ledger records why."""
         await self.sender.close_wait(p, job, status, detail)
         self._deferred.discard(job.key)
         self._settled.add(job.key)
 
-    async def _retry(self, job: Job, p: Mapping[str, Any]) -> str:
+    async def _retry(self, job: Job, p: Wait) -> str:
         """A later round for a reminder whose providers all failed transiently; the
         round is claimed by inserting key#r<n>, so only one worker makes it."""
         round_no = int(p["round"])

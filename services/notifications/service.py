@@ -19,6 +19,7 @@ from services.notifications.campaigns import (
     CampaignInvalid,
     build_campaign,
     campaign_spec,
+    default_campaign,
     with_overrides,
 )
 from services.notifications.domain import (
@@ -35,6 +36,7 @@ from services.notifications.domain import (
     recipients,
     stage_time,
 )
+from services.notifications.models import DeferredRow, NotificationRow, StoredCampaign
 from services.notifications.reminder_sender import Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
@@ -137,15 +139,16 @@ class Notifications:
         if "paused" not in fields and existing is not None:
             fields["paused"] = bool(existing.get("paused"))
         campaign = with_overrides(period, self.defaults, fields)
-        await self.campaigns.put({**campaign_spec(campaign), "source": "operator",
-                                  "updated_at": self.clock.now()})
+        stored: StoredCampaign = {**campaign_spec(campaign), "source": "operator",
+                                  "updated_at": self.clock.now()}
+        await self.campaigns.put(stored)
         return campaign
 
     async def set_paused(self, period: int, paused: bool) -> Campaign:
         """Pause or resume; pausing a period without a campaign stores the default one."""
         if await self.campaigns.get(period) is None:
-            await self.campaigns.create({**campaign_spec(build_campaign(period, self.defaults)),
-                                         "source": "defaults", "created_at": self.clock.now()})
+            await self.campaigns.create(default_campaign(period, self.defaults,
+                                                         self.clock.now()))
         await self.campaigns.set_paused(period, paused, self.clock.now())
         campaign = await self.campaign(period)
         if campaign is None:
@@ -163,13 +166,13 @@ class Notifications:
 
     # -- what a unit received --------------------------------------------------------------
     async def notifications(self, *, unit_id: str | None, period: int | None,
-                            page: PageRequest) -> tuple[list[dict[str, Any]], Key | None]:
+                            page: PageRequest) -> tuple[list[NotificationRow], Key | None]:
         """A page of ledger entries and waits, in the campaign's order. For one unit they
         are looked up by their keys (the campaign's stages times the unit's addresses),
         which needs no collection scan."""
         if unit_id is None:
             assert period is not None
-            rows = await self.ledger.of_period(period)
+            rows: list[NotificationRow] = [*await self.ledger.of_period(period)]
             waits = [w for w in await self.ledger.pending() if w.get("period") == period]
         else:
             rows, waits = [], []
@@ -184,7 +187,7 @@ class Notifications:
                 rows += [f for f in found if f is not None]
                 waits += await self.ledger.waits(keys)
         have = {r["_id"] for r in rows}
-        rows += [{**w, "status": "deferred"} for w in waits
+        rows += [DeferredRow(**w, status="deferred") for w in waits
                  if w["_id"] not in have and w.get("reason") == "quiet-hours"]
         order = {}
         for c in await self.all_campaigns():
