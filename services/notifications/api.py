@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from services.common import movements
 from services.common.http import (
@@ -22,7 +23,7 @@ from services.common.movements import MovementQuery
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem, problem_for
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
-from services.notifications.domain import Campaign, stage_time
+from services.notifications.domain import Campaign, DeadlineStatus, stage_time
 from services.notifications.models import NotificationRow
 from services.notifications.scheduler import PassReport, Scheduler
 from services.notifications.service import Notifications
@@ -34,15 +35,12 @@ HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 UNIT_ID = r"^(ministry|province|front|organization|individual|police):[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-class DeadlineRead(BaseModel):
-    period: int
+@pydantic_dataclass(frozen=True)
+class DeadlineRead(DeadlineStatus):
+    """One movement's units of the period against its deadline: the domain's status and
+    the movement it is about."""
+
     movement: str
-    deadline: datetime
-    expected: int
-    submitted: int
-    on_time: int
-    late: int
-    missing: list[str]
 
 
 class NotificationRead(BaseModel):
