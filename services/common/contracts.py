@@ -331,6 +331,12 @@ class DeadLetter(TypedDict):
     value_cut: NotRequired[bool]
 
 
+# Any event's data, as a producer builds it (`envelope.new_event` takes one).
+Payload = (SubmissionRequest | SubmissionAcceptedV1 | ScoreComputedV1 | ClusterStandings
+           | RecognitionProposals | ClusterLeadership | UnitRegistered | ClusterRegistered
+           | ConferenceRecorded | DeadlineSet | NotificationV1 | DeadLetter)
+
+
 # --- the catalogue: event type -> its schemas and payload types
 
 
