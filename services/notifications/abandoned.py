@@ -16,10 +16,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from services.notifications import metrics
-from services.notifications.delivery_reports import job_of
 from services.notifications.domain import key_digest
 from services.notifications.models import LedgerEntry
-from services.notifications.outbox import EventLog
+from services.notifications.outbox import EventLog, entry_notification
 from services.notifications.ownership import Ownership
 from services.notifications.store import LedgerStore
 
@@ -89,6 +88,6 @@ class AbandonedClaims:
         await self.ledger.drop_deferral(entry["_id"])
         await self.events.emit(
             event_id=f"notif:{key_digest(entry['_id'])}:{entry.get('round', 1)}:abandoned",
-            subject=entry["unit_id"], data={**job_of(entry), "status": "unknown",
+            subject=entry["unit_id"], data={**entry_notification(entry, "unknown"),
                                             "detail": DETAIL})
         return True

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from functools import partial
-from typing import Any
 
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.domain import key_digest
-from services.notifications.outbox import EventLog
+from services.notifications.outbox import EventLog, entry_notification
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import LedgerStore
 
 log = logging.getLogger(__name__)
 FINAL_FAILURES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED")
 KNOWN_STATS = {"DELIVRD", "ACCEPTD", "ENROUTE", "UNKNOWN", *FINAL_FAILURES}
-
-
-def job_of(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The event fields that name a ledger entry."""
-    return {"unit_id": entry["unit_id"], "period": entry["period"], "stage": entry["stage"],
-            "channel": entry["channel"], "recipient": entry["recipient"],
-            "kind": entry.get("kind", "reminder")}
 
 
 class DeliveryReports:
@@ -76,28 +68,30 @@ class DeliveryReports:
         stats = {d["_id"].split(":", 1)[1]: d.get("stat")
                  for d in await self.ledger.receipts_of(provider, ids)}
         failed = [s for s in stats.values() if s in FINAL_FAILURES]
-        fields = job_of(entry)
+        kind = entry.get("kind", "reminder")
         if failed:
             detail = f"delivery receipt: {failed[0]}"
             if await self.ledger.update(key, {"status": "failed", "receipts": stats,
                                               "detail": detail}, where={"status": "sent"}):
-                metrics.REMINDERS.labels("undelivered", fields["kind"], fields["channel"]).inc()
+                metrics.REMINDERS.labels("undelivered", kind, entry["channel"]).inc()
+                undelivered = entry_notification(entry, "failed")
+                undelivered["provider"], undelivered["detail"] = provider, detail
                 await self.events.emit(event_id=f"notif:{key_digest(key)}:undelivered",
-                                       subject=entry["unit_id"],
-                                       data={**fields, "status": "failed", "provider": provider,
-                                             "detail": detail})
+                                       subject=entry["unit_id"], data=undelivered)
         elif ids and all(stats.get(i) == "DELIVRD" for i in ids):
             delivered_at = self.clock.now()
             if await self.ledger.update(key, {"status": "delivered", "receipts": stats,
                                               "delivered_at": delivered_at},
                                         where={"status": "sent"}):
-                metrics.REMINDERS.labels("delivered", fields["kind"], fields["channel"]).inc()
+                metrics.REMINDERS.labels("delivered", kind, entry["channel"]).inc()
                 sent_at = entry.get("sent_at")
+                delivered = entry_notification(entry, "delivered")
+                delivered["provider"] = provider
+                delivered["sent_at"] = sent_at.astimezone(UTC).isoformat() if sent_at else None
+                delivered["delivered_at"] = delivered_at.astimezone(UTC).isoformat()
                 await self.events.emit(
                     event_id=f"notif:{key_digest(key)}:delivered", subject=entry["unit_id"],
-                    data={**fields, "status": "delivered", "provider": provider,
-                          "sent_at": sent_at.astimezone(UTC).isoformat() if sent_at else None,
-                          "delivered_at": delivered_at.astimezone(UTC).isoformat()})
+                    data=delivered)
 
 
 async def _retry_forever(call: Callable[[], Awaitable[None]], tries: int = 20) -> None:

@@ -7,20 +7,30 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from services.common import event_types, movements
+from services.common import event_types
 from services.common.backoff import EntryBackoff
+from services.common.contracts import Notification
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import KafkaUnavailable
 from services.common.outbox_relay import publish_in_order
 from services.common.ports import Producer
 from services.common.topics import NOTIFICATIONS
-from services.notifications.models import OutboxEntry
+from services.notifications.domain import unit_movement
+from services.notifications.models import LedgerEntry, OutboxEntry
 from services.notifications.store import OutboxStore
 
 log = logging.getLogger(__name__)
 SCHEMA = "notification"
+
+
+def entry_notification(entry: LedgerEntry, status: str) -> Notification:
+    """The event data that names a ledger entry, with its new status; filed under its
+    unit's movement (a digest's entry too: its recipient's)."""
+    return {"unit_id": entry["unit_id"], "period": entry["period"], "stage": entry["stage"],
+            "channel": entry["channel"], "recipient": entry["recipient"],
+            "kind": entry.get("kind", "reminder"), "status": status,
+            "movement": unit_movement(entry["unit_id"])}
 
 
 class EventLog:
@@ -29,10 +39,9 @@ class EventLog:
         # The relay's next attempt per event that failed (1 s doubling, at most 60 s).
         self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
-    async def emit(self, *, event_id: str, subject: str, data: dict[str, Any]) -> None:
+    async def emit(self, *, event_id: str, subject: str, data: Notification) -> None:
         """`data` follows schemas/events/notification.v2.json; its status names the type.
         Produced at once; kept in the outbox only if Kafka does not take it."""
-        data = {**data, "movement": movements.of_event(data, data["unit_id"])}
         event = new_event(type=event_types.notification(data["status"]),
                           source=self.source, subject=subject, schema=SCHEMA, version=2,
                           data=data, id=event_id)

@@ -25,6 +25,7 @@ from typing import Any, Unpack
 from opentelemetry import trace
 
 from services.common.clock import Clock
+from services.common.contracts import Notification
 from services.notifications import metrics
 from services.notifications.delivery_reports import DeliveryReports
 from services.notifications.dispatch import SENT, SKIPPED, UNKNOWN, Attempt, Delivery, Dispatcher
@@ -163,16 +164,34 @@ class Sender:
             **fields,
         }
 
-    async def emit(self, job: Job, status: str, suffix: str, **data: Any) -> None:
-        await self.events.emit(
-            event_id=f"notif:{key_digest(job.key)}:{suffix}", subject=job.unit["_id"],
-            data={"unit_id": job.unit["_id"], "period": job.campaign.period,
-                  "stage": job.stage_name, "channel": job.channel,
-                  "recipient": job.recipient, "status": status, "kind": job.kind,
-                  "movement": entry_movement(job.unit["_id"], job.stage_name),
-                  **({"units": list(job.digest_units)} if job.digest_units else {}),
-                  **({"fallback_of": job.fallback_of} if job.fallback_of else {}),
-                  **{k: v for k, v in data.items() if v is not None}})
+    async def emit(self, job: Job, status: str, suffix: str, *, provider: str | None = None,
+                   detail: str | None = None, attempt: int | None = None,
+                   round_no: int | None = None, sent_at: str | None = None,
+                   not_before: str | None = None) -> None:
+        """The job's event (notification.v2): its status, and what of the rest is known."""
+        data: Notification = {
+            "unit_id": job.unit["_id"], "period": job.campaign.period,
+            "stage": job.stage_name, "channel": job.channel, "recipient": job.recipient,
+            "status": status, "kind": job.kind,
+            "movement": entry_movement(job.unit["_id"], job.stage_name)}
+        if job.digest_units:
+            data["units"] = list(job.digest_units)
+        if job.fallback_of:
+            data["fallback_of"] = job.fallback_of
+        if provider is not None:
+            data["provider"] = provider
+        if detail is not None:
+            data["detail"] = detail
+        if attempt is not None:
+            data["attempt"] = attempt
+        if round_no is not None:
+            data["round"] = round_no
+        if sent_at is not None:
+            data["sent_at"] = sent_at
+        if not_before is not None:
+            data["not_before"] = not_before
+        await self.events.emit(event_id=f"notif:{key_digest(job.key)}:{suffix}",
+                               subject=job.unit["_id"], data=data)
 
     # -- sending ---------------------------------------------------------------------------
     async def send(self, job: Job, round_no: int = 1, claimed: bool = False) -> str:
@@ -296,7 +315,7 @@ class Sender:
                                          owner=self.cfg.instance)
             await self.emit(job, status, f"{round_no}.{count}", provider=attempt.provider,
                             detail=attempt.detail[:500] or None, attempt=count,
-                            round=round_no,
+                            round_no=round_no,
                             sent_at=iso(self.clock.now()) if status == SENT else None)
 
         return record

@@ -27,7 +27,6 @@ import httpx
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.campaigns import CampaignInvalid, build_campaign
-from services.notifications.delivery_reports import job_of
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -40,7 +39,7 @@ from services.notifications.domain import (
     unit_timezone,
 )
 from services.notifications.models import LedgerEntry
-from services.notifications.outbox import EventLog
+from services.notifications.outbox import EventLog, entry_notification
 from services.notifications.ownership import Ownership
 from services.notifications.reminder_sender import REMINDER_KIND, Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
@@ -214,10 +213,13 @@ class UnknownOutcomes:
         metrics.UNKNOWN_RESOLVED.labels(entry["channel"], resolution).inc()
         log.warning("unknown reminder outcome resolved", extra={"fields": {
             "key": key, "status": status, "resolution": resolution}})
+        data = entry_notification(entry, status)
+        data["detail"] = detail[:500]
         sent_at, fallback = fields.get("sent_at"), fields.get("fallback")
-        await self.events.emit(
-            event_id=f"notif:{key_digest(key)}:resolved", subject=entry["unit_id"],
-            data={**job_of(entry), "status": status, "detail": detail[:500],
-                  **({"sent_at": sent_at.astimezone(UTC).isoformat()} if sent_at else {}),
-                  **({"fallback": fallback} if fallback else {})})
+        if sent_at:
+            data["sent_at"] = sent_at.astimezone(UTC).isoformat()
+        if fallback:
+            data["fallback"] = fallback
+        await self.events.emit(event_id=f"notif:{key_digest(key)}:resolved",
+                               subject=entry["unit_id"], data=data)
         return Resolution(key, status, resolution)

@@ -11,7 +11,7 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField, UnitPeriodDocument
+from services.common.schema import DateTimeField, IntField, KeyedDocument, UnitPeriodDocument
 
 CHANNELS = ("email", "sms")
 KINDS = ("reminder", "digest")
@@ -19,14 +19,6 @@ KINDS = ("reminder", "digest")
 LEDGER_STATUSES = ("sending", "sent", "delivered", "failed", "unknown", "cancelled",
                    "skipped", "retrying", "escalated")
 WAIT_REASONS = ("quiet-hours", "retry")
-
-
-class KeyedDocument(me.Document):
-    """A collection whose `_id` is a string the service builds (a ledger key, a period,
-    `provider:message id`, an event id): every document is looked up by it."""
-
-    meta: dict[str, Any] = {"abstract": True, "strict": False}
-    id = me.StringField(primary_key=True)
 
 
 class UnitStatusDoc(UnitPeriodDocument):

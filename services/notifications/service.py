@@ -11,7 +11,8 @@ from typing import Any
 
 from services.common import event_types, movements
 from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.envelope import Event, data_of
 from services.common.pagination import Key, PageRequest, page_of_items
 from services.common.registry_replica import RegistryReplica
 from services.notifications import metrics
@@ -60,8 +61,9 @@ class Notifications:
         """Idempotent: record the report, then cancel whatever waits for that unit."""
         if event.type != ACCEPTED:
             return
-        await self.store.record_submission(event.data)
-        unit_id, period = event.data["unit_id"], event.data["period"]
+        data = data_of(event, SubmissionAcceptedV1)  # v1 or v2: the fields read are in both
+        await self.store.record_submission(data)
+        unit_id, period = data["unit_id"], data["period"]
         try:
             campaign = await self.campaign(period)
         except CampaignInvalid:  # the report is recorded; the pass will not send anyway

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.common.batching import GroupCommit
+from services.common.contracts import SubmissionAcceptedV1
 from services.common.mongo import BulkUpserts, ByIdReads, insert_new
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
@@ -117,7 +118,7 @@ class StatusStore:
         self._notes: GroupCommit[tuple[str, int, bool], None] = GroupCommit(
             self._note_all, window=0.0, max_items=1000)
 
-    async def record_submission(self, data: dict[str, Any]) -> None:
+    async def record_submission(self, data: SubmissionAcceptedV1) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
         key = f"{data['unit_id']}|{data['period']}"
         await self._status_writes({"_id": key}, validated_update(UnitStatusDoc, {

@@ -109,7 +109,8 @@ class FakeOutbox(OutboxStore):
 
 def _data(unit: str, n: int) -> dict[str, Any]:
     return {"status": "sent", "unit_id": unit, "period": 2026, "stage": "d-7",
-            "channel": "email", "recipient": f"{n}@example.org", "attempt": n}
+            "channel": "email", "recipient": f"{n}@example.org", "attempt": n,
+            "movement": "toan-dan"}
 
 
 def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() -> None:
