@@ -164,11 +164,9 @@ class Sender:
             **fields,
         }
 
-    async def emit(self, job: Job, status: str, suffix: str, *, provider: str | None = None,
-                   detail: str | None = None, attempt: int | None = None,
-                   round_no: int | None = None, sent_at: str | None = None,
-                   not_before: str | None = None) -> None:
-        """The job's event (notification.v2): its status, and what of the rest is known."""
+    def notification(self, job: Job, status: str, detail: str | None = None) -> Notification:
+        """The job's event data (notification.v2) with its new status; the caller adds
+        what else it knows (provider, attempt, times)."""
         data: Notification = {
             "unit_id": job.unit["_id"], "period": job.campaign.period,
             "stage": job.stage_name, "channel": job.channel, "recipient": job.recipient,
@@ -178,18 +176,12 @@ class Sender:
             data["units"] = list(job.digest_units)
         if job.fallback_of:
             data["fallback_of"] = job.fallback_of
-        if provider is not None:
-            data["provider"] = provider
         if detail is not None:
             data["detail"] = detail
-        if attempt is not None:
-            data["attempt"] = attempt
-        if round_no is not None:
-            data["round"] = round_no
-        if sent_at is not None:
-            data["sent_at"] = sent_at
-        if not_before is not None:
-            data["not_before"] = not_before
+        return data
+
+    async def emit(self, job: Job, suffix: str, data: Notification) -> None:
+        """Produce the job's event; `suffix` tells its events apart (the event id)."""
         await self.events.emit(event_id=f"notif:{key_digest(job.key)}:{suffix}",
                                subject=job.unit["_id"], data=data)
 
@@ -313,10 +305,11 @@ class Sender:
                 # a while), so no untouched span is longer than one try and its backoff.
                 await self.ledger.update(job.key, {"touched_at": datetime.now(UTC)},
                                          owner=self.cfg.instance)
-            await self.emit(job, status, f"{round_no}.{count}", provider=attempt.provider,
-                            detail=attempt.detail[:500] or None, attempt=count,
-                            round_no=round_no,
-                            sent_at=iso(self.clock.now()) if status == SENT else None)
+            data = self.notification(job, status, attempt.detail[:500] or None)
+            data["provider"], data["attempt"], data["round"] = attempt.provider, count, round_no
+            if status == SENT:
+                data["sent_at"] = iso(self.clock.now())
+            await self.emit(job, f"{round_no}.{count}", data)
 
         return record
 
@@ -400,7 +393,7 @@ class Sender:
         await self.ledger.drop_deferral(job.key)
         metrics.REMINDERS.labels(status, job.kind, job.channel).inc()
         if emit:
-            await self.emit(job, status, status, detail=detail[:500])
+            await self.emit(job, status, self.notification(job, status, detail[:500]))
 
     async def close_wait(self, wait: Wait, job: Job, status: str, detail: str) -> None:
         """End a wait (quiet hours or retry) without sending: skipped or cancelled."""
@@ -409,5 +402,5 @@ class Sender:
             return
         if await self.ledger.claim(self.entry(job, status, detail=detail)):
             metrics.REMINDERS.labels(status, job.kind, job.channel).inc()
-            await self.emit(job, status, status, detail=detail)
+            await self.emit(job, status, self.notification(job, status, detail))
         await self.ledger.drop_deferral(job.key)

@@ -246,8 +246,10 @@ class Scheduler:
                "kind": job.kind, "deferred_at": self.clock.now()}
         if await self.ledger.defer(doc):
             metrics.REMINDERS.labels("deferred", job.kind, job.channel).inc()
-            await self.sender.emit(job, "deferred", "deferred", not_before=iso(opens),
-                                   detail="quiet hours: waits for the window to open")
+            data = self.sender.notification(job, "deferred",
+                                            "quiet hours: waits for the window to open")
+            data["not_before"] = iso(opens)
+            await self.sender.emit(job, "deferred", data)
         self._deferred.add(job.key)
 
     # -- what waits ------------------------------------------------------------------------
