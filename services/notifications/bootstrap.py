@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
 from services.common.topics import TOPICS, UNITS
+from services.notifications import agents
 from services.notifications.abandoned import AbandonedClaims
-from services.notifications.agents import register as register_agents
 from services.notifications.api import build_router
 from services.notifications.api_milestones import build_milestone_router
 from services.notifications.campaigns import load_defaults
@@ -100,29 +100,12 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                                concurrency=settings.send_concurrency), resolver=resolver)
     service = Notifications(store=status, replica=replica, campaigns=campaign_store,
                             ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
-    register_agents(rt, service=service, replica=replica)
-
-    async def scheduled_pass() -> None:
-        await scheduler.run_pass("timer")
-
-    async def event_relay() -> None:
-        await events.relay_once()
-
-    async def campaign_gauges() -> None:
-        await service.publish_gauges()
-
     milestones = Milestones(db=rt.db, clock=rt.clock, dispatcher=dispatcher,
                             recipients=settings.synthesis_recipients,
                             email_domain=settings.email_domain)
-
-    async def milestone_pass() -> None:
-        await milestones.remind()
-
-    rt.every(settings.scheduler_interval_seconds, scheduled_pass)
-    rt.every(settings.gauges_interval_seconds, campaign_gauges)
-    rt.every(settings.relay_interval_seconds, event_relay)
-    rt.every(settings.scheduler_interval_seconds, milestone_pass)
-    rt.background.append(lambda: delivery_reports.listen(smpp))
+    agents.register(rt, settings, service=service, replica=replica, scheduler=scheduler,
+                    events=events, milestones=milestones, delivery_reports=delivery_reports,
+                    smpp=smpp)
 
     app = http_app(rt, "Notifications service")
     app.include_router(build_router(service, scheduler))
