@@ -4,7 +4,7 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import mongoengine
 from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
@@ -21,6 +21,7 @@ from pymongo.errors import (
 from services.common.failures import TransientError
 
 # Errors after which the same write may succeed later: retry, never drop.
+T = TypeVar("T")
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
 )
@@ -53,6 +54,19 @@ def async_database(url: str, db: str, serial_writes: bool = False
 
 async def ping(db: AsyncDatabase[Any]) -> None:
     await db.command("ping")
+
+
+def stored_as(kind: type[T], doc: dict[str, Any] | None) -> T | None:
+    """A document read from a collection as its type (a TypedDict of the service's
+    models.py): the store checked it against its schema class when it wrote it
+    (services/common/schema.py), so this is a view for the type checker, nothing
+    converted. The one place a store's raw BSON becomes a typed document."""
+    return cast("T | None", doc)
+
+
+def all_stored_as(kind: type[T], docs: list[dict[str, Any]]) -> list[T]:
+    """`stored_as` for a list of documents."""
+    return cast("list[T]", docs)
 
 
 async def insert_new(coll: Any, doc: dict[str, Any]) -> bool:
