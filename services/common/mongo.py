@@ -4,6 +4,7 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 import mongoengine
@@ -22,6 +23,7 @@ from services.common.failures import TransientError
 
 # Errors after which the same write may succeed later: retry, never drop.
 T = TypeVar("T")
+V = TypeVar("V")
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
 )
@@ -62,6 +64,11 @@ def stored_as(kind: type[T], doc: dict[str, Any] | None) -> T | None:
     (services/common/schema.py), so this is a view for the type checker, nothing
     converted. The one place a store's raw BSON becomes a typed document."""
     return cast("T | None", doc)
+
+
+def without_id(doc: Mapping[str, V] | None) -> dict[str, V] | None:
+    """A stored record without its `_id` (a key built from its own fields)."""
+    return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
 
 
 def all_stored_as(kind: type[T], docs: list[dict[str, Any]]) -> list[T]:

@@ -23,6 +23,20 @@ class ReceiptFields(TypedDict):
     movement: str
 
 
+class DeadlineInForce(TypedDict):
+    """The deadline a movement's period is judged by, as the API shows it: an operator's
+    (deadline-set.v1 and `source: operator`) or the platform's default (with its basis)."""
+
+    movement: str
+    period: int
+    deadline: str
+    source: str
+    basis: NotRequired[str]
+    set_by: str | None
+    set_at: str | None
+    reason: NotRequired[str | None]
+
+
 class Change(TypedDict):
     """One path that changed since the previous revision, with both JSON values."""
 
