@@ -241,9 +241,9 @@ async def _reads(docs: list[Submission], intake: Intake) -> list[SubmissionRead]
 
 def request_schema_component() -> dict[str, Any]:
     """The JSON Schema of the request, for /openapi.json (its $defs made local)."""
-    schema: dict[str, Any] = dict(schemas.validator("submission-request.v1").schema)  # type: ignore[arg-type]
-    text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/SubmissionRequest_')
-    out: dict[str, Any] = json.loads(text)
+    text = json.dumps(schemas.validator("submission-request.v1").schema).replace(
+        '"#/$defs/', '"#/components/schemas/SubmissionRequest_')
+    out = json.loads(text)
     defs = out.pop("$defs", {})
     for key in ("$schema", "$id"):
         out.pop(key, None)
