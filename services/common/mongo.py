@@ -167,6 +167,16 @@ async def write_one(coll: Any, op: Any) -> DuplicateKeyError | None:
     return None
 
 
+async def upsert_one(coll: Any, flt: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+    """One `update_one(..., upsert=True)`, sent again if it lost a race with a concurrent
+    first upsert of the same `_id` (on FerretDB the loser gets a duplicate key): the
+    document exists then, and the second write updates it."""
+    try:
+        await coll.update_one(flt, update, upsert=True)
+    except DuplicateKeyError:
+        await coll.update_one(flt, update, upsert=True)
+
+
 async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False
                       ) -> list[Upsert]:
     """Idempotent upserts by `_id` (updates, or whole documents if `replace`) in one bulk

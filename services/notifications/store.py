@@ -11,10 +11,10 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import BulkUpserts, ByIdReads, insert_new
+from services.common.mongo import BulkUpserts, ByIdReads, insert_new, upsert_one
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
 from services.notifications.schema import (
@@ -42,10 +42,7 @@ async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
     """update_one with upsert; two concurrent upserts of a new `_id` may both try to
     insert on FerretDB, and the loser gets a duplicate key: the document exists then,
     update it."""
-    try:
-        await coll.update_one({"_id": _id}, update, upsert=True)
-    except DuplicateKeyError:
-        await coll.update_one({"_id": _id}, update)
+    await upsert_one(coll, {"_id": _id}, update)
 
 
 async def _upsert_set(coll: Any, _id: str, fields: dict[str, Any]) -> None:

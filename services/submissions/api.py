@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,7 @@ from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
     OperatorAction,
+    Period,
     account_action,
     ensure_access,
     json_body,
@@ -29,7 +30,6 @@ from services.submissions.domain import SubmissionRefused
 from services.submissions.models import Submission
 from services.submissions.service import Intake, Unavailable, receipt_of
 
-Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 RETRY_AFTER_HEADER = {"description": "seconds to wait before retrying, from the service's "
                                      "state (add jitter: see the response's description)",
                       "schema": {"type": "integer", "minimum": MIN_RETRY_AFTER,
