@@ -6,20 +6,12 @@ the conference and deadline records) are in services/common/contracts.py."""
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
-from services.common.contracts import SubmissionRequest
+from services.common.contracts import AcceptedReceipt, SubmissionRequest
 
 
-class ReceiptFields(TypedDict):
-    """A receipt as JSON (`Receipt.to_dict`): the first fields of the accepted event."""
+class ReceiptFields(AcceptedReceipt):
+    """A receipt as JSON (`Receipt.to_dict`): the first keys of the accepted event."""
 
-    submission_id: str
-    unit_id: str
-    period: int
-    revision: int
-    on_time: bool
-    received_at: str
-    deadline: str
-    supersedes: str | None
     movement: str
 
 
