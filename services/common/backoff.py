@@ -3,9 +3,17 @@ service (how long a dependency has been away), never a constant."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from services.common.metrics import OUTBOX_RELAY_FAILURES
+
+log = logging.getLogger(__name__)
+E = TypeVar("E")  # an outbox entry
 
 # Bounds of any Retry-After the platform advises, in seconds.
 MIN_RETRY_AFTER = 1
@@ -91,3 +99,38 @@ class EntryBackoff:
         """The entries whose next attempt has not come yet."""
         now = self._monotonic()
         return {e for e, (_, at) in self._state.items() if at > now}
+
+
+async def relay_in_turn(entries: Iterable[E], publish: Callable[[E], Awaitable[bool]], *,
+                        backoff: EntryBackoff, entry_id: Callable[[E], str],
+                        order_key: Callable[[E], str], held: set[str], limit: int,
+                        service: str, what: str, id_field: str) -> int:
+    """One pass of an outbox relay over `entries`, oldest first: each handed to `publish`
+    (True if it published the entry, False if it dropped it), at most `limit` tried. An
+    entry that fails waits for its backoff (counted, logged as `what` with its id under
+    `id_field`), and so do the later entries of its `order_key`, which keep their order
+    behind it (`held`: the keys waiting already); the pass goes on with the others.
+    Returns how many it published."""
+    published = tried = 0
+    for entry in entries:
+        if tried >= limit:
+            break
+        if order_key(entry) in held:
+            continue
+        tried += 1
+        eid = entry_id(entry)
+        try:
+            done = await publish(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            held.add(order_key(entry))
+            delay = backoff.failed(eid)
+            OUTBOX_RELAY_FAILURES.labels(service).inc()
+            log.warning(f"outbox relay: {what} not published, retried later", extra={
+                "fields": {id_field: eid, "error": repr(exc), "retry_in_seconds": delay,
+                           "failures": backoff.failures(eid)}})
+            continue
+        backoff.succeeded(eid)
+        published += done
+    return published
