@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure
 
 from services.common.batching import GroupCommit
 from services.common.contracts import SubmissionAcceptedV1
-from services.common.mongo import BulkUpserts, ByIdReads, insert_new
+from services.common.mongo import BulkUpserts, ByIdReads, insert_new, upsert_one
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
 from services.notifications.models import (
@@ -69,10 +69,7 @@ async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
     """update_one with upsert; two concurrent upserts of a new `_id` may both try to
     insert on FerretDB, and the loser gets a duplicate key: the document exists then,
     update it."""
-    try:
-        await coll.update_one({"_id": _id}, update, upsert=True)
-    except DuplicateKeyError:
-        await coll.update_one({"_id": _id}, update)
+    await upsert_one(coll, {"_id": _id}, update)
 
 
 def unit_field(unit_id: str) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.common import movements
-from services.common.http import AdminAction, CurrentPrincipal, ensure_access
+from services.common.http import AdminAction, CurrentPrincipal, Period, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
@@ -19,7 +19,6 @@ from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
 from services.scoring.store import ScoreStore
 
-Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 VERSION_PATTERN = r"^[a-z]+-[0-9]{4}\.[0-9]+$"
 
 

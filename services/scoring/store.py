@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids
+from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids, upsert_one
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.ports import Database
 from services.common.schema import validated, validated_update
@@ -246,11 +246,7 @@ class ScoreStore:
         update = validated_update(PendingRankingsDoc, {
             "$set": {"token": token, "period": period},
             "$addToSet": {"units": {"$each": sorted(set(unit_ids))}}}, period)
-        try:
-            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
-        except DuplicateKeyError:
-            # Two upserts of a new marker at once: the other inserted it, update it now.
-            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
+        await upsert_one(self.pending, {"_id": str(period)}, update)
         return token
 
     async def pending_periods(self) -> dict[int, tuple[str, list[str]]]:
