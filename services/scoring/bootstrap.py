@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -12,8 +11,7 @@ from services.common.jobs import Jobs, job_router
 from services.common.ports import Database, Producer
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSIONS, UNITS
-from services.scoring import metrics
+from services.scoring import agents, metrics
 from services.scoring.api import build_router
 from services.scoring.api_clusters import build_cluster_router
 from services.scoring.publisher import Publisher
@@ -65,21 +63,9 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
     parts = build_parts(settings, rt.db, rt.producer, rt.clock)
-    loop = rt.record_loop("scoring")
-
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
-    async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, parts.scorer.on_submission)
-
-    async def units_agent(stream: Any) -> None:
-        await loop.run(stream, parts.replica.apply)
-
     # The debounced standings and proposals; its first run publishes what a crash left.
     rt.every(settings.rankings_interval_seconds, parts.rankings.tick)
-    rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
+    agents.register(rt, scorer=parts.scorer, replica=parts.replica)
 
     app = http_app(rt, "Scoring service")
     jobs = Jobs()
