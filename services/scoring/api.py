@@ -13,8 +13,9 @@ from services.common.http import AdminAction, CurrentPrincipal, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
-from services.common.problems import REFUSAL_STATUS, Problem, problem_for
-from services.scoring.rescore import Rescorer, RescoreRefused
+from services.common.problems import Problem, problem_for
+from services.scoring.domain import RescoreRefused, rescore_running
+from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
 from services.scoring.store import ScoreStore
@@ -67,16 +68,6 @@ class RescoreCreate(BaseModel):
                                 examples=["police-2026.1"])
 
 
-class RescoreRead(BaseModel):
-    period: int
-    rubric_version: str
-    unit_type: str
-    records_read: int
-    submissions: int
-    rescored: int
-    superseded: int
-
-
 def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
     in_force = current is not None and current.get("event_id") == doc.get("event_id")
     fields = {k: v for k, v in doc.items() if k in ScoreRead.model_fields}
@@ -86,7 +77,8 @@ def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
 
 def _failure(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, RescoreRefused):
-        return {"status": REFUSAL_STATUS[exc.kind], "code": exc.code, "detail": exc.detail}
+        problem = problem_for(exc)
+        return {"status": problem.status, "code": problem.code, "detail": problem.detail}
     if isinstance(exc, KafkaUnavailable):
         return {"status": 503, "code": "unavailable", "detail": str(exc)}
     return {"status": 500, "code": "rescore-failed", "detail": repr(exc)[:500]}
@@ -167,11 +159,11 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         except RescoreRefused as exc:
             raise problem_for(exc) from exc
         if jobs.running("rescore") is not None:
-            raise Problem(409, "rescore-running", "a rescore is already running")
+            raise problem_for(rescore_running())
 
         async def work(job: Job) -> dict[str, Any]:
             result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
-            return RescoreRead(**result.to_dict()).model_dump()
+            return result.to_dict()
 
         job = jobs.start("rescore", work, _failure)
         action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}

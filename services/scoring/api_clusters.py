@@ -15,9 +15,9 @@ from services.common.auth import Principal
 from services.common.http import CurrentPrincipal
 from services.common.problems import Problem
 from services.scoring.api import LineRead, Period
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.leadership_register import LeadershipRegister
 from services.scoring.standings import CERTIFICATE_MIN_RATIO
+from services.scoring.standings_publisher import StandingsPublisher
 
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]+$", max_length=40)]
 UnitId = Annotated[str, Field(
@@ -120,7 +120,8 @@ def own_rows_only(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "standings": rows}
 
 
-def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) -> APIRouter:
+def build_cluster_router(*, rankings: StandingsPublisher, register: LeadershipRegister
+                         ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["clusters"])
 
     @router.get("/clusters/{cluster_id}/standings", response_model=StandingsRead)
@@ -140,8 +141,7 @@ def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) ->
         unit's token: those of its own cluster, and its own)."""
         data = await rankings.proposals(period)
         if not principal.is_operator:
-            clusters = await rankings.replica.clusters(period)
-            own = {cid for cid, c in clusters.items() if principal.unit_id in c["members"]}
+            own = await rankings.clusters_of(principal.unit_id, period)
             data = {**data, "proposals": [
                 p for p in data["proposals"]
                 if p.get("cluster_id") in own or p["unit_id"] == principal.unit_id]}

@@ -14,14 +14,14 @@ from services.common.runtime import build_runtime, http_app
 from services.scoring import agents, metrics
 from services.scoring.api import build_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.publisher import Publisher
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
 from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook, load_rubrics
 from services.scoring.schema import DOCUMENTS
 from services.scoring.service import Scorer
 from services.scoring.settings import ScoringSettings
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import LeadershipStore, ScoreStore
 
 
@@ -33,7 +33,7 @@ class Parts:
     rubrics: RubricBook
     replica: RegistryReplica
     register: LeadershipRegister
-    rankings: Rankings
+    rankings: StandingsPublisher
     scorer: Scorer
     rescorer: Rescorer
 
@@ -44,11 +44,12 @@ def build_parts(settings: ScoringSettings, db: Database, producer: Producer,
     metrics.RUBRICS_LOADED.set(len(rubrics.versions()))
     store = ScoreStore(db)
     replica = RegistryReplica(db)
-    publisher = Publisher(store=store, producer=producer)
+    publisher = ChangePublisher(store=store, producer=producer)
     register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
                                   publisher=publisher, clock=clock)
-    rankings = Rankings(store=store, replica=replica, publisher=publisher, clock=clock,
-                        register=register, sweep_seconds=settings.rankings_sweep_seconds)
+    rankings = StandingsPublisher(store=store, replica=replica, publisher=publisher,
+                                  clock=clock, register=register,
+                                  sweep_seconds=settings.rankings_sweep_seconds)
     scorer = Scorer(store=store, rubrics=rubrics, producer=producer, clock=clock,
                     rankings=rankings)
     rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,

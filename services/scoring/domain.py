@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.errors import Refusal, Refused
+
 # The six emulation contents of the plan, in the plan's order (MISSION.md).
 CONTENTS = ("implement_directives", "local_government", "movement_quality",
             "science_technology", "security_forces", "propaganda")
@@ -268,6 +270,28 @@ def score_submission(rubric: Rubric, content: Mapping[str, Any], on_time: bool) 
     total = round(sum(line.points for line in lines), 2) + 0.0
     return Score(total=total, max=rubric.max_total, rubric_version=rubric.version,
                  breakdown=lines)
+
+
+# -- rescores ----------------------------------------------------------------------------
+
+class RescoreRefused(Refused):
+    """A rescore that cannot run (unknown or inapplicable rubric, one already running)."""
+
+
+def check_rescore(rubric: Rubric | None, version: str, period: int) -> Rubric:
+    """The rubric a rescore of `period` under `version` scores with (`rubric`: the one
+    loaded under that version); refused if there is none or it applies only later."""
+    if rubric is None:
+        raise RescoreRefused(Refusal.INVALID, "unknown-rubric", f"no rubric version {version!r}")
+    if rubric.from_period > period:
+        raise RescoreRefused(Refusal.INVALID, "rubric-not-applicable",
+                             f"{version} applies from {rubric.from_period}, after {period}")
+    return rubric
+
+
+def rescore_running() -> RescoreRefused:
+    """The refusal of a rescore while another one runs."""
+    return RescoreRefused(Refusal.CONFLICT, "rescore-running", "a rescore is already running")
 
 
 # -- replays ------------------------------------------------------------------------------

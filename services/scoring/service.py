@@ -17,9 +17,9 @@ from services.common.ports import Producer
 from services.common.topics import SCORES
 from services.scoring import metrics
 from services.scoring.domain import Rubric, criteria_answered, earliest, score_submission
-from services.scoring.events import score_event, score_event_id, wall_sequence
-from services.scoring.rankings import Rankings
+from services.scoring.produced_events import score_event, score_event_id, wall_sequence
 from services.scoring.rubrics import RubricBook
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import ScoreStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def unit_type_of(data: dict[str, Any]) -> str:
 
 class Scorer:
     def __init__(self, *, store: ScoreStore, rubrics: RubricBook, producer: Producer,
-                 clock: Clock, rankings: Rankings) -> None:
+                 clock: Clock, rankings: StandingsPublisher) -> None:
         self.store, self.rubrics, self.producer = store, rubrics, producer
         self.clock, self.rankings = clock, rankings
 
@@ -69,7 +69,7 @@ class Scorer:
                          data.get("received_at"))
         if await self.score(data, rubric, first_received_at=first, fresh=False,
                             current=current):
-            # Durably marked before the record is done; published by Rankings.tick.
+            # Durably marked before the record is done; published by StandingsPublisher.tick.
             await self.rankings.mark(period, [data["unit_id"]])
 
     async def score(self, data: dict[str, Any], rubric: Rubric, *,

@@ -28,9 +28,9 @@ from services.common.batching import GroupCommit
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica, year_entry
 from services.scoring import metrics
-from services.scoring.events import proposals_event, standings_event, wall_sequence
-from services.scoring.publisher import Publisher
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.produced_events import proposals_event, standings_event, wall_sequence
 from services.scoring.standings import (
     cluster_standings,
     rank_members,
@@ -54,9 +54,12 @@ def clusters_in(raw: Iterable[dict[str, Any]], period: int) -> dict[str, dict[st
     return out
 
 
-class Rankings:
-    def __init__(self, *, store: ScoreStore, replica: RegistryReplica, publisher: Publisher,
-                 clock: Clock, register: LeadershipRegister,
+class StandingsPublisher:
+    """Answers the standings and proposals (the rules of standings.py over the store and
+    the replica) and republishes them, debounced, after scores change them."""
+
+    def __init__(self, *, store: ScoreStore, replica: RegistryReplica,
+                 publisher: ChangePublisher, clock: Clock, register: LeadershipRegister,
                  sweep_seconds: float = 5.0) -> None:
         self.store, self.replica, self.publisher = store, replica, publisher
         self.clock, self.register = clock, register
@@ -93,6 +96,11 @@ class Rankings:
         scores = await self.store.scores_of(cluster["members"], period)
         return cluster_standings(cluster_id, period, cluster["members"], scores,
                                  self.clock.now())
+
+    async def clusters_of(self, unit_id: str | None, period: int) -> set[str]:
+        """The clusters the unit belongs to in the period."""
+        clusters = await self.replica.clusters(period)
+        return {cid for cid, c in clusters.items() if unit_id in c["members"]}
 
     async def proposals(self, period: int) -> dict[str, Any]:
         clusters = await self.replica.clusters(period)

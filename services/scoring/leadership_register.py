@@ -13,7 +13,7 @@ from opentelemetry import trace
 
 from services.common.clock import Clock
 from services.common.registry_replica import RegistryReplica
-from services.scoring.events import leadership_event, wall_sequence
+from services.scoring.change_publisher import ChangePublisher
 from services.scoring.leadership import (
     CONFIRMED,
     MAX_CHAIN_YEARS,
@@ -27,7 +27,7 @@ from services.scoring.leadership import (
     registry_known,
     suggest,
 )
-from services.scoring.publisher import Publisher
+from services.scoring.produced_events import leadership_event, wall_sequence
 from services.scoring.store import LeadershipStore
 
 tracer = trace.get_tracer(__name__)
@@ -37,7 +37,7 @@ EVENT_FIELDS = ("cluster_id", "period", "head", "deputy", "status", "rule", "rea
 
 class LeadershipRegister:
     def __init__(self, *, store: LeadershipStore, replica: RegistryReplica,
-                 publisher: Publisher, clock: Clock) -> None:
+                 publisher: ChangePublisher, clock: Clock) -> None:
         self.store, self.replica, self.publisher, self.clock = store, replica, publisher, clock
 
     async def _years(self, cluster_id: str) -> dict[str, Any] | None:
@@ -50,8 +50,8 @@ class LeadershipRegister:
     async def _suggestion(self, cluster_id: str, years: dict[str, Any], period: int,
                           decided: list[dict[str, Any]] | None = None) -> Suggestion | None:
         """`decided`: the register's decided documents, when the caller read them
-        (Rankings, by `_id`: decided_before); else those that can matter are read here,
-        by `_id`."""
+        (StandingsPublisher, by `_id`: decided_before); else those that can matter are read
+        here, by `_id`."""
         known: dict[int, Known] = registry_known(years)
         docs = (await self.decided_before(cluster_id, years, period) if decided is None
                 else [d for d in decided if d.get("cluster_id") == cluster_id])
