@@ -24,6 +24,8 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Indicator:
+    """A number a content reports (`contents.<content>.indicators.<name>`), weighed
+    within its criterion and paid by thresholds."""
     content: str
     name: str
     weight: float

@@ -5,8 +5,7 @@ deputy for a year it lists). Plain functions; docs/scoring.md, "Cluster leadersh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 RULE = ("rotation-v1: the previous year's deputy becomes head; the member after the new "
         "head in the registry's member order for the year served becomes deputy, skipping "
@@ -17,21 +16,19 @@ SUGGESTED, CONFIRMED, OVERRIDDEN = "suggested", "confirmed", "overridden"
 MAX_CHAIN_YEARS = 200
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
+    """A cluster's head and deputy for one year (a cluster of one has no deputy)."""
     head: str
     deputy: str | None
 
 
-@dataclass(frozen=True)
-class Known:
+class Known(NamedTuple):
     """Leadership known for a year, and from where ("registry" or an operator's decision)."""
     pair: Pair
     source: str
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(NamedTuple):
     pair: Pair
     basis: str  # why, in words: the anchor year and how many rotations followed
 
