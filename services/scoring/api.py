@@ -14,7 +14,17 @@ from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem, problem_for
-from services.scoring.domain import RescoreRefused, rescore_running
+from services.scoring.domain import (
+    Bonus,
+    ContentsRule,
+    Criterion,
+    Deductions,
+    RescoreRefused,
+    Rubric,
+    Source,
+    rescore_running,
+)
+from services.scoring.models import ScoreRecord
 from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
@@ -54,12 +64,16 @@ class RubricRead(BaseModel):
     title: str
     description: str
     max_total: float
-    criteria: list[dict[str, Any]]
-    contents: dict[str, Any]
-    bonus: dict[str, Any]
-    deductions: dict[str, Any]
+    criteria: list[Criterion]
+    contents: ContentsRule
+    bonus: Bonus
+    deductions: Deductions
     # parameter path -> where its number comes from (docs/sources.md)
-    sources: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+
+    @classmethod
+    def of(cls, rubric: Rubric) -> RubricRead:
+        return cls.model_validate(rubric, from_attributes=True)
 
 
 class RescoreCreate(BaseModel):
@@ -68,7 +82,7 @@ class RescoreCreate(BaseModel):
                                 examples=["police-2026.1"])
 
 
-def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
+def _score(doc: ScoreRecord, current: ScoreRecord | None) -> ScoreRead:
     in_force = current is not None and current.get("event_id") == doc.get("event_id")
     fields = {k: v for k, v in doc.items() if k in ScoreRead.model_fields}
     fields["movement"] = movements.of_event(doc, doc["unit_id"])
@@ -125,14 +139,14 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         chosen, after = page_of_items(
             rubrics.versions(), lambda r: (r.unit_type, r.from_period, r.version), page)
         next_link(request, response, after, page.limit)
-        return [RubricRead(**r.to_dict()) for r in chosen]
+        return [RubricRead.of(r) for r in chosen]
 
     @router.get("/rubrics/{version}", response_model=RubricRead, tags=["rubrics"])
     async def read_rubric(version: str, _: CurrentPrincipal) -> RubricRead:
         rubric = rubrics.get(version)
         if rubric is None:
             raise Problem(404, "not-found", f"no rubric version {version!r}")
-        return RubricRead(**rubric.to_dict())
+        return RubricRead.of(rubric)
 
     @router.get("/rubrics/in-force/{unit_type}", response_model=RubricRead, tags=["rubrics"])
     async def rubric_in_force(unit_type: str, period: Period, _: CurrentPrincipal
@@ -141,7 +155,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         rubric = await scorer.rubric_for(unit_type, period)
         if rubric is None:
             raise Problem(404, "not-found", f"no {unit_type} rubric in force for {period}")
-        return RubricRead(**rubric.to_dict())
+        return RubricRead.of(rubric)
 
     @router.post("/admin/rescore", response_model=JobRead, status_code=202, tags=["ops"],
                  responses={202: {"description": "started; poll the job (Location header)"},

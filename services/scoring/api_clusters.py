@@ -6,12 +6,13 @@ record is made on the submissions service (issue 14)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
+from services.common.contracts import ClusterStandings, Standing
 from services.common.http import CurrentPrincipal
 from services.common.problems import Problem
 from services.scoring.api import LineRead, Period
@@ -111,12 +112,12 @@ def member_view(principal: Principal, cluster_id: str, members: list[str]) -> No
     raise Problem(403, "forbidden", f"a unit may read only its own cluster, not {cluster_id}")
 
 
-def own_rows_only(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def own_rows_only(principal: Principal, data: ClusterStandings) -> ClusterStandings:
     """A member sees every member's rank and total, and only its own breakdown."""
     if principal.is_operator:
         return data
-    rows = [row if row["unit_id"] == principal.unit_id else {**row, "breakdown": []}
-            for row in data["standings"]]
+    rows: list[Standing] = [row if row["unit_id"] == principal.unit_id
+                            else {**row, "breakdown": []} for row in data["standings"]]
     return {**data, "standings": rows}
 
 

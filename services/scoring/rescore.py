@@ -19,7 +19,8 @@ from opentelemetry import trace
 
 from services.common import schemas
 from services.common.clock import Clock
-from services.common.envelope import EnvelopeError, parse_event
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.envelope import EnvelopeError, data_of, parse_event
 from services.common.kafka import KafkaUnavailable
 from services.common.kafka_auth import KafkaAuth
 from services.common.progress import Progress, silent
@@ -149,7 +150,7 @@ class Rescorer:
         # First put the rubric in force, so submissions arriving during the replay are
         # scored under it by the live consumer too.
         await self.store.select(unit_type, period, version, self.clock.now())
-        found: list[dict[str, Any]] = []
+        found: list[SubmissionAcceptedV1] = []
         read = 0
         async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout, self.auth):
             read += 1
@@ -181,7 +182,7 @@ class Rescorer:
                              superseded=superseded)
 
 
-def _accepted(value: bytes) -> dict[str, Any] | None:
+def _accepted(value: bytes) -> SubmissionAcceptedV1 | None:
     """The data of a valid accepted-submission record, else None (the live consumer
     dead-letters what is invalid; a replay skips it)."""
     try:
@@ -195,4 +196,4 @@ def _accepted(value: bytes) -> dict[str, Any] | None:
             return None
     except KeyError:
         return None
-    return event.data
+    return data_of(event, SubmissionAcceptedV1)
