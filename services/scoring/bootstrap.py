@@ -52,8 +52,8 @@ def build_parts(settings: ScoringSettings, db: Database, producer: Producer,
                                   sweep_seconds=settings.rankings_sweep_seconds)
     scorer = Scorer(store=store, rubrics=rubrics, producer=producer, clock=clock,
                     rankings=rankings)
-    rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,
-                        rankings=rankings, clock=clock,
+    rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, rubrics=rubrics,
+                        store=store, rankings=rankings, clock=clock,
                         timeout=settings.rescore_timeout_seconds,
                         auth=settings.kafka_auth())
     return Parts(store=store, rubrics=rubrics, replica=replica, register=register,

@@ -33,6 +33,7 @@ from services.scoring.domain import (
     latest_revisions,
     rescore_running,
 )
+from services.scoring.rubrics import RubricBook
 from services.scoring.service import ACCEPTED, Scorer, unit_type_of
 from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import ScoreStore, gather_bounded
@@ -99,10 +100,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, deadline: float) -
 
 
 class Rescorer:
-    def __init__(self, *, bootstrap: str, scorer: Scorer, store: ScoreStore,
-                 rankings: StandingsPublisher, clock: Clock, timeout: float,
-                 auth: KafkaAuth | None = None) -> None:
-        self.bootstrap, self.scorer, self.store = bootstrap, scorer, store
+    def __init__(self, *, bootstrap: str, scorer: Scorer, rubrics: RubricBook,
+                 store: ScoreStore, rankings: StandingsPublisher, clock: Clock,
+                 timeout: float, auth: KafkaAuth | None = None) -> None:
+        self.bootstrap, self.scorer, self.rubrics, self.store = bootstrap, scorer, rubrics, store
         self.auth = auth
         self.rankings, self.clock, self.timeout = rankings, clock, timeout
         self._running = asyncio.Lock()
@@ -114,7 +115,7 @@ class Rescorer:
 
     def _rubric(self, period: int, version: str) -> Rubric:
         try:
-            rubric = check_rescore(self.scorer.rubrics.get(version), version, period)
+            rubric = check_rescore(self.rubrics.get(version), version, period)
             if self._running.locked():
                 raise rescore_running()
         except RescoreRefused:
