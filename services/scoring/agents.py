@@ -1,6 +1,6 @@
-"""Stream entrypoints of the scoring service: every Kafka topic it consumes and the faust
-agent that hands each record to its use case (through the record loop: dead letters,
-retries, tracing)."""
+"""Stream entrypoints of the scoring service: every Kafka topic it consumes, with the
+faust agent that hands each record to its use case through the record loop (dead
+letters, retries, tracing), and the periodic job that publishes the rankings."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from services.common.registry_replica import RegistryReplica
 from services.common.runtime import Runtime
 from services.common.topics import SUBMISSIONS, UNITS
 from services.scoring.service import Scorer
+from services.scoring.standings_publisher import StandingsPublisher
 
 
-def register(rt: Runtime, *, scorer: Scorer, replica: RegistryReplica) -> None:
-    """Declare the agents on the runtime's faust app: accepted submissions are scored,
-    the unit registry is kept in the replica the standings read."""
+def register(rt: Runtime, *, scorer: Scorer, replica: RegistryReplica,
+             rankings: StandingsPublisher, rankings_interval: float) -> None:
+    """Accepted submissions are scored; the unit registry is kept in the replica the
+    standings read; every `rankings_interval` seconds the debounced standings and
+    proposals are published (the first run publishes what a crash left pending)."""
     loop = rt.record_loop("scoring")
 
     def topic(name: str) -> Any:
@@ -28,3 +31,4 @@ def register(rt: Runtime, *, scorer: Scorer, replica: RegistryReplica) -> None:
 
     rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
     rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
+    rt.every(rankings_interval, rankings.tick)

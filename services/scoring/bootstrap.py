@@ -64,9 +64,8 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
     parts = build_parts(settings, rt.db, rt.producer, rt.clock)
-    # The debounced standings and proposals; its first run publishes what a crash left.
-    rt.every(settings.rankings_interval_seconds, parts.rankings.tick)
-    agents.register(rt, scorer=parts.scorer, replica=parts.replica)
+    agents.register(rt, scorer=parts.scorer, replica=parts.replica, rankings=parts.rankings,
+                    rankings_interval=settings.rankings_interval_seconds)
 
     app = http_app(rt, "Scoring service")
     jobs = Jobs()
