@@ -20,7 +20,7 @@ from tests.fakes.kafka import FakeProducer
 from tests.fakes.mongo import FakeDatabase
 from tests.unit.submissions_support import request
 
-PERIOD = 2087
+PERIOD = 2091
 
 
 def stored_fields(document: type[BaseDocument]) -> set[str]:
