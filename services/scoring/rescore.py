@@ -27,6 +27,7 @@ from services.common.progress import Progress, silent
 from services.common.topics import SUBMISSIONS
 from services.scoring import metrics
 from services.scoring.domain import (
+    Latest,
     RescoreRefused,
     Rubric,
     check_rescore,
@@ -164,7 +165,7 @@ class Rescorer:
         outcomes: list[bool] = []
         self._progress("scoring", 0, len(latest))
 
-        async def rescore_one(item: Any) -> None:
+        async def rescore_one(item: Latest) -> None:
             doc = await self.scorer.score(item.data, rubric,
                                           first_received_at=item.first_received_at, fresh=True)
             metrics.RESCORED.inc()

@@ -280,7 +280,8 @@ class ScoreStore:
         doc = await self._selection_reads.get(f"{unit_type}|{period}")
         return str(doc["rubric_version"]) if doc else None
 
-    async def select(self, unit_type: str, period: int, version: str, at: Any) -> None:
+    async def select(self, unit_type: str, period: int, version: str, at: datetime
+                     ) -> None:
         await self.selections.replace_one(
             {"_id": f"{unit_type}|{period}"},
             validated(RubricSelectionDoc, {"unit_type": unit_type, "period": period,
