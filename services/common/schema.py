@@ -54,6 +54,14 @@ class UnitPeriodDocument(me.Document):
     period = IntField(required=True)
 
 
+class KeyedDocument(me.Document):
+    """A collection whose `_id` is a string the service builds (a ledger key, a period,
+    `provider:message id`, an event id): every document is looked up by it."""
+
+    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    id = me.StringField(primary_key=True)
+
+
 class ClusterPeriodDocument(me.Document):
     """A collection of one cluster's period: `_id`, `cluster_id`, `period`."""
 

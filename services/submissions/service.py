@@ -22,8 +22,8 @@ from services.common.envelope import Event, new_event, parse_event
 from services.common.errors import Refusal
 from services.common.faults import FaultPoints
 from services.common.kafka import KafkaUnavailable, TransientError
-from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.outbox_relay import publish_in_order
 from services.common.ports import BatchProducer
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
@@ -424,28 +424,11 @@ class Intake:
                          key=lambda e: _aware(e["stored_at"]))
         # A unit with an entry waiting for its retry: its later entries wait behind it.
         held = {e["unit_id"] for e in entries if not self.relay_backoff.due(e["_id"])}
-        published = tried = 0
-        for entry in entries:
-            if tried >= RELAY_BATCH:
-                break
-            if entry["unit_id"] in held:
-                continue
-            tried += 1
-            try:
-                if await self._relay_entry(entry, now):
-                    published += 1
-                self.relay_backoff.succeeded(entry["_id"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                held.add(entry["unit_id"])
-                delay = self.relay_backoff.failed(entry["_id"])
-                OUTBOX_RELAY_FAILURES.labels("submissions").inc()
-                log.warning("outbox relay: entry not published, retried later", extra={
-                    "fields": {"submission_id": entry["_id"], "error": repr(exc),
-                               "retry_in_seconds": delay,
-                               "failures": self.relay_backoff.failures(entry["_id"])}})
-        return published
+        return await publish_in_order(
+            entries, publish=lambda e: self._relay_entry(e, now), entry_id=lambda e: e["_id"],
+            key=lambda e: e["unit_id"], held=held, backoff=self.relay_backoff,
+            batch=RELAY_BATCH, service="submissions", log=log, what="entry",
+            id_field="submission_id")
 
     async def _relay_entry(self, entry: dict[str, Any], now: datetime) -> bool:
         """Publish or drop one outbox entry; True if it published a submission."""

@@ -38,7 +38,7 @@ from services.notifications.campaigns import (
     with_overrides,
 )
 from services.notifications.domain import Campaign, current_stage, for_movement
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
 from services.scoring.domain import RescoreRefused
@@ -164,7 +164,7 @@ class FakeRegister(LeadershipRegister):
         return None
 
 
-class FakeCampaigns(Campaigns):
+class FakeService(Notifications):
     """The real campaign rules (defaults, overrides, the stored form read back)."""
 
     def __init__(self, clock: ControlledClock) -> None:
@@ -210,7 +210,7 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
         app.include_router(build_cluster_router(rankings=fake,
                                                 register=FakeRegister()))
     elif service == "notifications":
-        app.include_router(notifications_router(FakeCampaigns(clock), fake))
+        app.include_router(notifications_router(FakeService(clock), fake))
     return app
 
 
