@@ -41,8 +41,9 @@ from services.notifications.domain import Campaign, current_stage, for_movement
 from services.notifications.service import Notifications
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.register import LeadershipRegister
-from services.scoring.rescore import Rescorer, RescoreRefused
+from services.scoring.domain import RescoreRefused
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.rescore import Rescorer
 from services.submissions.api import build_router as submissions_router
 from services.submissions.api_conferences import build_conference_router
 from services.submissions.conferences import Conferences
