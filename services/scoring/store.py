@@ -8,12 +8,20 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids, upsert_one
+from services.common.mongo import (
+    BulkUpdates,
+    BulkUpserts,
+    ByIdReads,
+    all_stored_as,
+    find_by_ids,
+    stored_as,
+    upsert_one,
+)
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.ports import Database
 from services.common.schema import validated, validated_update
@@ -32,7 +40,6 @@ from services.scoring.schema import (
 from services.scoring.standings import certificate_candidate
 
 T = TypeVar("T")
-D = TypeVar("D", ScoreRecord, LeadershipRecord)
 # How many calls one caller keeps in flight at once (a rescore's units, a recomputation's
 # changed clusters): enough to hide the round trips, few enough not to crowd out the
 # consumers on the same server.
@@ -43,12 +50,6 @@ CANDIDATES_BACKFILL = "certificate-candidates-backfill-v1"
 # reads of it (total, max, on time, arrival for the tie-break, the event id for the basis).
 CANDIDATE_FIELDS = ("unit_id", "period", "unit_type", "total", "max", "on_time",
                     "first_received_at", "received_at", "rubric_version", "event_id")
-
-
-def stored_as(model: type[D], doc: dict[str, Any] | None) -> D | None:
-    """The store's boundary: a document read back as the model it was written as
-    (schema.py checked it on its way in); a view for the type checker, nothing converted."""
-    return cast("D | None", doc)
 
 
 def flat_score(doc: dict[str, Any] | None) -> ScoreRecord | None:
@@ -319,7 +320,7 @@ class LeadershipStore:
         a scan of `leadership` on FerretDB: no hot path uses it any more)."""
         found = await self.register.find(
             {"status": {"$in": [CONFIRMED, OVERRIDDEN]}}).to_list(None)
-        return [d for raw in found if (d := stored_as(LeadershipRecord, raw))]
+        return all_stored_as(LeadershipRecord, found)
 
     async def suggest(self, doc: LeadershipRecord) -> bool:
         """Record a suggestion unless an operator decided that year; False if decided."""
