@@ -152,6 +152,12 @@ Handler = Callable[[Event], Awaitable[None]]
 Flush = Callable[[], Awaitable[None]]
 
 
+def raw_topic(app: faust.App, name: str) -> Any:
+    """A topic of `app` whose keys and values reach the agent as bytes: the record loop
+    decodes and checks them itself (and dead-letters what it cannot)."""
+    return app.topic(name, value_serializer="raw", key_serializer="raw")
+
+
 async def gather_or_cancel(jobs: Any) -> None:
     """Await every job; if one raises (only cancellation can), cancel the others."""
     tasks = [asyncio.ensure_future(job) for job in jobs]
