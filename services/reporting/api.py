@@ -16,15 +16,17 @@ from pydantic import BaseModel, Field
 from services.common import movements
 from services.common.auth import Principal
 from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
+from services.common.job_actions import start_job
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.movements import MovementQuery
-from services.common.problems import Problem
+from services.common.problems import Problem, problem_for
 from services.reporting import metrics
 from services.reporting.cluster_report import member_copy
+from services.reporting.domain import UnknownCluster
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
-from services.reporting.service import Reports, UnknownCluster
+from services.reporting.service import Reports
 
 Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
@@ -204,7 +206,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
             ensure_cluster_access(principal, members)
             report = writable(await reports.cluster(cluster_id, period))
         except UnknownCluster as exc:
-            raise Problem(404, "not-found", str(exc)) from exc
+            raise problem_for(exc) from exc
         if not principal.is_operator and principal.unit_id is not None:
             report = member_copy(report, principal.unit_id)
         if format == "json":
@@ -233,9 +235,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
             result = await rebuilder.run(job.progress)
             return RebuildRead(**result.to_dict()).model_dump()
 
-        job = jobs.start("rebuild", work, _rebuild_failure)
-        action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
-        response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
-        return JobRead(**job.to_dict())
+        return start_job(jobs, "rebuild", work, _rebuild_failure, action=action,
+                         response=response)
 
     return router

@@ -11,7 +11,7 @@ from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import Runtime, build_runtime, http_app
 from services.reporting import agents
 from services.reporting.api import build_router
-from services.reporting.dashboard_api import mount_dashboard
+from services.reporting.api_dashboard import mount_dashboard
 from services.reporting.rebuild import Rebuilder
 from services.reporting.schema import DOCUMENTS
 from services.reporting.service import Reports

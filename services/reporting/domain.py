@@ -11,11 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from services.common import individuals, movements
+from services.common.errors import Refusal, Refused
 from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, award_label
 
 EXAMPLES_PER_CONTENT = 3
 EXAMPLE_SUMMARY_CHARS = 400
 HISTOGRAM_BUCKETS = 10
+
+
+class UnknownCluster(Refused):
+    """No such cluster in that period's registry."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Refusal.NOT_FOUND, "not-found", detail)
 
 
 def rate(part: int, whole: int) -> float:

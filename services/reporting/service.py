@@ -20,7 +20,7 @@ from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting import metrics, projections
 from services.reporting.cluster_report import cluster_report
 from services.reporting.dashboard import daily_series, dashboard_view
-from services.reporting.domain import iso, national_report, statement
+from services.reporting.domain import UnknownCluster, iso, national_report, statement
 from services.reporting.membership import clusters_for_period
 from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
@@ -34,10 +34,6 @@ STANDINGS = event_types.CLUSTER_STANDINGS
 PROPOSALS = event_types.RECOGNITION_PROPOSALS
 LEADERSHIP = event_types.CLUSTER_LEADERSHIP
 NOTIFICATION_PREFIX = event_types.NOTIFICATION_PREFIX
-
-
-class UnknownCluster(LookupError):
-    """No such cluster in that period's registry."""
 
 
 @dataclass(frozen=True)

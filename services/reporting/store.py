@@ -22,16 +22,10 @@ from services.common.kafka import TransientError
 from services.common.mongo import BulkUpdates, BulkWrites
 from services.common.ports import Collection, Database
 from services.common.schema import validated, validated_update
+from services.reporting.freshness import WATERMARK_SECONDS, Versions, Watermark
 from services.reporting.projections import parse_time, unit_key
 from services.reporting.schema import BY_COLLECTION, ReportDoc
-from services.reporting.writes import (
-    ATTEMPTS,
-    WATERMARK_SECONDS,
-    Known,
-    Versions,
-    Watermark,
-    below,
-)
+from services.reporting.write_cache import ATTEMPTS, Known, below
 
 # The collections the national synthesis reads by period (the version token's writes).
 VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_proposals"})
