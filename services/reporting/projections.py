@@ -10,6 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common import individuals
+from services.reporting.models import (
+    ContentDigest,
+    FirstReport,
+    LatestRevision,
+    LeadershipDoc,
+    Proposal,
+    ProposalsDoc,
+    ReminderDoc,
+    ScoreDoc,
+    ScoreLine,
+    StandingRow,
+    StandingsDoc,
+)
 
 SUMMARY_LIMIT = 2000  # characters of each content's summary kept for the reports
 
@@ -51,19 +64,19 @@ def unit_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
 
-def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def submission_parts(data: dict[str, Any]) -> tuple[FirstReport, LatestRevision]:
     """(first-report fields, latest-revision fields) of an accepted submission.
 
     The first report decides timeliness; the latest revision says what was done."""
     revision = int(data["revision"])
-    first = {
+    first: FirstReport = {
         "first_revision": revision,
         "first_submission_id": data.get("submission_id"),
         "first_received_at": parse_time(data.get("received_at")),
         "on_time": bool(data.get("on_time")),
     }
     content = data.get("content") or {}
-    contents = {}
+    contents: dict[str, ContentDigest] = {}
     for name, item in (content.get("contents") or {}).items():
         if not isinstance(item, dict):
             continue
@@ -72,7 +85,7 @@ def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         contents[name] = {"summary": str(item.get("summary", ""))[:SUMMARY_LIMIT],
                           "indicators": indicators,
                           "evidence_count": len(item.get("evidence") or [])}
-    latest = {
+    latest: LatestRevision = {
         "revision": revision,
         "latest_submission_id": data.get("submission_id"),
         "latest_received_at": parse_time(data.get("received_at")),
@@ -86,7 +99,7 @@ def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return first, latest
 
 
-def score_doc(data: dict[str, Any], event_time: str) -> dict[str, Any]:
+def score_doc(data: dict[str, Any], event_time: str) -> ScoreDoc:
     """The current score of a unit; a newer revision, or a rescoring of the same
     revision (a later `scored_at`), replaces it."""
     scored_at = parse_time(data.get("scored_at")) or parse_time(event_time)
@@ -103,13 +116,13 @@ def score_doc(data: dict[str, Any], event_time: str) -> dict[str, Any]:
     }
 
 
-def _line(item: dict[str, Any]) -> dict[str, Any]:
+def _line(item: dict[str, Any]) -> ScoreLine:
     return {"criterion": str(item.get("criterion", "")), "points": item.get("points"),
             "max_points": item.get("max_points"),
             "explanation": str(item.get("explanation", ""))}
 
 
-def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> dict[str, Any]:
+def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> ReminderDoc:
     """One reminder (unit, period, stage, channel, recipient) with its latest status."""
     status = str(data.get("status") or event_type.rsplit(".", 1)[-1])
     when = parse_time(event_time)
@@ -124,9 +137,9 @@ def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> dict
     }
 
 
-def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
+def standings_doc(data: dict[str, Any]) -> StandingsDoc:
     computed_at = parse_time(data.get("computed_at"))
-    rows = []
+    rows: list[StandingRow] = []
     for row in data.get("standings") or []:
         if not isinstance(row, dict) or "unit_id" not in row:
             continue
@@ -145,9 +158,9 @@ def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
+def proposals_doc(data: dict[str, Any]) -> ProposalsDoc:
     computed_at = parse_time(data.get("computed_at"))
-    items = [
+    items: list[Proposal] = [
         {"unit_id": p["unit_id"], "cluster_id": p.get("cluster_id"),
          "award": str(p.get("award", "")), "reason": str(p.get("reason", ""))}
         for p in data.get("proposals") or [] if isinstance(p, dict) and "unit_id" in p
@@ -160,7 +173,7 @@ def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def leadership_doc(data: dict[str, Any]) -> dict[str, Any]:
+def leadership_doc(data: dict[str, Any]) -> LeadershipDoc:
     """Head and deputy of a cluster for the year they serve (`period`)."""
     decided_at = parse_time(data.get("decided_at"))
     return {

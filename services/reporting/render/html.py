@@ -18,6 +18,7 @@ from services.reporting.labels import (
     movement_title,
     unit_type_label,
 )
+from services.reporting.models import ClusterReport, Counts, MissingUnit, NationalReport, Report
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
     NO_CONFERENCE,
@@ -71,7 +72,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]],
     return f"<table><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _page(title: str, sub: str, report: dict[str, Any], body: str) -> bytes:
+def _page(title: str, sub: str, report: Report, body: str) -> bytes:
     doc = (f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
@@ -84,12 +85,12 @@ def _page(title: str, sub: str, report: dict[str, Any], body: str) -> bytes:
 COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", "Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn"]
 
 
-def _counts(c: dict[str, Any]) -> list[str]:
+def _counts(c: Counts) -> list[str]:
     return [number(c["expected"]), number(c["submitted"]), number(c["on_time"]),
             number(c["late"]), percent(c["completeness"]), percent(c["timeliness"])]
 
 
-def _missing(missing: list[dict[str, Any]]) -> str:
+def _missing(missing: list[MissingUnit]) -> str:
     rows = []
     for m in missing:
         sent = "; ".join(
@@ -101,7 +102,7 @@ def _missing(missing: list[dict[str, Any]]) -> str:
     return _table(["Đơn vị", "Mã", "Loại", "Cụm", "Nhắc nhở đã gửi"], rows)
 
 
-def _individuals(report: dict[str, Any]) -> str:
+def _individuals(report: NationalReport) -> str:
     head = f'<h3 id="individuals">{_e(INDIVIDUALS_HEADING)}</h3>'
     if not individuals_submitted(report):
         return f'{head}<p class="muted">{_e(NO_INDIVIDUALS)}</p>'
@@ -109,7 +110,7 @@ def _individuals(report: dict[str, Any]) -> str:
                     *(_table(h, rows, [1]) for h, rows in individual_tables(report))])
 
 
-def national_html(report: dict[str, Any]) -> bytes:
+def national_html(report: NationalReport) -> bytes:
     period = report["period"]
     parts = [f"<p>Hạn báo cáo của các đơn vị: {_e(local_time(report['deadline']))} (giờ Hà "
              f"Nội; {_e(DEADLINE_READING)}).</p>",
@@ -157,7 +158,7 @@ def national_html(report: dict[str, Any]) -> bytes:
                  f"năm {period}", report, "".join(parts))
 
 
-def cluster_html(report: dict[str, Any]) -> bytes:
+def cluster_html(report: ClusterReport) -> bytes:
     period = report["period"]
     head, deputy = report.get("head"), report.get("deputy")
     parts = [f"<p>Cụm trưởng năm {period}: {_e(head['name'] if head else '–')}; Cụm phó: "

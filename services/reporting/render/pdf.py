@@ -22,6 +22,13 @@ from services.reporting.labels import (
     movement_title,
     unit_type_label,
 )
+from services.reporting.models import (
+    ClusterReport,
+    Counts,
+    MissingUnit,
+    NationalReport,
+    ReminderRow,
+)
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
     NO_CONFERENCE,
@@ -144,12 +151,12 @@ COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", "Đầy
 COUNT_ALIGN = ["RIGHT"] * 6
 
 
-def _counts(c: dict[str, Any]) -> list[str]:
+def _counts(c: Counts) -> list[str]:
     return [number(c["expected"]), number(c["submitted"]), number(c["on_time"]),
             number(c["late"]), percent(c["completeness"]), percent(c["timeliness"])]
 
 
-def _reminders(items: list[dict[str, Any]]) -> str:
+def _reminders(items: list[ReminderRow]) -> str:
     if not items:
         return "chưa có"
     last = items[-1]
@@ -158,13 +165,13 @@ def _reminders(items: list[dict[str, Any]]) -> str:
             f"({last['channel']}, {last['stage']}, {status})")
 
 
-def _missing(pdf: ReportPDF, missing: list[dict[str, Any]]) -> None:
+def _missing(pdf: ReportPDF, missing: list[MissingUnit]) -> None:
     pdf.grid(["Đơn vị", "Loại", "Cụm", "Nhắc nhở đã gửi"],
              [[m["name"], unit_type_label(m["type"]), m["cluster_id"] or "",
                _reminders(m["reminders"])] for m in missing], (58, 38, 24, 58))
 
 
-def _individuals(pdf: ReportPDF, report: dict[str, Any]) -> None:
+def _individuals(pdf: ReportPDF, report: NationalReport) -> None:
     pdf.subheading(INDIVIDUALS_HEADING)
     if not individuals_submitted(report):
         pdf.para(NO_INDIVIDUALS, style="I")
@@ -174,7 +181,7 @@ def _individuals(pdf: ReportPDF, report: dict[str, Any]) -> None:
         pdf.grid(head, rows, (146, 32), ["LEFT", "RIGHT"])
 
 
-def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
+def national_pdf(report: NationalReport, font_dir: Path) -> bytes:
     period = report["period"]
     pdf = ReportPDF(font_dir, f"Báo cáo tổng hợp năm {period}",
                     f"Báo cáo tổng hợp năm {period} · lập lúc {local_time(report['as_of'])}")
@@ -237,7 +244,7 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     return bytes(pdf.output())
 
 
-def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
+def cluster_pdf(report: ClusterReport, font_dir: Path) -> bytes:
     period, name = report["period"], report["name"]
     pdf = ReportPDF(font_dir, f"{name} - báo cáo năm {period}",
                     f"{name} · năm {period} · lập lúc {local_time(report['as_of'])}")
@@ -298,8 +305,8 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
         pdf.para(f"Cụm trưởng: {lead['head']['name'] if lead['head'] else '–'}; "
                  f"Cụm phó: {lead['deputy']['name'] if lead['deputy'] else '–'} "
                  f"({lead['status_label']}).")
-        if lead.get("reason"):
-            pdf.para(f"Căn cứ: {reason_vi(lead['reason'])}", size=8.5)
+        if reason := lead.get("reason"):
+            pdf.para(f"Căn cứ: {reason_vi(reason)}", size=8.5)
 
     pdf.heading(f"V. Đơn vị chưa báo cáo ({len(report['missing_units'])})")
     _missing(pdf, report["missing_units"])
