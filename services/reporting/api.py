@@ -23,6 +23,20 @@ from services.common.problems import Problem, problem_for
 from services.reporting import metrics
 from services.reporting.cluster_report import member_copy
 from services.reporting.domain import UnknownCluster
+from services.reporting.models import (
+    ClusterCounts,
+    ConferenceView,
+    ContentSummary,
+    Leadership,
+    MissingUnit,
+    NamedProposal,
+    NamedStanding,
+    NamedUnit,
+    ProposalsView,
+    Report,
+    ScoreDistribution,
+    UnitRow,
+)
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
@@ -72,11 +86,11 @@ class NationalReportRead(CountsRead):
     statement: str
     deadline: str
     by_type: dict[str, CountsRead]
-    by_cluster: dict[str, dict[str, Any]]
+    by_cluster: dict[str, ClusterCounts]
     missing: list[str]
     individuals: IndividualsRead = Field(description="individuals' records (toan-dan only; "
                                          "zero in vi-an-ninh)")
-    missing_units: list[dict[str, Any]]
+    missing_units: list[MissingUnit]
     reminders_sent: int
     reminders_unknown: int = Field(description="reminders of the period whose outcome is "
                                    "still unknown (resolved within minutes normally)")
@@ -85,10 +99,10 @@ class NationalReportRead(CountsRead):
     reminder_statuses: dict[str, int] = Field(description="every reminder of the period by "
                                               "its latest status")
     scored: int
-    scores: dict[str, Any]
-    contents: dict[str, dict[str, Any]]
-    proposals: dict[str, Any] | None
-    units: list[dict[str, Any]]
+    scores: ScoreDistribution
+    contents: dict[str, ContentSummary]
+    proposals: ProposalsView | None
+    units: list[UnitRow]
 
 
 class ClusterReportRead(CountsRead):
@@ -99,22 +113,22 @@ class ClusterReportRead(CountsRead):
     last_event_at: str | None
     statement: str
     deadline: str
-    members: list[dict[str, Any]]
-    head: dict[str, Any] | None
-    deputy: dict[str, Any] | None
-    standings: list[dict[str, Any]]
+    members: list[UnitRow]
+    head: NamedUnit | None
+    deputy: NamedUnit | None
+    standings: list[NamedStanding]
     standings_source: Literal["scoring", "derived"]
     standings_computed_at: str | None
     rubric_version: str | None
     tie_break: Any
-    proposals: list[dict[str, Any]]
-    conference: dict[str, Any] | None = Field(
+    proposals: list[NamedProposal]
+    conference: ConferenceView | None = Field(
         description="the record of the cluster's conference reviewing the year (date, "
                     "place, the proposals it agreed, who recorded it); `proposals` and "
                     "`standings` are the platform's computed suggestions for it")
-    next_year_leadership: dict[str, Any] | None
+    next_year_leadership: Leadership | None
     missing: list[str]
-    missing_units: list[dict[str, Any]]
+    missing_units: list[MissingUnit]
 
 
 class RebuildRead(BaseModel):
@@ -128,7 +142,8 @@ class RebuildRead(BaseModel):
 
 
 def _documented(model: type[BaseModel], formats: tuple[str, ...]) -> dict[int | str, Any]:
-    content: dict[str, Any] = {MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
+    content: dict[str, dict[str, str]] = {
+        MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
     return {200: {"model": model, "content": content}}
 
 
@@ -139,7 +154,7 @@ def ensure_cluster_access(principal: Principal, members: list[str]) -> None:
     raise Problem(403, "forbidden", "a unit may read only the report of its own cluster")
 
 
-async def _render(kind: str, fmt: str, report: dict[str, Any], name: str,
+async def _render(kind: str, fmt: str, report: Report, name: str,
                   render: Callable[[], bytes]) -> Response:
     started = time.perf_counter()
     try:

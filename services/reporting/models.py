@@ -9,7 +9,11 @@ the edges: raw BSON at the store boundary and the JSON bodies served."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired
+
+# typing_extensions: pydantic reads these for the API's documented schemas (api.py), and
+# takes only that TypedDict before Python 3.12.
+from typing_extensions import TypedDict
 
 # -- the read-model documents (rm_*) ----------------------------------------------------
 

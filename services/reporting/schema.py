@@ -138,4 +138,4 @@ class MetaDoc(me.Document):
 DOCUMENTS: list[Any] = [ReportDoc, ScoreViewDoc, ReminderViewDoc, StandingsViewDoc,
                         ProposalsViewDoc, LeadershipViewDoc, MetaDoc]
 # The document class of each read-model collection, for the writes that take a collection.
-BY_COLLECTION: dict[str, Any] = {d._meta["collection"]: d for d in DOCUMENTS}
+BY_COLLECTION: dict[str, type[me.Document]] = {d._meta["collection"]: d for d in DOCUMENTS}
