@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from services.common import movements
 from services.common.auth import Principal
@@ -24,18 +24,9 @@ from services.reporting import metrics
 from services.reporting.cluster_report import member_copy
 from services.reporting.domain import UnknownCluster
 from services.reporting.models import (
-    ClusterCounts,
-    ConferenceView,
-    ContentSummary,
-    Leadership,
-    MissingUnit,
-    NamedProposal,
-    NamedStanding,
-    NamedUnit,
-    ProposalsView,
+    ClusterReport,
+    NationalReport,
     Report,
-    ScoreDistribution,
-    UnitRow,
 )
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
@@ -54,83 +45,6 @@ MEDIA = {
 }
 
 
-class CountsRead(BaseModel):
-    expected: int
-    submitted: int
-    on_time: int
-    late: int
-    completeness: float
-    timeliness: float
-
-
-class IndividualsRead(BaseModel):
-    """The people's records of criterion group 5 (docs/submissions.md, "Individuals"):
-    counts only, no person's id."""
-
-    submitted: int
-    on_time: int
-    scored: int
-    by_group: dict[str, int] = Field(description="5a (armed forces) and 5b (other subjects)")
-    by_unit: dict[str, int] = Field(description="records by the unit that reported them")
-
-
-class NationalReportRead(CountsRead):
-    """The national synthesis (json); the other formats carry the same content."""
-
-    period: int
-    movement: str
-    movement_name: str
-    organiser: str = Field(description="who reads this movement's synthesis")
-    as_of: str
-    last_event_at: str | None
-    statement: str
-    deadline: str
-    by_type: dict[str, CountsRead]
-    by_cluster: dict[str, ClusterCounts]
-    missing: list[str]
-    individuals: IndividualsRead = Field(description="individuals' records (toan-dan only; "
-                                         "zero in vi-an-ninh)")
-    missing_units: list[MissingUnit]
-    reminders_sent: int
-    reminders_unknown: int = Field(description="reminders of the period whose outcome is "
-                                   "still unknown (resolved within minutes normally)")
-    reminders_escalated: int = Field(description="reminders of the period sent again by the "
-                                     "other channel because their outcome was unknown")
-    reminder_statuses: dict[str, int] = Field(description="every reminder of the period by "
-                                              "its latest status")
-    scored: int
-    scores: ScoreDistribution
-    contents: dict[str, ContentSummary]
-    proposals: ProposalsView | None
-    units: list[UnitRow]
-
-
-class ClusterReportRead(CountsRead):
-    cluster_id: str
-    name: str
-    period: int
-    as_of: str
-    last_event_at: str | None
-    statement: str
-    deadline: str
-    members: list[UnitRow]
-    head: NamedUnit | None
-    deputy: NamedUnit | None
-    standings: list[NamedStanding]
-    standings_source: Literal["scoring", "derived"]
-    standings_computed_at: str | None
-    rubric_version: str | None
-    tie_break: Any
-    proposals: list[NamedProposal]
-    conference: ConferenceView | None = Field(
-        description="the record of the cluster's conference reviewing the year (date, "
-                    "place, the proposals it agreed, who recorded it); `proposals` and "
-                    "`standings` are the platform's computed suggestions for it")
-    next_year_leadership: Leadership | None
-    missing: list[str]
-    missing_units: list[MissingUnit]
-
-
 class RebuildRead(BaseModel):
     started_at: str
     finished_at: str
@@ -141,7 +55,7 @@ class RebuildRead(BaseModel):
     skipped_reasons: dict[str, int]
 
 
-def _documented(model: type[BaseModel], formats: tuple[str, ...]) -> dict[int | str, Any]:
+def _documented(model: type, formats: tuple[str, ...]) -> dict[int | str, Any]:
     content: dict[str, dict[str, str]] = {
         MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
     return {200: {"model": model, "content": content}}
@@ -188,7 +102,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
     router = APIRouter(prefix="/v1", tags=["reports"])
 
     @router.get("/reports/national", response_model=None,
-                responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
+                responses=_documented(NationalReport, ("csv", "xlsx", "pdf", "html")))
     async def national(_: ViewerPrincipal, period: Period,
                        format: NationalFormat = "json",
                        movement: MovementQuery = movements.DEFAULT) -> Any:
@@ -210,7 +124,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
         return await _render("national", format, report, name, renderers[format])
 
     @router.get("/reports/clusters/{cluster_id}", response_model=None,
-                responses=_documented(ClusterReportRead, ("csv", "pdf", "html")))
+                responses=_documented(ClusterReport, ("csv", "pdf", "html")))
     async def cluster(cluster_id: ClusterId, period: Period, principal: CurrentPrincipal,
                       format: ClusterFormat = "json") -> Any:
         """A cluster's year-end report for its conference. The operator reads every

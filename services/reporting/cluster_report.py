@@ -5,7 +5,7 @@ year's head and deputy, and who has not reported."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.common import movements
 from services.reporting.domain import (
@@ -125,6 +125,7 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
     rows = unit_rows(member_units, {cluster_id: cluster}, reports, scores)
     names = {u["_id"]: u.get("name", u["_id"]) for u in units}
     table: list[StandingRow]
+    source: Literal["scoring", "derived"]
     if standings is not None:
         table = sorted(standings.get("standings", []),
                        key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["unit_id"]))

@@ -9,10 +9,11 @@ the edges: raw BSON at the store boundary and the JSON bodies served."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 # typing_extensions: pydantic reads these for the API's documented schemas (api.py), and
 # takes only that TypedDict before Python 3.12.
+from pydantic import Field
 from typing_extensions import TypedDict
 
 # -- the read-model documents (rm_*) ----------------------------------------------------
@@ -345,13 +346,16 @@ class DailyPoint(TypedDict):
 
 
 class IndividualsSummary(TypedDict):
-    """The people's records of criterion group 5: counts only, never an id."""
+    """The people's records of criterion group 5 (docs/submissions.md, "Individuals"):
+    counts only, no person's id."""
 
     submitted: int
     on_time: int
     scored: int
-    by_group: dict[str, int]
-    by_unit: dict[str, int]
+    by_group: Annotated[dict[str, int], Field(
+        description="5a (armed forces) and 5b (other subjects)")]
+    by_unit: Annotated[dict[str, int], Field(
+        description="records by the unit that reported them")]
 
 
 class ReminderOutcomes(TypedDict):
@@ -362,14 +366,15 @@ class ReminderOutcomes(TypedDict):
     reminders_escalated: int
 
 
-class NationalReport(Counts, total=False):
-    """One movement's national synthesis of a period (domain.national_report; the
-    service sets `as_of`, `last_event_at` and `statement` per request)."""
+class NationalReport(Counts):
+    """One movement's national synthesis of a period (the json format; the other
+    formats carry the same content). Built by domain.national_report; the service sets
+    `as_of`, `last_event_at` and `statement` per request."""
 
     period: int
     movement: str | None
     movement_name: str
-    organiser: str
+    organiser: Annotated[str, Field(description="who reads this movement's synthesis")]
     as_of: str
     last_event_at: str | None
     statement: str
@@ -377,12 +382,18 @@ class NationalReport(Counts, total=False):
     by_type: dict[str, Counts]
     by_cluster: dict[str, ClusterCounts]
     missing: list[str]
-    individuals: IndividualsSummary
+    individuals: Annotated[IndividualsSummary, Field(
+        description="individuals' records (toan-dan only; zero in vi-an-ninh)")]
     missing_units: list[MissingUnit]
     reminders_sent: int
-    reminder_statuses: dict[str, int]
-    reminders_unknown: int
-    reminders_escalated: int
+    reminder_statuses: Annotated[dict[str, int], Field(
+        description="every reminder of the period by its latest status")]
+    reminders_unknown: Annotated[int, Field(
+        description="reminders of the period whose outcome is still unknown (resolved "
+                    "within minutes normally)")]
+    reminders_escalated: Annotated[int, Field(
+        description="reminders of the period sent again by the other channel because "
+                    "their outcome was unknown")]
     scored: int
     scores: ScoreDistribution
     scale_note: str
@@ -391,7 +402,7 @@ class NationalReport(Counts, total=False):
     units: list[UnitRow]
 
 
-class ClusterReport(Counts, total=False):
+class ClusterReport(Counts):
     """A cluster's year-end report for its conference (cluster_report.cluster_report)."""
 
     cluster_id: str
@@ -405,13 +416,16 @@ class ClusterReport(Counts, total=False):
     head: NamedUnit | None
     deputy: NamedUnit | None
     standings: list[NamedStanding]
-    standings_source: str
+    standings_source: Literal["scoring", "derived"]
     scale_note: str
     standings_computed_at: str | None
     rubric_version: str | None
     tie_break: Any
     proposals: list[NamedProposal]
-    conference: ConferenceView | None
+    conference: Annotated[ConferenceView | None, Field(
+        description="the record of the cluster's conference reviewing the year (date, "
+                    "place, the proposals it agreed, who recorded it); `proposals` and "
+                    "`standings` are the platform's computed suggestions for it")]
     next_year_leadership: Leadership | None
     missing: list[str]
     missing_units: list[MissingUnit]
