@@ -63,23 +63,12 @@ class LatestRevision(TypedDict):
     person_group: NotRequired[str | None]  # individuals only
 
 
-class UnitReport(ReportBase, total=False):
+class UnitReport(ReportBase, FirstReport, LatestRevision):
     """An `rm_submissions` document as the reports read it (store.flat_report): the
-    base, the first report's fields and the latest revision's, side by side."""
+    base, the first report's fields and the latest revision's, side by side (one
+    update writes both parts)."""
 
     _id: str
-    first_revision: int
-    first_submission_id: str | None
-    first_received_at: datetime | None
-    on_time: bool
-    revision: int
-    latest_submission_id: str | None
-    latest_received_at: datetime | None
-    deadline: datetime | None
-    unit_type: str
-    contents: dict[str, ContentDigest]
-    flags_held: list[str]
-    person_group: str | None
 
 
 class ScoreDoc(TypedDict):

@@ -9,8 +9,15 @@ from typing import Any
 
 from services.common.movements import VI_AN_NINH
 from services.reporting import labels
-from services.reporting.labels import INDIVIDUAL_COUNTS, VN_TZ, person_group_label
-from services.reporting.models import ConferenceView, NationalReport, Report
+from services.reporting.labels import (
+    INDIVIDUAL_COUNTS,
+    INDIVIDUALS_HEADING,
+    INDIVIDUALS_NOTE,
+    NO_INDIVIDUALS,
+    VN_TZ,
+    person_group_label,
+)
+from services.reporting.models import ConferenceView, Counts, NationalReport, Report
 
 # Marks that reorder the text around them (embeddings, overrides, isolates): a unit's
 # "\u202e" would print the rest of a line, or of a table, backwards.
@@ -77,6 +84,12 @@ def indicator_label(name: str) -> str:
     return labels.indicator_label(name)
 
 
+def count_cells(c: Counts) -> list[str]:
+    """A line of counts as the PDF and HTML tables show them (COUNT_HEAD's columns)."""
+    return [number(c["expected"]), number(c["submitted"]), number(c["on_time"]),
+            number(c["late"]), percent(c["completeness"]), percent(c["timeliness"])]
+
+
 def as_of_line(report: Report) -> str:
     """The sentence every report carries about the time it reflects."""
     line = (f"Số liệu phản ánh các sự kiện đã được xử lý đến thời điểm lập báo cáo "
@@ -139,9 +152,21 @@ def individual_units(report: NationalReport) -> list[tuple[str, str, int]]:
     return sorted(rows, key=lambda r: (-r[2], r[1]))
 
 
-def individual_tables(report: NationalReport) -> list[tuple[list[str], list[list[str]]]]:
+def individual_tables(report: NationalReport) -> Tables:
     """The PDF's and the HTML's two tables, (heading, rows): by person group, by unit."""
     return [(["Nhóm đối tượng", "Số hồ sơ"],
              [[label, number(n)] for _, label, n in individual_groups(report)]),
             (["Đơn vị báo cáo", "Số hồ sơ"],
              [[name, number(n)] for _, name, n in individual_units(report)])]
+
+
+Tables = list[tuple[list[str], list[list[str]]]]
+
+
+def individuals_part(report: NationalReport) -> tuple[str, str, Tables]:
+    """The PDF's and the HTML's part on individuals: its heading, its sentence, and its
+    tables (none, and the sentence the note that there is nothing, when no record came)."""
+    if not individuals_submitted(report):
+        return INDIVIDUALS_HEADING, NO_INDIVIDUALS, []
+    return (INDIVIDUALS_HEADING, f"{individuals_line(report)} {INDIVIDUALS_NOTE}.",
+            individual_tables(report))
