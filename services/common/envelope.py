@@ -9,7 +9,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
+
+from services.common.contracts import Payload
 
 SPECVERSION = "1.0"
 SCHEMA_URN = "urn:emulation:schema:{name}:v{version}"
@@ -17,6 +19,7 @@ SCHEMA_PATTERN = re.compile(r"urn:emulation:schema:[A-Za-z0-9._-]+:v[0-9]{1,6}")
 # Nothing the platform produces nests deeper than a handful of levels; a deeper value
 # would only reach Python's recursion limit in json, the schema check or a handler.
 MAX_DEPTH = 32
+P = TypeVar("P")
 
 
 class EnvelopeError(ValueError):
@@ -70,7 +73,7 @@ def new_event(
     type: str,
     source: str,
     subject: str,
-    data: dict[str, Any],
+    data: Payload | dict[str, Any],
     schema: str,
     version: int = 1,
     id: str | None = None,
@@ -84,8 +87,16 @@ def new_event(
         subject=subject,
         time=(time or datetime.now(UTC)).isoformat(),
         dataschema=schema_urn(schema, version),
-        data=data,
+        # A payload goes out as the JSON object it is: nothing converted, nothing copied.
+        data=cast("dict[str, Any]", data),
     )
+
+
+def data_of(event: Event, payload: type[P]) -> P:
+    """The event's data read as its contract's type (services/common/contracts.py), once
+    validated against its JSON Schema (the record loop validates every consumed event):
+    a view for the type checker, nothing converted."""
+    return cast(P, event.data)
 
 
 def parse_event(raw: bytes | str | None) -> Event:

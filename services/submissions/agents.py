@@ -1,14 +1,44 @@
-"""Stream entrypoints: the Kafka way in for systems that produce submissions themselves."""
+"""Stream entrypoints: the Kafka way in for systems that produce submissions themselves,
+and the outbox relay's timer. Every topic and agent of the service is declared here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from services.common import event_types
 from services.common.envelope import Event
 from services.common.inputs import check_parsed
 from services.common.kafka import Handler, Rejected
 from services.common.problems import Problem
+from services.common.runtime import Runtime
+from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
 from services.submissions.domain import SubmissionRefused
+from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.service import Intake
+from services.submissions.settings import SubmissionsSettings
+
+
+def register(rt: Runtime, intake: Intake, settings: SubmissionsSettings) -> None:
+    """The intake agent on `emulation.submission-requests.v1` (its dead letters on the
+    topic's DLQ, each record's proof of the unit checked first when required) and the
+    outbox relay, every `relay_interval_seconds`."""
+    requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
+                                  key_serializer="raw")
+    proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
+    loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
+                          admit=proof.check if proof else None)
+    loop.concurrency = settings.intake_consumer_concurrency
+    handle = request_handler(intake)
+
+    async def intake_agent(stream: Any) -> None:
+        await loop.run(stream, handle)
+
+    rt.faust_app.agent(requests, name="submission-requests")(intake_agent)
+
+    async def relay() -> None:
+        await intake.relay_once(settings.relay_grace_seconds)
+
+    rt.every(settings.relay_interval_seconds, relay)
 
 
 def request_handler(intake: Intake) -> Handler:

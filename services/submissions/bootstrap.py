@@ -9,14 +9,12 @@ from fastapi.openapi.utils import get_openapi
 
 from services.common.http import InflightLimit, RouteQueueLimit, with_problems
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
-from services.submissions.agents import request_handler
+from services.submissions import agents
 from services.submissions.api import build_router, request_schema_component
 from services.submissions.api_conferences import build_conference_router
 from services.submissions.api_deadlines import build_deadline_router
 from services.submissions.conferences import Conferences
 from services.submissions.deadlines import Deadlines
-from services.submissions.proof import UnitKeys, UnitProof
 from services.submissions.registry import load_registry
 from services.submissions.schema import DOCUMENTS
 from services.submissions.service import Intake
@@ -33,23 +31,7 @@ def create_app(settings: SubmissionsSettings | None = None) -> FastAPI:
                     registry=load_registry(settings.registry_dir), clock=rt.clock,
                     faults=rt.faults, deadlines=deadlines)
 
-    requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
-                                  key_serializer="raw")
-    proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
-    loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
-                          admit=proof.check if proof else None)
-    loop.concurrency = settings.intake_consumer_concurrency
-    handle = request_handler(intake)
-
-    async def intake_agent(stream: Any) -> None:
-        await loop.run(stream, handle)
-
-    rt.faust_app.agent(requests, name="submission-requests")(intake_agent)
-
-    async def relay() -> None:
-        await intake.relay_once(settings.relay_grace_seconds)
-
-    rt.every(settings.relay_interval_seconds, relay)
+    agents.register(rt, intake, settings)
     # The marks as published made after the answers, done before the database closes (a
     # stop without them only leaves the relay to publish those events again).
     rt.shutdown.append(intake.settled)

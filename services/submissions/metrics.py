@@ -11,3 +11,9 @@ UNAUTHENTICATED = Counter(
     "other-unit (a valid key of another unit than the one claimed).",
     ["why"],
 )
+
+CONFLICTS = Counter(
+    "submissions_key_conflicts_total",
+    "Submissions found through a conflicting insert rather than their key pointer (a "
+    "concurrent replay, or a pointer a crash never wrote)",
+)

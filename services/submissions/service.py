@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from opentelemetry import trace
-from prometheus_client import Counter
 
 from services.common import event_types, individuals, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
@@ -29,6 +28,7 @@ from services.common.ports import BatchProducer
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
 from services.submissions.domain import Receipt, SubmissionRefused
+from services.submissions.metrics import CONFLICTS
 from services.submissions.registry import Registry
 from services.submissions.store import SubmissionStore
 
@@ -42,9 +42,6 @@ ORPHAN_SECONDS = 300.0
 RELAY_BATCH = 100
 # How many ids marked published lately a process remembers (acknowledged()).
 MARKED_REMEMBERED = 20_000
-CONFLICTS = Counter("submissions_key_conflicts_total",
-                    "Submissions found through a conflicting insert rather than their key "
-                    "pointer (a concurrent replay, or a pointer a crash never wrote)")
 
 
 class DeadlineSource(Protocol):
