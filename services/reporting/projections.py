@@ -10,6 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common import individuals
+from services.common.contracts import (
+    ClusterLeadership,
+    ClusterStandings,
+    CriterionScore,
+    NotificationV1,
+    RecognitionProposals,
+    ScoreComputedV1,
+    SubmissionAcceptedV1,
+)
 from services.reporting.models import (
     ContentDigest,
     FirstReport,
@@ -50,7 +59,8 @@ def order_stamp(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else ""
 
 
-def derived_order(data: dict[str, Any], when: datetime | None) -> str:
+def derived_order(data: ClusterStandings | RecognitionProposals | ClusterLeadership,
+                  when: datetime | None) -> str:
     """The order of a scoring-derived event (standings, proposals, leadership): its
     `sequence` (wall-clock microseconds of the computation), else its time in the same
     unit, so the later computation wins even when the business clock went back."""
@@ -64,7 +74,7 @@ def unit_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
 
-def submission_parts(data: dict[str, Any]) -> tuple[FirstReport, LatestRevision]:
+def submission_parts(data: SubmissionAcceptedV1) -> tuple[FirstReport, LatestRevision]:
     """(first-report fields, latest-revision fields) of an accepted submission.
 
     The first report decides timeliness; the latest revision says what was done."""
@@ -99,7 +109,7 @@ def submission_parts(data: dict[str, Any]) -> tuple[FirstReport, LatestRevision]
     return first, latest
 
 
-def score_doc(data: dict[str, Any], event_time: str) -> ScoreDoc:
+def score_doc(data: ScoreComputedV1, event_time: str) -> ScoreDoc:
     """The current score of a unit; a newer revision, or a rescoring of the same
     revision (a later `scored_at`), replaces it."""
     scored_at = parse_time(data.get("scored_at")) or parse_time(event_time)
@@ -116,13 +126,13 @@ def score_doc(data: dict[str, Any], event_time: str) -> ScoreDoc:
     }
 
 
-def _line(item: dict[str, Any]) -> ScoreLine:
+def _line(item: CriterionScore) -> ScoreLine:
     return {"criterion": str(item.get("criterion", "")), "points": item.get("points"),
             "max_points": item.get("max_points"),
             "explanation": str(item.get("explanation", ""))}
 
 
-def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> ReminderDoc:
+def reminder_doc(event_type: str, event_time: str, data: NotificationV1) -> ReminderDoc:
     """One reminder (unit, period, stage, channel, recipient) with its latest status."""
     status = str(data.get("status") or event_type.rsplit(".", 1)[-1])
     when = parse_time(event_time)
@@ -137,7 +147,7 @@ def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> Remi
     }
 
 
-def standings_doc(data: dict[str, Any]) -> StandingsDoc:
+def standings_doc(data: ClusterStandings) -> StandingsDoc:
     computed_at = parse_time(data.get("computed_at"))
     rows: list[StandingRow] = []
     for row in data.get("standings") or []:
@@ -158,7 +168,7 @@ def standings_doc(data: dict[str, Any]) -> StandingsDoc:
     }
 
 
-def proposals_doc(data: dict[str, Any]) -> ProposalsDoc:
+def proposals_doc(data: RecognitionProposals) -> ProposalsDoc:
     computed_at = parse_time(data.get("computed_at"))
     items: list[Proposal] = [
         {"unit_id": p["unit_id"], "cluster_id": p.get("cluster_id"),
@@ -173,7 +183,7 @@ def proposals_doc(data: dict[str, Any]) -> ProposalsDoc:
     }
 
 
-def leadership_doc(data: dict[str, Any]) -> LeadershipDoc:
+def leadership_doc(data: ClusterLeadership) -> LeadershipDoc:
     """Head and deputy of a cluster for the year they serve (`period`)."""
     decided_at = parse_time(data.get("decided_at"))
     return {

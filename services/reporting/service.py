@@ -13,7 +13,15 @@ from opentelemetry import trace
 
 from services.common import event_types, movements
 from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.contracts import (
+    ClusterLeadership,
+    ClusterStandings,
+    NotificationV1,
+    RecognitionProposals,
+    ScoreComputedV1,
+    SubmissionAcceptedV1,
+)
+from services.common.envelope import Event, data_of
 from services.common.kafka import Handler, Rejected
 from services.common.registry_replica import RegistryReplica
 from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
@@ -80,7 +88,7 @@ class Reports:
             metrics.applied(event.type, "ignored")
             return
         with _usable(event):
-            data = event.data
+            data = data_of(event, SubmissionAcceptedV1)
             first, latest = projections.submission_parts(data)
             key = projections.unit_key(data["unit_id"], data["period"])
             base: ReportBase = {"unit_id": data["unit_id"], "period": int(data["period"])}
@@ -90,13 +98,17 @@ class Reports:
         write: Awaitable[bool]
         with _usable(event):
             if event.type == SCORED:
-                write = self.model.apply_score(projections.score_doc(event.data, event.time))
+                write = self.model.apply_score(projections.score_doc(
+                    data_of(event, ScoreComputedV1), event.time))
             elif event.type == STANDINGS:
-                write = self.model.apply_standings(projections.standings_doc(event.data))
+                write = self.model.apply_standings(projections.standings_doc(
+                    data_of(event, ClusterStandings)))
             elif event.type == PROPOSALS:
-                write = self.model.apply_proposals(projections.proposals_doc(event.data))
+                write = self.model.apply_proposals(projections.proposals_doc(
+                    data_of(event, RecognitionProposals)))
             elif event.type == LEADERSHIP:
-                write = self.model.apply_leadership(projections.leadership_doc(event.data))
+                write = self.model.apply_leadership(projections.leadership_doc(
+                    data_of(event, ClusterLeadership)))
             else:
                 metrics.applied(event.type, "ignored")
                 return
@@ -107,7 +119,8 @@ class Reports:
             metrics.applied(event.type, "ignored")
             return
         with _usable(event):
-            doc = projections.reminder_doc(event.type, event.time, event.data)
+            doc = projections.reminder_doc(event.type, event.time,
+                                           data_of(event, NotificationV1))
         await self._applied(event, await self.model.apply_reminder(doc))
 
     async def _applied(self, event: Event, stored: bool) -> None:
