@@ -3,8 +3,9 @@ collection, as projections.py builds them and store.py reads them back), what it
 of the registry replica, and the rows and sections of the reports it assembles.
 
 Typed dicts, so they are the stored and served dicts themselves (no copy per event):
-a key renamed here is caught by mypy wherever it is read. `dict[str, Any]` is left for
-the edges: raw BSON at the store boundary and the JSON bodies served."""
+a key renamed here is caught by mypy wherever it is read. Untyped dicts are left for the
+edges: raw BSON at the store boundary, the registry replica's raw documents, and the
+JSON bodies served."""
 
 from __future__ import annotations
 
@@ -92,13 +93,13 @@ class ReminderDoc(TypedDict):
     """`rm_reminders`: one reminder (unit, period, stage, channel, recipient) with its
     latest status."""
 
-    _id: str
+    _id: str  # unit_id|period|stage|channel|recipient
+    status: str
     unit_id: str
     period: int
     stage: str
     channel: str
     recipient: str
-    status: str
     sent_at: datetime | None
     updated_at: datetime | None
     order: str

@@ -104,7 +104,7 @@ class ReadModel:
                                                      self.standings, self.proposals,
                                                      self.leadership)}
 
-    def _remember(self, coll: Collection, key: str, value: Any, epoch: int) -> None:
+    def _remember(self, coll: Collection, key: str, value: tuple[Any, Any], epoch: int) -> None:
         if epoch == self.epoch and epoch % 2 == 0:
             self.known[coll.name].put(key, value)
 

@@ -20,12 +20,12 @@ class Known:
 
     def __init__(self, limit: int = KNOWN_LIMIT) -> None:
         self.limit = limit
-        self._values: dict[str, Any] = {}
+        self._values: dict[str, tuple[Any, Any]] = {}  # `_id` -> its bounds
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> tuple[Any, Any] | None:
         return self._values.get(key)
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: tuple[Any, Any]) -> None:
         self._values.pop(key, None)  # the most recently written last: evicted last
         self._values[key] = value
         if len(self._values) > self.limit:
