@@ -75,7 +75,7 @@ def schema_checks(on: bool) -> Iterator[CheckTimer]:
 def score_docs(n: int, revision: int) -> list[dict[str, Any]]:
     """Score documents as services.scoring.service.Scorer.score builds them."""
     from services.scoring.domain import score_submission
-    from services.scoring.events import score_event_id
+    from services.scoring.produced_events import score_event_id
     from services.scoring.rubrics import load_rubrics
 
     rubrics = load_rubrics(None)

@@ -24,13 +24,14 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from services.common.auth import (
     DEFAULT_OPERATOR_TTL,
     DEFAULT_UNIT_TTL,
     OPERATOR,
     ROLES,
+    AccountsFile,
+    TokenEntry,
     hash_token,
     iso,
     load_file,
@@ -81,7 +82,7 @@ def expiry(text: str | None, default: timedelta, now: datetime) -> datetime:
 
 
 @contextlib.contextmanager
-def editing(path: Path) -> Iterator[dict[str, Any]]:
+def editing(path: Path) -> Iterator[AccountsFile]:
     """The file's content, written back atomically at the end; one editor at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
@@ -91,8 +92,14 @@ def editing(path: Path) -> Iterator[dict[str, Any]]:
         save_file(path, doc)
 
 
+class TokenRow(TokenEntry):
+    """A token as `list` shows it: its entry and whether it may be used now."""
+
+    state: str
+
+
 def issue(path: Path, name: str, role: str, expires_at: datetime,
-          now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+          now: datetime | None = None) -> tuple[str, TokenEntry]:
     """A named operator account: (the token, shown once; its entry)."""
     try:
         entry = operator_entry(name, role, expires_at, now)
@@ -105,7 +112,7 @@ def issue(path: Path, name: str, role: str, expires_at: datetime,
 
 
 def issue_unit(path: Path, unit_id: str, expires_at: datetime,
-               now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+               now: datetime | None = None) -> tuple[str, TokenEntry]:
     if not UNIT_ID.match(unit_id):
         raise AccountError(f"--unit {unit_id!r} is not a unit id (e.g. police:phu-tho)")
     token = new_token()
@@ -116,7 +123,7 @@ def issue_unit(path: Path, unit_id: str, expires_at: datetime,
 
 
 def rotate_unit(path: Path, unit_id: str, expires_at: datetime, overlap: timedelta,
-                now: datetime | None = None) -> tuple[str, dict[str, Any], list[str]]:
+                now: datetime | None = None) -> tuple[str, TokenEntry, list[str]]:
     """A new token for the unit; its other tokens expire `overlap` from now (the time the
     unit's system needs to switch). Returns the token, its entry and the shortened ids."""
     now = now or utcnow()
@@ -133,7 +140,7 @@ def rotate_unit(path: Path, unit_id: str, expires_at: datetime, overlap: timedel
 
 
 def revoke(path: Path, token_id: str, reason: str, now: datetime | None = None
-           ) -> dict[str, Any]:
+           ) -> TokenEntry:
     if len(reason.strip()) < 3:
         raise AccountError("--reason: say why, in at least 3 characters")
     with editing(path) as doc:
@@ -142,14 +149,14 @@ def revoke(path: Path, token_id: str, reason: str, now: datetime | None = None
                 if not e.get("revoked_at"):
                     e["revoked_at"] = iso(now or utcnow())
                     e["revoked_reason"] = reason.strip()
-                return dict(e)
+                return e.copy()
     raise AccountError(f"no token {token_id!r} in {path}")
 
 
 def listing(path: Path, include_inactive: bool = False, now: datetime | None = None
-            ) -> list[dict[str, Any]]:
+            ) -> list[TokenRow]:
     now = now or utcnow()
-    rows = []
+    rows: list[TokenRow] = []
     for e in load_file(path)["tokens"].values():
         state = refusal(e, now) or "active"
         if state == "active" or include_inactive:
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _shown_once(token: str, entry: dict[str, Any]) -> None:
+def _shown_once(token: str, entry: TokenEntry) -> None:
     who = entry.get("name") or entry.get("unit_id")
     print(f"id:      {entry['id']}\nfor:     {who}"
           + (f" ({entry['role']})" if entry.get("role") else "")

@@ -15,11 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import mongoengine as me
 
-from services.common.auth import Principal
+from services.common.auth import Principal, PrincipalInfo
+from services.common.mongo import all_stored_as
 from services.common.schema import DateTimeField, IntField, validated
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,27 @@ COLLECTION = "audit"
 CURSOR = re.compile(r"^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{12}$")
 REASON_HEADER = "Audit-Reason"
 MAX_STATE_CHARS = 20_000
+
+
+class AuditRecord(TypedDict):
+    """One operator action as the audit collection keeps it (AuditDoc below); `target`,
+    `before` and `after` are JSON-safe summaries (`bounded`)."""
+
+    _id: str
+    at: datetime
+    service: str
+    actor: PrincipalInfo
+    action: str
+    method: str
+    route: str
+    path: str
+    target: object
+    reason: str
+    status: int
+    outcome: str
+    before: object
+    after: object
+    trace_id: str | None
 
 
 @dataclass
@@ -41,11 +63,11 @@ class Action:
     method: str
     path: str
     target: dict[str, Any] = field(default_factory=dict)
-    before: Any = None
-    after: Any = None
+    before: object = None
+    after: object = None
 
     def record(self, service: str, status: int, at: datetime | None = None,
-               trace_id: str | None = None) -> dict[str, Any]:
+               trace_id: str | None = None) -> AuditRecord:
         at = at or datetime.now(UTC)
         return {
             "_id": at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + "-"
@@ -113,13 +135,14 @@ class AuditLog:
     def __init__(self, collection: Any) -> None:
         self.collection = collection
 
-    async def append(self, record: dict[str, Any]) -> None:
+    async def append(self, record: AuditRecord) -> None:
         await self.collection.insert_one(validated(AuditDoc, record))
 
     async def page(self, limit: int, cursor: str | None = None
-                   ) -> tuple[list[dict[str, Any]], str | None]:
+                   ) -> tuple[list[AuditRecord], str | None]:
         query = {"_id": {"$lt": cursor}} if cursor else {}
-        docs = await self.collection.find(query).sort("_id", -1).limit(limit + 1).to_list()
+        docs = all_stored_as(AuditRecord, await self.collection.find(query).sort(
+            "_id", -1).limit(limit + 1).to_list())
         more = len(docs) > limit
         docs = docs[:limit]
         return docs, (docs[-1]["_id"] if more and docs else None)
@@ -132,13 +155,13 @@ class MemoryAuditLog:
     """The same, in memory: for unit tests of the HTTP shell."""
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.records: list[AuditRecord] = []
 
-    async def append(self, record: dict[str, Any]) -> None:
+    async def append(self, record: AuditRecord) -> None:
         self.records.append(record)
 
     async def page(self, limit: int, cursor: str | None = None
-                   ) -> tuple[list[dict[str, Any]], str | None]:
+                   ) -> tuple[list[AuditRecord], str | None]:
         docs = sorted((r for r in self.records if cursor is None or r["_id"] < cursor),
                       key=lambda r: r["_id"], reverse=True)
         more = len(docs) > limit

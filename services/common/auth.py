@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from services.common import individuals
 
@@ -61,10 +61,50 @@ class Principal:
         return (self.is_operator or self.unit_id == unit_id
                 or (self.unit_id is not None and individuals.answers_for(self.unit_id, unit_id)))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> PrincipalInfo:
         """Who, for the audit trail and the logs (never the token)."""
         return {"token_id": self.token_id, "kind": self.kind, "name": self.name,
                 "role": self.role, "unit_id": self.unit_id}
+
+
+class TokenEntry(TypedDict):
+    """One token of the accounts file, by its hash: an operator's (`name`, `role`) or a
+    unit's (`unit_id`)."""
+
+    id: str
+    kind: str
+    name: NotRequired[str]
+    role: NotRequired[str]
+    unit_id: NotRequired[str]
+    issued_at: str
+    expires_at: str
+    revoked_at: str | None
+    revoked_reason: NotRequired[str]
+
+
+class AccountsFile(TypedDict):
+    """The accounts file: hashed token -> its entry."""
+
+    version: int
+    tokens: dict[str, TokenEntry]
+
+
+class Credentials(TypedDict):
+    """A local stack's fresh tokens, for the developer (shown once)."""
+
+    admin: str
+    admin_expires_at: str
+    units: dict[str, str]
+
+
+class PrincipalInfo(TypedDict):
+    """Who, for the audit trail and the logs (never the token)."""
+
+    token_id: str | None
+    kind: str
+    name: str | None
+    role: str | None
+    unit_id: str | None
 
 
 class TokenRefused(Exception):
@@ -103,7 +143,7 @@ def parse_iso(text: str) -> datetime:
 
 
 def operator_entry(name: str, role: str, expires_at: datetime,
-                   now: datetime | None = None) -> dict[str, Any]:
+                   now: datetime | None = None) -> TokenEntry:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not 2 <= len(name.strip()) <= 100 or not name.isprintable():
@@ -114,34 +154,35 @@ def operator_entry(name: str, role: str, expires_at: datetime,
 
 
 def unit_entry(unit_id: str, expires_at: datetime, now: datetime | None = None
-               ) -> dict[str, Any]:
+               ) -> TokenEntry:
     return {"id": new_token_id(), "kind": UNIT, "unit_id": unit_id,
             "issued_at": iso(now or utcnow()), "expires_at": iso(expires_at),
             "revoked_at": None}
 
 
 def issue_credentials(unit_ids: list[str], now: datetime | None = None
-                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+                      ) -> tuple[Credentials, AccountsFile]:
     """Fresh tokens for a local stack: a bootstrap admin account and one token per unit.
     (plain, for the developer, shown once; hashed, for the services)."""
     now = now or utcnow()
     admin = new_token()
     units = {u: new_token() for u in unit_ids}
-    plain = {"admin": admin, "admin_expires_at": iso(now + BOOTSTRAP_TTL), "units": units}
-    hashed: dict[str, Any] = {
+    plain: Credentials = {"admin": admin, "admin_expires_at": iso(now + BOOTSTRAP_TTL),
+                          "units": units}
+    hashed: dict[str, TokenEntry] = {
         hash_token(admin): operator_entry(BOOTSTRAP_ADMIN, "admin", now + BOOTSTRAP_TTL, now)}
     hashed.update({hash_token(t): unit_entry(u, now + DEFAULT_UNIT_TTL, now)
                    for u, t in units.items()})
     return plain, {"version": VERSION, "tokens": hashed}
 
 
-def principal_of(entry: dict[str, Any]) -> Principal:
+def principal_of(entry: TokenEntry) -> Principal:
     return Principal(kind=entry["kind"], unit_id=entry.get("unit_id"),
                      name=entry.get("name"), role=entry.get("role"),
                      token_id=entry.get("id"))
 
 
-def refusal(entry: dict[str, Any], now: datetime) -> str | None:
+def refusal(entry: TokenEntry, now: datetime) -> str | None:
     """Why the entry's token may not be used at `now` (None: it may)."""
     if entry.get("revoked_at"):
         return "revoked"
@@ -151,7 +192,7 @@ def refusal(entry: dict[str, Any], now: datetime) -> str | None:
     return None
 
 
-def _expiry_of(entry: dict[str, Any]) -> datetime | None:
+def _expiry_of(entry: TokenEntry) -> datetime | None:
     """The entry's expiry; None (never valid) if it has none or not a readable one."""
     try:
         return parse_iso(str(entry["expires_at"]))
@@ -166,7 +207,7 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._stamp: tuple[int, int, int] | None = None
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, TokenEntry] = {}
         self._principals: dict[str, Principal] = {}
         self._expiries: dict[str, datetime] = {}
 
@@ -213,17 +254,17 @@ class TokenStore:
 
 # -- the accounts file, edited by the CLI (services/common/accounts.py) ---------------
 
-def load_file(path: Path) -> dict[str, Any]:
+def load_file(path: Path) -> AccountsFile:
     if not path.exists():
         return {"version": VERSION, "tokens": {}}
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("version") != VERSION:
         raise ValueError(f"{path} is not a version {VERSION} accounts file; `make up` "
                          "writes a new one")
-    return doc
+    return {"version": VERSION, "tokens": doc["tokens"]}
 
 
-def save_file(path: Path, doc: dict[str, Any]) -> None:
+def save_file(path: Path, doc: AccountsFile) -> None:
     """Atomically (a reader sees the old file or the new one), readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")

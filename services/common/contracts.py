@@ -83,9 +83,8 @@ class SubmissionRequest(TypedDict):
 # --- emulation.submissions.v1
 
 
-class SubmissionAcceptedV1(TypedDict):
-    """The data of vn.emulation.submission.accepted, version 1 (a reader takes
-    its unit type's movement)."""
+class AcceptedReceipt(TypedDict):
+    """What the unit's receipt says: the first keys of a submission's accepted event."""
 
     submission_id: str
     unit_id: str
@@ -94,9 +93,15 @@ class SubmissionAcceptedV1(TypedDict):
     on_time: bool
     received_at: str
     deadline: str
+    supersedes: NotRequired[str | None]
+
+
+class SubmissionAcceptedV1(AcceptedReceipt):
+    """The data of vn.emulation.submission.accepted, version 1 (a reader takes
+    its unit type's movement)."""
+
     unit_type: str
     content: SubmissionRequest
-    supersedes: NotRequired[str | None]
     changed_paths: NotRequired[list[str]]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from services.common.kafka_auth import KafkaAuth
 from services.common.topics import DEAD_LETTERS, SUBMISSION_REQUESTS_DLQ
@@ -59,7 +59,7 @@ class Letter:
         data = event.get("data") if isinstance(event, dict) else None
         return data if isinstance(data, dict) else {}
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> LetterSummary:
         data = self.data
         return {"ref": self.ref, "topic": self.topic, "partition": self.partition,
                 "offset": self.offset,
@@ -85,6 +85,33 @@ class Letter:
                         headers=headers)
 
 
+class LetterSummary(TypedDict):
+    """A dead letter in a listing: where and when, why, and where its record came from
+    (the source fields are the letter's own: absent from a record that is no letter)."""
+
+    ref: str
+    topic: str
+    partition: int
+    offset: int
+    time: str
+    reason: str
+    source_topic: object
+    source_partition: object
+    source_offset: object
+    key: object
+    consumer: object
+    detail: str
+
+
+class RecordShown(TypedDict):
+    """A record to send again, readable (text or base64, `_show`)."""
+
+    topic: str
+    key: Any
+    headers: dict[str, Any]
+    value: Any
+
+
 @dataclass(frozen=True)
 class Original:
     topic: str
@@ -99,7 +126,7 @@ class Original:
         return Original(self.topic, self.key, self.value if value is None else value,
                         [*kept, (REPLAYED_FROM, letter.ref.encode())])
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> RecordShown:
         return {"topic": self.topic, "key": _show(self.key or b""),
                 "headers": {k: _show(v) for k, v in self.headers},
                 "value": _show(self.value)}

@@ -531,6 +531,8 @@ async def admin_principal(principal: CurrentPrincipal) -> Principal:
 
 # Reads (GET) for accounts: viewer reads reports and the dashboard, etc.
 ViewerPrincipal = Annotated[Principal, Depends(viewer_principal)]
+# The year a read is about (`?period=`), in every service's API.
+Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 OperatorPrincipal = Annotated[Principal, Depends(operator_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 

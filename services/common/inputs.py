@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -101,14 +102,7 @@ def parse(raw: bytes) -> Any:
         raise Problem(400, "malformed-json", f"the body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise _unsupported([("(root)", f"nested deeper than {MAX_DEPTH} levels")]) from exc
-    scalars = reader.unfit or _SURROGATE_ESCAPE.search(text) is not None
-    found = []
-    for path, why in _unfit(value, scalars=scalars):
-        found.append(("/".join(_printable(p) for p in path) or "(root)", why))
-        if len(found) >= MAX_ERRORS:
-            break
-    if found:
-        raise _unsupported(sorted(found))
+    _refuse_unfit(value, scalars=reader.unfit or _SURROGATE_ESCAPE.search(text) is not None)
     return value
 
 
@@ -117,6 +111,14 @@ async def parse_body(raw: bytes) -> Any:
     if len(raw) > OFF_LOOP_BYTES:
         return await asyncio.to_thread(parse, raw)
     return parse(raw)
+
+
+def _refuse_unfit(value: Any, *, scalars: bool) -> None:
+    """Problem 422 naming the first MAX_ERRORS unfit places of `value` (`_unfit`), if any."""
+    found = [("/".join(_printable(p) for p in path) or "(root)", why)
+             for path, why in islice(_unfit(value, scalars=scalars), MAX_ERRORS)]
+    if found:
+        raise _unsupported(sorted(found))
 
 
 def _unsupported(found: list[tuple[str, str]]) -> Problem:
@@ -164,13 +166,7 @@ def check_parsed(value: Any) -> Any:
     expected; or Problem 422 (`unsupported-json`) naming each NaN or infinity, integer
     beyond 64 bits, lone surrogate and container nested past `MAX_DEPTH`."""
     marked = _mark(value, 0)
-    found = []
-    for path, why in _unfit(marked, scalars=True):
-        found.append(("/".join(_printable(p) for p in path) or "(root)", why))
-        if len(found) >= MAX_ERRORS:
-            break
-    if found:
-        raise _unsupported(sorted(found))
+    _refuse_unfit(marked, scalars=True)
     return marked
 
 

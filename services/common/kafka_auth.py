@@ -7,10 +7,30 @@ from __future__ import annotations
 import re
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 MECHANISM = "SCRAM-SHA-512"
 PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+class AiokafkaAuth(TypedDict, total=False):
+    """aiokafka's authentication keyword arguments (none without SASL)."""
+
+    security_protocol: str
+    sasl_mechanism: str
+    sasl_plain_username: str | None
+    sasl_plain_password: str | None
+    ssl_context: ssl.SSLContext | None
+
+
+class KafkaPythonAuth(TypedDict, total=False):
+    """kafka-python's authentication keyword arguments (none without SASL)."""
+
+    security_protocol: str
+    sasl_mechanism: str
+    sasl_plain_username: str | None
+    sasl_plain_password: str | None
+    ssl_cafile: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,7 @@ class KafkaAuth:
             return None
         return ssl.create_default_context(cafile=self.cafile)
 
-    def aiokafka(self) -> dict[str, Any]:
+    def aiokafka(self) -> AiokafkaAuth:
         """Keyword arguments for AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient."""
         if not self.sasl:
             return {}
@@ -57,11 +77,11 @@ class KafkaAuth:
                 "sasl_plain_username": self.username, "sasl_plain_password": self.password,
                 "ssl_context": self.ssl_context()}
 
-    def kafka_python(self) -> dict[str, Any]:
+    def kafka_python(self) -> KafkaPythonAuth:
         """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer, admin."""
         if not self.sasl:
             return {}
-        kwargs: dict[str, Any] = {
+        kwargs: KafkaPythonAuth = {
             "security_protocol": self.protocol, "sasl_mechanism": self.mechanism,
             "sasl_plain_username": self.username, "sasl_plain_password": self.password}
         if self.protocol == "SASL_SSL" and self.cafile:

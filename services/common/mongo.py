@@ -4,7 +4,8 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 import mongoengine
 from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
@@ -21,6 +22,8 @@ from pymongo.errors import (
 from services.common.failures import TransientError
 
 # Errors after which the same write may succeed later: retry, never drop.
+T = TypeVar("T")
+V = TypeVar("V")
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
 )
@@ -53,6 +56,24 @@ def async_database(url: str, db: str, serial_writes: bool = False
 
 async def ping(db: AsyncDatabase[Any]) -> None:
     await db.command("ping")
+
+
+def stored_as(kind: type[T], doc: dict[str, Any] | None) -> T | None:
+    """A document read from a collection as its type (a TypedDict of the service's
+    models.py): the store checked it against its schema class when it wrote it
+    (services/common/schema.py), so this is a view for the type checker, nothing
+    converted. The one place a store's raw BSON becomes a typed document."""
+    return cast("T | None", doc)
+
+
+def without_id(doc: Mapping[str, V] | None) -> dict[str, V] | None:
+    """A stored record without its `_id` (a key built from its own fields)."""
+    return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+
+
+def all_stored_as(kind: type[T], docs: list[dict[str, Any]]) -> list[T]:
+    """`stored_as` for a list of documents."""
+    return cast("list[T]", docs)
 
 
 async def insert_new(coll: Any, doc: dict[str, Any]) -> bool:
@@ -144,6 +165,16 @@ async def write_one(coll: Any, op: Any) -> DuplicateKeyError | None:
     except DuplicateKeyError as exc:
         return exc
     return None
+
+
+async def upsert_one(coll: Any, flt: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+    """One `update_one(..., upsert=True)`, sent again if it lost a race with a concurrent
+    first upsert of the same `_id` (on FerretDB the loser gets a duplicate key): the
+    document exists then, and the second write updates it."""
+    try:
+        await coll.update_one(flt, update, upsert=True)
+    except DuplicateKeyError:
+        await coll.update_one(flt, update, upsert=True)
 
 
 async def upsert_all(coll: Any, upserts: list[Upsert], *, replace: bool = False

@@ -16,6 +16,7 @@ their unit's type (`movement_of`), which is what they were."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, Literal
@@ -104,7 +105,7 @@ def mismatch(unit_id: str, movement: str | None) -> str | None:
             f"{movement} takes units of type {', '.join(MOVEMENTS[movement].unit_types)}")
 
 
-def of_event(data: dict[str, object], unit_id: str) -> str:
+def of_event(data: Mapping[str, object], unit_id: str) -> str:
     """The movement an event's data is filed under: its own field (version 2 events),
     else the unit's (version 1 events, written before movements existed)."""
     movement = data.get("movement")

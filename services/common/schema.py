@@ -13,6 +13,7 @@ document and which fields."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +21,9 @@ import mongoengine as me
 from mongoengine.base import BaseDocument
 from mongoengine.errors import ValidationError
 
-D = TypeVar("D", bound=dict[str, Any])
+# A document as the code builds it (a plain dict, or a service's TypedDict): returned as
+# it came, its type kept.
+D = TypeVar("D", bound=Mapping[str, Any])
 # Off only in the benchmark that measures what the checks cost (bench/storebench.py).
 CHECKS = True
 # The update operators whose values are (parts of) fields: each is checked by its field.
@@ -54,6 +57,14 @@ class UnitPeriodDocument(me.Document):
     period = IntField(required=True)
 
 
+class KeyedDocument(me.Document):
+    """A collection whose `_id` is a string the service builds (a ledger key, a period,
+    `provider:message id`, an event id): every document is looked up by it."""
+
+    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    id = me.StringField(primary_key=True)
+
+
 class ClusterPeriodDocument(me.Document):
     """A collection of one cluster's period: `_id`, `cluster_id`, `period`."""
 
@@ -77,7 +88,7 @@ def collection_of(document: type[BaseDocument]) -> str:
     return str(document._meta.get("collection") or document.__name__)
 
 
-def build(document: type[BaseDocument], son: dict[str, Any]) -> BaseDocument:
+def build(document: type[BaseDocument], son: Mapping[str, Any]) -> BaseDocument:
     """The mongoengine object of a stored (or about to be stored) document, its values
     as they are: embedded documents built the same way, undeclared fields left out."""
     values: dict[str, Any] = {}

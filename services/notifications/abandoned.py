@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from services.notifications import metrics
 from services.notifications.domain import key_digest
-from services.notifications.events import EventLog
+from services.notifications.models import LedgerEntry
+from services.notifications.outbox import EventLog, entry_notification
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import job_of
 from services.notifications.store import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -37,10 +35,10 @@ class AbandonedClaims:
         self.inflight = inflight  # this worker's own sends: never abandoned
         self.timeout = timedelta(seconds=timeout_seconds)
         self.rescan_seconds = rescan_seconds
-        self._suspects: dict[str, Mapping[str, Any]] = {}
+        self._suspects: dict[str, LedgerEntry] = {}
         self._scanned: tuple[int, float] | None = None
 
-    def notice(self, entry: Mapping[str, Any]) -> None:
+    def notice(self, entry: LedgerEntry) -> None:
         """A `sending` entry met on the way (not ours): check it at the next reconcile."""
         if entry["_id"] not in self.inflight:
             self._suspects.setdefault(entry["_id"], entry)
@@ -73,7 +71,7 @@ class AbandonedClaims:
                 marked.append(key)
         return marked
 
-    async def mark(self, entry: Mapping[str, Any]) -> bool:
+    async def mark(self, entry: LedgerEntry) -> bool:
         """Report one abandoned claim as unknown (unless it moved on meanwhile)."""
         changed = await self.ledger.update(
             entry["_id"], {"status": "unknown", "detail": DETAIL,
@@ -90,6 +88,6 @@ class AbandonedClaims:
         await self.ledger.drop_deferral(entry["_id"])
         await self.events.emit(
             event_id=f"notif:{key_digest(entry['_id'])}:{entry.get('round', 1)}:abandoned",
-            subject=entry["unit_id"], data={**job_of(entry), "status": "unknown",
+            subject=entry["unit_id"], data={**entry_notification(entry, "unknown"),
                                             "detail": DETAIL})
         return True

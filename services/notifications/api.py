@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from services.common import movements
 from services.common.http import (
@@ -20,11 +21,12 @@ from services.common.inputs import PlatformDateTime
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.movements import MovementQuery
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
-from services.common.problems import Problem
+from services.common.problems import Problem, problem_for
 from services.notifications.campaigns import CampaignInvalid, campaign_spec
-from services.notifications.domain import Campaign, stage_time
+from services.notifications.domain import Campaign, DeadlineStatus, stage_time
+from services.notifications.models import NotificationRow
 from services.notifications.scheduler import PassReport, Scheduler
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 
 PeriodPath = Annotated[int, Path(ge=2000, le=2100, description="the year")]
 PeriodQuery = Annotated[int | None, Query(ge=2000, le=2100, description="the year")]
@@ -33,15 +35,12 @@ HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 UNIT_ID = r"^(ministry|province|front|organization|individual|police):[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-class DeadlineRead(BaseModel):
-    period: int
+@pydantic_dataclass(frozen=True)
+class DeadlineRead(DeadlineStatus):
+    """One movement's units of the period against its deadline: the domain's status and
+    the movement it is about."""
+
     movement: str
-    deadline: datetime
-    expected: int
-    submitted: int
-    on_time: int
-    late: int
-    missing: list[str]
 
 
 class NotificationRead(BaseModel):
@@ -194,12 +193,12 @@ def stages_read(campaign: Campaign) -> list[StageRead]:
             for s in campaign.stages]
 
 
-async def campaign_read(campaigns: Campaigns, campaign: Campaign) -> CampaignRead:
+async def campaign_read(service: Notifications, campaign: Campaign) -> CampaignRead:
     runs = [MovementRunRead(movement=run.movement, deadline=run.deadline,
-                            current_stage=campaigns.current(run), stages=stages_read(run))
-            for run in await campaigns.runs(campaign)]
+                            current_stage=service.current(run), stages=stages_read(run))
+            for run in await service.runs(campaign)]
     return CampaignRead(**{**campaign_spec(campaign), "stages": stages_read(campaign),
-                           "current_stage": campaigns.current(campaign), "movements": runs})
+                           "current_stage": service.current(campaign), "movements": runs})
 
 
 def tick_read(report: PassReport) -> TickRead:
@@ -213,12 +212,13 @@ def tick_read(report: PassReport) -> TickRead:
         seconds=report.seconds)
 
 
-def notification_read(row: dict[str, Any]) -> NotificationRead:
+def notification_read(row: NotificationRow) -> NotificationRead:
     fields = {k: v for k, v in row.items() if k in NotificationRead.model_fields}
-    return NotificationRead(**{**fields, "attempts": len(row.get("attempts") or [])})
+    tries = row.get("attempts")  # a wait has none
+    return NotificationRead(**{**fields, "attempts": len(tries) if isinstance(tries, list) else 0})
 
 
-def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
+def build_router(service: Notifications, scheduler: Scheduler) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     @router.get("/deadlines/{period}", response_model=DeadlineRead, tags=["deadlines"])
@@ -226,7 +226,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
                        movement: MovementQuery = movements.DEFAULT) -> DeadlineRead:
         """One movement's units of the period against its deadline (CONTRACT.md:
         `movement=` defaults to toan-dan)."""
-        status = await campaigns.status(period, movement)
+        status = await service.status(period, movement)
         return DeadlineRead(**vars(status), movement=movement)
 
     @router.get("/notifications", response_model=list[NotificationRead],
@@ -246,7 +246,7 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
         elif period is None:
             raise Problem(422, "invalid-request", "give unit_id or period",
                           errors=[{"field": "unit_id", "message": "unit_id or period needed"}])
-        rows, after = await campaigns.notifications(unit_id=unit_id, period=period, page=page)
+        rows, after = await service.notifications(unit_id=unit_id, period=period, page=page)
         next_link(request, response, after, page.limit)
         return [notification_read(r) for r in rows]
 
@@ -255,24 +255,24 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
     async def list_campaigns(_: ViewerPrincipal, page: Paging, request: Request,
                              response: Response) -> list[CampaignRead]:
         """The campaigns, by period (paged: the `Link` header)."""
-        chosen, after = page_of_items(await campaigns.all_campaigns(), lambda c: (c.period,),
+        chosen, after = page_of_items(await service.all_campaigns(), lambda c: (c.period,),
                                       page)
         next_link(request, response, after, page.limit)
-        return [await campaign_read(campaigns, c) for c in chosen]
+        return [await campaign_read(service, c) for c in chosen]
 
     @router.get("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
     async def read_campaign(period: PeriodPath, _: ViewerPrincipal) -> CampaignRead:
-        campaign = await campaigns.campaign(period)
+        campaign = await service.campaign(period)
         if campaign is None:
             raise Problem(404, "not-found", f"no campaign for {period} yet")
-        return await campaign_read(campaigns, campaign)
+        return await campaign_read(service, campaign)
 
     @router.put("/campaigns/{period}", response_model=CampaignRead, tags=["campaigns"])
     async def put_campaign(period: PeriodPath, body: CampaignWrite, action: OperatorAction
                            ) -> CampaignRead:
         """Set the period's campaign: stages, deadline, quiet hours, channels, audience
         (operators may target a subset of units), escalation (operator, audited)."""
-        earlier = await campaigns.campaign(period)
+        earlier = await service.campaign(period)
         action.before = campaign_spec(earlier) if earlier is not None else None
         # A null field takes the default, like a missing one; only quiet_hours: null
         # means something else (no quiet hours).
@@ -282,37 +282,37 @@ def build_router(campaigns: Campaigns, scheduler: Scheduler) -> APIRouter:
             if stage.get("escalate") is None:
                 stage.pop("escalate", None)
         try:
-            campaign = await campaigns.put_campaign(period, overrides)
+            campaign = await service.put_campaign(period, overrides)
         except CampaignInvalid as exc:
-            raise Problem(422, "invalid-campaign", str(exc)) from exc
+            raise problem_for(exc) from exc
         action.after = campaign_spec(campaign)
-        return await campaign_read(campaigns, campaign)
+        return await campaign_read(service, campaign)
 
     @router.post("/campaigns/{period}/pause", response_model=CampaignRead, tags=["campaigns"])
     async def pause(period: PeriodPath, action: OperatorAction) -> CampaignRead:
         """Stop sending the period's reminders (what waits keeps waiting; audited)."""
-        earlier = await campaigns.campaign(period)
+        earlier = await service.campaign(period)
         action.before = {"paused": earlier.paused if earlier is not None else None}
-        campaign = await campaigns.set_paused(period, True)
+        campaign = await service.set_paused(period, True)
         action.after = {"paused": campaign.paused}
-        return await campaign_read(campaigns, campaign)
+        return await campaign_read(service, campaign)
 
     @router.post("/campaigns/{period}/resume", response_model=CampaignRead, tags=["campaigns"])
     async def resume(period: PeriodPath, action: OperatorAction) -> CampaignRead:
         """Send again: the current stage goes out at the next pass (catch-up rules;
         audited)."""
-        earlier = await campaigns.campaign(period)
+        earlier = await service.campaign(period)
         action.before = {"paused": earlier.paused if earlier is not None else None}
-        campaign = await campaigns.set_paused(period, False)
+        campaign = await service.set_paused(period, False)
         action.after = {"paused": campaign.paused}
-        return await campaign_read(campaigns, campaign)
+        return await campaign_read(service, campaign)
 
     @router.post("/admin/providers/reset", response_model=dict[str, str], tags=["ops"])
     async def reset_providers(action: AdminAction) -> dict[str, str]:
         """Close every provider's circuit breaker (after a provider was fixed); answers
         the breakers' states (admin, audited)."""
-        action.before = scheduler.sender.dispatcher.breaker_states()
-        action.after = scheduler.sender.dispatcher.reset_breakers()
+        action.before = scheduler.breaker_states()
+        action.after = scheduler.reset_breakers()
         return dict(action.after)
 
     @router.post("/admin/tick", response_model=TickRead, tags=["ops"])

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSIONS, TOPICS, UNITS
+from services.common.topics import TOPICS, UNITS
+from services.notifications import agents
 from services.notifications.abandoned import AbandonedClaims
 from services.notifications.api import build_router
+from services.notifications.api_milestones import build_milestone_router
 from services.notifications.campaigns import load_defaults
-from services.notifications.channels import HttpSmsProvider, Provider, SmtpProvider
-from services.notifications.delivery import Dispatcher
-from services.notifications.events import EventLog
-from services.notifications.milestone import Milestones, build_milestone_router
+from services.notifications.delivery_reports import DeliveryReports
+from services.notifications.dispatch import Dispatcher
+from services.notifications.milestone import Milestones
+from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import Receipts
+from services.notifications.providers import HttpSmsProvider, Provider, SmtpProvider
+from services.notifications.reminder_sender import Sender, SenderConfig, claim_timeout
 from services.notifications.resolver import HttpMessageTrace, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
 from services.notifications.schema import DOCUMENTS
-from services.notifications.sender import Sender, SenderConfig, claim_timeout
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 from services.notifications.settings import NotificationsSettings
 from services.notifications.smpp import SmppProvider
 from services.notifications.store import (
@@ -36,8 +35,6 @@ from services.notifications.store import (
     StatusStore,
 )
 from services.notifications.templates import Templates
-
-log = logging.getLogger(__name__)
 
 
 def sms_providers(settings: NotificationsSettings, smpp: SmppProvider) -> list[Provider]:
@@ -62,7 +59,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     status, campaign_store = StatusStore(rt.db, backfills), CampaignStore(rt.db)
     ledger = LedgerStore(rt.db, backfills)
     events = EventLog(producer=rt.producer, outbox=OutboxStore(rt.db), source=rt.source)
-    receipts = Receipts(clock=rt.clock, ledger=ledger, events=events)
+    delivery_reports = DeliveryReports(clock=rt.clock, ledger=ledger, events=events)
     smpp = SmppProvider(settings.smpp_host, settings.smpp_port,
                         system_id=settings.smpp_system_id, password=settings.smpp_password,
                         source_addr=settings.smpp_source_addr,
@@ -79,7 +76,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     claim_timeout_seconds = claim_timeout(settings.claim_timeout_seconds, dispatcher)
     sender = Sender(clock=rt.clock, status=status, campaigns=campaign_store, ledger=ledger,
                     events=events, dispatcher=dispatcher,
-                    templates=Templates(settings.templates_dir), receipts=receipts,
+                    templates=Templates(settings.templates_dir),
+                    delivery_reports=delivery_reports,
                     config=SenderConfig(instance=f"{settings.service_name}-{uuid.uuid4().hex[:12]}",
                                         email_domain=settings.email_domain,
                                         retry_rounds=settings.retry_rounds,
@@ -100,79 +98,18 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         config=SchedulerConfig(auto_campaign=settings.auto_campaign,
                                claim_timeout_seconds=claim_timeout_seconds,
                                concurrency=settings.send_concurrency), resolver=resolver)
-    campaigns = Campaigns(store=status, replica=replica, campaigns=campaign_store,
-                          ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
-    loop = rt.record_loop("notifications")
-
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
-    async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, campaigns.on_submission)
-
-    async def units_agent(stream: Any) -> None:
-        await loop.run(stream, replica.apply)
-
-    rt.faust_app.agent(topic(SUBMISSIONS), name="notifications-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="notifications-units")(units_agent)
-
-    async def scheduled_pass() -> None:
-        await scheduler.run_pass("timer")
-
-    async def event_relay() -> None:
-        await events.relay_once()
-
-    async def receipt_listener() -> None:
-        # smpplib's reader thread hands receipts to the event loop through a queue.
-        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        running = asyncio.get_running_loop()
-
-        def hand_over(mid: str, stat: str) -> None:
-            running.call_soon_threadsafe(queue.put_nowait, (mid, stat))
-
-        smpp.on_receipt = hand_over
-        try:
-            while True:
-                mid, stat = await queue.get()
-                await _retry_forever(lambda m=mid, s=stat: receipts.received("smpp", m, s))
-        finally:
-            await asyncio.to_thread(smpp.close)
-
-    async def campaign_gauges() -> None:
-        await campaigns.publish_gauges()
-
+    service = Notifications(store=status, replica=replica, campaigns=campaign_store,
+                            ledger=ledger, sender=sender, defaults=defaults, clock=rt.clock)
     milestones = Milestones(db=rt.db, clock=rt.clock, dispatcher=dispatcher,
                             recipients=settings.synthesis_recipients,
                             email_domain=settings.email_domain)
-
-    async def milestone_pass() -> None:
-        await milestones.remind()
-
-    rt.every(settings.scheduler_interval_seconds, scheduled_pass)
-    rt.every(settings.gauges_interval_seconds, campaign_gauges)
-    rt.every(settings.relay_interval_seconds, event_relay)
-    rt.every(settings.scheduler_interval_seconds, milestone_pass)
-    rt.background.append(receipt_listener)
+    agents.register(rt, settings, service=service, replica=replica, scheduler=scheduler,
+                    events=events, milestones=milestones, delivery_reports=delivery_reports,
+                    smpp=smpp)
 
     app = http_app(rt, "Notifications service")
-    app.include_router(build_router(campaigns, scheduler))
+    app.include_router(build_router(service, scheduler))
     app.include_router(build_milestone_router(milestones))
     app.state.scheduler = scheduler
     return app
 
-
-async def _retry_forever(call: Any, tries: int = 20) -> None:
-    """A receipt is worth a few retries while the database is away, not a stuck queue."""
-    delay = 0.2
-    for attempt in range(tries):
-        try:
-            await call()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if attempt == tries - 1:
-                log.exception("a delivery receipt could not be recorded")
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

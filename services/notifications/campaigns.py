@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from services.common.errors import Refusal, Refused
 from services.common.inputs import in_platform_range
 from services.notifications.domain import (
     CHANNELS,
@@ -21,12 +22,16 @@ from services.notifications.domain import (
     QuietHours,
     Stage,
 )
+from services.notifications.models import CampaignSpec, StoredCampaign
 
 DEFAULTS_FILE = Path(__file__).resolve().parent / "campaign_defaults.yaml"
 
 
-class CampaignInvalid(ValueError):
+class CampaignInvalid(Refused, ValueError):
     """An operator's campaign settings that cannot work; the message says why."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Refusal.INVALID, "invalid-campaign", detail)
 
 
 def load_defaults(path: Path = DEFAULTS_FILE) -> dict[str, Any]:
@@ -131,7 +136,7 @@ def build_campaign(period: int, spec: Mapping[str, Any], *, paused: bool = False
     )
 
 
-def campaign_spec(c: Campaign) -> dict[str, Any]:
+def campaign_spec(c: Campaign) -> CampaignSpec:
     """The stored (and API) form of a campaign; `build_campaign` reads it back."""
     return {
         "period": c.period, "deadline": c.deadline.isoformat(), "timezone": c.timezone,
@@ -155,3 +160,10 @@ def with_overrides(period: int, defaults: Mapping[str, Any], overrides: Mapping[
     """The defaults with an operator's fields on top: `overrides` holds only the fields
     the operator gave (a null `quiet_hours` switches quiet hours off)."""
     return build_campaign(period, {**defaults, **overrides})
+
+
+def default_campaign(period: int, defaults: Mapping[str, Any], now: datetime
+                     ) -> StoredCampaign:
+    """The period's campaign from the defaults file, as stored when nobody set one."""
+    return {**campaign_spec(build_campaign(period, defaults)), "source": "defaults",
+            "created_at": now}

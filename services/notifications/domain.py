@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common import movements
+from services.notifications.models import LedgerKeyParts
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EMAIL, SMS = "email", "sms"
@@ -209,7 +210,7 @@ def ledger_key(unit_id: str, period: int, stage: str, channel: str, recipient: s
     return f"{period}|{unit_id}|{stage}|{channel}|{recipient}"
 
 
-def parse_key(key: str) -> dict[str, Any]:
+def parse_key(key: str) -> LedgerKeyParts:
     period, unit_id, stage, channel, recipient = key.split("|", 4)
     return {"period": int(period), "unit_id": unit_id, "stage": stage, "channel": channel,
             "recipient": recipient}

@@ -66,6 +66,11 @@ CAMPAIGN_DEADLINE = Gauge(
     "A campaign period's units' deadline of each movement, as a Unix time.",
     ["period", "movement"],
 )
+MILESTONE_AT_RISK = Gauge(
+    "synthesis_milestone_at_risk",
+    "1 while the period's synthesis for the Prime Minister is at risk (not drafted within "
+    "3 days of its due date, or not sent by it)", ["period"],
+)
 
 # Every channel and reason exists from the start, at 0: a counter first seen at 1 shows no
 # increase() in Prometheus, and the first unknown outcome would not alert.

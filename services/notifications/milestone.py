@@ -9,28 +9,23 @@ watches. Whether "trước ngày 30/11" includes the 30th is the platform's read
 default due date is labelled so and an operator sets another with
 `PUT /v1/milestones/{period}`.
 
-Plain functions over plain data first; the store, the reminder pass and the routes
-below them."""
+Plain functions over plain data first; the store and the reminder pass below them (the
+routes: api_milestones.py)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path
-from prometheus_client import Gauge
-from pydantic import BaseModel, Field
-
 from services.common.clock import Clock
-from services.common.http import OperatorAction, ViewerPrincipal
 from services.common.ports import Database
-from services.common.schema import validated
-from services.notifications.channels import Email
-from services.notifications.delivery import SENT, Dispatcher
-from services.notifications.schema import MilestoneDoc
+from services.notifications import metrics
+from services.notifications.dispatch import SENT, Dispatcher
+from services.notifications.models import Milestone, MilestoneView
+from services.notifications.providers import Email
+from services.notifications.store import MilestoneStore
 
 log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -41,10 +36,6 @@ DUE_READING = ("platform default: the platform's reading of the plan's \"trướ
                "reaches the Prime Minister before the 30th; an operator sets another")
 REMINDER_DAYS = (7, 3, 1, 0)  # platform default: days before the due date, 09:00 Hanoi
 AT_RISK_DAYS = 3  # platform default: not drafted this close to the due date is at risk
-
-AT_RISK = Gauge("synthesis_milestone_at_risk",
-                "1 while the period's synthesis for the Prime Minister is at risk (not "
-                "drafted within 3 days of its due date, or not sent by it)", ["period"])
 
 
 def default_due(period: int) -> datetime:
@@ -95,34 +86,35 @@ def reminder_text(period: int, stage: str, due: datetime, state: str) -> tuple[s
 class Milestones:
     def __init__(self, *, db: Database, clock: Clock, dispatcher: Dispatcher,
                  recipients: list[str], email_domain: str) -> None:
-        self.coll = db["milestones"]
+        self.store = MilestoneStore(db)
         self.clock, self.dispatcher = clock, dispatcher
         self.recipients, self.email_domain = recipients, email_domain
 
-    async def get(self, period: int) -> dict[str, Any]:
-        doc = await self.coll.find_one({"_id": period})
+    async def get(self, period: int) -> Milestone:
+        doc = await self.store.get(period)
         return doc or {"_id": period, "period": period, "state": OPEN, "history": [],
                        "reminders": {}, "due": None, "recipients": None}
 
-    def view(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def view(self, doc: Milestone) -> MilestoneView:
         due = _due(doc)
         found = status(doc["state"], due, self.clock.now())
         by_state = {h["state"]: h for h in doc.get("history", [])}
+        drafted, done = by_state.get(DRAFTED), by_state.get(DONE)
         return {"period": doc["period"], "movement": "toan-dan",
                 "task": "the synthesis for the Prime Minister",
                 "due": due.isoformat(),
                 "due_source": "operator" if doc.get("due") else DUE_READING,
                 "state": doc["state"],
-                "drafted_by": by_state.get(DRAFTED, {}).get("by"),
-                "drafted_at": by_state.get(DRAFTED, {}).get("at"),
-                "sent_by": by_state.get(DONE, {}).get("by"),
-                "sent_at": by_state.get(DONE, {}).get("at"),
+                "drafted_by": drafted["by"] if drafted else None,
+                "drafted_at": drafted["at"] if drafted else None,
+                "sent_by": done["by"] if done else None,
+                "sent_at": done["at"] if done else None,
                 "at_risk": found.at_risk, "overdue": found.overdue, "why": found.reason,
                 "recipients": doc.get("recipients") or self.recipients,
                 "reminders": doc.get("reminders", {}), "history": doc.get("history", [])}
 
     async def update(self, period: int, *, by: str, state: str | None,
-                     due: datetime | None, recipients: list[str] | None) -> dict[str, Any]:
+                     due: datetime | None, recipients: list[str] | None) -> Milestone:
         doc = await self.get(period)
         if due is not None:
             doc["due"] = due
@@ -132,8 +124,7 @@ class Milestones:
             doc["state"] = state
             doc["history"] = [*doc.get("history", []), {
                 "state": state, "by": by, "at": self.clock.now().isoformat()}]
-        await self.coll.replace_one({"_id": period}, validated(MilestoneDoc, doc),
-                                    upsert=True)
+        await self.store.put(period, doc)
         return doc
 
     async def remind(self) -> int:
@@ -141,18 +132,15 @@ class Milestones:
         stage is claimed in the document before the e-mail goes); update the gauge."""
         sent = 0
         now = self.clock.now()
-        for doc in await self.coll.find({}).to_list(None):
+        for doc in await self.store.all():
             due = _due(doc)
-            AT_RISK.labels(str(doc["period"])).set(
+            metrics.MILESTONE_AT_RISK.labels(str(doc["period"])).set(
                 1 if status(doc["state"], due, now).at_risk else 0)
             stage = None if doc["state"] == DONE else due_reminder(
                 due, now, set(doc.get("reminders", {})))
             if stage is None:
                 continue
-            claimed = await self.coll.update_one(
-                {"_id": doc["_id"], f"reminders.{stage}": {"$exists": False}},
-                {"$set": {f"reminders.{stage}": now.isoformat()}})
-            if not claimed.modified_count:
+            if not await self.store.claim_reminder(doc["_id"], stage, now.isoformat()):
                 continue
             subject, body = reminder_text(doc["period"], stage, due, doc["state"])
             for to in doc.get("recipients") or self.recipients:
@@ -167,46 +155,10 @@ class Milestones:
         return sent
 
 
-def _due(doc: dict[str, Any]) -> datetime:
+def _due(doc: Milestone) -> datetime:
     due = doc.get("due")
     if isinstance(due, str):
         due = datetime.fromisoformat(due)
     if isinstance(due, datetime):
         return due if due.tzinfo else due.replace(tzinfo=ZoneInfo("UTC"))
     return default_due(int(doc["period"]))
-
-
-PeriodPath = Annotated[int, Path(ge=2000, le=2100, description="the year")]
-Address = Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
-
-
-class MilestoneUpdate(BaseModel):
-    state: Literal["drafted", "sent"] | None = Field(
-        default=None, description="drafted, or sent to the Prime Minister")
-    due: datetime | None = Field(default=None, description="replaces the default due date")
-    recipients: list[Address] | None = Field(
-        default=None, max_length=50, description="the operators' e-mail addresses")
-
-
-def build_milestone_router(milestones: Milestones) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["milestones"])
-
-    @router.get("/milestones/{period}")
-    async def get_milestone(period: PeriodPath, _: ViewerPrincipal) -> dict[str, Any]:
-        """The synthesis for the Prime Minister of the period: due date (and whose),
-        state, who drafted and sent it, whether it is at risk, reminders sent."""
-        return milestones.view(await milestones.get(period))
-
-    @router.put("/milestones/{period}")
-    async def put_milestone(period: PeriodPath, body: MilestoneUpdate,
-                            action: OperatorAction) -> dict[str, Any]:
-        """Mark it drafted or sent, or set its due date or recipients (operator,
-        audited); who did it is recorded."""
-        action.before = milestones.view(await milestones.get(period))
-        who = action.principal.name or action.principal.unit_id or "operator"
-        doc = await milestones.update(period, by=who, state=body.state, due=body.due,
-                                      recipients=body.recipients)
-        action.after = view = milestones.view(doc)
-        return view
-
-    return router

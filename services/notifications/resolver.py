@@ -18,10 +18,9 @@ relay log line, a slow worker's late mark), by the worker that owns its unit."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 import httpx
 
@@ -39,10 +38,10 @@ from services.notifications.domain import (
     unit_movement,
     unit_timezone,
 )
-from services.notifications.events import EventLog
+from services.notifications.models import LedgerEntry
+from services.notifications.outbox import EventLog, entry_notification
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import job_of
-from services.notifications.sender import REMINDER_KIND, Job, Sender
+from services.notifications.reminder_sender import REMINDER_KIND, Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
@@ -123,9 +122,10 @@ class UnknownOutcomes:
         if entry is None or entry.get("status") != "unknown":
             await self.ledger.resolved(key)  # resolved meanwhile, or a late `sent` won
             return Resolution(key, "")
-        if entry["channel"] == EMAIL and self.trace is not None and entry.get("message_id"):
+        mid = entry.get("message_id")
+        if entry["channel"] == EMAIL and self.trace is not None and mid:
             try:
-                when = await self.trace.received(entry["message_id"])
+                when = await self.trace.received(mid)
             except TraceUnavailable as exc:
                 log.warning("the SMTP relay's log cannot tell; escalating instead",
                             extra={"fields": {"key": key, "error": str(exc)}})
@@ -136,7 +136,7 @@ class UnknownOutcomes:
                     f"Message-ID (received {when}): sent"), sent_at=self.clock.now())
         return await self._escalate(entry)
 
-    async def _escalate(self, entry: Mapping[str, Any]) -> Resolution:
+    async def _escalate(self, entry: LedgerEntry) -> Resolution:
         why = f"outcome unknown ({entry.get('unknown_reason') or 'provider'})"
         doc = await self.campaigns.get(int(entry["period"]))
         try:
@@ -201,8 +201,8 @@ class UnknownOutcomes:
             f"{why}; sent again by {other} to {address} with a note that it may arrive "
             f"twice ({outcome})"), fallback=f"{other}:{address}", fallback_key=fallback_key)
 
-    async def _settle(self, entry: Mapping[str, Any], status: str, resolution: str,
-                      detail: str, **fields: Any) -> Resolution:
+    async def _settle(self, entry: LedgerEntry, status: str, resolution: str, detail: str,
+                      /, **fields: Unpack[LedgerEntry]) -> Resolution:
         key = entry["_id"]
         changed = await self.ledger.update(key, {
             "status": status, "resolution": resolution, "detail": detail[:800],
@@ -213,10 +213,13 @@ class UnknownOutcomes:
         metrics.UNKNOWN_RESOLVED.labels(entry["channel"], resolution).inc()
         log.warning("unknown reminder outcome resolved", extra={"fields": {
             "key": key, "status": status, "resolution": resolution}})
-        await self.events.emit(
-            event_id=f"notif:{key_digest(key)}:resolved", subject=entry["unit_id"],
-            data={**job_of(entry), "status": status, "detail": detail[:500],
-                  **({"sent_at": fields["sent_at"].astimezone(UTC).isoformat()}
-                     if fields.get("sent_at") else {}),
-                  **({"fallback": fields["fallback"]} if fields.get("fallback") else {})})
+        data = entry_notification(entry, status)
+        data["detail"] = detail[:500]
+        sent_at, fallback = fields.get("sent_at"), fields.get("fallback")
+        if sent_at:
+            data["sent_at"] = sent_at.astimezone(UTC).isoformat()
+        if fallback:
+            data["fallback"] = fallback
+        await self.events.emit(event_id=f"notif:{key_digest(key)}:resolved",
+                               subject=entry["unit_id"], data=data)
         return Resolution(key, status, resolution)

@@ -24,7 +24,7 @@ from services.common import movements
 from services.common.clock import Clock
 from services.notifications import metrics
 from services.notifications.abandoned import AbandonedClaims
-from services.notifications.campaigns import CampaignInvalid, build_campaign, campaign_spec
+from services.notifications.campaigns import CampaignInvalid, build_campaign, default_campaign
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -44,9 +44,10 @@ from services.notifications.domain import (
     unit_movement,
     unit_timezone,
 )
+from services.notifications.models import Wait
 from services.notifications.ownership import Ownership
+from services.notifications.reminder_sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.resolver import UnknownOutcomes
-from services.notifications.sender import DIGEST_KIND, REMINDER_KIND, Job, Sender, iso
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
@@ -127,27 +128,33 @@ class Scheduler:
                         continue
                     mine = [p for p in pending if p.get("period") == campaign.period]
                     report.campaigns += await self._campaign(campaign, now, mine)
-            report.breakers = self.sender.dispatcher.breaker_states()
+            report.breakers = self.sender.breaker_states()
             report.seconds = time.perf_counter() - started
             metrics.PASSES.labels(trigger).inc()
             metrics.PASS_SECONDS.labels(trigger).observe(report.seconds)
             return report
+
+    def breaker_states(self) -> dict[str, str]:
+        """The providers' circuit breakers (each pass reports them)."""
+        return self.sender.breaker_states()
+
+    def reset_breakers(self) -> dict[str, str]:
+        """Close every provider's circuit; returns the breakers' states."""
+        return self.sender.reset_breakers()
 
     async def _ensure_campaign(self, now: datetime) -> None:
         """The clock's year gets the default campaign, unless it has one already."""
         period = now.astimezone(VN_TZ).year
         if period in self._known_periods:
             return
-        if await self.campaigns.get(period) is None:
-            spec = {**campaign_spec(build_campaign(period, self.defaults)),
-                    "source": "defaults", "created_at": now}
-            if await self.campaigns.create(spec):
-                log.info("default campaign created", extra={"fields": {"period": period}})
+        if await self.campaigns.get(period) is None and await self.campaigns.create(
+                default_campaign(period, self.defaults, now)):
+            log.info("default campaign created", extra={"fields": {"period": period}})
         self._known_periods.add(period)
 
     # -- one campaign ----------------------------------------------------------------------
     async def _campaign(self, campaign: Campaign, now: datetime,
-                        pending: list[dict[str, Any]]) -> list[CampaignReport]:
+                        pending: list[Wait]) -> list[CampaignReport]:
         """The period's campaign, run for each movement's units from that movement's
         deadline (issue 14: a reminder belongs to exactly one movement)."""
         runs = []
@@ -233,18 +240,20 @@ class Scheduler:
     async def _defer(self, job: Job, opens: datetime) -> None:
         if job.key in self._deferred:
             return
-        doc = {"_id": job.key, "reason": "quiet-hours", "not_before": opens,
+        doc: Wait = {"_id": job.key, "reason": "quiet-hours", "not_before": opens,
                "unit_id": job.unit["_id"], "period": job.campaign.period,
                "stage": job.stage_name, "channel": job.channel, "recipient": job.recipient,
                "kind": job.kind, "deferred_at": self.clock.now()}
         if await self.ledger.defer(doc):
             metrics.REMINDERS.labels("deferred", job.kind, job.channel).inc()
-            await self.sender.emit(job, "deferred", "deferred", not_before=iso(opens),
-                                   detail="quiet hours: waits for the window to open")
+            data = self.sender.notification(job, "deferred",
+                                            "quiet hours: waits for the window to open")
+            data["not_before"] = iso(opens)
+            await self.sender.emit(job, "deferred", data)
         self._deferred.add(job.key)
 
     # -- what waits ------------------------------------------------------------------------
-    def _job_of(self, campaign: Campaign, p: Mapping[str, Any],
+    def _job_of(self, campaign: Campaign, p: Wait,
                 units: Mapping[str, Mapping[str, Any]]) -> Job:
         base = stage_parts(p["stage"])[0]
         stage = campaign.stage(base) or Stage(name=base, days=0, hour=0)
@@ -255,7 +264,7 @@ class Scheduler:
                    kind=p.get("kind", REMINDER_KIND), digest_units=tuple(p.get("units") or ()))
 
     async def _pending(self, campaign: Campaign, due: DueStage | None,
-                       pending: list[dict[str, Any]], submitted: Mapping[str, bool],
+                       pending: list[Wait], submitted: Mapping[str, bool],
                        units: Mapping[str, Mapping[str, Any]], rep: CampaignReport) -> None:
         now = self.clock.now()
         for p in pending:
@@ -274,19 +283,19 @@ class Scheduler:
             elif p.get("reason") == "retry" and p["not_before"] <= now:
                 rep.outcomes[await self._retry(job, p)] += 1
 
-    async def _close(self, p: Mapping[str, Any], job: Job, status: str, detail: str) -> None:
+    async def _close(self, p: Wait, job: Job, status: str, detail: str) -> None:
         """End a wait without sending: the ledger records why."""
         await self.sender.close_wait(p, job, status, detail)
         self._deferred.discard(job.key)
         self._settled.add(job.key)
 
-    async def _retry(self, job: Job, p: Mapping[str, Any]) -> str:
+    async def _retry(self, job: Job, p: Wait) -> str:
         """A later round for a reminder whose providers all failed transiently; the
         round is claimed by inserting key#r<n>, so only one worker makes it."""
         round_no = int(p["round"])
         now = datetime.now(UTC)
-        if not await self.ledger.claim_round(job.key, round_no, self.sender.cfg.instance, now):
-            claim = await self.ledger.rounds.find_one({"_id": f"{job.key}#r{round_no}"})
+        if not await self.ledger.claim_round(job.key, round_no, self.sender.instance, now):
+            claim = await self.ledger.round_claim(job.key, round_no)
             entry = await self.ledger.get(job.key)
             stale = claim is not None and now - claim["claimed_at"] > timedelta(
                 seconds=self.cfg.claim_timeout_seconds)
@@ -295,7 +304,7 @@ class Scheduler:
                 await self.abandoned.mark(entry)
                 return "abandoned"
             return "taken"
-        await self.ledger.update(job.key, {"status": "sending", "owner": self.sender.cfg.instance,
+        await self.ledger.update(job.key, {"status": "sending", "owner": self.sender.instance,
                                            "round": round_no, "claimed_at": now,
                                            "touched_at": now})
         await self.ledger.drop_deferral(job.key)

@@ -11,7 +11,7 @@ from typing import Any
 
 import mongoengine as me
 
-from services.common.schema import DateTimeField, IntField, UnitPeriodDocument
+from services.common.schema import DateTimeField, IntField, KeyedDocument, UnitPeriodDocument
 
 CHANNELS = ("email", "sms")
 KINDS = ("reminder", "digest")
@@ -33,30 +33,27 @@ class UnitStatusDoc(UnitPeriodDocument):
     latest_revision = IntField(min_value=1)
 
 
-class PeriodStatusDoc(me.Document):
+class PeriodStatusDoc(KeyedDocument):
     """`_id` = the period: `units.<unit>` = whether its first report was on time. Written
     by `_id` with each report, so a pass reads who reported with one read by `_id`."""
 
-    meta = {"collection": "period_status", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "period_status"}
     period = IntField(required=True)
     # unit id (escaped: store.unit_field) -> on time
     units = me.MapField(me.BooleanField())
 
 
-class MarkerDoc(me.Document):
+class MarkerDoc(KeyedDocument):
     """`_id` = a one-time backfill that is done."""
 
-    meta = {"collection": "markers", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "markers"}
     documents = IntField(required=True, min_value=0)
 
 
-class CampaignDoc(me.Document):
+class CampaignDoc(KeyedDocument):
     """`_id` = the period; the campaign's spec (see campaigns.campaign_spec)."""
 
-    meta = {"collection": "campaigns", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "campaigns"}
     period = IntField(required=True)
     deadline = me.StringField(required=True)  # ISO text with the campaign's offset
     timezone = me.StringField(required=True)
@@ -111,36 +108,33 @@ class LedgerDoc(UnitPeriodDocument):
     receipts = me.DictField(null=True)  # message id -> delivery receipt stat
 
 
-class OpenClaimDoc(me.Document):
+class OpenClaimDoc(KeyedDocument):
     """`_id` = a ledger key in `sending` (claimed, no outcome yet): written before the
     entry becomes `sending`, deleted by `_id` once it leaves that state, so abandoned
     claims are found without searching the ledger by status (a scan on FerretDB).
     One may outlive its entry's state (a crash, a lost claim race): `reconcile` checks
     the entry and deletes it then."""
 
-    meta = {"collection": "open_claims", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "open_claims"}
     unit_id = me.StringField(required=True)
     since = DateTimeField(null=True)
 
 
-class UnresolvedDoc(me.Document):
+class UnresolvedDoc(KeyedDocument):
     """`_id` = a ledger key whose outcome is `unknown` and not yet resolved (reconciled
     by its Message-ID or escalated to the other channel, see resolver.py): written before
     the entry says `unknown`, deleted by `_id` once it is resolved, so the resolver never
     searches the ledger by status."""
 
-    meta = {"collection": "unresolved", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "unresolved"}
     unit_id = me.StringField(required=True)
     since = DateTimeField(required=True)
 
 
-class DeferralDoc(me.Document):
+class DeferralDoc(KeyedDocument):
     """`_id` = a ledger key that waits: for the SMS window (quiet hours) or for a retry."""
 
-    meta = {"collection": "deferrals", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "deferrals"}
     reason = me.StringField(required=True, choices=WAIT_REASONS)
     not_before = DateTimeField(required=True)
     unit_id = me.StringField(required=True)
@@ -154,30 +148,28 @@ class DeferralDoc(me.Document):
     deferred_at = DateTimeField(null=True)
 
 
-class RoundClaimDoc(me.Document):
+class RoundClaimDoc(KeyedDocument):
     """`_id` = key#r<n>: the right to make retry round n of a reminder."""
 
-    meta = {"collection": "round_claims", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "round_claims"}
     owner = me.StringField(required=True)
     claimed_at = DateTimeField(required=True)
 
 
-class ProviderMessageDoc(me.Document):
+class ProviderMessageDoc(KeyedDocument):
     """`_id` = provider:message id -> the ledger key, and the delivery receipt."""
 
-    meta = {"collection": "provider_messages", "strict": False}
-    id = me.StringField(primary_key=True)
+    meta = {"collection": "provider_messages"}
     key = me.StringField()  # the ledger key (a receipt may come first)
     stat = me.StringField()
     receipt_at = DateTimeField()
 
 
-class OutboxDoc(me.Document):
-    """An event not yet acknowledged by Kafka (deleted once it is)."""
+class OutboxDoc(KeyedDocument):
+    """`_id` = the event id: an event not yet acknowledged by Kafka (deleted once it
+    is)."""
 
-    meta = {"collection": "outbox", "strict": False}
-    id = me.StringField(primary_key=True)  # the event id
+    meta = {"collection": "outbox"}
     key = me.StringField(required=True)  # the record key (the unit)
     event = me.DictField(required=True)  # the CloudEvent
     created_at = DateTimeField(required=True)

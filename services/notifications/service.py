@@ -11,7 +11,8 @@ from typing import Any
 
 from services.common import event_types, movements
 from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.envelope import Event, data_of
 from services.common.pagination import Key, PageRequest, page_of_items
 from services.common.registry_replica import RegistryReplica
 from services.notifications import metrics
@@ -19,6 +20,7 @@ from services.notifications.campaigns import (
     CampaignInvalid,
     build_campaign,
     campaign_spec,
+    default_campaign,
     with_overrides,
 )
 from services.notifications.domain import (
@@ -35,7 +37,8 @@ from services.notifications.domain import (
     recipients,
     stage_time,
 )
-from services.notifications.sender import Job, Sender
+from services.notifications.models import DeferredRow, NotificationRow, StoredCampaign
+from services.notifications.reminder_sender import Job, Sender
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class UnknownCampaign(LookupError):
     """No campaign for that period."""
 
 
-class Campaigns:
+class Notifications:
     def __init__(self, *, store: StatusStore, replica: RegistryReplica,
                  campaigns: CampaignStore, ledger: LedgerStore, sender: Sender,
                  defaults: Mapping[str, Any], clock: Clock) -> None:
@@ -58,8 +61,9 @@ class Campaigns:
         """Idempotent: record the report, then cancel whatever waits for that unit."""
         if event.type != ACCEPTED:
             return
-        await self.store.record_submission(event.data)
-        unit_id, period = event.data["unit_id"], event.data["period"]
+        data = data_of(event, SubmissionAcceptedV1)  # v1 or v2: the fields read are in both
+        await self.store.record_submission(data)
+        unit_id, period = data["unit_id"], data["period"]
         try:
             campaign = await self.campaign(period)
         except CampaignInvalid:  # the report is recorded; the pass will not send anyway
@@ -137,15 +141,16 @@ class Campaigns:
         if "paused" not in fields and existing is not None:
             fields["paused"] = bool(existing.get("paused"))
         campaign = with_overrides(period, self.defaults, fields)
-        await self.campaigns.put({**campaign_spec(campaign), "source": "operator",
-                                  "updated_at": self.clock.now()})
+        stored: StoredCampaign = {**campaign_spec(campaign), "source": "operator",
+                                  "updated_at": self.clock.now()}
+        await self.campaigns.put(stored)
         return campaign
 
     async def set_paused(self, period: int, paused: bool) -> Campaign:
         """Pause or resume; pausing a period without a campaign stores the default one."""
         if await self.campaigns.get(period) is None:
-            await self.campaigns.create({**campaign_spec(build_campaign(period, self.defaults)),
-                                         "source": "defaults", "created_at": self.clock.now()})
+            await self.campaigns.create(default_campaign(period, self.defaults,
+                                                         self.clock.now()))
         await self.campaigns.set_paused(period, paused, self.clock.now())
         campaign = await self.campaign(period)
         if campaign is None:
@@ -163,13 +168,13 @@ class Campaigns:
 
     # -- what a unit received --------------------------------------------------------------
     async def notifications(self, *, unit_id: str | None, period: int | None,
-                            page: PageRequest) -> tuple[list[dict[str, Any]], Key | None]:
+                            page: PageRequest) -> tuple[list[NotificationRow], Key | None]:
         """A page of ledger entries and waits, in the campaign's order. For one unit they
         are looked up by their keys (the campaign's stages times the unit's addresses),
         which needs no collection scan."""
         if unit_id is None:
             assert period is not None
-            rows = await self.ledger.of_period(period)
+            rows: list[NotificationRow] = [*await self.ledger.of_period(period)]
             waits = [w for w in await self.ledger.pending() if w.get("period") == period]
         else:
             rows, waits = [], []
@@ -184,7 +189,7 @@ class Campaigns:
                 rows += [f for f in found if f is not None]
                 waits += await self.ledger.waits(keys)
         have = {r["_id"] for r in rows}
-        rows += [{**w, "status": "deferred"} for w in waits
+        rows += [DeferredRow(**w, status="deferred") for w in waits
                  if w["_id"] not in have and w.get("reason") == "quiet-hours"]
         order = {}
         for c in await self.all_campaigns():

@@ -42,7 +42,7 @@ class NotificationsSettings(ServiceSettings):
     templates_dir: Path = TEMPLATES_DIR
     send_concurrency: int = 8
     # A `sending` claim untouched this long is abandoned (its outcome becomes unknown).
-    # Unset: derived from the providers' timeouts (`sender.required_claim_timeout`); a
+    # Unset: derived from the providers' timeouts (`reminder_sender.required_claim_timeout`); a
     # value shorter than that is refused at startup.
     claim_timeout_seconds: float | None = None
     # Unknown outcomes (resolver.py): an e-mail is looked up by its Message-ID in the

@@ -31,7 +31,7 @@ import smpplib.exceptions
 from smpplib import smpp
 
 from services.notifications import sms
-from services.notifications.channels import (
+from services.notifications.providers import (
     Message,
     PermanentSendError,
     SendResult,

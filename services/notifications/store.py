@@ -8,20 +8,34 @@ else has it), because FerretDB has no transactions and no atomic findAndModify."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure
 
 from services.common.batching import GroupCommit
-from services.common.mongo import BulkUpserts, ByIdReads, insert_new
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.mongo import BulkUpserts, ByIdReads, insert_new, upsert_one
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
+from services.notifications.models import (
+    LedgerEntry,
+    Milestone,
+    OutboxEntry,
+    ProviderMessage,
+    RoundClaim,
+    StoredCampaign,
+    UnitStatus,
+    Unresolved,
+    Wait,
+)
 from services.notifications.schema import (
     CampaignDoc,
     DeferralDoc,
     LedgerDoc,
     MarkerDoc,
+    MilestoneDoc,
     OpenClaimDoc,
     OutboxDoc,
     PeriodStatusDoc,
@@ -36,20 +50,26 @@ PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
 OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
 UNRESOLVED_BACKFILL = "backfill:unresolved:v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T", bound=Mapping[str, Any])
+
+
+def stored(kind: type[T], doc: dict[str, Any]) -> T:
+    """A document read from the database in its typed form (models.py): the store's one
+    way in from BSON; each document was checked against its class (schema.py) when it
+    was written."""
+    return cast(T, doc)
+
+
+def bson(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed document as pymongo takes it: the store's one way out to BSON."""
+    return dict(doc)
 
 
 async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
     """update_one with upsert; two concurrent upserts of a new `_id` may both try to
     insert on FerretDB, and the loser gets a duplicate key: the document exists then,
     update it."""
-    try:
-        await coll.update_one({"_id": _id}, update, upsert=True)
-    except DuplicateKeyError:
-        await coll.update_one({"_id": _id}, update)
-
-
-async def _upsert_set(coll: Any, _id: str, fields: dict[str, Any]) -> None:
-    await _upsert(coll, _id, {"$set": fields})
+    await upsert_one(coll, {"_id": _id}, update)
 
 
 def unit_field(unit_id: str) -> str:
@@ -71,7 +91,7 @@ class Backfills:
         self._done: set[str] = set()
         self._lock = asyncio.Lock()
 
-    async def ensure(self, marker: str, fill: Any) -> None:
+    async def ensure(self, marker: str, fill: Callable[[], Awaitable[int]]) -> None:
         if marker in self._done:
             return
         async with self._lock:
@@ -95,7 +115,7 @@ class StatusStore:
         self._notes: GroupCommit[tuple[str, int, bool], None] = GroupCommit(
             self._note_all, window=0.0, max_items=1000)
 
-    async def record_submission(self, data: dict[str, Any]) -> None:
+    async def record_submission(self, data: SubmissionAcceptedV1) -> None:
         """Idempotent; an amendment updates the latest revision, not the first report."""
         key = f"{data['unit_id']}|{data['period']}"
         await self._status_writes({"_id": key}, validated_update(UnitStatusDoc, {
@@ -144,8 +164,9 @@ class StatusStore:
         doc = await self.periods.find_one({"_id": str(period)})
         return {unit_of_field(k): bool(v) for k, v in ((doc or {}).get("units") or {}).items()}
 
-    async def of_unit(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self.status.find_one({"_id": f"{unit_id}|{period}"})
+    async def of_unit(self, unit_id: str, period: int) -> UnitStatus | None:
+        doc = await self.status.find_one({"_id": f"{unit_id}|{period}"})
+        return stored(UnitStatus, doc) if doc is not None else None
 
 
 class CampaignStore:
@@ -153,18 +174,20 @@ class CampaignStore:
         self.coll = db["campaigns"]
         self._reads = ByIdReads(self.coll)  # a batch's records: one read
 
-    async def get(self, period: int) -> dict[str, Any] | None:
-        return await self._reads.get(str(period))
+    async def get(self, period: int) -> StoredCampaign | None:
+        doc = await self._reads.get(str(period))
+        return stored(StoredCampaign, doc) if doc is not None else None
 
-    async def all(self) -> list[dict[str, Any]]:
-        return sorted(await self.coll.find({}).to_list(None), key=lambda d: d["period"])
+    async def all(self) -> list[StoredCampaign]:
+        return sorted((stored(StoredCampaign, d) for d in await self.coll.find({}).to_list(None)),
+                      key=lambda d: d["period"])
 
-    async def create(self, spec: dict[str, Any]) -> bool:
+    async def create(self, spec: StoredCampaign) -> bool:
         """Only if the period has none yet (an operator's campaign is never replaced)."""
         return await insert_new(self.coll, validated(
             CampaignDoc, {"_id": str(spec["period"]), **spec}))
 
-    async def put(self, spec: dict[str, Any]) -> None:
+    async def put(self, spec: StoredCampaign) -> None:
         await self.coll.replace_one({"_id": str(spec["period"])}, validated(
             CampaignDoc, {"_id": str(spec["period"]), **spec}), upsert=True)
 
@@ -187,9 +210,9 @@ class LedgerStore:
         self.backfills = backfills or Backfills(db)
 
     # -- the ledger --------------------------------------------------------------------
-    async def claim(self, doc: dict[str, Any]) -> bool:
+    async def claim(self, doc: LedgerEntry) -> bool:
         """Insert the reminder's entry; False if someone else has it."""
-        validated(LedgerDoc, doc)
+        validated(LedgerDoc, bson(doc))
         if doc.get("status") != "sending":
             return await self._insert_claim(doc)
         await self._opened(doc["_id"], doc["unit_id"], doc["touched_at"])
@@ -201,14 +224,14 @@ class LedgerStore:
             await self.closed(doc["_id"])
         return False
 
-    async def _insert_claim(self, doc: dict[str, Any]) -> bool:
+    async def _insert_claim(self, doc: LedgerEntry) -> bool:
         """The insert that claims; an insert the database applied whose reply was lost
         (the connection dropped: pymongo raises, or retries and meets its own duplicate)
         is recognised by its `claim_token` and is ours. Without a token, or when the
         entry cannot be read back, the error stands (nothing is sent; a claim that was
         applied is then abandoned, reported and resolved)."""
         try:
-            if await insert_new(self.ledger, doc):
+            if await insert_new(self.ledger, bson(doc)):
                 return True
         except ConnectionFailure:  # AutoReconnect, NetworkTimeout: applied or not
             if not doc.get("claim_token"):
@@ -222,23 +245,26 @@ class LedgerStore:
         held = await self.get(doc["_id"])
         return held is not None and held.get("claim_token") == doc["claim_token"]
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        return await self.ledger.find_one({"_id": key})
+    async def get(self, key: str) -> LedgerEntry | None:
+        doc = await self.ledger.find_one({"_id": key})
+        return stored(LedgerEntry, doc) if doc is not None else None
 
-    async def update(self, key: str, fields: dict[str, Any], *, owner: str | None = None,
+    async def update(self, key: str, fields: LedgerEntry, *, owner: str | None = None,
                      where: dict[str, Any] | None = None) -> bool:
-        query: dict[str, Any] = {"_id": key, **(where or {})}
+        """Set `fields` on the entry if it matches `where` (a filter) and, when given,
+        belongs to `owner`; False if it did not."""
+        query = {"_id": key, **(where or {})}
         if owner is not None:
             query["owner"] = owner
         status = fields.get("status")
         if status == "sending":  # a retry round: open before the entry says so
             await self._opened(key, fields.get("unit_id"), fields.get("touched_at"))
         if status == "unknown":  # to be resolved: noted before the entry says so
-            await _upsert_set(self.unresolved_coll, key, validated_set(UnresolvedDoc, {
+            await _upsert(self.unresolved_coll, key, {"$set": validated_set(UnresolvedDoc, {
                 "unit_id": fields.get("unit_id") or key.split("|")[1],
-                "since": datetime.now(UTC)}, key))
+                "since": datetime.now(UTC)}, key)})
         result = await self.ledger.update_one(
-            query, {"$set": validated_set(LedgerDoc, fields, key)})
+            query, {"$set": validated_set(LedgerDoc, bson(fields), key)})
         if status is not None and status != "sending" and result.matched_count:
             await self.closed(key)
         return bool(result.matched_count)
@@ -249,18 +275,19 @@ class LedgerStore:
         if result.deleted_count:
             await self.closed(key)
 
-    async def of_period(self, period: int) -> list[dict[str, Any]]:
-        return await self.ledger.find({"period": period}).to_list(None)
+    async def of_period(self, period: int) -> list[LedgerEntry]:
+        return [stored(LedgerEntry, d)
+                for d in await self.ledger.find({"period": period}).to_list(None)]
 
     # -- open claims (entries in `sending`) ------------------------------------------------
     async def _opened(self, key: str, unit_id: str | None, since: datetime | None) -> None:
-        await _upsert_set(self.open, key, validated_set(OpenClaimDoc, {
-            "unit_id": unit_id or key.split("|")[1], "since": since}, key))
+        await _upsert(self.open, key, {"$set": validated_set(OpenClaimDoc, {
+            "unit_id": unit_id or key.split("|")[1], "since": since}, key)})
 
     async def closed(self, key: str) -> None:
         await self.open.delete_one({"_id": key})
 
-    async def open_claims(self) -> list[dict[str, Any]]:
+    async def open_claims(self) -> list[LedgerEntry]:
         """The keys that may be in `sending` (`unit_id`, `touched_at` when claimed): a
         read of the small open_claims collection, never of the ledger."""
         await self.backfills.ensure(OPEN_CLAIMS_BACKFILL, self._backfill_open)
@@ -276,7 +303,7 @@ class LedgerStore:
         return len(found)
 
     # -- unknown outcomes still to resolve -------------------------------------------------
-    async def unresolved(self) -> list[dict[str, Any]]:
+    async def unresolved(self) -> list[Unresolved]:
         """The keys that may be `unknown` and unresolved (`unit_id`, `since`): a read of
         the small `unresolved` collection, never of the ledger."""
         await self.backfills.ensure(UNRESOLVED_BACKFILL, self._backfill_unresolved)
@@ -291,76 +318,111 @@ class LedgerStore:
         """The `unknown` entries of a ledger older than the resolver (once)."""
         found = await self.ledger.find({"status": "unknown"}).to_list(None)
         for e in found:
-            await _upsert_set(self.unresolved_coll, e["_id"], validated_set(
-                UnresolvedDoc, {"unit_id": e["unit_id"], "since": EPOCH}, e["_id"]))
+            await _upsert(self.unresolved_coll, e["_id"], {"$set": validated_set(
+                UnresolvedDoc, {"unit_id": e["unit_id"], "since": EPOCH}, e["_id"])})
         return len(found)
 
     async def claim_round(self, key: str, round_no: int, owner: str, when: datetime) -> bool:
         return await insert_new(self.rounds, validated(RoundClaimDoc, {
             "_id": f"{key}#r{round_no}", "owner": owner, "claimed_at": when}))
 
+    async def round_claim(self, key: str, round_no: int) -> RoundClaim | None:
+        """Who claimed retry round `round_no` of the reminder, and when."""
+        doc = await self.rounds.find_one({"_id": f"{key}#r{round_no}"})
+        return stored(RoundClaim, doc) if doc is not None else None
+
     # -- what waits --------------------------------------------------------------------
-    async def defer(self, doc: dict[str, Any]) -> bool:
+    async def defer(self, doc: Wait) -> bool:
         """Record a wait once; False if it was already recorded."""
-        return await insert_new(self.deferrals, validated(DeferralDoc, doc))
+        return await insert_new(self.deferrals, validated(DeferralDoc, bson(doc)))
 
-    async def replace_deferral(self, doc: dict[str, Any]) -> None:
-        await self.deferrals.replace_one({"_id": doc["_id"]}, validated(DeferralDoc, doc),
-                                         upsert=True)
+    async def replace_deferral(self, doc: Wait) -> None:
+        await self.deferrals.replace_one({"_id": doc["_id"]}, validated(
+            DeferralDoc, bson(doc)), upsert=True)
 
-    async def pending(self) -> list[dict[str, Any]]:
+    async def pending(self) -> list[Wait]:
         """Every wait (each pass reads them all). A whole-collection read, kept on
         purpose: the collection holds only live waits (every way a wait ends deletes it
         by `_id`), and the pass needs each of them, so this costs what the pass has to do
         anyway; reading the same documents one by one through an index document would
         cost a read by `_id` (~1 ms) each instead of ~50 us."""
-        return await self.deferrals.find({}).to_list(None)
+        return [stored(Wait, d) for d in await self.deferrals.find({}).to_list(None)]
 
-    async def waits(self, keys: list[str]) -> list[dict[str, Any]]:
+    async def waits(self, keys: list[str]) -> list[Wait]:
         """The waits among these keys, read by `_id` (a batch's records' keys together:
         one `$in` read)."""
         found = await asyncio.gather(*(self._deferral_reads.get(k) for k in keys))
-        return [w for w in found if w is not None]
+        return [stored(Wait, w) for w in found if w is not None]
 
     async def drop_deferral(self, key: str) -> None:
         await self.deferrals.delete_one({"_id": key})
 
     # -- provider message ids and delivery receipts ----------------------------------------
     async def index_message(self, provider: str, message_id: str, key: str
-                            ) -> dict[str, Any] | None:
+                            ) -> ProviderMessage | None:
         """Remember which reminder a provider's message id belongs to; returns the
         document (with a receipt if one came first)."""
         _id = f"{provider}:{message_id}"
-        await _upsert_set(self.messages, _id, validated_set(ProviderMessageDoc, {"key": key}))
-        return await self.messages.find_one({"_id": _id})
+        await _upsert(self.messages, _id, {"$set": validated_set(ProviderMessageDoc,
+                                                                 {"key": key})})
+        return await self._message(_id)
 
     async def record_receipt(self, provider: str, message_id: str, stat: str,
-                             when: datetime) -> dict[str, Any] | None:
+                             when: datetime) -> ProviderMessage | None:
         _id = f"{provider}:{message_id}"
-        await _upsert_set(self.messages, _id, validated_set(
-            ProviderMessageDoc, {"stat": stat, "receipt_at": when}, _id))
-        return await self.messages.find_one({"_id": _id})
+        await _upsert(self.messages, _id, {"$set": validated_set(
+            ProviderMessageDoc, {"stat": stat, "receipt_at": when}, _id)})
+        return await self._message(_id)
 
     async def receipts_of(self, provider: str, message_ids: list[str]
-                          ) -> list[dict[str, Any]]:
+                          ) -> list[ProviderMessage]:
         found = []
         for mid in message_ids:
-            doc = await self.messages.find_one({"_id": f"{provider}:{mid}"})
+            doc = await self._message(f"{provider}:{mid}")
             if doc is not None:
                 found.append(doc)
         return found
+
+    async def _message(self, _id: str) -> ProviderMessage | None:
+        doc = await self.messages.find_one({"_id": _id})
+        return stored(ProviderMessage, doc) if doc is not None else None
 
 
 class OutboxStore:
     def __init__(self, db: Database) -> None:
         self.coll = db["outbox"]
 
-    async def add(self, doc: dict[str, Any]) -> None:
-        await insert_new(self.coll, validated(OutboxDoc, doc))
+    async def add(self, doc: OutboxEntry) -> None:
+        await insert_new(self.coll, validated(OutboxDoc, bson(doc)))
 
     async def remove(self, event_id: str) -> None:
         await self.coll.delete_one({"_id": event_id})
 
-    async def older_than(self, when: datetime, limit: int = 200) -> list[dict[str, Any]]:
+    async def older_than(self, when: datetime, limit: int = 200) -> list[OutboxEntry]:
         docs = await self.coll.find({"created_at": {"$lte": when}}).to_list(limit)
-        return sorted(docs, key=lambda d: d["created_at"])
+        return sorted((stored(OutboxEntry, d) for d in docs), key=lambda d: d["created_at"])
+
+
+class MilestoneStore:
+    """The synthesis milestones (milestone.py), `_id` = the period."""
+
+    def __init__(self, db: Database) -> None:
+        self.coll = db["milestones"]
+
+    async def get(self, period: int) -> Milestone | None:
+        doc = await self.coll.find_one({"_id": period})
+        return stored(Milestone, doc) if doc else None
+
+    async def all(self) -> list[Milestone]:
+        return [stored(Milestone, d) for d in await self.coll.find({}).to_list(None)]
+
+    async def put(self, period: int, doc: Milestone) -> None:
+        await self.coll.replace_one({"_id": period}, validated(MilestoneDoc, bson(doc)),
+                                    upsert=True)
+
+    async def claim_reminder(self, period: int, stage: str, when: str) -> bool:
+        """Record that the stage's reminder goes now; False if it was already claimed."""
+        claimed = await self.coll.update_one(
+            {"_id": period, f"reminders.{stage}": {"$exists": False}},
+            {"$set": {f"reminders.{stage}": when}})
+        return bool(claimed.modified_count)

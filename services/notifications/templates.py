@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common import movements
 from services.notifications.domain import Campaign, Stage, days_left
+from services.notifications.models import DigestValues, ReminderValues
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("vi", "en")
@@ -121,31 +122,32 @@ def _today(now: datetime, lang: str) -> str:
 
 
 def reminder_values(*, unit: Mapping[str, Any], campaign: Campaign, stage: Stage,
-                    now: datetime, lang: str) -> dict[str, Any]:
+                    now: datetime, lang: str) -> ReminderValues:
     tz = campaign.tz
     left = days_left(campaign.deadline, now, tz)
     long, short = _deadline_texts(campaign.deadline.astimezone(tz), lang)
+    movement_name, organiser = _movement_texts(campaign.movement, lang)
     return {
         "unit_name": unit_name(unit, lang), "unit_id": unit["_id"], "period": campaign.period,
         "deadline": long, "deadline_short": short, "stage": stage.name,
         "days_left": max(left, 0), "days_left_text": _days(max(left, 0), lang),
         "days_overdue": max(-left, 0), "days_overdue_text": _days(max(-left, 0), lang),
         "today": _today(now.astimezone(tz), lang),
-        **_movement_texts(campaign.movement, lang),
+        "movement_name": movement_name, "organiser": organiser,
     }
 
 
-def _movement_texts(movement: str, lang: str) -> dict[str, str]:
+def _movement_texts(movement: str, lang: str) -> tuple[str, str]:
     """The movement the reminder is about and who reads its reports (issue 14)."""
     m = movements.MOVEMENTS.get(movement) or movements.MOVEMENTS[movements.DEFAULT]
     if lang == "en":
-        return {"movement_name": m.name_en, "organiser": m.organiser_en}
-    return {"movement_name": m.name, "organiser": m.organiser}
+        return m.name_en, m.organiser_en
+    return m.name, m.organiser
 
 
 def digest_values(*, recipient: Mapping[str, Any], units: list[Mapping[str, Any]],
                   campaign: Campaign, stage: Stage, now: datetime, lang: str
-                  ) -> dict[str, Any]:
+                  ) -> DigestValues:
     values = reminder_values(unit=recipient, campaign=campaign, stage=stage, now=now,
                              lang=lang)
     lines = [f"- {unit_name(u, lang)} ({u['_id']})" for u in units]

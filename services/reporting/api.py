@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.common import movements
 from services.common.auth import Principal
-from services.common.http import AdminAction, CurrentPrincipal, ViewerPrincipal
+from services.common.http import AdminAction, CurrentPrincipal, Period, ViewerPrincipal
 from services.common.job_actions import start_job
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.movements import MovementQuery
@@ -33,7 +33,6 @@ from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
 from services.reporting.service import Reports
 
-Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
 NationalFormat = Literal["json", "csv", "xlsx", "pdf", "html"]
 ClusterFormat = Literal["json", "csv", "pdf", "html"]

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ScoringSettings()
     if args.command == "rescore":
-        from services.scoring.rescore import RescoreRefused
+        from services.scoring.domain import RescoreRefused
 
         if not 2000 <= args.period <= 2100:
             parser.error("--period must be a year between 2000 and 2100")

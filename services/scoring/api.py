@@ -9,17 +9,27 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.common import movements
-from services.common.http import AdminAction, CurrentPrincipal, ensure_access
+from services.common.http import AdminAction, CurrentPrincipal, Period, ensure_access
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
-from services.common.problems import REFUSAL_STATUS, Problem, problem_for
-from services.scoring.rescore import Rescorer, RescoreRefused
+from services.common.problems import Problem, problem_for
+from services.scoring.domain import (
+    Bonus,
+    ContentsRule,
+    Criterion,
+    Deductions,
+    RescoreRefused,
+    Rubric,
+    Source,
+    rescore_running,
+)
+from services.scoring.models import ScoreRecord
+from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
 from services.scoring.store import ScoreStore
 
-Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 VERSION_PATTERN = r"^[a-z]+-[0-9]{4}\.[0-9]+$"
 
 
@@ -53,12 +63,16 @@ class RubricRead(BaseModel):
     title: str
     description: str
     max_total: float
-    criteria: list[dict[str, Any]]
-    contents: dict[str, Any]
-    bonus: dict[str, Any]
-    deductions: dict[str, Any]
+    criteria: list[Criterion]
+    contents: ContentsRule
+    bonus: Bonus
+    deductions: Deductions
     # parameter path -> where its number comes from (docs/sources.md)
-    sources: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+
+    @classmethod
+    def of(cls, rubric: Rubric) -> RubricRead:
+        return cls.model_validate(rubric, from_attributes=True)
 
 
 class RescoreCreate(BaseModel):
@@ -67,17 +81,7 @@ class RescoreCreate(BaseModel):
                                 examples=["police-2026.1"])
 
 
-class RescoreRead(BaseModel):
-    period: int
-    rubric_version: str
-    unit_type: str
-    records_read: int
-    submissions: int
-    rescored: int
-    superseded: int
-
-
-def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
+def _score(doc: ScoreRecord, current: ScoreRecord | None) -> ScoreRead:
     in_force = current is not None and current.get("event_id") == doc.get("event_id")
     fields = {k: v for k, v in doc.items() if k in ScoreRead.model_fields}
     fields["movement"] = movements.of_event(doc, doc["unit_id"])
@@ -86,7 +90,8 @@ def _score(doc: dict[str, Any], current: dict[str, Any] | None) -> ScoreRead:
 
 def _failure(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, RescoreRefused):
-        return {"status": REFUSAL_STATUS[exc.kind], "code": exc.code, "detail": exc.detail}
+        problem = problem_for(exc)
+        return {"status": problem.status, "code": problem.code, "detail": problem.detail}
     if isinstance(exc, KafkaUnavailable):
         return {"status": 503, "code": "unavailable", "detail": str(exc)}
     return {"status": 500, "code": "rescore-failed", "detail": repr(exc)[:500]}
@@ -133,14 +138,14 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         chosen, after = page_of_items(
             rubrics.versions(), lambda r: (r.unit_type, r.from_period, r.version), page)
         next_link(request, response, after, page.limit)
-        return [RubricRead(**r.to_dict()) for r in chosen]
+        return [RubricRead.of(r) for r in chosen]
 
     @router.get("/rubrics/{version}", response_model=RubricRead, tags=["rubrics"])
     async def read_rubric(version: str, _: CurrentPrincipal) -> RubricRead:
         rubric = rubrics.get(version)
         if rubric is None:
             raise Problem(404, "not-found", f"no rubric version {version!r}")
-        return RubricRead(**rubric.to_dict())
+        return RubricRead.of(rubric)
 
     @router.get("/rubrics/in-force/{unit_type}", response_model=RubricRead, tags=["rubrics"])
     async def rubric_in_force(unit_type: str, period: Period, _: CurrentPrincipal
@@ -149,7 +154,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         rubric = await scorer.rubric_for(unit_type, period)
         if rubric is None:
             raise Problem(404, "not-found", f"no {unit_type} rubric in force for {period}")
-        return RubricRead(**rubric.to_dict())
+        return RubricRead.of(rubric)
 
     @router.post("/admin/rescore", response_model=JobRead, status_code=202, tags=["ops"],
                  responses={202: {"description": "started; poll the job (Location header)"},
@@ -167,11 +172,11 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         except RescoreRefused as exc:
             raise problem_for(exc) from exc
         if jobs.running("rescore") is not None:
-            raise Problem(409, "rescore-running", "a rescore is already running")
+            raise problem_for(rescore_running())
 
         async def work(job: Job) -> dict[str, Any]:
             result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
-            return RescoreRead(**result.to_dict()).model_dump()
+            return result.to_dict()
 
         job = jobs.start("rescore", work, _failure)
         action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}

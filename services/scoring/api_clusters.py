@@ -6,18 +6,19 @@ record is made on the submissions service (issue 14)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
+from services.common.contracts import ClusterStandings, Standing
 from services.common.http import CurrentPrincipal
 from services.common.problems import Problem
 from services.scoring.api import LineRead, Period
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.leadership_register import LeadershipRegister
 from services.scoring.standings import CERTIFICATE_MIN_RATIO
+from services.scoring.standings_publisher import StandingsPublisher
 
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]+$", max_length=40)]
 UnitId = Annotated[str, Field(
@@ -111,16 +112,17 @@ def member_view(principal: Principal, cluster_id: str, members: list[str]) -> No
     raise Problem(403, "forbidden", f"a unit may read only its own cluster, not {cluster_id}")
 
 
-def own_rows_only(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def own_rows_only(principal: Principal, data: ClusterStandings) -> ClusterStandings:
     """A member sees every member's rank and total, and only its own breakdown."""
     if principal.is_operator:
         return data
-    rows = [row if row["unit_id"] == principal.unit_id else {**row, "breakdown": []}
-            for row in data["standings"]]
+    rows: list[Standing] = [row if row["unit_id"] == principal.unit_id
+                            else {**row, "breakdown": []} for row in data["standings"]]
     return {**data, "standings": rows}
 
 
-def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) -> APIRouter:
+def build_cluster_router(*, rankings: StandingsPublisher, register: LeadershipRegister
+                         ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["clusters"])
 
     @router.get("/clusters/{cluster_id}/standings", response_model=StandingsRead)
@@ -140,8 +142,7 @@ def build_cluster_router(*, rankings: Rankings, register: LeadershipRegister) ->
         unit's token: those of its own cluster, and its own)."""
         data = await rankings.proposals(period)
         if not principal.is_operator:
-            clusters = await rankings.replica.clusters(period)
-            own = {cid for cid, c in clusters.items() if principal.unit_id in c["members"]}
+            own = await rankings.clusters_of(principal.unit_id, period)
             data = {**data, "proposals": [
                 p for p in data["proposals"]
                 if p.get("cluster_id") in own or p["unit_id"] == principal.unit_id]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -12,18 +11,17 @@ from services.common.jobs import Jobs, job_router
 from services.common.ports import Database, Producer
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import build_runtime, http_app
-from services.common.topics import SUBMISSIONS, UNITS
-from services.scoring import metrics
+from services.scoring import agents, metrics
 from services.scoring.api import build_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.publisher import Publisher
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
 from services.scoring.rescore import Rescorer
 from services.scoring.rubrics import RubricBook, load_rubrics
 from services.scoring.schema import DOCUMENTS
 from services.scoring.service import Scorer
 from services.scoring.settings import ScoringSettings
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import LeadershipStore, ScoreStore
 
 
@@ -35,7 +33,7 @@ class Parts:
     rubrics: RubricBook
     replica: RegistryReplica
     register: LeadershipRegister
-    rankings: Rankings
+    rankings: StandingsPublisher
     scorer: Scorer
     rescorer: Rescorer
 
@@ -46,15 +44,16 @@ def build_parts(settings: ScoringSettings, db: Database, producer: Producer,
     metrics.RUBRICS_LOADED.set(len(rubrics.versions()))
     store = ScoreStore(db)
     replica = RegistryReplica(db)
-    publisher = Publisher(store=store, producer=producer)
+    publisher = ChangePublisher(store=store, producer=producer)
     register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
                                   publisher=publisher, clock=clock)
-    rankings = Rankings(store=store, replica=replica, publisher=publisher, clock=clock,
-                        register=register, sweep_seconds=settings.rankings_sweep_seconds)
+    rankings = StandingsPublisher(store=store, replica=replica, publisher=publisher,
+                                  clock=clock, register=register,
+                                  sweep_seconds=settings.rankings_sweep_seconds)
     scorer = Scorer(store=store, rubrics=rubrics, producer=producer, clock=clock,
                     rankings=rankings)
-    rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, store=store,
-                        rankings=rankings, clock=clock,
+    rescorer = Rescorer(bootstrap=settings.kafka_bootstrap, scorer=scorer, rubrics=rubrics,
+                        store=store, rankings=rankings, clock=clock,
                         timeout=settings.rescore_timeout_seconds,
                         auth=settings.kafka_auth())
     return Parts(store=store, rubrics=rubrics, replica=replica, register=register,
@@ -65,21 +64,8 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     rt = build_runtime(settings, DOCUMENTS + REPLICA_DOCUMENTS)
     parts = build_parts(settings, rt.db, rt.producer, rt.clock)
-    loop = rt.record_loop("scoring")
-
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
-    async def submissions_agent(stream: Any) -> None:
-        await loop.run(stream, parts.scorer.on_submission)
-
-    async def units_agent(stream: Any) -> None:
-        await loop.run(stream, parts.replica.apply)
-
-    # The debounced standings and proposals; its first run publishes what a crash left.
-    rt.every(settings.rankings_interval_seconds, parts.rankings.tick)
-    rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
+    agents.register(rt, scorer=parts.scorer, replica=parts.replica, rankings=parts.rankings,
+                    rankings_interval=settings.rankings_interval_seconds)
 
     app = http_app(rt, "Scoring service")
     jobs = Jobs()

@@ -5,10 +5,16 @@ the lines always add up to the total (docs/scoring.md has a worked example)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.contracts import CriterionScore, SubmissionAcceptedV1
+from services.common.errors import Refusal, Refused
+
+# Where a rubric's number comes from: "platform-default", or a quote of the line that
+# gives it ({"seed", "quote"} or {"law", "quote", "checked_in"}; docs/sources.md).
+Source = str | dict[str, str]
 # The six emulation contents of the plan, in the plan's order (MISSION.md).
 CONTENTS = ("implement_directives", "local_government", "movement_quality",
             "science_technology", "security_forces", "propaganda")
@@ -22,6 +28,8 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Indicator:
+    """A number a content reports (`contents.<content>.indicators.<name>`), weighed
+    within its criterion and paid by thresholds."""
     content: str
     name: str
     weight: float
@@ -86,10 +94,7 @@ class Rubric:
     one_criterion: bool = False
     # parameter path (e.g. "criteria.P1.max_points") -> where its number comes from:
     # "platform-default", {"seed", "quote"} or {"law", "quote"} (docs/sources.md).
-    sources: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    sources: Mapping[str, Source] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ class Score:
     rubric_version: str
     breakdown: list[Line] = field(default_factory=list)
 
-    def breakdown_dicts(self) -> list[dict[str, Any]]:
+    def breakdown_dicts(self) -> list[CriterionScore]:
         # A Line holds only plain values: its fields as they are (asdict deep-copies,
         # a tenth of a consumer's CPU per record).
         return [{"criterion": line.criterion, "points": line.points,
@@ -270,6 +275,28 @@ def score_submission(rubric: Rubric, content: Mapping[str, Any], on_time: bool) 
                  breakdown=lines)
 
 
+# -- rescores ----------------------------------------------------------------------------
+
+class RescoreRefused(Refused):
+    """A rescore that cannot run (unknown or inapplicable rubric, one already running)."""
+
+
+def check_rescore(rubric: Rubric | None, version: str, period: int) -> Rubric:
+    """The rubric a rescore of `period` under `version` scores with (`rubric`: the one
+    loaded under that version); refused if there is none or it applies only later."""
+    if rubric is None:
+        raise RescoreRefused(Refusal.INVALID, "unknown-rubric", f"no rubric version {version!r}")
+    if rubric.from_period > period:
+        raise RescoreRefused(Refusal.INVALID, "rubric-not-applicable",
+                             f"{version} applies from {rubric.from_period}, after {period}")
+    return rubric
+
+
+def rescore_running() -> RescoreRefused:
+    """The refusal of a rescore while another one runs."""
+    return RescoreRefused(Refusal.CONFLICT, "rescore-running", "a rescore is already running")
+
+
 # -- replays ------------------------------------------------------------------------------
 
 def parse_time(value: Any) -> datetime | None:
@@ -292,18 +319,18 @@ def earliest(*values: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Latest:
-    data: dict[str, Any]
+    data: SubmissionAcceptedV1
     first_received_at: str | None
 
 
-def latest_revisions(submissions: Sequence[Mapping[str, Any]]) -> dict[str, Latest]:
+def latest_revisions(submissions: Sequence[SubmissionAcceptedV1]) -> dict[str, Latest]:
     """unit id -> its highest revision's data, and when its first revision arrived
     (what a rescore scores: the revision in force, with its tie-break time)."""
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, SubmissionAcceptedV1] = {}
     first: dict[str, str | None] = {}
     for data in submissions:
         unit = data["unit_id"]
         if unit not in best or data["revision"] > best[unit]["revision"]:
-            best[unit] = dict(data)
+            best[unit] = data.copy()
         first[unit] = earliest(first.get(unit), data.get("received_at"))
     return {u: Latest(best[u], first[u]) for u in sorted(best)}

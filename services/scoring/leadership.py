@@ -5,8 +5,9 @@ deputy for a year it lists). Plain functions; docs/scoring.md, "Cluster leadersh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
+
+from services.scoring.models import ClusterYearRecord
 
 RULE = ("rotation-v1: the previous year's deputy becomes head; the member after the new "
         "head in the registry's member order for the year served becomes deputy, skipping "
@@ -17,21 +18,19 @@ SUGGESTED, CONFIRMED, OVERRIDDEN = "suggested", "confirmed", "overridden"
 MAX_CHAIN_YEARS = 200
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
+    """A cluster's head and deputy for one year (a cluster of one has no deputy)."""
     head: str
     deputy: str | None
 
 
-@dataclass(frozen=True)
-class Known:
+class Known(NamedTuple):
     """Leadership known for a year, and from where ("registry" or an operator's decision)."""
     pair: Pair
     source: str
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(NamedTuple):
     pair: Pair
     basis: str  # why, in words: the anchor year and how many rotations followed
 
@@ -57,27 +56,28 @@ def rotate(previous: Pair | None, members: Sequence[str]) -> Pair | None:
     return Pair(head, deputy)
 
 
-def members_in(years: Mapping[str, Any], year: int) -> list[str] | None:
+def members_in(years: Mapping[str, ClusterYearRecord | None], year: int) -> list[str] | None:
     """The members for `year` from a registry cluster record's `years` (a year without
     an entry inherits the latest earlier one); None before the cluster exists."""
     known = [int(y) for y in years if int(y) <= year]
     if not known:
         return None
-    entry = years[str(max(known))] or {}
-    return list(entry.get("members") or []) or None
+    entry = years[str(max(known))]
+    return (list(entry.get("members") or []) or None) if entry else None
 
 
-def registry_known(years: Mapping[str, Any]) -> dict[int, Known]:
+def registry_known(years: Mapping[str, ClusterYearRecord | None]) -> dict[int, Known]:
     """The registry's own head and deputy, for the years it lists with a head."""
     out = {}
     for y, entry in years.items():
-        if entry and entry.get("head"):
+        head = entry.get("head") if entry else None
+        if entry and head:
             source = "conference" if entry.get("conference") else "registry"
-            out[int(y)] = Known(Pair(entry["head"], entry.get("deputy")), source)
+            out[int(y)] = Known(Pair(head, entry.get("deputy")), source)
     return out
 
 
-def suggest(year: int, years: Mapping[str, Any], known: Mapping[int, Known]
+def suggest(year: int, years: Mapping[str, ClusterYearRecord | None], known: Mapping[int, Known]
             ) -> Suggestion | None:
     """The rule's head and deputy for `year`, rotating forward from the latest known
     year before it (each year in between as if its suggestion had been followed)."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from services.scoring.domain import Rubric
+from services.scoring.domain import Rubric, Source
 from services.scoring.leadership import RULE as ROTATION_RULE
 from services.scoring.rubrics import PLATFORM_DEFAULT, RubricBook, load_rubrics
 from services.scoring.standings import (
@@ -127,7 +126,7 @@ CODE_RULES: tuple[CodeRule, ...] = (
 )
 
 
-def describe(source: Any) -> str:
+def describe(source: Source) -> str:
     """A rubric source in words."""
     if source == PLATFORM_DEFAULT:
         return DEFAULT_LABEL

@@ -17,23 +17,28 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from services.common.clock import Clock
-from services.common.errors import Refusal, Refused
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.envelope import data_of
 from services.common.kafka import BoundedReplay, KafkaUnavailable, Rejected, decode_record
 from services.common.kafka_auth import KafkaAuth
 from services.common.progress import Progress, silent
 from services.common.topics import SUBMISSIONS
 from services.scoring import metrics
-from services.scoring.domain import latest_revisions
-from services.scoring.rankings import Rankings
+from services.scoring.domain import (
+    Latest,
+    RescoreRefused,
+    Rubric,
+    check_rescore,
+    latest_revisions,
+    rescore_running,
+)
+from services.scoring.rubrics import RubricBook
 from services.scoring.service import ACCEPTED, Scorer, unit_type_of
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import ScoreStore, gather_bounded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-
-class RescoreRefused(Refused):
-    """A rescore that cannot run (unknown or inapplicable rubric, one already running)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,10 @@ async def replay(bootstrap: str, topic: str, limit_seconds: float,
 
 
 class Rescorer:
-    def __init__(self, *, bootstrap: str, scorer: Scorer, store: ScoreStore,
-                 rankings: Rankings, clock: Clock, timeout: float,
-                 auth: KafkaAuth | None = None) -> None:
-        self.bootstrap, self.scorer, self.store = bootstrap, scorer, store
+    def __init__(self, *, bootstrap: str, scorer: Scorer, rubrics: RubricBook,
+                 store: ScoreStore, rankings: StandingsPublisher, clock: Clock,
+                 timeout: float, auth: KafkaAuth | None = None) -> None:
+        self.bootstrap, self.scorer, self.rubrics, self.store = bootstrap, scorer, rubrics, store
         self.auth = auth
         self.rankings, self.clock, self.timeout = rankings, clock, timeout
         self._running = asyncio.Lock()
@@ -75,33 +80,29 @@ class Rescorer:
 
     def check(self, period: int, version: str) -> None:
         """Refuse at once what a rescore would refuse (before a job is started for it)."""
-        rubric = self.scorer.rubrics.get(version)
-        if rubric is None:
+        self._rubric(period, version)
+
+    def _rubric(self, period: int, version: str) -> Rubric:
+        try:
+            rubric = check_rescore(self.rubrics.get(version), version, period)
+            if self._running.locked():
+                raise rescore_running()
+        except RescoreRefused:
             metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(
-                Refusal.INVALID, "unknown-rubric", f"no rubric version {version!r}")
-        if rubric.from_period > period:
-            metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(Refusal.INVALID, "rubric-not-applicable",
-                                 f"{version} applies from {rubric.from_period}, after {period}")
-        if self._running.locked():
-            metrics.RESCORES.labels("refused").inc()
-            raise RescoreRefused(
-                Refusal.CONFLICT, "rescore-running", "a rescore is already running")
+            raise
+        return rubric
 
     async def rescore(self, period: int, version: str,
                       progress: Progress | None = None) -> RescoreResult:
         """`progress(stage, done, total)`: told as the replay and the scoring advance."""
-        self.check(period, version)
-        rubric = self.scorer.rubrics.get(version)
-        assert rubric is not None
+        rubric = self._rubric(period, version)
         self._progress = progress or silent
         async with self._running:
             started = time.perf_counter()
             with tracer.start_as_current_span("scoring.rescore", attributes={
                     "emulation.period": period, "emulation.rubric_version": version}):
                 try:
-                    result = await self._rescore(period, rubric.unit_type, version)
+                    result = await self._rescore(period, rubric)
                 except (KafkaError, TimeoutError, OSError) as exc:
                     metrics.RESCORES.labels("failed").inc()
                     raise KafkaUnavailable(f"could not replay {SUBMISSIONS}: {exc!r}") from exc
@@ -110,9 +111,8 @@ class Rescorer:
             log.info("rescored", extra={"fields": result.to_dict()})
             return result
 
-    async def _rescore(self, period: int, unit_type: str, version: str) -> RescoreResult:
-        rubric = self.scorer.rubrics.get(version)
-        assert rubric is not None
+    async def _rescore(self, period: int, rubric: Rubric) -> RescoreResult:
+        unit_type, version = rubric.unit_type, rubric.version
         if not self.rankings.backfilled:
             # The candidates of scores stored before they were kept, for the proposals
             # this rescore publishes (a process's first tick does it too).
@@ -120,7 +120,7 @@ class Rescorer:
         # First put the rubric in force, so submissions arriving during the replay are
         # scored under it by the live consumer too.
         await self.store.select(unit_type, period, version, self.clock.now())
-        found: list[dict[str, Any]] = []
+        found: list[SubmissionAcceptedV1] = []
         read = 0
         async for value in replay(self.bootstrap, SUBMISSIONS, self.timeout, self.auth):
             read += 1
@@ -133,7 +133,7 @@ class Rescorer:
         outcomes: list[bool] = []
         self._progress("scoring", 0, len(latest))
 
-        async def rescore_one(item: Any) -> None:
+        async def rescore_one(item: Latest) -> None:
             doc = await self.scorer.score(item.data, rubric,
                                           first_received_at=item.first_received_at, fresh=True)
             metrics.RESCORED.inc()
@@ -152,11 +152,11 @@ class Rescorer:
                              superseded=superseded)
 
 
-def _accepted(value: bytes) -> dict[str, Any] | None:
+def _accepted(value: bytes) -> SubmissionAcceptedV1 | None:
     """The data of a valid accepted-submission record, else None (the live consumer
     dead-letters what is invalid; a replay skips it)."""
     try:
         event = decode_record(value)
     except Rejected:
         return None
-    return event.data if event.type == ACCEPTED else None
+    return data_of(event, SubmissionAcceptedV1) if event.type == ACCEPTED else None

@@ -7,7 +7,7 @@ to."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -25,6 +25,7 @@ from services.scoring.domain import (
     Deductions,
     Indicator,
     Rubric,
+    Source,
     Threshold,
 )
 
@@ -49,8 +50,9 @@ def criteria_ids(unit_type: str) -> list[str]:
     """The criterion ids a unit type answers, from the request contract itself
     (`schemas/requests/submission-request.v1.json`, `$defs/criteria_<type>`)."""
     request = schemas.validator("submission-request.v1").schema
-    defs: dict[str, Any] = request["$defs"]  # type: ignore[index]
-    return list(defs[f"criteria_{unit_type}"]["properties"])
+    if not isinstance(request, Mapping):
+        raise RubricError("the submission request schema is not an object")
+    return list(request["$defs"][f"criteria_{unit_type}"]["properties"])
 
 
 def parse_rubric(raw: Any, where: str) -> Rubric:
@@ -100,11 +102,11 @@ def parse_rubric(raw: Any, where: str) -> Rubric:
                   one_criterion=one_criterion)
 
 
-def parameter_sources(raw: dict[str, Any], where: str) -> dict[str, Any]:
+def parameter_sources(raw: dict[str, Any], where: str) -> dict[str, Source]:
     """Every parameter of the rubric that carries a number, with its source: its own
     `source`, else its section's (an indicator inherits its criterion's). A parameter
     without one is refused: nobody should take the platform's numbers for the plan's."""
-    out: dict[str, Any] = {}
+    out: dict[str, Source] = {}
 
     def need(path: str, *candidates: Any) -> None:
         found = next((c for c in candidates if c is not None), None)

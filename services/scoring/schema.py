@@ -121,7 +121,7 @@ class PendingRankingsDoc(me.Document):
     """A period whose standings and proposals are still to be published (`_id` = period),
     with the units whose scores changed and the token of the latest marking. Written
     before a score's record is done, deleted once a recomputation that read the scores
-    after that marking has published (services/scoring/rankings.py): so a crash between
+    after that marking has published (services/scoring/standings_publisher.py): so a crash between
     storing a score and publishing the standings loses nothing. A handful of documents."""
 
     meta = {"collection": "rankings_pending", "strict": False}

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC
-from typing import Any
 
 from opentelemetry import trace
 
 from services.common import event_types, movements
 from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.contracts import SubmissionAcceptedV1
+from services.common.envelope import Event, data_of
 from services.common.kafka import Rejected
 from services.common.ports import Producer
 from services.common.topics import SCORES
 from services.scoring import metrics
 from services.scoring.domain import Rubric, criteria_answered, earliest, score_submission
-from services.scoring.events import score_event, score_event_id, wall_sequence
-from services.scoring.rankings import Rankings
+from services.scoring.models import ScoreRecord
+from services.scoring.produced_events import score_event, score_event_id, wall_sequence
 from services.scoring.rubrics import RubricBook
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import ScoreStore
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,13 @@ class Unread:
 UNREAD = Unread()
 
 
-def unit_type_of(data: dict[str, Any]) -> str:
+def unit_type_of(data: SubmissionAcceptedV1) -> str:
     return str(data.get("unit_type") or data["unit_id"].split(":", 1)[0])
 
 
 class Scorer:
     def __init__(self, *, store: ScoreStore, rubrics: RubricBook, producer: Producer,
-                 clock: Clock, rankings: Rankings) -> None:
+                 clock: Clock, rankings: StandingsPublisher) -> None:
         self.store, self.rubrics, self.producer = store, rubrics, producer
         self.clock, self.rankings = clock, rankings
 
@@ -55,7 +56,8 @@ class Scorer:
     async def on_submission(self, event: Event) -> None:
         if event.type != ACCEPTED:
             return
-        data = event.data
+        # Either version: a version 1 event is read as its unit type's movement.
+        data = data_of(event, SubmissionAcceptedV1)
         unit_type, period = unit_type_of(data), data["period"]
         rubric = await self.rubric_for(unit_type, period)
         if rubric is None:
@@ -69,13 +71,13 @@ class Scorer:
                          data.get("received_at"))
         if await self.score(data, rubric, first_received_at=first, fresh=False,
                             current=current):
-            # Durably marked before the record is done; published by Rankings.tick.
+            # Durably marked before the record is done; published by StandingsPublisher.tick.
             await self.rankings.mark(period, [data["unit_id"]])
 
-    async def score(self, data: dict[str, Any], rubric: Rubric, *,
+    async def score(self, data: SubmissionAcceptedV1, rubric: Rubric, *,
                     first_received_at: str | None, fresh: bool,
-                    current: dict[str, Any] | Unread | None = UNREAD
-                    ) -> dict[str, Any] | None:
+                    current: ScoreRecord | Unread | None = UNREAD
+                    ) -> ScoreRecord | None:
         """Score one submission, keep it, and publish it if it is (now) in force.
         `fresh=False` (a delivery) reuses a score already kept for the same revision and
         rubric, so a redelivery republishes the very same event; a rescore scores anew.
@@ -85,7 +87,7 @@ class Scorer:
                 "emulation.period": period, "emulation.revision": data["revision"],
                 "emulation.rubric_version": rubric.version}):
             score = score_submission(rubric, data["content"], data["on_time"])
-            doc: dict[str, Any] = {
+            doc: ScoreRecord = {
                 "unit_id": unit, "period": period, "unit_type": unit_type_of(data),
                 "movement": movements.of_event(data, unit),
                 "total": score.total, "max": score.max, "breakdown": score.breakdown_dicts(),
@@ -96,11 +98,13 @@ class Scorer:
                 "scored_at": self.clock.now().astimezone(UTC).isoformat(),
                 # Orders two scorings of one revision (a rescore) whatever the clock says.
                 "seq": wall_sequence(),
+                "event_id": "",  # a function of the rest: below
             }
             doc["event_id"] = score_event_id(doc)
             kept = None if fresh else await self.store.kept(doc)
             if kept is not None:
-                doc = {k: v for k, v in kept.items() if k != "_id"}
+                doc = kept.copy()
+                doc.pop("_id", None)
             if isinstance(current, Unread):
                 saved = await self.store.save(doc, in_history=kept is not None)
             else:

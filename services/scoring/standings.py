@@ -1,6 +1,6 @@
 """Cluster standings and recognition proposals, as plain functions over score records
-(the dicts the scoring store keeps: total, max, on_time, first_received_at, revision,
-breakdown, rubric_version). The rules are documented in docs/scoring.md."""
+(models.ScoreRecord: total, max, on_time, first_received_at, revision, breakdown,
+rubric_version). The rules are documented in docs/scoring.md."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common.contracts import (
+    ClusterStandings,
+    RecognitionProposal,
+    RecognitionProposals,
+    Standing,
+)
 from services.scoring.domain import parse_time
+from services.scoring.models import ScoreRecord
 
 TIE_BREAK = ("reports on time only; higher total first, then the earlier first submission, "
              "then the unit id; late reports follow unranked, then members without a "
@@ -28,21 +35,22 @@ GOVERNMENT_FLAG_SHARE_PERCENT = 20
 CERTIFICATE_MIN_RATIO = 0.85
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
-Scores = Mapping[str, Mapping[str, Any]]
+# unit id -> its score in force (a certificate candidate's: what the proposals read).
+Scores = Mapping[str, ScoreRecord]
 
 
 def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def merit_key(unit_id: str, score: Mapping[str, Any], total: float) -> tuple[Any, ...]:
+def merit_key(unit_id: str, score: ScoreRecord, total: float) -> tuple[Any, ...]:
     """Sort key of scored units: higher `total` first, on time before late, the earlier
     first submission, then the unit id (so no two units ever tie)."""
     first = parse_time(score.get("first_received_at") or score.get("received_at")) or _NEVER
     return (-round(total, 4), 0 if score.get("on_time") else 1, first, unit_id)
 
 
-def rank_members(members: Sequence[str], scores: Scores) -> list[dict[str, Any]]:
+def rank_members(members: Sequence[str], scores: Scores) -> list[Standing]:
     """Every member, submitted or not, in 1..n by TIE_BREAK. Only reports on time carry
     a score: a late one (its first report after the movement's deadline) is listed as
     submitted and late, without a score, after them, so a cluster conference never ranks
@@ -51,7 +59,7 @@ def rank_members(members: Sequence[str], scores: Scores) -> list[dict[str, Any]]
                     key=lambda m: merit_key(m, scores[m], float(scores[m]["total"])))
     late = sorted(m for m in set(members) if m in scores and not scores[m].get("on_time"))
     unscored = sorted(m for m in set(members) if m not in scores)
-    rows: list[dict[str, Any]] = []
+    rows: list[Standing] = []
     for unit in scored:
         s = scores[unit]
         rows.append({"unit_id": unit, "rank": len(rows) + 1, "score": s["total"],
@@ -75,7 +83,7 @@ def rubric_version_of(members: Sequence[str], scores: Scores) -> str | None:
 
 
 def cluster_standings(cluster_id: str, period: int, members: Sequence[str], scores: Scores,
-                      computed_at: datetime) -> dict[str, Any]:
+                      computed_at: datetime) -> ClusterStandings:
     """The data of a vn.emulation.cluster.standings event (and of the API's answer)."""
     return {"cluster_id": cluster_id, "period": period,
             "rubric_version": rubric_version_of(members, scores),
@@ -88,7 +96,7 @@ def government_flag_cap(cluster_leaders: int) -> int:
     return cluster_leaders * GOVERNMENT_FLAG_SHARE_PERCENT // 100
 
 
-def _ratio(score: Mapping[str, Any]) -> float:
+def _ratio(score: ScoreRecord) -> float:
     return float(score["total"]) / float(score["max"]) if score.get("max") else 0.0
 
 
@@ -98,7 +106,7 @@ def ranks_in_clusters(unit_id: str) -> bool:
     return not unit_id.startswith("individual:")
 
 
-def certificate_candidate(score: Mapping[str, Any]) -> bool:
+def certificate_candidate(score: ScoreRecord) -> bool:
     """Whether a score may earn a certificate of merit (unless its unit leads a cluster):
     reported on time with at least CERTIFICATE_MIN_RATIO of its maximum. Any unit, in a
     cluster or not (individuals too)."""
@@ -110,11 +118,11 @@ class Leader:
     unit_id: str
     cluster_id: str
     size: int
-    score: Mapping[str, Any]
+    score: ScoreRecord
 
 
-def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[str, Any]]],
-                          scores: Scores, computed_at: datetime) -> dict[str, Any]:
+def recognition_proposals(period: int, standings: Mapping[str, Sequence[Standing]],
+                          scores: Scores, computed_at: datetime) -> RecognitionProposals:
     """Who is proposed for what, with the reason (docs/scoring.md, "Proposals"):
 
     - the first-ranked member of each cluster that has a score (reported on time) leads it;
@@ -143,7 +151,7 @@ def recognition_proposals(period: int, standings: Mapping[str, Sequence[Mapping[
 
     eligible = sorted((ld for ld in leaders if ld.score.get("on_time")), key=by_merit)
     flagged = {ld.unit_id: n for n, ld in enumerate(eligible[:cap], start=1)}
-    proposals: list[dict[str, Any]] = []
+    proposals: list[RecognitionProposal] = []
     for ld in leaders:
         s = ld.score
         led = (f"led {ld.cluster_id} with {_num(s['total'])}/{_num(s['max'])} "

@@ -8,16 +8,17 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids
+from services.common.mongo import BulkUpdates, BulkUpserts, ByIdReads, find_by_ids, upsert_one
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.ports import Database
 from services.common.schema import validated, validated_update
 from services.scoring.leadership import CONFIRMED, OVERRIDDEN
+from services.scoring.models import LeadershipRecord, ScoreRecord
 from services.scoring.schema import (
     CandidateDoc,
     LeadershipDoc,
@@ -31,6 +32,7 @@ from services.scoring.schema import (
 from services.scoring.standings import certificate_candidate
 
 T = TypeVar("T")
+D = TypeVar("D", ScoreRecord, LeadershipRecord)
 # How many calls one caller keeps in flight at once (a rescore's units, a recomputation's
 # changed clusters): enough to hide the round trips, few enough not to crowd out the
 # consumers on the same server.
@@ -43,19 +45,27 @@ CANDIDATE_FIELDS = ("unit_id", "period", "unit_type", "total", "max", "on_time",
                     "first_received_at", "received_at", "rubric_version", "event_id")
 
 
-def flat_score(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A `scores` document as its readers want it: the score in force (`current`) with
-    the document's `_id`, unit and period."""
-    if doc is None or "current" not in doc:
-        return doc
-    return {**{k: v for k, v in doc.items() if k != "current"}, **doc["current"]}
+def stored_as(model: type[D], doc: dict[str, Any] | None) -> D | None:
+    """The store's boundary: a document read back as the model it was written as
+    (schema.py checked it on its way in); a view for the type checker, nothing converted."""
+    return cast("D | None", doc)
+
+
+def flat_score(doc: dict[str, Any] | None) -> ScoreRecord | None:
+    """A stored score as its readers want it (the store's boundary: schema.py checked it
+    on its way in): a `scores` or `certificate_candidates` document is the score in force
+    (`current`) with the document's `_id`, unit and period; a `score_history` document is
+    one as it is."""
+    if doc is not None and "current" in doc:
+        doc = {**{k: v for k, v in doc.items() if k != "current"}, **doc["current"]}
+    return stored_as(ScoreRecord, doc)
 
 
 def score_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
 
-def history_key(doc: dict[str, Any]) -> str:
+def history_key(doc: ScoreRecord) -> str:
     return f"{doc['unit_id']}|{doc['period']}|{doc['rubric_version']}|r{doc['revision']}"
 
 
@@ -63,7 +73,7 @@ def candidate_key(period: int, unit_id: str) -> str:
     return f"{period}|{unit_id}"
 
 
-def _in_force_value(doc: dict[str, Any], fields: Iterable[str] | None = None
+def _in_force_value(doc: ScoreRecord, fields: Iterable[str] | None = None
                     ) -> dict[str, Any]:
     """The embedded `current` of `scores` and `certificate_candidates` (only `fields` of
     `doc`, if given): the revision and `seq` first, so `$max` keeps the newest revision
@@ -104,8 +114,8 @@ class ScoreStore:
         self._candidate_writes = BulkUpserts(self.candidates)
         self._score_writes = BulkUpdates(self.scores)
 
-    async def save(self, doc: dict[str, Any], *, in_history: bool = False,
-                   current: dict[str, Any] | None = None, read: bool = True) -> bool:
+    async def save(self, doc: ScoreRecord, *, in_history: bool = False,
+                   current: ScoreRecord | None = None, read: bool = True) -> bool:
         """Keep `doc` in the history and make it current unless a newer revision is in
         force. Returns whether `doc` is (now) the score in force, so a redelivery
         re-emits the same event. `in_history`: `doc` is the kept score itself (nothing
@@ -151,7 +161,7 @@ class ScoreStore:
 
     # -- certificate candidates: found per period without reading `scores` --------------
 
-    async def keep_candidate(self, doc: dict[str, Any], *, was_candidate: bool = True
+    async def keep_candidate(self, doc: ScoreRecord, *, was_candidate: bool = True
                              ) -> None:
         """Make the unit's certificate candidate reflect `doc`, the score in force: kept
         (by `$max`, so a newer revision's candidate is never replaced by an older one's)
@@ -167,7 +177,7 @@ class ScoreStore:
             "$max": {"current": _in_force_value(doc, CANDIDATE_FIELDS)}}, key)
         await self._candidate_writes({"_id": key}, update)
 
-    async def candidates_of(self, period: int) -> dict[str, dict[str, Any]]:
+    async def candidates_of(self, period: int) -> dict[str, ScoreRecord]:
         """unit id -> what the proposals read of its score in force, for every candidate
         of the period. `{period}` has no `_id`: on FerretDB it reads the candidates
         collection (candidates of every period, a few percent of `scores`), never
@@ -205,29 +215,30 @@ class ScoreStore:
                                        "candidates": written}), upsert=True)
         return written
 
-    async def kept(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+    async def kept(self, doc: ScoreRecord) -> ScoreRecord | None:
         """The stored score of the same unit, period, rubric version and revision."""
-        return await self._history_reads.get(history_key(doc))
+        return flat_score(await self._history_reads.get(history_key(doc)))
 
-    async def current(self, unit_id: str, period: int) -> dict[str, Any] | None:
+    async def current(self, unit_id: str, period: int) -> ScoreRecord | None:
         return flat_score(await self._score_reads.get(score_key(unit_id, period)))
 
     async def by_version(self, unit_id: str, period: int, version: str
-                         ) -> dict[str, Any] | None:
+                         ) -> ScoreRecord | None:
         """The latest revision's score under a rubric version (current or not)."""
         docs = await self.history.find(
             {"unit_id": unit_id, "period": period, "rubric_version": version}
         ).sort("revision", DESCENDING).limit(1).to_list(1)
-        return docs[0] if docs else None
+        return flat_score(docs[0]) if docs else None
 
     async def history_page(self, unit_id: str, period: int, page: PageRequest
-                           ) -> tuple[list[dict[str, Any]], Key | None]:
+                           ) -> tuple[list[ScoreRecord], Key | None]:
         """One page of the unit's scores of the period, by revision."""
-        return await page_of_query(self.history, {"unit_id": unit_id, "period": period},
-                                   ("revision", "_id"), page)
+        docs, after = await page_of_query(
+            self.history, {"unit_id": unit_id, "period": period}, ("revision", "_id"), page)
+        return [score for doc in docs if (score := flat_score(doc))], after
 
     async def scores_of(self, unit_ids: Iterable[str], period: int
-                        ) -> dict[str, dict[str, Any]]:
+                        ) -> dict[str, ScoreRecord]:
         """unit id -> score in force, for these units of the period (those with one):
         reads by `_id` with `$in`, up to ID_CHUNK ids a read (the patched FerretDB, like
         MongoDB, answers them from the `_id` index: ADR 0002)."""
@@ -246,11 +257,7 @@ class ScoreStore:
         update = validated_update(PendingRankingsDoc, {
             "$set": {"token": token, "period": period},
             "$addToSet": {"units": {"$each": sorted(set(unit_ids))}}}, period)
-        try:
-            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
-        except DuplicateKeyError:
-            # Two upserts of a new marker at once: the other inserted it, update it now.
-            await self.pending.update_one({"_id": str(period)}, update, upsert=True)
+        await upsert_one(self.pending, {"_id": str(period)}, update)
         return token
 
     async def pending_periods(self) -> dict[int, tuple[str, list[str]]]:
@@ -269,7 +276,8 @@ class ScoreStore:
         doc = await self._selection_reads.get(f"{unit_type}|{period}")
         return str(doc["rubric_version"]) if doc else None
 
-    async def select(self, unit_type: str, period: int, version: str, at: Any) -> None:
+    async def select(self, unit_type: str, period: int, version: str, at: datetime
+                     ) -> None:
         await self.selections.replace_one(
             {"_id": f"{unit_type}|{period}"},
             validated(RubricSelectionDoc, {"unit_type": unit_type, "period": period,
@@ -293,25 +301,27 @@ class LeadershipStore:
     def __init__(self, db: Database) -> None:
         self.register = db["leadership"]
 
-    async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:
-        return await self.register.find_one({"_id": f"{cluster_id}|{period}"})
+    async def get(self, cluster_id: str, period: int) -> LeadershipRecord | None:
+        found = await self.register.find_one({"_id": f"{cluster_id}|{period}"})
+        return stored_as(LeadershipRecord, found)
 
     async def decisions(self, cluster_id: str, periods: Iterable[int]
-                        ) -> list[dict[str, Any]]:
+                        ) -> list[LeadershipRecord]:
         """The operator's decisions of the cluster for these years, read by `_id` (one
         `$in` read); suggestions are left out."""
         years = sorted(set(periods))
         found = await find_by_ids(self.register, [f"{cluster_id}|{y}" for y in years])
-        docs = [found.get(f"{cluster_id}|{y}") for y in years]
+        docs = [stored_as(LeadershipRecord, found.get(f"{cluster_id}|{y}")) for y in years]
         return [d for d in docs if d is not None and d.get("status") in (CONFIRMED, OVERRIDDEN)]
 
-    async def decided(self) -> list[dict[str, Any]]:
+    async def decided(self) -> list[LeadershipRecord]:
         """The operator's decisions, every cluster and year (one read for many clusters;
         a scan of `leadership` on FerretDB: no hot path uses it any more)."""
-        return await self.register.find(
+        found = await self.register.find(
             {"status": {"$in": [CONFIRMED, OVERRIDDEN]}}).to_list(None)
+        return [d for raw in found if (d := stored_as(LeadershipRecord, raw))]
 
-    async def suggest(self, doc: dict[str, Any]) -> bool:
+    async def suggest(self, doc: LeadershipRecord) -> bool:
         """Record a suggestion unless an operator decided that year; False if decided."""
         key = f"{doc['cluster_id']}|{doc['period']}"
         try:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,7 @@ from services.common.http import (
     CurrentPrincipal,
     InflightLimit,
     OperatorAction,
+    Period,
     account_action,
     ensure_access,
     json_body,
@@ -26,9 +27,9 @@ from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem, problem_for
 from services.submissions import domain
 from services.submissions.domain import SubmissionRefused
+from services.submissions.models import Submission
 from services.submissions.service import Intake, Unavailable, receipt_of
 
-Period = Annotated[int, Query(ge=2000, le=2100, description="the year")]
 RETRY_AFTER_HEADER = {"description": "seconds to wait before retrying, from the service's "
                                      "state (add jitter: see the response's description)",
                       "schema": {"type": "integer", "minimum": MIN_RETRY_AFTER,
@@ -206,14 +207,11 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         """Let a unit amend after the deadline, for a while (operator action, audited)."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
-        now = intake.clock.now()
-        doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
-               "reason": body.reason, "granted_at": now,
-               "expires_at": domain.unlock_expiry(now, body.hours), "locked_reason": None}
+        unlock = domain.unlock(unit_id, body.period, reason=body.reason,
+                               now=intake.clock.now(), hours=body.hours)
         action.before = await intake.store.unlock_for(unit_id, body.period)
-        await intake.store.grant_unlock(doc)
-        action.after = doc
-        return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
+        action.after = await intake.store.grant_unlock(unlock)
+        return UnlockRead(**unlock)
 
     @router.post("/units/{unit_id}/locks", status_code=201, response_model=UnlockRead)
     async def lock(unit_id: str, body: LockCreate, action: OperatorAction) -> UnlockRead:
@@ -221,18 +219,15 @@ def build_router(intake: Intake, inflight: InflightLimit) -> APIRouter:
         later unlock lifts it."""
         if intake.registry.unit(unit_id) is None:
             raise Problem(404, "unknown-unit", f"unit {unit_id} is not in the registry")
-        doc = {"_id": f"{unit_id}|{body.period}", "unit_id": unit_id, "period": body.period,
-               "reason": body.reason, "granted_at": intake.clock.now(), "expires_at": None,
-               "locked_reason": body.reason}
+        lock = domain.lock(unit_id, body.period, reason=body.reason, now=intake.clock.now())
         action.before = await intake.store.unlock_for(unit_id, body.period)
-        await intake.store.grant_unlock(doc)
-        action.after = doc
-        return UnlockRead(**{k: v for k, v in doc.items() if k != "_id"})
+        action.after = await intake.store.grant_unlock(lock)
+        return UnlockRead(**lock)
 
     return router
 
 
-async def _reads(docs: list[dict[str, Any]], intake: Intake) -> list[SubmissionRead]:
+async def _reads(docs: list[Submission], intake: Intake) -> list[SubmissionRead]:
     """The documents as read: `accepted` once on Kafka, i.e. out of the outbox (one read
     by `_id` for the lot), or acknowledged by Kafka while it is taken out (after the
     answer; asked after the outbox's answer, so a mark landing between is seen)."""
@@ -246,9 +241,9 @@ async def _reads(docs: list[dict[str, Any]], intake: Intake) -> list[SubmissionR
 
 def request_schema_component() -> dict[str, Any]:
     """The JSON Schema of the request, for /openapi.json (its $defs made local)."""
-    schema: dict[str, Any] = dict(schemas.validator("submission-request.v1").schema)  # type: ignore[arg-type]
-    text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/SubmissionRequest_')
-    out: dict[str, Any] = json.loads(text)
+    text = json.dumps(schemas.validator("submission-request.v1").schema).replace(
+        '"#/$defs/', '"#/components/schemas/SubmissionRequest_')
+    out = json.loads(text)
     defs = out.pop("$defs", {})
     for key in ("$schema", "$id"):
         out.pop(key, None)

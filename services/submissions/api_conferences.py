@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from services.common.audit import Action
+from services.common.contracts import ConferenceProposal, ConferenceRecorded
 from services.common.http import OperatorAction, ViewerPrincipal
 from services.common.kafka import KafkaUnavailable
 from services.common.problems import Problem, problem_for
@@ -18,13 +19,14 @@ from services.submissions.conferences import (
     ConferenceRefused,
     Conferences,
     check_record,
-    now_iso,
+    conference_record,
 )
 from services.submissions.service import Intake
 
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
 ReviewedPeriod = Annotated[int, Path(ge=2000, le=2099, description="the year the "
                                      "conference reviewed; the head and deputy serve the next")]
+R = TypeVar("R")  # an operator's record
 UnitId = Annotated[str, Field(
     max_length=120, pattern=r"^police:[a-z0-9]+(-[a-z0-9]+)*$")]
 
@@ -53,8 +55,8 @@ class ConferenceRead(ConferenceCreate):
     recorded_at: str
 
 
-def _read(doc: dict[str, object]) -> ConferenceRead:
-    return ConferenceRead.model_validate({**doc, "serves": int(str(doc["period"])) + 1})
+def _read(record: ConferenceRecorded) -> ConferenceRead:
+    return ConferenceRead.model_validate({**record, "serves": record["period"] + 1})
 
 
 def author(action: Action) -> str:
@@ -62,9 +64,8 @@ def author(action: Action) -> str:
     return action.principal.name or action.principal.unit_id or "operator"
 
 
-async def store_and_publish(action: Action, before: dict[str, Any] | None,
-                            write: Callable[[dict[str, Any]], Awaitable[Any]],
-                            record: dict[str, Any], what: str) -> None:
+async def store_and_publish(action: Action, before: R | None, write: Callable[[R], Awaitable[R]],
+                            record: R, what: str) -> None:
     """An operator's record stored and published (`write`), in the audit trail; a
     failed publish is a 503 with the record stored (the same request publishes it)."""
     action.before = before
@@ -99,17 +100,18 @@ def build_conference_router(intake: Intake, conferences: Conferences) -> APIRout
         """Record what the cluster's conference decided: the proposals agreed and next
         year's head and deputy (operator, audited). Every service then shows this head
         and deputy; recording again replaces the record."""
-        proposals = [p.model_dump() for p in body.proposals]
+        proposals: list[ConferenceProposal] = [
+            {"unit_id": p.unit_id, "award": p.award, "reason": p.reason}
+            for p in body.proposals]
         try:
             check_record(intake.registry, cluster_id, period, head=body.head,
                          deputy=body.deputy, proposals=proposals, held_on=body.date)
         except ConferenceRefused as exc:
             raise problem_for(exc) from exc
-        record = {"cluster_id": cluster_id, "period": period,
-                  "date": body.date.isoformat(), "place": body.place,
-                  "proposals": proposals, "head": body.head, "deputy": body.deputy,
-                  "recorded_by": author(action),
-                  "recorded_at": now_iso(intake.clock.now()), "reason": action.reason}
+        record = conference_record(
+            cluster_id, period, held_on=body.date, place=body.place, proposals=proposals,
+            head=body.head, deputy=body.deputy, recorded_by=author(action),
+            at=intake.clock.now(), reason=action.reason)
         await store_and_publish(action, await conferences.get(cluster_id, period),
                                 conferences.record, record, "record")
         return _read(record)

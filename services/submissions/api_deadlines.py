@@ -13,10 +13,14 @@ from pydantic import BaseModel, Field
 from services.common.http import CurrentPrincipal, OperatorAction
 from services.common.inputs import PlatformDateTime
 from services.common.movements import MovementId
-from services.common.problems import Problem
+from services.common.problems import problem_for
 from services.submissions.api_conferences import author, store_and_publish
-from services.submissions.conferences import now_iso
-from services.submissions.deadlines import Deadlines, describe
+from services.submissions.deadlines import (
+    DeadlineRefused,
+    Deadlines,
+    deadline_record,
+    describe,
+)
 from services.submissions.service import Intake
 
 DeadlinePeriod = Annotated[int, Path(ge=2000, le=2099, description="the year")]
@@ -57,14 +61,11 @@ def build_deadline_router(intake: Intake, deadlines: Deadlines) -> APIRouter:
                            action: OperatorAction) -> DeadlineSetting:
         """Set the units' deadline of the movement's period (operator, audited). Receipts
         already given keep the deadline they were judged by."""
-        if body.deadline.tzinfo is None:
-            raise Problem(422, "invalid-request", "deadline: needs a timezone offset")
-        if body.deadline.year not in (period, period + 1):
-            raise Problem(422, "invalid-request", f"a deadline of {period} falls in {period} "
-                          f"or early {period + 1}, not on {body.deadline.date()}")
-        record = {"movement": movement, "period": period,
-                  "deadline": body.deadline.isoformat(), "set_by": author(action),
-                  "set_at": now_iso(intake.clock.now()), "reason": action.reason}
+        try:
+            record = deadline_record(movement, period, body.deadline, set_by=author(action),
+                                     at=intake.clock.now(), reason=action.reason)
+        except DeadlineRefused as exc:
+            raise problem_for(exc) from exc
         await store_and_publish(action, await deadlines.get(period, movement),
                                 deadlines.set, record, "deadline")
         return DeadlineSetting.model_validate(describe(period, movement, record))

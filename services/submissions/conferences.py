@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, date, datetime
-from typing import Any
 
+from services.common.contracts import ConferenceProposal, ConferenceRecorded
 from services.common.envelope import Event, new_event
 from services.common.errors import Refusal, Refused
+from services.common.mongo import stored_as, without_id
 from services.common.ports import Database, Producer
 from services.common.registry_replica import CONFERENCE_EVENT, conference_key
 from services.common.schema import validated
@@ -34,7 +35,7 @@ class ConferenceRefused(Refused):
 
 
 def check_record(registry: Registry, cluster_id: str, period: int, *, head: str,
-                 deputy: str | None, proposals: list[dict[str, Any]], held_on: date
+                 deputy: str | None, proposals: list[ConferenceProposal], held_on: date
                  ) -> None:
     """Why the record cannot be right (ConferenceRefused), checked against the registry:
     the cluster exists in the year reviewed and the next; the proposed units were its
@@ -72,7 +73,17 @@ def check_record(registry: Registry, cluster_id: str, period: int, *, head: str,
             f"in {period}: {', '.join(outside)}")
 
 
-def conference_event(record: dict[str, Any]) -> Event:
+def conference_record(cluster_id: str, period: int, *, held_on: date, place: str,
+                      proposals: list[ConferenceProposal], head: str, deputy: str | None,
+                      recorded_by: str, at: datetime, reason: str | None
+                      ) -> ConferenceRecorded:
+    """What the conference reviewing `period` decided, as an operator records it."""
+    return {"cluster_id": cluster_id, "period": period, "date": held_on.isoformat(),
+            "place": place, "proposals": proposals, "head": head, "deputy": deputy,
+            "recorded_by": recorded_by, "recorded_at": now_iso(at), "reason": reason}
+
+
+def conference_event(record: ConferenceRecorded) -> Event:
     """Its id follows the content: recording the same decisions again is a duplicate."""
     content = {k: v for k, v in record.items() if k not in ("recorded_at", "recorded_by")}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False)
@@ -89,11 +100,11 @@ class Conferences:
         self.coll = db["conferences"]
         self.producer, self.registry = producer, registry
 
-    async def get(self, cluster_id: str, period: int) -> dict[str, Any] | None:
+    async def get(self, cluster_id: str, period: int) -> ConferenceRecorded | None:
         doc = await self.coll.find_one({"_id": f"{cluster_id}|{period}"})
-        return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+        return stored_as(ConferenceRecorded, without_id(doc))
 
-    async def record(self, record: dict[str, Any]) -> dict[str, Any]:
+    async def record(self, record: ConferenceRecorded) -> ConferenceRecorded:
         """Store the record, then publish it (acks=all). A failed publish raises
         KafkaUnavailable with the record stored: the same request again publishes it."""
         cid = f"{record['cluster_id']}|{record['period']}"

@@ -14,15 +14,19 @@ import hashlib
 import json
 import time
 from datetime import datetime
-from typing import Any
 
 from services.common import movements
+from services.common.contracts import DeadlineSet
 from services.common.envelope import Event, new_event
+from services.common.errors import Refusal, Refused
+from services.common.mongo import stored_as, without_id
 from services.common.ports import Database, Producer
 from services.common.registry_replica import DEADLINE_EVENT, deadline_key
 from services.common.schema import validated
 from services.common.topics import UNITS
 from services.submissions import domain
+from services.submissions.conferences import now_iso
+from services.submissions.models import DeadlineInForce
 from services.submissions.schema import DeadlineDoc
 
 SOURCE = "urn:emulation:service:submissions"
@@ -31,9 +35,29 @@ SOURCE = "urn:emulation:service:submissions"
 CACHE_SECONDS = 5.0
 
 
-def deadline_event(record: dict[str, Any]) -> Event:
+class DeadlineRefused(Refused):
+    """A deadline that cannot be the period's."""
+
+
+def deadline_record(movement: str, period: int, deadline: datetime, *, set_by: str,
+                    at: datetime, reason: str | None) -> DeadlineSet:
+    """An operator's deadline for the movement's period (DeadlineRefused if it has no
+    offset, or falls outside the period's year and the early next one)."""
+    if deadline.tzinfo is None:
+        raise DeadlineRefused(Refusal.INVALID, "invalid-request",
+                              "deadline: needs a timezone offset")
+    if deadline.year not in (period, period + 1):
+        raise DeadlineRefused(Refusal.INVALID, "invalid-request",
+                              f"a deadline of {period} falls in {period} or early "
+                              f"{period + 1}, not on {deadline.date()}")
+    return {"movement": movement, "period": period, "deadline": deadline.isoformat(),
+            "set_by": set_by, "set_at": now_iso(at), "reason": reason}
+
+
+def deadline_event(record: DeadlineSet) -> Event:
     """Its id follows the content: setting the same deadline again is a duplicate."""
-    content = {k: record[k] for k in ("movement", "period", "deadline")}
+    content = {"movement": record["movement"], "period": record["period"],
+               "deadline": record["deadline"]}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     key = deadline_key(record["movement"], record["period"])
     return new_event(type=DEADLINE_EVENT, source=SOURCE, subject=key, schema="deadline-set",
@@ -41,7 +65,7 @@ def deadline_event(record: dict[str, Any]) -> Event:
                      f"{digest}")
 
 
-def describe(period: int, movement: str, record: dict[str, Any] | None) -> dict[str, Any]:
+def describe(period: int, movement: str, record: DeadlineSet | None) -> DeadlineInForce:
     """The deadline in force, as the API shows it: an operator's, or the default."""
     if record is not None:
         return {**record, "source": "operator"}
@@ -58,9 +82,9 @@ class Deadlines:
         self.producer = producer
         self._held: dict[str, tuple[float, datetime | None]] = {}
 
-    async def get(self, period: int, movement: str) -> dict[str, Any] | None:
+    async def get(self, period: int, movement: str) -> DeadlineSet | None:
         doc = await self.coll.find_one({"_id": deadline_key(movement, period)})
-        return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+        return stored_as(DeadlineSet, without_id(doc))
 
     async def deadline(self, period: int, movement: str) -> datetime:
         """The deadline a report of the movement's period is judged by (read at most
@@ -74,7 +98,7 @@ class Deadlines:
             self._held[key] = held
         return domain.deadline_for(period, held[1], movement)
 
-    async def set(self, record: dict[str, Any]) -> dict[str, Any]:
+    async def set(self, record: DeadlineSet) -> DeadlineSet:
         """Store the setting, then publish it (acks=all). A failed publish raises
         KafkaUnavailable with the setting stored: the same request again publishes it."""
         key = deadline_key(record["movement"], record["period"])

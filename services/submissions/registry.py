@@ -2,17 +2,20 @@
 
 Pure reference data read from the YAML files in ``registry_data/`` (``units*.yaml`` and
 ``clusters.yaml``); see ``docs/registry.md``. Periods are years. No Kafka, Mongo or HTTP
-here: the service publishes ``Unit.to_dict()`` to ``emulation.units.v1``.
+here: the service publishes ``Unit.to_dict()`` and ``ClusterYear.to_dict()`` to
+``emulation.units.v1``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from services.common import contracts
 
 UNIT_TYPES = ("ministry", "province", "front", "organization", "individual", "police")
 ORGANIZATION_KINDS = ("agency", "enterprise", "school")
@@ -56,11 +59,16 @@ class Unit:
         return ((self.valid_from is None or self.valid_from <= period)
                 and (self.valid_until is None or period <= self.valid_until))
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)  # tuples stay tuples in asdict; JSON wants lists
-        data["contacts"] = {k: list(v) if isinstance(v, tuple) else v
-                            for k, v in data["contacts"].items()}
-        return data
+    def to_dict(self, clusters: dict[str, str] | None = None) -> contracts.UnitRegistered:
+        """The unit as published (unit-registered.v1), with its cluster by period."""
+        return {"unit_id": self.unit_id, "name": self.name, "name_en": self.name_en,
+                "type": self.type, "valid_from": self.valid_from,
+                "valid_until": self.valid_until, "successor": self.successor,
+                "supervisor": self.supervisor, "organization_kind": self.organization_kind,
+                "contacts": {"emails": list(self.contacts.emails),
+                             "phones": list(self.contacts.phones),
+                             "language": self.contacts.language},
+                "clusters": clusters or {}}
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,9 @@ class ClusterYear:
     head: str | None
     deputy: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "members": list(self.members)}
+    def to_dict(self) -> contracts.ClusterYear:
+        """The year's entry as published (cluster-registered.v1)."""
+        return {"members": list(self.members), "head": self.head, "deputy": self.deputy}
 
 
 # Per cluster, its entries by year; None marks the year it was dissolved.

@@ -15,20 +15,22 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from services.common import event_types, individuals, movements, schemas
+from services.common import event_types, movements, schemas
 from services.common.backoff import MIN_RETRY_AFTER, EntryBackoff, Outages
 from services.common.clock import Clock
+from services.common.contracts import SubmissionAccepted, SubmissionRequest
 from services.common.envelope import Event, new_event, parse_event
 from services.common.errors import Refusal
 from services.common.faults import FaultPoints
 from services.common.kafka import KafkaUnavailable, TransientError
-from services.common.metrics import OUTBOX_RELAY_FAILURES
 from services.common.mongo import TRANSIENT_ERRORS
+from services.common.outbox_relay import publish_in_order
 from services.common.ports import BatchProducer
 from services.common.topics import SUBMISSIONS
 from services.submissions import domain
 from services.submissions.domain import Receipt, SubmissionRefused
 from services.submissions.metrics import CONFLICTS
+from services.submissions.models import Change, Head, OutboxEntry, StoredUnlock, Submission
 from services.submissions.registry import Registry
 from services.submissions.store import SubmissionStore
 
@@ -64,7 +66,7 @@ class Outcome:
     replayed: bool
 
 
-def receipt_of(doc: dict[str, Any]) -> Receipt:
+def receipt_of(doc: Submission) -> Receipt:
     """The receipt as stored; the same bytes on every replay (UTC times, deadline in
     Hanoi time, milliseconds as the database keeps them)."""
     return Receipt(
@@ -100,7 +102,7 @@ class Intake:
         # The outbox relay's next attempt per entry that failed (1 s doubling, at most 60 s).
         self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
-    async def validate(self, body: Any, now: datetime | None = None) -> dict[str, Any]:
+    async def validate(self, body: Any, now: datetime | None = None) -> SubmissionRequest:
         """Schema and registry checks; raise SubmissionRefused naming the fields."""
         found = await schemas.errors_off_loop(REQUEST_SCHEMA, body)
         if found:
@@ -108,55 +110,21 @@ class Intake:
                 Refusal.INVALID, "invalid-submission",
                 "; ".join(f"{e.field}: {e.message}" for e in found[:5]),
                 errors=[e.to_dict() for e in found[:50]])
-        unit = self.registry.unit(self._answering_unit(body))
-        if unit is None:
-            raise SubmissionRefused(
-                Refusal.INVALID, "unknown-unit",
-                f"unit {self._answering_unit(body)} is not in the registry",
-                errors=[{"field": "unit_id", "message": "unknown unit"}])
-        wrong = movements.mismatch(unit.unit_id, body.get("movement"))
-        if wrong:
-            raise SubmissionRefused(Refusal.INVALID, "wrong-movement", wrong,
-                                    errors=[{"field": "movement", "message": wrong}])
-        if not unit.active_in(body["period"]):
-            successor = self.registry.successor_in(unit.unit_id, body["period"])
-            hint = f"; it reports as {successor}" if successor else ""
-            raise SubmissionRefused(
-                Refusal.INVALID, "unit-not-active",
-                f"unit {unit.unit_id} does not exist in period {body['period']}{hint}",
-                errors=[{"field": "period", "message": "unit not active in this period"}])
-        now = now or self.clock.now()
-        if body["period"] > now.year:
-            raise SubmissionRefused(
-                Refusal.INVALID, "period-not-open", f"period {body['period']} has not started",
-                errors=[{"field": "period", "message": "a future period"}])
-        return body
+        request: SubmissionRequest = body  # valid against the request schema now
+        domain.check_reporter(self.registry, request, now or self.clock.now())
+        return request
 
-    def _answering_unit(self, body: dict[str, Any]) -> str:
-        """The registry unit that answers for the report: the unit itself, or for a
-        person's record (services.common.individuals) the unit that reports it, after
-        the rules of criterion group 5 (exactly one person group)."""
-        if not individuals.is_individual(body["unit_id"]):
-            return str(body["unit_id"])
-        try:
-            sponsor = individuals.sponsor_of(body["unit_id"])
-            individuals.person_group(body.get("self_assessment"))
-        except individuals.PersonRecordError as e:
-            raise SubmissionRefused(Refusal.INVALID, "invalid-person-record", str(e),
-                                    errors=[{"field": e.field, "message": str(e)}]) from None
-        return sponsor
-
-    async def submit(self, body: dict[str, Any], idempotency_key: str | None,
+    async def submit(self, body: Any, idempotency_key: str | None,
                      arrived_at: datetime | None = None) -> Outcome:
         """`arrived_at`: the real instant the request reached the platform when that was
         earlier than now (the broker's append time on the Kafka way in); the deadline and
         amendment rules judge it by what the platform's clock showed then."""
         with tracer.start_as_current_span("submissions.submit") as span:
             received = self.received_at(arrived_at)
-            body = await self.validate(body, received)
-            unit_id, period = body["unit_id"], body["period"]
+            request = await self.validate(body, received)
+            unit_id, period = request["unit_id"], request["period"]
             span.set_attribute("emulation.period", period)
-            body_hash = domain.content_hash(body)
+            body_hash = domain.content_hash(request)
             try:
                 await self.prepare()
                 key = idempotency_key or await self._default_key(unit_id, period, body_hash)
@@ -168,7 +136,7 @@ class Intake:
                         self.store.unlock_for(unit_id, period))
                     self.outages.recovered("mongodb")  # it answered
                     if existing is None:
-                        doc, event = await self._new_revision(body, key, body_hash,
+                        doc, event = await self._new_revision(request, key, body_hash,
                                                               received, head, unlock)
                         if await self._store(doc, event):
                             await self._fault("intake-before-answer")
@@ -231,7 +199,7 @@ class Intake:
             return domain.default_idempotency_key(body_hash, revision)
         raise Unavailable("too much contention on this unit and period; retry")
 
-    async def _by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
+    async def _by_key(self, unit_id: str, key: str) -> Submission | None:
         pointer = await self.store.key(unit_id, key)
         if pointer is None:
             return None
@@ -239,7 +207,7 @@ class Intake:
         # A pointer to a submission that is gone (deleted by hand) points at nothing.
         return doc if doc is not None and doc["idempotency_key"] == key else None
 
-    async def _store(self, doc: dict[str, Any], event: Event) -> bool:
+    async def _store(self, doc: Submission, event: Event) -> bool:
         """Outbox entry, then the submission (the claim), then pointer and head beside the
         delivery of `event` (the document's event, as built). False if the revision or the
         key was taken."""
@@ -260,7 +228,7 @@ class Intake:
                 raise result
         return True
 
-    async def _conflict(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+    async def _conflict(self, doc: Submission) -> Submission | None:
         """After a failed insert: the submission this key already made (its pointer and
         the head repaired), or None when another key took the revision (head raised)."""
         unit_id, key = doc["unit_id"], doc["idempotency_key"]
@@ -280,10 +248,9 @@ class Intake:
         await self.store.remember(taken)
         return taken
 
-    async def _new_revision(self, body: dict[str, Any], key: str, body_hash: str,
-                            now: datetime, head: dict[str, Any] | None,
-                            unlock: dict[str, Any] | None
-                            ) -> tuple[dict[str, Any], Event]:
+    async def _new_revision(self, body: SubmissionRequest, key: str, body_hash: str,
+                            now: datetime, head: Head | None, unlock: StoredUnlock | None
+                            ) -> tuple[Submission, Event]:
         """The new revision's document, and its event (also stored in the document)."""
         unit_id, period = body["unit_id"], body["period"]
         movement = movements.movement_of(unit_id)
@@ -294,7 +261,7 @@ class Intake:
             domain.check_amendment(
                 now=now, deadline=deadline, locked=locked,
                 unlock_until=unlock.get("expires_at") if unlock and not locked else None)
-        changes: list[dict[str, Any]] = []
+        changes: list[Change] = []
         supersedes = None
         if head is not None:
             # The head's revision exists (it is raised only after its insert); a lagging
@@ -310,12 +277,11 @@ class Intake:
         receipt = Receipt(submission_id=sid, unit_id=unit_id, period=period, revision=revision,
                           on_time=on_time, received_at=now, deadline=deadline,
                           supersedes=supersedes, movement=movement)
-        event = new_event(
-            type=event_types.SUBMISSION_ACCEPTED, source=SOURCE, subject=unit_id,
-            schema="submission-accepted", version=2, id=sid,
-            data={**receipt.to_dict(), "unit_type": unit.type if unit else unit_id.split(":", 1)[0],
-                  "content": body, "changed_paths": [c["path"] for c in changes]},
-        )
+        data: SubmissionAccepted = {
+            **receipt.to_dict(), "unit_type": unit.type if unit else unit_id.split(":", 1)[0],
+            "content": body, "changed_paths": [c["path"] for c in changes]}
+        event = new_event(type=event_types.SUBMISSION_ACCEPTED, source=SOURCE, subject=unit_id,
+                          schema="submission-accepted", version=2, id=sid, data=data)
         return {
             "_id": sid, "unit_id": unit_id, "period": period, "revision": revision,
             "idempotency_key": key, "content_hash": body_hash, "received_at": now,
@@ -325,7 +291,7 @@ class Intake:
             "published_at": None, "stored_at": datetime.now(UTC), "changes": changes,
         }, event
 
-    async def _publish(self, doc: dict[str, Any], *, settle_now: bool = False,
+    async def _publish(self, doc: Submission, *, settle_now: bool = False,
                        replay: bool = False, event: Event | None = None) -> None:
         """On Kafka (acks=all), then marked published: after the answer, or before
         returning if `settle_now` (the relay, which answers nobody). A `replay` (a stored
@@ -424,30 +390,13 @@ class Intake:
                          key=lambda e: _aware(e["stored_at"]))
         # A unit with an entry waiting for its retry: its later entries wait behind it.
         held = {e["unit_id"] for e in entries if not self.relay_backoff.due(e["_id"])}
-        published = tried = 0
-        for entry in entries:
-            if tried >= RELAY_BATCH:
-                break
-            if entry["unit_id"] in held:
-                continue
-            tried += 1
-            try:
-                if await self._relay_entry(entry, now):
-                    published += 1
-                self.relay_backoff.succeeded(entry["_id"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                held.add(entry["unit_id"])
-                delay = self.relay_backoff.failed(entry["_id"])
-                OUTBOX_RELAY_FAILURES.labels("submissions").inc()
-                log.warning("outbox relay: entry not published, retried later", extra={
-                    "fields": {"submission_id": entry["_id"], "error": repr(exc),
-                               "retry_in_seconds": delay,
-                               "failures": self.relay_backoff.failures(entry["_id"])}})
-        return published
+        return await publish_in_order(
+            entries, publish=lambda e: self._relay_entry(e, now), entry_id=lambda e: e["_id"],
+            key=lambda e: e["unit_id"], held=held, backoff=self.relay_backoff,
+            batch=RELAY_BATCH, service="submissions", log=log, what="entry",
+            id_field="submission_id")
 
-    async def _relay_entry(self, entry: dict[str, Any], now: datetime) -> bool:
+    async def _relay_entry(self, entry: OutboxEntry, now: datetime) -> bool:
         """Publish or drop one outbox entry; True if it published a submission."""
         doc = await self.store.by_id(entry["_id"])
         if doc is None:

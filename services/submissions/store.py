@@ -19,6 +19,7 @@ the steps in the same order, so the reasoning above holds for each (ADR 0001). R
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,13 +30,23 @@ from services.common.mongo import (
     DUPLICATE_KEY,
     ByIdReads,
     Upsert,
+    all_stored_as,
     find_by_ids,
+    stored_as,
     upsert_all,
     upsert_until_written,
 )
 from services.common.pagination import Key, PageRequest, page_of_query
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
+from services.submissions.models import (
+    Head,
+    KeyPointer,
+    OutboxEntry,
+    StoredUnlock,
+    Submission,
+    Unlock,
+)
 from services.submissions.schema import (
     MarkerDoc,
     OutboxDoc,
@@ -50,7 +61,7 @@ from services.submissions.schema import (
 BACKFILL_MARKER = "backfill:keys-heads-outbox:v1"
 
 
-async def _insert_else_upsert(coll: Any, writes: list[tuple[dict[str, Any], dict[str, Any]]],
+async def _insert_else_upsert(coll: Any, writes: Sequence[tuple[Mapping[str, Any], Any]],
                               *, replace: bool = False) -> None:
     """Each (document, update): the document inserted where its `_id` is new, else the
     update (or, if `replace`, the document) applied to the one that exists: one unordered
@@ -97,31 +108,33 @@ class SubmissionStore:
         self._head, self._unlock = ByIdReads(self.heads), ByIdReads(self.unlocks)
         self._entry = ByIdReads(self.outbox)
 
-    async def by_id(self, submission_id: str) -> dict[str, Any] | None:
-        return await self._by_id.get(submission_id)
+    async def by_id(self, submission_id: str) -> Submission | None:
+        return stored_as(Submission, await self._by_id.get(submission_id))
 
-    async def key(self, unit_id: str, key: str) -> dict[str, Any] | None:
-        return await self._key.get(key_id(unit_id, key))
+    async def key(self, unit_id: str, key: str) -> KeyPointer | None:
+        return stored_as(KeyPointer, await self._key.get(key_id(unit_id, key)))
 
-    async def by_key(self, unit_id: str, key: str) -> dict[str, Any] | None:
+    async def by_key(self, unit_id: str, key: str) -> Submission | None:
         """The submission holding a key, by its fields: a scan on FerretDB, only for a
         key whose pointer a crash (or an older version) never wrote."""
-        return await self.submissions.find_one({"unit_id": unit_id, "idempotency_key": key})
+        return stored_as(Submission, await self.submissions.find_one(
+            {"unit_id": unit_id, "idempotency_key": key}))
 
-    async def head(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self._head.get(head_id(unit_id, period))
+    async def head(self, unit_id: str, period: int) -> Head | None:
+        return stored_as(Head, await self._head.get(head_id(unit_id, period)))
 
     async def page_for(self, unit_id: str, period: int | None, page: PageRequest
-                       ) -> tuple[list[dict[str, Any]], Key | None]:
+                       ) -> tuple[list[Submission], Key | None]:
         """One page of the unit's submissions, by period and revision. A read path, rare
         and by a unit's person: the filter (an index on MongoDB) stays."""
         query: dict[str, Any] = {"unit_id": unit_id}
         if period is not None:
             query["period"] = period
-        return await page_of_query(self.submissions, query, ("period", "revision", "_id"),
-                                   page, {"event": 0})
+        docs, after = await page_of_query(self.submissions, query,
+                                          ("period", "revision", "_id"), page, {"event": 0})
+        return all_stored_as(Submission, docs), after
 
-    async def pend(self, doc: dict[str, Any], when: datetime) -> None:
+    async def pend(self, doc: Submission, when: datetime) -> None:
         """The outbox entry, before the submission (a crash after it leaves at worst an
         entry the relay discards). `stored_at` is refreshed by each writer: the relay
         discards an entry without its submission only if it did not change meanwhile."""
@@ -132,17 +145,17 @@ class SubmissionStore:
         # retry of the same revision) is refreshed. Upserts racing another writer's upsert
         # of the same entry wrote the same thing.
         await _insert_else_upsert(self.outbox, [
-            (validated(OutboxDoc, {"_id": sid, "unit_id": unit_id, "stored_at": when}),
+            (validated(OutboxDoc, OutboxEntry(_id=sid, unit_id=unit_id, stored_at=when)),
              {"$set": validated_set(OutboxDoc, {"unit_id": unit_id, "stored_at": when}, sid)})
             for sid, unit_id, when in entries])
         return [None] * len(entries)
 
-    async def insert(self, doc: dict[str, Any]) -> bool:
+    async def insert(self, doc: Submission) -> bool:
         """Claim the revision (`_id`) and the idempotency key (unique index) in one
         insert; False if either is taken."""
         return await self._insert(validated(SubmissionDoc, doc))
 
-    async def _insert_all(self, docs: list[dict[str, Any]]) -> list[bool | Exception]:
+    async def _insert_all(self, docs: list[Submission]) -> list[bool | Exception]:
         """One unordered insert: each document is claimed or refused on its own."""
         try:
             await self.submissions.insert_many(docs, ordered=False)
@@ -155,15 +168,15 @@ class SubmissionStore:
                     for i in range(len(docs))]
         return [True] * len(docs)
 
-    async def remember(self, doc: dict[str, Any]) -> None:
+    async def remember(self, doc: Submission) -> None:
         """The key pointer and the head for a stored submission; idempotent, and any
         order or repetition gives the same result."""
         await self._remember(doc)
 
-    async def _remember_all(self, docs: list[dict[str, Any]]) -> list[None]:
-        pointers = [validated(SubmissionKeyDoc, {
-            "_id": key_id(d["unit_id"], d["idempotency_key"]), "unit_id": d["unit_id"],
-            "submission_id": d["_id"], "content_hash": d["content_hash"]}) for d in docs]
+    async def _remember_all(self, docs: list[Submission]) -> list[None]:
+        pointers = [validated(SubmissionKeyDoc, KeyPointer(
+            _id=key_id(d["unit_id"], d["idempotency_key"]), unit_id=d["unit_id"],
+            submission_id=d["_id"], content_hash=d["content_hash"])) for d in docs]
         # A pointer is new but after a crash or a lost race (then it is replaced); a
         # concurrent upsert of a pointer wrote the same. Heads are raised on their own.
         await asyncio.gather(
@@ -171,19 +184,19 @@ class SubmissionStore:
             self._raise_heads(docs))
         return [None] * len(docs)
 
-    async def raise_head(self, doc: dict[str, Any]) -> None:
+    async def raise_head(self, doc: Submission | Head) -> None:
         await self._raise_heads([doc])
 
-    async def _raise_heads(self, docs: list[dict[str, Any]]) -> None:
-        latest: dict[str, dict[str, Any]] = {}
+    async def _raise_heads(self, docs: Sequence[Submission | Head]) -> None:
+        latest: dict[str, Submission | Head] = {}
         for d in docs:  # one write per head, the highest revision (`$max` anyway)
             hid = head_id(d["unit_id"], d["period"])
             if hid not in latest or latest[hid]["revision"] < d["revision"]:
                 latest[hid] = d
         # A first report's head is new (inserted); an amendment's exists (raised, `$max`).
-        heads = [(validated(SubmissionHeadDoc, {
-                      "_id": hid, "unit_id": d["unit_id"], "period": d["period"],
-                      "on_time": d["on_time"], "revision": d["revision"]}),
+        heads = [(validated(SubmissionHeadDoc, Head(
+                      _id=hid, unit_id=d["unit_id"], period=d["period"],
+                      on_time=d["on_time"], revision=d["revision"])),
                   validated_update(SubmissionHeadDoc, {"$max": {"revision": d["revision"]}}, hid))
                  for hid, d in latest.items()]
         await _insert_else_upsert(self.heads, heads)
@@ -210,15 +223,15 @@ class SubmissionStore:
             return {ids[0]} if await self._entry.get(ids[0]) is not None else set()
         return set(await find_by_ids(self.outbox, ids))
 
-    async def is_published(self, doc: dict[str, Any]) -> bool:
+    async def is_published(self, doc: Submission) -> bool:
         """Marked by an older version, or out of the outbox."""
         return bool(doc.get("published")) or not await self.unpublished([doc["_id"]])
 
-    async def pending(self) -> list[dict[str, Any]]:
+    async def pending(self) -> list[OutboxEntry]:
         """Every outbox entry: a small collection (what is not on Kafka yet)."""
-        return await self.outbox.find({}).to_list(None)
+        return all_stored_as(OutboxEntry, await self.outbox.find({}).to_list(None))
 
-    async def drop_entry(self, entry: dict[str, Any], *, unless_refreshed: bool) -> None:
+    async def drop_entry(self, entry: OutboxEntry, *, unless_refreshed: bool) -> None:
         query: dict[str, Any] = {"_id": entry["_id"]}
         if unless_refreshed:
             # A writer about to store this submission refreshed it: keep it. (A filter
@@ -237,7 +250,7 @@ class SubmissionStore:
         }).to_list(None)
         ops_keys: list[Upsert] = []
         ops_outbox: list[Upsert] = []
-        ops_heads: dict[str, dict[str, Any]] = {}
+        ops_heads: dict[str, Head] = {}
         for d in docs:
             ops_keys.append((
                 {"_id": key_id(d["unit_id"], d["idempotency_key"])},
@@ -245,7 +258,8 @@ class SubmissionStore:
                           "content_hash": d["content_hash"]}}))
             hid = head_id(d["unit_id"], d["period"])
             if hid not in ops_heads or ops_heads[hid]["revision"] < d["revision"]:
-                ops_heads[hid] = d
+                ops_heads[hid] = Head(_id=hid, unit_id=d["unit_id"], period=d["period"],
+                                      revision=d["revision"], on_time=d["on_time"])
             # Runs once, on a database from before the outbox (whose revisions all say
             # whether they were published); a database made since has its marker.
             if not d.get("published"):
@@ -253,8 +267,8 @@ class SubmissionStore:
                     {"_id": d["_id"]},
                     {"$setOnInsert": {"unit_id": d["unit_id"], "stored_at": d["stored_at"]}}))
         await upsert_all(self.keys, ops_keys)
-        for d in ops_heads.values():
-            await self.raise_head(d)
+        for head in ops_heads.values():
+            await self.raise_head(head)
         await upsert_all(self.outbox, ops_outbox)
         await self.markers.replace_one(
             {"_id": BACKFILL_MARKER},
@@ -262,11 +276,15 @@ class SubmissionStore:
                                   "submissions": len(docs)}), upsert=True)
         return len(docs)
 
-    async def unlock_for(self, unit_id: str, period: int) -> dict[str, Any] | None:
-        return await self._unlock.get(f"{unit_id}|{period}")
+    async def unlock_for(self, unit_id: str, period: int) -> StoredUnlock | None:
+        return stored_as(StoredUnlock, await self._unlock.get(head_id(unit_id, period)))
 
-    async def grant_unlock(self, doc: dict[str, Any]) -> None:
+    async def grant_unlock(self, unlock: Unlock) -> StoredUnlock:
+        """An operator's unlock or lock of a unit's period, replacing the one before (`_id`
+        = unit|period); the document as stored."""
+        doc: StoredUnlock = {"_id": head_id(unlock["unit_id"], unlock["period"]), **unlock}
         await self.unlocks.replace_one({"_id": doc["_id"]}, validated(UnlockDoc, doc),
                                        upsert=True)
+        return doc
 
 

@@ -47,7 +47,7 @@ async def scenario(url: str) -> dict[str, Any]:
         world = World(when, client[DB], units=UNITS)
         await world.setup()
         for uid in UNITS[:10]:
-            await world.campaigns.on_submission(world.submission(uid))
+            await world.service.on_submission(world.submission(uid))
         first = await world.scheduler.run_pass("test")
         sent = first.campaigns[0].outcomes["sent"]
 
@@ -63,7 +63,7 @@ async def scenario(url: str) -> dict[str, Any]:
         async def record(_: int) -> None:  # an amendment of a unit that has reported
             nonlocal revision
             revision += 1
-            await world.campaigns.on_submission(world.submission(UNITS[revision % 10],
+            await world.service.on_submission(world.submission(UNITS[revision % 10],
                                                                  revision))
 
         out: dict[str, Any] = {"sent": sent}

@@ -16,9 +16,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.common.registry_replica import RegistryReplica
-from services.scoring.publisher import Publisher
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import LeadershipStore, ScoreStore
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
@@ -61,11 +61,12 @@ async def scenario(url: str) -> dict[str, Any]:
         store = ScoreStore(db)
         replica = RegistryReplica(db)
         producer = FakeProducer()
-        publisher = Publisher(store=store, producer=producer)
+        publisher = ChangePublisher(store=store, producer=producer)
         register = LeadershipRegister(store=LeadershipStore(db), replica=replica,
                                       publisher=publisher, clock=FixedClock(NOW))
-        rankings = Rankings(store=store, replica=replica, publisher=publisher,
-                            clock=FixedClock(NOW), register=register, sweep_seconds=3600)
+        rankings = StandingsPublisher(store=store, replica=replica, publisher=publisher,
+                                      clock=FixedClock(NOW), register=register,
+                                      sweep_seconds=3600)
         units = [m for ms in CLUSTERS.values() for m in ms] + OUTSIDE
         for n, unit in enumerate(units):
             await store.save(a_score(unit, 1, 60.0 + n % 40, day=n % 20, seq=n + 1))

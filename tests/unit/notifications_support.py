@@ -16,16 +16,16 @@ from services.notifications.campaigns import (
     load_defaults,
     with_overrides,
 )
-from services.notifications.channels import SendResult
-from services.notifications.delivery import Dispatcher
+from services.notifications.delivery_reports import DeliveryReports
+from services.notifications.dispatch import Dispatcher
 from services.notifications.domain import VN_TZ
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.ownership import Ownership
-from services.notifications.receipts import Receipts
+from services.notifications.providers import SendResult
+from services.notifications.reminder_sender import Sender, SenderConfig
 from services.notifications.resolver import TraceUnavailable, UnknownOutcomes
 from services.notifications.scheduler import Scheduler, SchedulerConfig
-from services.notifications.sender import Sender, SenderConfig
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 from services.notifications.store import (
     Backfills,
     CampaignStore,
@@ -84,7 +84,7 @@ def unit_doc(uid: str, n: int) -> dict[str, Any]:
 
 
 class World:
-    """The service's objects (stores, sender, scheduler, campaigns) on `db` (in-memory
+    """The service's objects (stores, sender, scheduler, service) on `db` (in-memory
     unless given: the integration test passes the stack's database), with fake
     providers and Kafka producer, owning every partition."""
 
@@ -105,8 +105,8 @@ class World:
             clock=self.clock, status=self.status, campaigns=self.campaign_store,
             ledger=self.ledger, events=self.events,
             dispatcher=Dispatcher({"email": [self.email], "sms": [self.sms]}),
-            templates=Templates(), receipts=Receipts(clock=self.clock, ledger=self.ledger,
-                                                     events=self.events),
+            templates=Templates(), delivery_reports=DeliveryReports(
+                clock=self.clock, ledger=self.ledger, events=self.events),
             config=SenderConfig(instance="me"))
         self.ownership = Ownership("emulation.units.v1", 6)
         self.ownership.assign([type("TP", (), {"topic": "emulation.units.v1", "partition": p})()
@@ -125,9 +125,9 @@ class World:
             campaigns=self.campaign_store, ledger=self.ledger, sender=self.sender,
             ownership=self.ownership, abandoned=self.abandoned, defaults=defaults,
             config=SchedulerConfig(auto_campaign=False), resolver=self.resolver)
-        self.campaigns = Campaigns(store=self.status, replica=self.replica,
-                                   campaigns=self.campaign_store, ledger=self.ledger,
-                                   sender=self.sender, defaults=defaults, clock=self.clock)
+        self.service = Notifications(store=self.status, replica=self.replica,
+                                     campaigns=self.campaign_store, ledger=self.ledger,
+                                     sender=self.sender, defaults=defaults, clock=self.clock)
         self.defaults = defaults
 
     async def setup(self) -> None:

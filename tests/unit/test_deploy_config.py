@@ -128,8 +128,7 @@ def _mount_target(compose: dict[str, Any], service: str, source: str) -> str:
     raise AssertionError(f"{service} does not mount {source}")
 
 
-def _dockerfile(name: str) -> Path:
-    return REPO / "services" / name / "Dockerfile"
+DOCKERFILE = REPO / "services" / "Dockerfile"  # one for every service: a stage each
 
 
 def _instructions(path: Path) -> list[tuple[str, str]]:
@@ -150,10 +149,27 @@ def _instructions(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def _final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _stages(instructions: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Each named stage's instructions (from its FROM on)."""
     starts = [i for i, (kw, _) in enumerate(instructions) if kw == "FROM"]
     assert starts, "no FROM"
-    return instructions[starts[-1]:]
+    stages = {}
+    for start, end in zip(starts, [*starts[1:], len(instructions)], strict=True):
+        words = instructions[start][1].split()
+        assert len(words) == 3 and words[1].upper() == "AS", f"unnamed stage {words}"
+        stages[words[2]] = instructions[start:end]
+    return stages
+
+
+def _image(name: str) -> list[tuple[str, str]]:
+    """The instructions that make the service's image: its stage (the build target named
+    after it) after those of the stages it is built FROM."""
+    stages = _stages(_instructions(DOCKERFILE))
+    assert name in stages, f"{DOCKERFILE}: no stage {name}"
+    chain = stages[name]
+    while (parent := chain[0][1].split()[0]) in stages:
+        chain = stages[parent] + chain
+    return chain
 
 
 def _healthcheck_cmd(args: str) -> list[str]:
@@ -335,7 +351,7 @@ def test_images_are_pinned_and_name_no_registry_host(compose):
             "." in first or ":" in first or first == "localhost"
         ), f"{name}: image {image} names a registry host"
     texts = [COMPOSE_FILE.read_text(encoding="utf-8")]
-    texts += [_dockerfile(n).read_text(encoding="utf-8") for n in SERVICES]
+    texts.append(DOCKERFILE.read_text(encoding="utf-8"))
     for text in texts:
         assert not REGISTRY_HOSTS.search(text), REGISTRY_HOSTS.search(text)
 
@@ -429,8 +445,9 @@ def test_services_are_configured_for_the_cluster(compose):
         service, env = services[name], _env(services[name])
         build = service.get("build") or {}
         assert build.get("context") == "." and build.get("dockerfile") == (
-            f"services/{name}/Dockerfile"
-        ), f"{name} is not built from its Dockerfile with the repository as context"
+            "services/Dockerfile") and build.get("target") == name, (
+            f"{name} is not built from its stage of the Dockerfile with the repository as "
+            "context")
         assert int(env["EMULATION_HTTP_PORT"]) == port
         assert env["EMULATION_HTTP_HOST"] == "0.0.0.0"
         assert f"{port}:{port}" in service.get("ports", []), f"{name} does not publish {port}"
@@ -470,17 +487,18 @@ def test_compose_healthchecks_of_services_probe_readiness(compose, probe_target)
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_dockerfile_builds_a_non_root_image_of_the_service(name):
-    path = _dockerfile(name)
+    path = DOCKERFILE
     assert path.is_file(), f"{path} is missing"
     instructions = _instructions(path)
+    stages = _stages(instructions)
     for keyword, args in instructions:
-        if keyword == "FROM":
+        if keyword == "FROM" and args.split()[0] not in stages:
             assert args.split()[0] == PYTHON_BASE, f"{path}: FROM {args}"
     assert any(
         kw == "RUN" and re.search(r"\bpip install (\S+ )*\.(\s|$)", args)
         for kw, args in instructions
     ), f"{path}: the project is never pip-installed"
-    final = _final_stage(instructions)
+    final = _image(name)
     keywords = [kw for kw, _ in final]
     users = [args for kw, args in final if kw == "USER"]
     assert users, f"{path}: the image runs as root"
@@ -500,7 +518,7 @@ def test_dockerfile_builds_a_non_root_image_of_the_service(name):
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_dockerfile_healthcheck_probes_healthz(name, probe_target):
-    final = _final_stage(_instructions(_dockerfile(name)))
+    final = _image(name)
     checks = [args for kw, args in final if kw == "HEALTHCHECK"]
     assert checks, f"{name}: no HEALTHCHECK"
     argv = _healthcheck_cmd(checks[-1])
@@ -523,7 +541,7 @@ def test_images_can_export_otlp_traces():
     # The exporter is a project dependency, or each image adds it at the SDK's version.
     expected = pins.get(exporter, pins["opentelemetry-sdk"])
     for name in SERVICES:
-        text = _dockerfile(name).read_text(encoding="utf-8")
+        text = " ".join(f"{kw} {args}" for kw, args in _image(name))
         found = re.findall(rf"{exporter}==([^\s\"']+)", text)
         if exporter in pins:
             assert set(found) <= {expected}, f"{name} installs {exporter} {found}, not {expected}"

@@ -38,11 +38,12 @@ from services.notifications.campaigns import (
     with_overrides,
 )
 from services.notifications.domain import Campaign, current_stage, for_movement
-from services.notifications.service import Campaigns
+from services.notifications.service import Notifications
 from services.scoring.api import build_router as scoring_router
 from services.scoring.api_clusters import build_cluster_router
-from services.scoring.register import LeadershipRegister
-from services.scoring.rescore import Rescorer, RescoreRefused
+from services.scoring.domain import RescoreRefused
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.rescore import Rescorer
 from services.submissions.api import build_router as submissions_router
 from services.submissions.api_conferences import build_conference_router
 from services.submissions.conferences import Conferences
@@ -163,7 +164,7 @@ class FakeRegister(LeadershipRegister):
         return None
 
 
-class FakeCampaigns(Campaigns):
+class FakeService(Notifications):
     """The real campaign rules (defaults, overrides, the stored form read back)."""
 
     def __init__(self, clock: ControlledClock) -> None:
@@ -209,7 +210,7 @@ def build(service: str, tokens: TokenStore) -> FastAPI:
         app.include_router(build_cluster_router(rankings=fake,
                                                 register=FakeRegister()))
     elif service == "notifications":
-        app.include_router(notifications_router(FakeCampaigns(clock), fake))
+        app.include_router(notifications_router(FakeService(clock), fake))
     return app
 
 

@@ -139,7 +139,12 @@ def test_the_schema_validation_would_catch_a_misspelt_field() -> None:
 # -- what the services need ----------------------------------------------------------------
 
 def dockerfile(service: str) -> str:
-    return (REPO / "services" / service / "Dockerfile").read_text()
+    """The text of the service's image in the one Dockerfile: the shared runtime stage
+    and the service's own stage (`FROM runtime AS <service>`)."""
+    text = (REPO / "services" / "Dockerfile").read_text()
+    stages = {chunk.split("\n", 1)[0].split()[-1]: chunk
+              for chunk in re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]}
+    return stages["runtime"] + stages[service]
 
 
 def test_a_deployment_for_each_service_with_its_port_and_config() -> None:

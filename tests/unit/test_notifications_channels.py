@@ -15,7 +15,7 @@ import pytest
 
 from devstack.sinks import Sinks
 from services.notifications import sms
-from services.notifications.channels import (
+from services.notifications.providers import (
     Email,
     HttpSmsProvider,
     PermanentSendError,

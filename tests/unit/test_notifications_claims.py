@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from services.notifications import sender as sender_module
+from services.notifications import reminder_sender as sender_module
 from services.notifications.bootstrap import sms_providers
-from services.notifications.channels import (
+from services.notifications.dispatch import Dispatcher
+from services.notifications.providers import (
     SMTP_STEPS,
     HttpSmsProvider,
     SendResult,
@@ -21,8 +22,7 @@ from services.notifications.channels import (
     TransientSendError,
     worst_attempt_seconds,
 )
-from services.notifications.delivery import Dispatcher
-from services.notifications.sender import (
+from services.notifications.reminder_sender import (
     CLAIM_MARGIN_SECONDS,
     claim_timeout,
     required_claim_timeout,

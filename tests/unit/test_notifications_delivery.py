@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.notifications.channels import (
+from services.notifications.dispatch import CircuitBreaker, Dispatcher
+from services.notifications.providers import (
     PermanentSendError,
     SendResult,
     Sms,
     TransientSendError,
     UnknownOutcome,
 )
-from services.notifications.delivery import CircuitBreaker, Dispatcher
 
 MESSAGE = Sms(key="2040|police:lang-son|d-7|sms|+84990600101", to="+84990600101",
               text="x", reference=1)

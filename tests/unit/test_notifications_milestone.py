@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.clock import ControlledClock
-from services.notifications.channels import Message
-from services.notifications.delivery import SENT, Delivery, Dispatcher, OnAttempt
+from services.notifications.dispatch import SENT, Delivery, Dispatcher, OnAttempt
+from services.notifications.metrics import MILESTONE_AT_RISK
 from services.notifications.milestone import (
-    AT_RISK,
     DUE_READING,
     VN_TZ,
     Milestones,
@@ -20,6 +19,7 @@ from services.notifications.milestone import (
     due_reminder,
     status,
 )
+from services.notifications.providers import Message
 from tests.fakes.mongo import FakeDatabase
 
 PERIOD = 2089
@@ -83,7 +83,7 @@ def test_reminders_go_once_to_the_operators_and_stop_when_sent() -> None:
         assert all("Thủ tướng" in m.subject for _, m in dispatcher.sent)
         clock.set(at(27))
         await milestones.remind()
-        assert AT_RISK.labels(str(PERIOD))._value.get() == 1
+        assert MILESTONE_AT_RISK.labels(str(PERIOD))._value.get() == 1
         doc = await milestones.update(PERIOD, by="Operator A", state="drafted", due=None,
                                       recipients=None)
         clock.set(at(28, 15))
@@ -95,7 +95,7 @@ def test_reminders_go_once_to_the_operators_and_stop_when_sent() -> None:
         before = len(dispatcher.sent)
         clock.set(at(29))
         assert await milestones.remind() == 0 and len(dispatcher.sent) == before
-        assert AT_RISK.labels(str(PERIOD))._value.get() == 0
+        assert MILESTONE_AT_RISK.labels(str(PERIOD))._value.get() == 0
         moved = await milestones.update(PERIOD + 1, by="Operator A", state=None,
                                         due=datetime(PERIOD + 1, 11, 25, tzinfo=UTC),
                                         recipients=None)

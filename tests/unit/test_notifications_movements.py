@@ -158,7 +158,7 @@ def test_a_body_hearing_about_both_movements_gets_one_digest_of_each() -> None:
         assert digests == {("overdue-3-digest@vi-an-ninh", "vi-an-ninh"),
                            ("overdue-3-digest", "toan-dan")}
         # the body's own listing shows both, by their keys (no scan)
-        rows, _ = await w.campaigns.notifications(
+        rows, _ = await w.service.notifications(
             unit_id=NATIONAL, period=PERIOD, page=PageRequest(limit=100))
         assert {r["stage"] for r in rows if r["kind"] == "digest"} >= {
             "overdue-3-digest@vi-an-ninh", "overdue-3-digest"}
@@ -172,8 +172,8 @@ def test_completeness_gauges_count_each_movement_against_its_own_deadline() -> N
 
     async def go() -> None:
         w = await movement_world(local(20, 9))
-        await w.campaigns.on_submission(w.submission(POLICE))
-        await w.campaigns.publish_gauges()
+        await w.service.on_submission(w.submission(POLICE))
+        await w.service.publish_gauges()
 
     run(go())
     period = str(PERIOD)
@@ -194,9 +194,9 @@ def test_completeness_gauges_count_each_movement_against_its_own_deadline() -> N
 def test_the_campaign_read_shows_each_movements_run() -> None:
     async def go() -> list[Any]:
         w = await movement_world(local(13, 9))
-        campaign = await w.campaigns.campaign(PERIOD)
+        campaign = await w.service.campaign(PERIOD)
         assert campaign is not None
-        return await w.campaigns.runs(campaign)
+        return await w.service.runs(campaign)
 
     runs = {r.movement: r for r in run(go())}
     assert runs["toan-dan"].deadline == datetime(PERIOD, 11, 30, 23, 59, 59, tzinfo=VN_TZ)

@@ -27,9 +27,9 @@ def test_who_reported_is_one_document_per_period_read_by_id() -> None:
     async def go() -> None:
         w = World(local(20, 10))
         await w.setup()
-        await w.campaigns.on_submission(w.submission("province:a", 1, on_time=True))
-        await w.campaigns.on_submission(w.submission("province:a", 2, on_time=False))
-        await w.campaigns.on_submission(w.submission("province:b", 1, on_time=False))
+        await w.service.on_submission(w.submission("province:a", 1, on_time=True))
+        await w.service.on_submission(w.submission("province:a", 2, on_time=False))
+        await w.service.on_submission(w.submission("province:b", 1, on_time=False))
         await w.status.prepare()  # the one-time backfill (nothing to backfill here)
         w.db.reset()
         assert await w.status.submitted(PERIOD) == {"province:a": True, "province:b": False}
@@ -73,12 +73,12 @@ def test_gauges_read_no_collection_but_the_campaigns() -> None:
         w = World(local(20, 10))
         await w.setup()
         await w.campaign_store.create(campaign_spec(build_campaign(PERIOD - 1, w.defaults)))
-        await w.campaigns.on_submission(w.submission("province:a"))
-        await w.campaigns.publish_gauges()  # the first reads fill the caches
+        await w.service.on_submission(w.submission("province:a"))
+        await w.service.publish_gauges()  # the first reads fill the caches
         w.db.reset()
-        await w.campaigns.publish_gauges()
+        await w.service.publish_gauges()
         assert w.scans() == {"campaigns"}
-        status = await w.campaigns.status(PERIOD)
+        status = await w.service.status(PERIOD)
         assert (status.expected, status.submitted) == (3, 1)
 
     run(go())
@@ -94,14 +94,14 @@ def test_a_report_cancels_the_units_waits_read_by_id() -> None:
         waiting = ledger_key("province:a", PERIOD, "d-3", "sms", "+84990000000")
         assert waiting in w.db["deferrals"].docs
         w.db.reset()
-        await w.campaigns.on_submission(w.submission("province:a", on_time=False))
+        await w.service.on_submission(w.submission("province:a", on_time=False))
         assert w.db.scans() == []
         assert waiting not in w.db["deferrals"].docs
         assert w.db["ledger"].docs[waiting]["status"] == "cancelled"
         assert len(w.db["deferrals"].docs) == 2  # the other units still wait
         # a report with nothing waiting reads the same few documents, by _id
         w.db.reset()
-        await w.campaigns.on_submission(w.submission("province:a", 2, on_time=False))
+        await w.service.on_submission(w.submission("province:a", 2, on_time=False))
         assert w.db.scans() == []
 
     run(go())
@@ -112,7 +112,7 @@ def test_a_pass_reads_the_ledger_registry_and_reports_only_by_id() -> None:
     async def go() -> None:
         w = World(local(27, 10))
         await w.setup()
-        await w.campaigns.on_submission(w.submission("province:c"))
+        await w.service.on_submission(w.submission("province:c"))
         first = await w.scheduler.run_pass("test")
         assert first.campaigns[0].outcomes["sent"] == 4  # a and b, e-mail and SMS
         assert w.db["open_claims"].docs == {}  # every claim settled
@@ -139,7 +139,7 @@ def test_a_report_the_period_document_missed_is_not_reminded_and_is_repaired() -
     async def go() -> None:
         w = World(local(27, 10))
         await w.setup()
-        await w.campaigns.on_submission(w.submission("province:a"))
+        await w.service.on_submission(w.submission("province:a"))
         await w.status.prepare()
         # as if a concurrent update on FerretDB had lost it
         del w.db["period_status"].docs[str(PERIOD)]["units"]["province:a"]

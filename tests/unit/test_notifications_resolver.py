@@ -15,9 +15,9 @@ from pymongo.errors import AutoReconnect
 
 from services.notifications.api import notification_read
 from services.notifications.campaigns import build_campaign, campaign_spec
-from services.notifications.channels import SendResult, UnknownOutcome
-from services.notifications.delivery import Dispatcher
+from services.notifications.dispatch import Dispatcher
 from services.notifications.domain import ledger_key, message_id
+from services.notifications.providers import SendResult, UnknownOutcome
 from tests.unit.notifications_support import PERIOD, World, local
 
 UNIT = "province:a"
@@ -161,7 +161,7 @@ def test_a_fallback_claimed_before_a_crash_is_not_sent_again() -> None:
 
 
 def _job(w: World) -> Any:
-    from services.notifications.sender import Job
+    from services.notifications.reminder_sender import Job
 
     campaign = build_campaign(PERIOD, w.defaults)
     stage = campaign.stage("d-3")
@@ -211,7 +211,7 @@ def test_without_another_address_or_after_a_report_it_fails_with_the_reason() ->
 
         w2, _ = await world(["email"], "email")
         await w2.scheduler.run_pass("test")
-        await w2.campaigns.on_submission(w2.submission(UNIT))
+        await w2.service.on_submission(w2.submission(UNIT))
         await w2.scheduler.run_pass("test")
         entry = w2.db["ledger"].docs[EMAIL_KEY]
         assert entry["status"] == "failed" and entry["resolution"] == "reported"

@@ -11,9 +11,9 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from services.notifications.api import notification_read
-from services.notifications.channels import SendResult, UnknownOutcome
-from services.notifications.delivery import Dispatcher
+from services.notifications.dispatch import Dispatcher
 from services.notifications.domain import ledger_key
+from services.notifications.providers import SendResult, UnknownOutcome
 from tests.unit.notifications_support import PERIOD, World, local
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.common.backoff import EntryBackoff
-from services.notifications.events import EventLog
+from services.notifications.outbox import EventLog
 from services.notifications.store import OutboxStore
 from services.submissions.service import Unavailable
 from tests.fakes.kafka import FakeProducer
@@ -109,7 +109,8 @@ class FakeOutbox(OutboxStore):
 
 def _data(unit: str, n: int) -> dict[str, Any]:
     return {"status": "sent", "unit_id": unit, "period": 2026, "stage": "d-7",
-            "channel": "email", "recipient": f"{n}@example.org", "attempt": n}
+            "channel": "email", "recipient": f"{n}@example.org", "attempt": n,
+            "movement": "toan-dan"}
 
 
 def test_the_notifications_relay_publishes_past_a_failed_event_and_retries_it() -> None:

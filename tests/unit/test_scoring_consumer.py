@@ -1,6 +1,6 @@
 """The scoring consumer's cheap path: ScoreStore.save decides from a read by `_id` (insert,
 skip, or conditional replace) and the standings and proposals are published by a
-debounced recomputation from durable pending markers (services/scoring/rankings.py),
+debounced recomputation from durable pending markers (services/scoring/standings_publisher.py),
 over an in-memory stand-in for the collections."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from services.common.registry_replica import RegistryReplica
-from services.scoring import rankings as rankings_module
-from services.scoring.publisher import Publisher
-from services.scoring.rankings import Rankings, clusters_in
-from services.scoring.register import LeadershipRegister
+from services.scoring import standings_publisher as rankings_module
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.standings_publisher import StandingsPublisher, clusters_in
 from services.scoring.store import ScoreStore, flat_score
 from tests.fakes.clock import FixedClock
 from tests.fakes.kafka import FakeProducer
@@ -184,13 +184,13 @@ class World:
     producer: FakeProducer
     register: FakeRegister
 
-    def rankings(self) -> Rankings:
-        """A process's Rankings over the shared database (a new one = a restart)."""
-        return Rankings(store=self.store, replica=FakeReplica(self.db),
-                        publisher=Publisher(store=self.store,
-                                            producer=self.producer),
-                        clock=FixedClock(NOW), register=self.register,
-                        sweep_seconds=3600)
+    def rankings(self) -> StandingsPublisher:
+        """A process's StandingsPublisher over the shared database (a new one = a restart)."""
+        return StandingsPublisher(store=self.store, replica=FakeReplica(self.db),
+                                  publisher=ChangePublisher(store=self.store,
+                                                            producer=self.producer),
+                                  clock=FixedClock(NOW), register=self.register,
+                                  sweep_seconds=3600)
 
     def kinds(self) -> list[str]:
         return [e.type.rsplit(".", 1)[-1] for e in self.producer.events]
@@ -342,7 +342,8 @@ def test_a_suggestion_from_the_decisions_read_once_equals_one_read_per_cluster()
     db = FakeDatabase()
     replica = FakeReplica(db)
     store = LeadershipStore(db)
-    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    # publishes nothing here
+    publisher = ChangePublisher(store=ScoreStore(db), producer=FakeProducer())
     register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
                                   clock=FixedClock(NOW))
     db["leadership"].docs = {

@@ -11,7 +11,8 @@ from typing import Any
 
 from services.common import schemas
 from services.scoring.domain import score_submission
-from services.scoring.events import (
+from services.scoring.leadership import RULE
+from services.scoring.produced_events import (
     leadership_event,
     proposals_event,
     score_data,
@@ -20,7 +21,6 @@ from services.scoring.events import (
     standings_event,
     wall_sequence,
 )
-from services.scoring.leadership import RULE
 from services.scoring.rubrics import load_rubrics
 from services.scoring.standings import cluster_standings, rank_members, recognition_proposals
 

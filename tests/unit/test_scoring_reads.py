@@ -12,10 +12,9 @@ from typing import Any
 
 from services.common.envelope import Event
 from services.common.registry_replica import RegistryReplica
-from services.scoring.events import proposals_event, standings_event
-from services.scoring.publisher import Publisher
-from services.scoring.rankings import Rankings
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.produced_events import proposals_event, standings_event
 from services.scoring.standings import (
     CERTIFICATE,
     certificate_candidate,
@@ -23,6 +22,7 @@ from services.scoring.standings import (
     rank_members,
     recognition_proposals,
 )
+from services.scoring.standings_publisher import StandingsPublisher
 from services.scoring.store import (
     CANDIDATES_BACKFILL,
     LeadershipStore,
@@ -46,12 +46,13 @@ class Year:
         self.store = ScoreStore(self.db)
         self.producer = FakeProducer()
         replica = RegistryReplica(self.db)
-        publisher = Publisher(store=self.store, producer=self.producer)
+        publisher = ChangePublisher(store=self.store, producer=self.producer)
         self.register = LeadershipRegister(store=LeadershipStore(self.db),
                                            replica=replica, publisher=publisher,
                                            clock=FixedClock(NOW))
-        self.rankings = Rankings(store=self.store, replica=replica, publisher=publisher,
-                                 clock=FixedClock(NOW), register=self.register, sweep_seconds=3600)
+        self.rankings = StandingsPublisher(
+            store=self.store, replica=replica, publisher=publisher, clock=FixedClock(NOW),
+            register=self.register, sweep_seconds=3600)
         self.members: dict[str, list[str]] = {}
         for c in range(1, clusters + 1):
             cid = f"mps-cluster-{c}"
@@ -172,7 +173,8 @@ def test_the_decisions_read_by_id_give_the_suggestion_every_decision_gave() -> N
     db["registry_clusters"].docs["mps-cluster-4"] = {"_id": "mps-cluster-4",
                                                      "years": CLUSTER_4}
     store = LeadershipStore(db)
-    publisher = Publisher(store=ScoreStore(db), producer=FakeProducer())  # publishes nothing here
+    # publishes nothing here
+    publisher = ChangePublisher(store=ScoreStore(db), producer=FakeProducer())
     register = LeadershipRegister(store=store, replica=replica, publisher=publisher,
                                   clock=FixedClock(NOW))
     members = CLUSTER_4[max(CLUSTER_4)]["members"]

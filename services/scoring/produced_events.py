@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from services.common import event_types, movements
+from services.common.contracts import ClusterLeadership, ClusterStandings, RecognitionProposals
 from services.common.envelope import Event, new_event
+from services.scoring.models import ScoreRecord
 
 SOURCE = "urn:emulation:service:scoring"
 SCORE_COMPUTED = event_types.SCORE_COMPUTED
@@ -39,27 +41,28 @@ def digest(data: Any, *extra: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def score_data(doc: dict[str, Any]) -> dict[str, Any]:
-    """The event data of a stored score (the store's own fields left out)."""
+def score_data(doc: ScoreRecord) -> dict[str, Any]:
+    """The event data of a stored score, as JSON (the store's own fields left out; a
+    score kept from before movements existed carries none: score_event adds it)."""
     hidden = ("_id", "unit_type", "event_id", "seq")
     return {k: v for k, v in doc.items() if k not in hidden}
 
 
-def score_event_id(doc: dict[str, Any]) -> str:
+def score_event_id(doc: ScoreRecord) -> str:
     # The score's time is part of its content: a rescore is a new event even when it
     # gives back numbers seen before, while a redelivery republishes the stored score.
     return (f"score:{doc['unit_id']}:{doc['period']}:r{doc['revision']}:"
             f"{doc['rubric_version']}:{digest(score_data(doc))[:12]}")
 
 
-def score_event(doc: dict[str, Any]) -> Event:
+def score_event(doc: ScoreRecord) -> Event:
     # A score kept from before movements existed carries none: its unit type's.
     data = {**score_data(doc), "movement": movements.of_event(doc, doc["unit_id"])}
     return new_event(type=SCORE_COMPUTED, source=SOURCE, subject=doc["unit_id"],
                      schema="score-computed", version=2, data=data, id=doc["event_id"])
 
 
-def standings_event(data: dict[str, Any], basis: Iterable[str]) -> Event:
+def standings_event(data: ClusterStandings, basis: Iterable[str]) -> Event:
     """`basis`: the ids of the score events the standings were built from, so going back
     to earlier numbers after a rescore is news, not a duplicate."""
     h = digest(data, sorted(basis))
@@ -68,14 +71,14 @@ def standings_event(data: dict[str, Any], basis: Iterable[str]) -> Event:
                      id=f"standings:{data['cluster_id']}:{data['period']}:{h}")
 
 
-def proposals_event(data: dict[str, Any], basis: Iterable[str]) -> Event:
+def proposals_event(data: RecognitionProposals, basis: Iterable[str]) -> Event:
     h = digest(data, sorted(basis))
     return new_event(type=PROPOSALS, source=SOURCE, subject=f"period:{data['period']}",
                      schema="recognition-proposals", data=data,
                      id=f"proposals:{data['period']}:{h}")
 
 
-def leadership_event(data: dict[str, Any], decisions: int) -> Event:
+def leadership_event(data: ClusterLeadership, decisions: int) -> Event:
     """`decisions`: how many operator decisions the register holds for that year, so a
     decision that repeats an earlier one after a change of mind is news again."""
     h = digest(data)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 
 from services.notifications import metrics
-from services.notifications.channels import (
+from services.notifications.providers import (
     Message,
     PermanentSendError,
     Provider,

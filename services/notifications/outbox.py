@@ -4,23 +4,33 @@ events but loses none; sends do not wait for Kafka to come back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from services.common import event_types, movements
+from services.common import event_types
 from services.common.backoff import EntryBackoff
+from services.common.contracts import Notification
 from services.common.envelope import new_event, parse_event
 from services.common.kafka import KafkaUnavailable
-from services.common.metrics import OUTBOX_RELAY_FAILURES
+from services.common.outbox_relay import publish_in_order
 from services.common.ports import Producer
 from services.common.topics import NOTIFICATIONS
+from services.notifications.domain import unit_movement
+from services.notifications.models import LedgerEntry, OutboxEntry
 from services.notifications.store import OutboxStore
 
 log = logging.getLogger(__name__)
 SCHEMA = "notification"
+
+
+def entry_notification(entry: LedgerEntry, status: str) -> Notification:
+    """The event data that names a ledger entry, with its new status; filed under its
+    unit's movement (a digest's entry too: its recipient's)."""
+    return {"unit_id": entry["unit_id"], "period": entry["period"], "stage": entry["stage"],
+            "channel": entry["channel"], "recipient": entry["recipient"],
+            "kind": entry.get("kind", "reminder"), "status": status,
+            "movement": unit_movement(entry["unit_id"])}
 
 
 class EventLog:
@@ -29,10 +39,9 @@ class EventLog:
         # The relay's next attempt per event that failed (1 s doubling, at most 60 s).
         self.relay_backoff = EntryBackoff(first=1.0, cap=60.0)
 
-    async def emit(self, *, event_id: str, subject: str, data: dict[str, Any]) -> None:
+    async def emit(self, *, event_id: str, subject: str, data: Notification) -> None:
         """`data` follows schemas/events/notification.v2.json; its status names the type.
         Produced at once; kept in the outbox only if Kafka does not take it."""
-        data = {**data, "movement": movements.of_event(data, data["unit_id"])}
         event = new_event(type=event_types.notification(data["status"]),
                           source=self.source, subject=subject, schema=SCHEMA, version=2,
                           data=data, id=event_id)
@@ -63,28 +72,13 @@ class EventLog:
             limit *= 2
         if len(docs) < limit:  # the whole outbox that is old enough
             self.relay_backoff.retain({d["_id"] for d in docs})
-        published = tried = 0
-        for doc in ready:
-            if tried >= batch:
-                break
-            if doc["key"] in held:
-                continue
-            tried += 1
-            try:
-                event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
-                await self.producer.send(NOTIFICATIONS, event, key=doc["key"])
-                await self.outbox.remove(doc["_id"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                held.add(doc["key"])
-                delay = self.relay_backoff.failed(doc["_id"])
-                OUTBOX_RELAY_FAILURES.labels("notifications").inc()
-                log.warning("outbox relay: event not published, retried later", extra={
-                    "fields": {"event_id": doc["_id"], "error": repr(exc),
-                               "retry_in_seconds": delay,
-                               "failures": self.relay_backoff.failures(doc["_id"])}})
-                continue
-            self.relay_backoff.succeeded(doc["_id"])
-            published += 1
-        return published
+        return await publish_in_order(
+            ready, publish=self._publish, entry_id=lambda d: d["_id"], key=lambda d: d["key"],
+            held=held, backoff=self.relay_backoff, batch=batch, service="notifications",
+            log=log, what="event", id_field="event_id")
+
+    async def _publish(self, doc: OutboxEntry) -> bool:
+        event = parse_event(json.dumps(doc["event"], ensure_ascii=False, default=str))
+        await self.producer.send(NOTIFICATIONS, event, key=doc["key"])
+        await self.outbox.remove(doc["_id"])
+        return True

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
 
 from services.common.batching import GroupCommit
 from services.common.clock import Clock
+from services.common.contracts import ClusterStandings, RecognitionProposals
 from services.common.registry_replica import RegistryReplica, year_entry
 from services.scoring import metrics
-from services.scoring.events import proposals_event, standings_event, wall_sequence
-from services.scoring.publisher import Publisher
-from services.scoring.register import LeadershipRegister
+from services.scoring.change_publisher import ChangePublisher
+from services.scoring.leadership_register import LeadershipRegister
+from services.scoring.models import ClusterYears, ScoreRecord
+from services.scoring.produced_events import proposals_event, standings_event, wall_sequence
 from services.scoring.standings import (
     cluster_standings,
     rank_members,
@@ -54,9 +56,12 @@ def clusters_in(raw: Iterable[dict[str, Any]], period: int) -> dict[str, dict[st
     return out
 
 
-class Rankings:
-    def __init__(self, *, store: ScoreStore, replica: RegistryReplica, publisher: Publisher,
-                 clock: Clock, register: LeadershipRegister,
+class StandingsPublisher:
+    """Answers the standings and proposals (the rules of standings.py over the store and
+    the replica) and republishes them, debounced, after scores change them."""
+
+    def __init__(self, *, store: ScoreStore, replica: RegistryReplica,
+                 publisher: ChangePublisher, clock: Clock, register: LeadershipRegister,
                  sweep_seconds: float = 5.0) -> None:
         self.store, self.replica, self.publisher = store, replica, publisher
         self.clock, self.register = clock, register
@@ -77,16 +82,18 @@ class Rankings:
         await self.store.backfill_candidates()
         self.backfilled = True
 
-    async def _scores(self, period: int, clusters: dict[str, Any]) -> dict[str, Any]:
+    async def _scores(self, period: int, members: Mapping[str, list[str]]
+                      ) -> dict[str, ScoreRecord]:
         """What the period's standings and proposals read: the score in force of every
-        cluster member (by `_id`) and of every certificate candidate, cluster member or
-        not (recognition_proposals needs no other score)."""
-        members = {m for c in clusters.values() for m in c["members"]}
+        cluster member (by `_id`; `members`: cluster id -> its members) and of every
+        certificate candidate, cluster member or not (recognition_proposals needs no
+        other score)."""
+        units = {m for ms in members.values() for m in ms}
         candidates, scores = await asyncio.gather(self.store.candidates_of(period),
-                                                  self.store.scores_of(members, period))
+                                                  self.store.scores_of(units, period))
         return {**candidates, **scores}  # a member: its score in force, not the copy
 
-    async def standings(self, cluster_id: str, period: int) -> dict[str, Any] | None:
+    async def standings(self, cluster_id: str, period: int) -> ClusterStandings | None:
         cluster = (await self.replica.clusters(period)).get(cluster_id)
         if cluster is None:
             return None
@@ -94,10 +101,16 @@ class Rankings:
         return cluster_standings(cluster_id, period, cluster["members"], scores,
                                  self.clock.now())
 
-    async def proposals(self, period: int) -> dict[str, Any]:
+    async def clusters_of(self, unit_id: str | None, period: int) -> set[str]:
+        """The clusters the unit belongs to in the period."""
         clusters = await self.replica.clusters(period)
-        scores = await self._scores(period, clusters)
-        rows = {cid: rank_members(c["members"], scores) for cid, c in clusters.items()}
+        return {cid for cid, c in clusters.items() if unit_id in c["members"]}
+
+    async def proposals(self, period: int) -> RecognitionProposals:
+        clusters = await self.replica.clusters(period)
+        members = {cid: c["members"] for cid, c in clusters.items()}
+        scores = await self._scores(period, members)
+        rows = {cid: rank_members(ms, scores) for cid, ms in members.items()}
         return recognition_proposals(period, rows, scores, self.clock.now())
 
     # -- debounced publication ----------------------------------------------------------
@@ -154,13 +167,13 @@ class Rankings:
                 # Taken before the inputs are read (docs/scoring.md, "Order").
                 sequence = wall_sequence()
                 raw = await self.replica.all_clusters()
-                years = {c["_id"]: c.get("years") or {} for c in raw}
+                years: dict[str, ClusterYears] = {c["_id"]: c.get("years") or {} for c in raw}
                 left = False
                 for period in sorted(pending):
                     token, units = pending[period]
-                    clusters = clusters_in(raw, period)
+                    members = {cid: c["members"] for cid, c in clusters_in(raw, period).items()}
                     await self._publish(period, {u for u in units if ranks_in_clusters(u)},
-                                        await self._scores(period, clusters), clusters,
+                                        await self._scores(period, members), members,
                                         sequence, years)
                     if not await self.store.unmark_pending(period, token):
                         left = True
@@ -168,21 +181,22 @@ class Rankings:
             metrics.RANKINGS_SECONDS.observe(time.perf_counter() - started)
             return left
 
-    async def _publish(self, period: int, changed: set[str], scores: dict[str, Any],
-                       clusters: dict[str, Any], sequence: int,
-                       years: dict[str, Any]) -> None:
+    async def _publish(self, period: int, changed: set[str], scores: Mapping[str, ScoreRecord],
+                       members: Mapping[str, list[str]], sequence: int,
+                       years: Mapping[str, ClusterYears]) -> None:
         """Publish the standings of the clusters holding the changed units, next year's
         leadership suggestion for them, then the period's proposals: each only if its
-        content changed since it was last published. `years`: each cluster's registry
-        record by year, for the operators' decisions that anchor the suggestion."""
+        content changed since it was last published. `members`: cluster id -> its members
+        that period; `years`: each cluster's registry record by year, for the operators'
+        decisions that anchor the suggestion."""
         now = self.clock.now()
-        rows = {cid: rank_members(clusters[cid]["members"], scores) for cid in clusters}
+        rows = {cid: rank_members(ms, scores) for cid, ms in members.items()}
 
         async def cluster(cid: str) -> None:
-            members = clusters[cid]["members"]
-            data = {**cluster_standings(cid, period, members, scores, now),
-                    "sequence": sequence}
-            basis = [scores[m]["event_id"] for m in members if m in scores]
+            data: ClusterStandings = {
+                **cluster_standings(cid, period, members[cid], scores, now),
+                "sequence": sequence}
+            basis = [scores[m]["event_id"] for m in members[cid] if m in scores]
             await self.publisher.publish("standings", f"{cid}|{period}",
                                          standings_event(data, basis), key=cid)
             decided = await self.register.decided_before(cid, years.get(cid) or {},
@@ -191,9 +205,10 @@ class Rankings:
 
         # The changed clusters' publications are independent of each other (each its own
         # key and documents): together, so their round trips overlap.
-        await gather_bounded(cluster(cid) for cid in sorted(clusters)
-                             if changed & set(clusters[cid]["members"]))
-        data = {**recognition_proposals(period, rows, scores, now), "sequence": sequence}
+        await gather_bounded(cluster(cid) for cid in sorted(members)
+                             if changed & set(members[cid]))
+        data: RecognitionProposals = {**recognition_proposals(period, rows, scores, now),
+                                      "sequence": sequence}
         basis = [scores[p["unit_id"]]["event_id"] for p in data["proposals"]]
         await self.publisher.publish("proposals", str(period), proposals_event(data, basis),
                                      key=f"period:{period}")

@@ -10,7 +10,9 @@ from services.scoring import metrics
 from services.scoring.store import ScoreStore
 
 
-class Publisher:
+class ChangePublisher:
+    """Sends a derived event only when it differs from the last one sent on its stream."""
+
     def __init__(self, *, store: ScoreStore, producer: Producer) -> None:
         self.store, self.producer = store, producer
 

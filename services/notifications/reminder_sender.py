@@ -3,7 +3,7 @@
 1. claim: insert the ledger entry (deterministic `_id`); a duplicate key means another
    worker, an earlier pass or a redelivered record has it: stop.
 2. check again just before sending: has the unit reported? is the campaign paused?
-3. hand it to the channel's providers (delivery.py), recording every attempt in the
+3. hand it to the channel's providers (dispatch.py), recording every attempt in the
    entry and as an event;
 4. mark the outcome: sent, failed (with SMS-to-e-mail fallback, or a later retry round
    for transient failures) or unknown (never resent).
@@ -20,14 +20,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from opentelemetry import trace
 
 from services.common.clock import Clock
+from services.common.contracts import Notification
 from services.notifications import metrics
-from services.notifications.channels import Email, Message, Sms
-from services.notifications.delivery import SENT, SKIPPED, UNKNOWN, Attempt, Delivery, Dispatcher
+from services.notifications.delivery_reports import DeliveryReports
+from services.notifications.dispatch import SENT, SKIPPED, UNKNOWN, Attempt, Delivery, Dispatcher
 from services.notifications.domain import (
     EMAIL,
     SMS,
@@ -39,8 +40,9 @@ from services.notifications.domain import (
     ledger_key,
     message_id,
 )
-from services.notifications.events import EventLog
-from services.notifications.receipts import Receipts
+from services.notifications.models import AttemptRecord, LedgerEntry, Wait
+from services.notifications.outbox import EventLog
+from services.notifications.providers import Email, Message, Sms
 from services.notifications.store import CampaignStore, LedgerStore, StatusStore
 from services.notifications.templates import (
     TemplateError,
@@ -119,16 +121,30 @@ def iso(when: datetime | None) -> str | None:
 class Sender:
     def __init__(self, *, clock: Clock, status: StatusStore, campaigns: CampaignStore,
                  ledger: LedgerStore, events: EventLog, dispatcher: Dispatcher,
-                 templates: Templates, receipts: Receipts, config: SenderConfig) -> None:
+                 templates: Templates, delivery_reports: DeliveryReports,
+                 config: SenderConfig) -> None:
         self.clock, self.status, self.campaigns = clock, status, campaigns
         self.ledger, self.events, self.dispatcher = ledger, events, dispatcher
-        self.templates, self.receipts, self.cfg = templates, receipts, config
+        self.templates, self.delivery_reports, self.cfg = templates, delivery_reports, config
         self.inflight: set[str] = set()
         # Unit documents the digests name (the scheduler refreshes them each pass).
         self.units: dict[str, Mapping[str, Any]] = {}
 
+    @property
+    def instance(self) -> str:
+        """This process: the owner of its claims."""
+        return self.cfg.instance
+
+    def breaker_states(self) -> dict[str, str]:
+        """The providers' circuit breakers: closed, open or half-open."""
+        return self.dispatcher.breaker_states()
+
+    def reset_breakers(self) -> dict[str, str]:
+        """Close every provider's circuit (an operator has fixed a provider)."""
+        return self.dispatcher.reset_breakers()
+
     # -- the ledger entry and its events ---------------------------------------------------
-    def entry(self, job: Job, status: str, **fields: Any) -> dict[str, Any]:
+    def entry(self, job: Job, status: str, /, **fields: Unpack[LedgerEntry]) -> LedgerEntry:
         now = datetime.now(UTC)
         return {
             "_id": job.key, "unit_id": job.unit["_id"], "period": job.campaign.period,
@@ -148,16 +164,26 @@ class Sender:
             **fields,
         }
 
-    async def emit(self, job: Job, status: str, suffix: str, **data: Any) -> None:
-        await self.events.emit(
-            event_id=f"notif:{key_digest(job.key)}:{suffix}", subject=job.unit["_id"],
-            data={"unit_id": job.unit["_id"], "period": job.campaign.period,
-                  "stage": job.stage_name, "channel": job.channel,
-                  "recipient": job.recipient, "status": status, "kind": job.kind,
-                  "movement": entry_movement(job.unit["_id"], job.stage_name),
-                  **({"units": list(job.digest_units)} if job.digest_units else {}),
-                  **({"fallback_of": job.fallback_of} if job.fallback_of else {}),
-                  **{k: v for k, v in data.items() if v is not None}})
+    def notification(self, job: Job, status: str, detail: str | None = None) -> Notification:
+        """The job's event data (notification.v2) with its new status; the caller adds
+        what else it knows (provider, attempt, times)."""
+        data: Notification = {
+            "unit_id": job.unit["_id"], "period": job.campaign.period,
+            "stage": job.stage_name, "channel": job.channel, "recipient": job.recipient,
+            "status": status, "kind": job.kind,
+            "movement": entry_movement(job.unit["_id"], job.stage_name)}
+        if job.digest_units:
+            data["units"] = list(job.digest_units)
+        if job.fallback_of:
+            data["fallback_of"] = job.fallback_of
+        if detail is not None:
+            data["detail"] = detail
+        return data
+
+    async def emit(self, job: Job, suffix: str, data: Notification) -> None:
+        """Produce the job's event; `suffix` tells its events apart (the event id)."""
+        await self.events.emit(event_id=f"notif:{key_digest(job.key)}:{suffix}",
+                               subject=job.unit["_id"], data=data)
 
     # -- sending ---------------------------------------------------------------------------
     async def send(self, job: Job, round_no: int = 1, claimed: bool = False) -> str:
@@ -279,20 +305,23 @@ class Sender:
                 # a while), so no untouched span is longer than one try and its backoff.
                 await self.ledger.update(job.key, {"touched_at": datetime.now(UTC)},
                                          owner=self.cfg.instance)
-            await self.emit(job, status, f"{round_no}.{count}", provider=attempt.provider,
-                            detail=attempt.detail[:500] or None, attempt=count,
-                            round=round_no,
-                            sent_at=iso(self.clock.now()) if status == SENT else None)
+            data = self.notification(job, status, attempt.detail[:500] or None)
+            data["provider"], data["attempt"], data["round"] = attempt.provider, count, round_no
+            if status == SENT:
+                data["sent_at"] = iso(self.clock.now())
+            await self.emit(job, f"{round_no}.{count}", data)
 
         return record
 
     async def _settle(self, job: Job, delivery: Delivery, round_no: int, message: Message
                       ) -> str:
-        attempts = [{"provider": a.provider, "outcome": a.outcome, "detail": a.detail[:300],
-                     "round": round_no} for a in delivery.attempts]
+        attempts: list[AttemptRecord] = [
+            {"provider": a.provider, "outcome": a.outcome, "detail": a.detail[:300],
+             "round": round_no} for a in delivery.attempts]
         history = attempts
         if round_no > 1:  # keep the earlier rounds' attempts
-            history = ((await self.ledger.get(job.key)) or {}).get("attempts", []) + attempts
+            earlier = await self.ledger.get(job.key)
+            history = (earlier.get("attempts", []) if earlier else []) + attempts
         if delivery.outcome == SENT and delivery.result is not None:
             result = delivery.result
             await self.ledger.update(job.key, {
@@ -303,8 +332,8 @@ class Sender:
             metrics.REMINDERS.labels(SENT, job.kind, job.channel).inc()
             if job.channel == SMS or round_no > 1:  # only these can have waited
                 await self.ledger.drop_deferral(job.key)
-            if result.provider in self.receipts.providers:
-                await self.receipts.sent(job.key, result.provider, list(result.message_ids))
+            if result.provider in self.delivery_reports.providers:
+                await self.delivery_reports.sent(job.key, result.provider, list(result.message_ids))
             return SENT
         if delivery.outcome == UNKNOWN:
             log.warning("reminder outcome unknown: not resent", extra={"fields": {
@@ -357,22 +386,21 @@ class Sender:
         outcome = await self.send(fallback)
         return "already sent" if outcome == "taken" else outcome
 
-    async def finish(self, job: Job, status: str, detail: str, *, emit: bool = True,
-                     **fields: Any) -> None:
+    async def finish(self, job: Job, status: str, detail: str, /, *, emit: bool = True,
+                     **fields: Unpack[LedgerEntry]) -> None:
         await self.ledger.update(job.key, {"status": status, "detail": detail[:800],
                                            "touched_at": datetime.now(UTC), **fields})
         await self.ledger.drop_deferral(job.key)
         metrics.REMINDERS.labels(status, job.kind, job.channel).inc()
         if emit:
-            await self.emit(job, status, status, detail=detail[:500])
+            await self.emit(job, status, self.notification(job, status, detail[:500]))
 
-    async def close_wait(self, wait: Mapping[str, Any], job: Job, status: str, detail: str
-                         ) -> None:
+    async def close_wait(self, wait: Wait, job: Job, status: str, detail: str) -> None:
         """End a wait (quiet hours or retry) without sending: skipped or cancelled."""
         if wait.get("reason") == "retry":
             await self.finish(job, status, detail)
             return
         if await self.ledger.claim(self.entry(job, status, detail=detail)):
             metrics.REMINDERS.labels(status, job.kind, job.channel).inc()
-            await self.emit(job, status, status, detail=detail)
+            await self.emit(job, status, self.notification(job, status, detail))
         await self.ledger.drop_deferral(job.key)
