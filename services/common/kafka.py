@@ -1,5 +1,6 @@
-"""Kafka plumbing: an acks=all producer of envelopes, the faust app factory, and the
-record loop every agent uses (trace context, schema check, retries, dead letters)."""
+"""Kafka plumbing: an acks=all producer of envelopes, the faust app factory, the record
+loop every agent uses (trace context, schema check, retries, dead letters), the one
+decoder of a record's event, and the bounded replay of topics (rebuilds, rescores)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import base64
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -150,6 +151,12 @@ def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None,
 
 Handler = Callable[[Event], Awaitable[None]]
 Flush = Callable[[], Awaitable[None]]
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    """A topic of `app` whose keys and values reach the agent as bytes: the record loop
+    decodes and checks them itself (and dead-letters what it cannot)."""
+    return app.topic(name, value_serializer="raw", key_serializer="raw")
 
 
 async def gather_or_cancel(jobs: Any) -> None:
@@ -306,21 +313,8 @@ class RecordLoop:
                            size=size, limit=self.max_value_bytes)
         if self.admit is not None:
             self.admit(message)
-        try:
-            event = parse_record(message.value, message.headers)
-        except EnvelopeError as exc:
-            raise Rejected("bad-envelope", str(exc)) from exc
-        event = dataclasses.replace(event, appended_at=appended_at(message))
-        name = f"{event.schema_name}.v{event.schema_version}"
-        try:
-            found = schemas.errors(name, event.to_dict())
-        except KeyError as exc:
-            raise Rejected("unknown-schema", f"no schema {name} for {event.type}") from exc
-        if found:
-            raise Rejected("schema-violation", "; ".join(
-                f"{e.field}: {e.message}" for e in found[:5]),
-                errors=[e.to_dict() for e in found[:20]])
-        return event
+        event = decode_record(message.value, message.headers)
+        return dataclasses.replace(event, appended_at=appended_at(message))
 
     async def _call(self, handler: Handler, event: Event, topic: str) -> None:
         attempt, failures = 0, 0
@@ -392,6 +386,101 @@ class RecordLoop:
         }
         return new_event(type=event_types.DEAD_LETTER, source=self.source,
                          subject=key or "unknown", schema="dead-letter", data=data)
+
+
+def decode_record(value: bytes | None, headers: Any = None) -> Event:
+    """A record's event as every reader of the topics takes it (the live record loop, a
+    rebuild, a rescore): its envelope (structured or binary mode) and then the event's
+    own schema; `Rejected` with the reason otherwise."""
+    try:
+        event = parse_record(value, headers)
+        name = f"{event.schema_name}.v{event.schema_version}"
+        try:
+            found = schemas.errors(name, event.to_dict())
+        except KeyError as exc:
+            raise Rejected("unknown-schema", f"no schema {name} for {event.type}") from exc
+    except Rejected:
+        raise
+    except EnvelopeError as exc:
+        raise Rejected("bad-envelope", str(exc)) from exc
+    except Exception as exc:  # anything else a value can make the parser do
+        raise Rejected("bad-envelope", f"undecodable value: {repr(exc)[:500]}") from exc
+    if found:
+        raise Rejected("schema-violation", "; ".join(
+            f"{e.field}: {e.message}" for e in found[:5]),
+            errors=[e.to_dict() for e in found[:20]])
+    return event
+
+
+ReplayRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Batch: TypeAlias = dict[TopicPartition, list[ReplayRecord]]
+
+
+class BoundedReplay:
+    """Every record of `topics` from the beginning up to the end offsets taken when it
+    starts (records produced meanwhile are the live consumers'), read by a consumer of
+    its own (no group, nothing committed) and bounded in time: past `limit_seconds` from
+    its start it raises TimeoutError. `async with BoundedReplay(...) as replay:` then
+    `replay.end_offsets` and `async for batch in replay.batches():` (the records of one
+    fetch by partition, each partition's in order)."""
+
+    def __init__(self, bootstrap: str, topics: Iterable[str], *, client_id: str,
+                 limit_seconds: float, auth: KafkaAuth | None = None) -> None:
+        self.topics, self.limit_seconds = list(topics), limit_seconds
+        self.end_offsets: dict[TopicPartition, int] = {}
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
+            auto_offset_reset="earliest", client_id=client_id,
+            **(auth or KafkaAuth()).aiokafka())
+        self._deadline = 0.0
+
+    async def __aenter__(self) -> BoundedReplay:
+        self._deadline = time.monotonic() + self.limit_seconds
+        consumer = self._consumer
+        try:
+            await asyncio.wait_for(consumer.start(), self.limit_seconds)
+            partitions = [TopicPartition(topic, p) for topic in self.topics
+                          for p in sorted(await self._partitions(topic))]
+            consumer.assign(partitions)
+            self.end_offsets = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning(*partitions)
+        except BaseException:
+            await consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+
+    async def _partitions(self, topic: str) -> set[int]:
+        while True:
+            # A consumer without subscriptions keeps no metadata of its own: ask the cluster.
+            cluster = await self._consumer._client.fetch_all_metadata()
+            found = cluster.partitions_for_topic(topic)
+            if found:
+                return set(found)
+            if time.monotonic() > self._deadline:
+                raise TimeoutError(f"topic {topic} has no partitions")
+            await asyncio.sleep(0.2)
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        consumer, ends = self._consumer, self.end_offsets
+        pending = {tp for tp, end in ends.items() if end > 0}
+        consumer.pause(*(set(ends) - pending))  # empty: nothing to fetch
+        while pending:
+            if time.monotonic() > self._deadline:
+                raise TimeoutError(
+                    f"replay not finished after {self.limit_seconds:.0f} s; partitions "
+                    f"left: {sorted(str(tp) for tp in pending)}")
+            fetched = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
+            batch = {tp: kept for tp, records in fetched.items()
+                     if (kept := [r for r in records if r.offset < ends[tp]])}
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+                    consumer.pause(tp)  # read up to its end: fetch no more of it
+            if batch:
+                yield batch
 
 
 def _text(raw: bytes) -> tuple[str, str]:

@@ -11,20 +11,27 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from services.common import movements
 from services.common.auth import Principal
 from services.common.http import AdminAction, CurrentPrincipal, Period, ViewerPrincipal
+from services.common.job_actions import start_job
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.movements import MovementQuery
-from services.common.problems import Problem
+from services.common.problems import Problem, problem_for
 from services.reporting import metrics
 from services.reporting.cluster_report import member_copy
+from services.reporting.domain import UnknownCluster
+from services.reporting.models import (
+    ClusterReport,
+    NationalReport,
+    Report,
+)
 from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
-from services.reporting.service import Reports, UnknownCluster
+from services.reporting.service import Reports
 
 ClusterId = Annotated[str, Path(pattern=r"^mps-cluster-[0-9]{1,4}$", max_length=20)]
 NationalFormat = Literal["json", "csv", "xlsx", "pdf", "html"]
@@ -37,83 +44,6 @@ MEDIA = {
 }
 
 
-class CountsRead(BaseModel):
-    expected: int
-    submitted: int
-    on_time: int
-    late: int
-    completeness: float
-    timeliness: float
-
-
-class IndividualsRead(BaseModel):
-    """The people's records of criterion group 5 (docs/submissions.md, "Individuals"):
-    counts only, no person's id."""
-
-    submitted: int
-    on_time: int
-    scored: int
-    by_group: dict[str, int] = Field(description="5a (armed forces) and 5b (other subjects)")
-    by_unit: dict[str, int] = Field(description="records by the unit that reported them")
-
-
-class NationalReportRead(CountsRead):
-    """The national synthesis (json); the other formats carry the same content."""
-
-    period: int
-    movement: str
-    movement_name: str
-    organiser: str = Field(description="who reads this movement's synthesis")
-    as_of: str
-    last_event_at: str | None
-    statement: str
-    deadline: str
-    by_type: dict[str, CountsRead]
-    by_cluster: dict[str, dict[str, Any]]
-    missing: list[str]
-    individuals: IndividualsRead = Field(description="individuals' records (toan-dan only; "
-                                         "zero in vi-an-ninh)")
-    missing_units: list[dict[str, Any]]
-    reminders_sent: int
-    reminders_unknown: int = Field(description="reminders of the period whose outcome is "
-                                   "still unknown (resolved within minutes normally)")
-    reminders_escalated: int = Field(description="reminders of the period sent again by the "
-                                     "other channel because their outcome was unknown")
-    reminder_statuses: dict[str, int] = Field(description="every reminder of the period by "
-                                              "its latest status")
-    scored: int
-    scores: dict[str, Any]
-    contents: dict[str, dict[str, Any]]
-    proposals: dict[str, Any] | None
-    units: list[dict[str, Any]]
-
-
-class ClusterReportRead(CountsRead):
-    cluster_id: str
-    name: str
-    period: int
-    as_of: str
-    last_event_at: str | None
-    statement: str
-    deadline: str
-    members: list[dict[str, Any]]
-    head: dict[str, Any] | None
-    deputy: dict[str, Any] | None
-    standings: list[dict[str, Any]]
-    standings_source: Literal["scoring", "derived"]
-    standings_computed_at: str | None
-    rubric_version: str | None
-    tie_break: Any
-    proposals: list[dict[str, Any]]
-    conference: dict[str, Any] | None = Field(
-        description="the record of the cluster's conference reviewing the year (date, "
-                    "place, the proposals it agreed, who recorded it); `proposals` and "
-                    "`standings` are the platform's computed suggestions for it")
-    next_year_leadership: dict[str, Any] | None
-    missing: list[str]
-    missing_units: list[dict[str, Any]]
-
-
 class RebuildRead(BaseModel):
     started_at: str
     finished_at: str
@@ -124,8 +54,9 @@ class RebuildRead(BaseModel):
     skipped_reasons: dict[str, int]
 
 
-def _documented(model: type[BaseModel], formats: tuple[str, ...]) -> dict[int | str, Any]:
-    content: dict[str, Any] = {MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
+def _documented(model: type, formats: tuple[str, ...]) -> dict[int | str, Any]:
+    content: dict[str, dict[str, str]] = {
+        MEDIA[f].split(";")[0]: {} for f in formats if f != "json"}
     return {200: {"model": model, "content": content}}
 
 
@@ -136,7 +67,7 @@ def ensure_cluster_access(principal: Principal, members: list[str]) -> None:
     raise Problem(403, "forbidden", "a unit may read only the report of its own cluster")
 
 
-async def _render(kind: str, fmt: str, report: dict[str, Any], name: str,
+async def _render(kind: str, fmt: str, report: Report, name: str,
                   render: Callable[[], bytes]) -> Response:
     started = time.perf_counter()
     try:
@@ -170,7 +101,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
     router = APIRouter(prefix="/v1", tags=["reports"])
 
     @router.get("/reports/national", response_model=None,
-                responses=_documented(NationalReportRead, ("csv", "xlsx", "pdf", "html")))
+                responses=_documented(NationalReport, ("csv", "xlsx", "pdf", "html")))
     async def national(_: ViewerPrincipal, period: Period,
                        format: NationalFormat = "json",
                        movement: MovementQuery = movements.DEFAULT) -> Any:
@@ -192,7 +123,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
         return await _render("national", format, report, name, renderers[format])
 
     @router.get("/reports/clusters/{cluster_id}", response_model=None,
-                responses=_documented(ClusterReportRead, ("csv", "pdf", "html")))
+                responses=_documented(ClusterReport, ("csv", "pdf", "html")))
     async def cluster(cluster_id: ClusterId, period: Period, principal: CurrentPrincipal,
                       format: ClusterFormat = "json") -> Any:
         """A cluster's year-end report for its conference. The operator reads every
@@ -203,7 +134,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
             ensure_cluster_access(principal, members)
             report = writable(await reports.cluster(cluster_id, period))
         except UnknownCluster as exc:
-            raise Problem(404, "not-found", str(exc)) from exc
+            raise problem_for(exc) from exc
         if not principal.is_operator and principal.unit_id is not None:
             report = member_copy(report, principal.unit_id)
         if format == "json":
@@ -232,9 +163,7 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
             result = await rebuilder.run(job.progress)
             return RebuildRead(**result.to_dict()).model_dump()
 
-        job = jobs.start("rebuild", work, _rebuild_failure)
-        action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
-        response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
-        return JobRead(**job.to_dict())
+        return start_job(jobs, "rebuild", work, _rebuild_failure, action=action,
+                         response=response)
 
     return router

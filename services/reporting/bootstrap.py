@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.jobs import Jobs, job_router
 from services.common.registry_replica import REPLICA_DOCUMENTS, RegistryReplica
 from services.common.runtime import Runtime, build_runtime, http_app
-from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
+from services.reporting import agents
 from services.reporting.api import build_router
-from services.reporting.dashboard_api import mount_dashboard
+from services.reporting.api_dashboard import mount_dashboard
 from services.reporting.rebuild import Rebuilder
 from services.reporting.schema import DOCUMENTS
 from services.reporting.service import Reports
@@ -47,24 +46,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     parts = build_parts(rt, settings)
     # The watermark is written at most every few 100 ms: write what is held at exit.
     rt.shutdown.append(parts.reports.model.flush)
-    handlers = parts.reports.handlers()
-    loop = rt.record_loop("reporting")
-
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
-    def agent(topic_name: str, name: str) -> None:
-        handler = handlers[topic_name]
-
-        async def consume(stream: Any) -> None:
-            await loop.run(stream, handler)
-
-        rt.faust_app.agent(topic(topic_name), name=name)(consume)
-
-    agent(SUBMISSIONS, "reporting-submissions")
-    agent(SCORES, "reporting-scores")
-    agent(NOTIFICATIONS, "reporting-notifications")
-    agent(UNITS, "reporting-units")
+    agents.register(rt, parts.reports.handlers())
 
     app = http_app(rt, "Reporting service")
     jobs = Jobs()

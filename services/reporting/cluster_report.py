@@ -5,7 +5,7 @@ year's head and deputy, and who has not reported."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.common import movements
 from services.reporting.domain import (
@@ -18,27 +18,45 @@ from services.reporting.domain import (
     unit_rows,
 )
 from services.reporting.labels import DEFAULT_SCALE_NOTE, LEADERSHIP_STATUS, award_label
+from services.reporting.models import (
+    ClusterEntry,
+    ClusterReport,
+    ConferenceView,
+    Leadership,
+    LeadershipDoc,
+    MissingUnit,
+    NamedStanding,
+    NamedUnit,
+    ProposalsDoc,
+    RegistryUnit,
+    ReminderRow,
+    RemindersByUnit,
+    ReportsByUnit,
+    ScoresByUnit,
+    StandingRow,
+    StandingsDoc,
+)
 
 
-def derived_standings(members: list[str], reports: dict[str, dict[str, Any]],
-                      scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def derived_standings(members: list[str], reports: ReportsByUnit,
+                      scores: ScoresByUnit) -> list[StandingRow]:
     """Standings from the current scores, for as long as the scoring service has not
     published the cluster's own: higher score first, equal scores share a rank
     (1, 1, 3), units without a score are listed after, unranked."""
-    rows: list[dict[str, Any]] = []
+    rows: list[StandingRow] = []
     for uid in members:
-        rep, score = reports.get(uid), scores.get(uid) or {}
-        total = score.get("total")
+        rep, score = reports.get(uid), scores.get(uid)
+        total = score.get("total") if score else None
         rows.append({
             "unit_id": uid, "rank": None,
             "score": total if isinstance(total, int | float) else None,
-            "max": score.get("max"), "submitted": rep is not None,
+            "max": score.get("max") if score else None, "submitted": rep is not None,
             "on_time": bool(rep.get("on_time")) if rep else None,
             "revision": rep.get("revision") if rep else None,
-            "breakdown": list(score.get("breakdown") or []),
+            "breakdown": list((score.get("breakdown") if score else None) or []),
         })
     ranked = sorted((r for r in rows if r["score"] is not None),
-                    key=lambda r: (-r["score"], r["unit_id"]))
+                    key=lambda r: (-(r["score"] or 0.0), r["unit_id"]))
     for position, row in enumerate(ranked, start=1):
         previous = ranked[position - 2] if position > 1 else None
         row["rank"] = previous["rank"] if previous and previous["score"] == row["score"] \
@@ -47,13 +65,13 @@ def derived_standings(members: list[str], reports: dict[str, dict[str, Any]],
     return ranked + unranked
 
 
-def _named(unit_id: str | None, names: dict[str, str]) -> dict[str, str] | None:
+def _named(unit_id: str | None, names: dict[str, str]) -> NamedUnit | None:
     return {"unit_id": unit_id, "name": names.get(unit_id, unit_id)} if unit_id else None
 
 
-def next_leadership(period: int, decided: dict[str, Any] | None,
+def next_leadership(period: int, decided: LeadershipDoc | None,
                     registry_years: dict[str, Any], names: dict[str, str]
-                    ) -> dict[str, Any] | None:
+                    ) -> Leadership | None:
     """Head and deputy for period + 1: who was elected (the cluster conference's record,
     or the registry for that year: the one source every service reads), else the
     scoring service's suggestion, labelled as such, else None (nothing known yet)."""
@@ -80,31 +98,34 @@ def next_leadership(period: int, decided: dict[str, Any] | None,
 
 
 def conference_view(period: int, registry_years: dict[str, Any], names: dict[str, str]
-                    ) -> dict[str, Any] | None:
+                    ) -> ConferenceView | None:
     """The record of the cluster's conference reviewing `period` (what it agreed and who
     recorded it), or None while none is recorded."""
     conference = (registry_years.get(str(period + 1)) or {}).get("conference")
     if not conference:
         return None
-    return {**{k: conference.get(k) for k in ("date", "place", "recorded_by", "recorded_at")},
+    return {"date": conference.get("date"), "place": conference.get("place"),
+            "recorded_by": conference.get("recorded_by"),
+            "recorded_at": conference.get("recorded_at"),
             "proposals": [{**p, "name": names.get(p["unit_id"], p["unit_id"]),
                            "award_label": award_label(p.get("award", ""))}
                           for p in conference.get("proposals", [])]}
 
 
 def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
-                   cluster: dict[str, Any], registry_years: dict[str, Any],
-                   units: list[dict[str, Any]], reports: dict[str, dict[str, Any]],
-                   scores: dict[str, dict[str, Any]],
-                   reminders: dict[str, list[dict[str, Any]]],
-                   standings: dict[str, Any] | None, proposals: dict[str, Any] | None,
-                   leadership: dict[str, Any] | None,
-                   last_event_at: datetime | None = None) -> dict[str, Any]:
+                   cluster: ClusterEntry, registry_years: dict[str, Any],
+                   units: list[RegistryUnit], reports: ReportsByUnit, scores: ScoresByUnit,
+                   reminders: RemindersByUnit,
+                   standings: StandingsDoc | None, proposals: ProposalsDoc | None,
+                   leadership: LeadershipDoc | None,
+                   last_event_at: datetime | None = None) -> ClusterReport:
     members = list(cluster.get("members", []))
     by_id = {u["_id"]: u for u in units}
-    member_units = [by_id.get(m, {"_id": m, "type": m.split(":")[0]}) for m in members]
+    member_units = [by_id.get(m, RegistryUnit(_id=m, type=m.split(":")[0])) for m in members]
     rows = unit_rows(member_units, {cluster_id: cluster}, reports, scores)
     names = {u["_id"]: u.get("name", u["_id"]) for u in units}
+    table: list[StandingRow]
+    source: Literal["scoring", "derived"]
     if standings is not None:
         table = sorted(standings.get("standings", []),
                        key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["unit_id"]))
@@ -122,7 +143,7 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
         "members": rows,
         "head": _named(cluster.get("head"), names),
         "deputy": _named(cluster.get("deputy"), names),
-        "standings": [{**r, "name": names.get(r["unit_id"], r["unit_id"])} for r in table],
+        "standings": [_named_standing(r, names) for r in table],
         "standings_source": source,
         "scale_note": DEFAULT_SCALE_NOTE,
         "standings_computed_at": iso(standings.get("computed_at")) if standings else None,
@@ -137,7 +158,11 @@ def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
     }
 
 
-def cluster_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
+def _named_standing(row: StandingRow, names: dict[str, str]) -> NamedStanding:
+    return {**row, "name": names.get(row["unit_id"], row["unit_id"])}
+
+
+def cluster_csv_rows(report: ClusterReport) -> list[list[Any]]:
     """The standings, one row per unit, with the breakdown in one readable column."""
     rows: list[list[Any]] = [["rank", "unit_id", "name", "score", "max", "submitted",
                               "on_time", "revision", "breakdown", "scale"]]
@@ -150,18 +175,23 @@ def cluster_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def member_copy(report: dict[str, Any], unit_id: str) -> dict[str, Any]:
+def _without_recipient(reminder: ReminderRow) -> ReminderRow:
+    kept = reminder.copy()
+    kept.pop("recipient", None)
+    return kept
+
+
+def member_copy(report: ClusterReport, unit_id: str) -> ClusterReport:
     """The cluster report as one member's system may read it: every member's rank,
     total and whether it reported, but only its own breakdown and its own reminders'
     recipients (the others' e-mail addresses and phone numbers are not its to read)."""
-    def standing(row: dict[str, Any]) -> dict[str, Any]:
+    def standing(row: NamedStanding) -> NamedStanding:
         return row if row.get("unit_id") == unit_id else {**row, "breakdown": []}
 
-    def missing(row: dict[str, Any]) -> dict[str, Any]:
+    def missing(row: MissingUnit) -> MissingUnit:
         if row.get("unit_id") == unit_id:
             return row
-        return {**row, "reminders": [{k: v for k, v in r.items() if k != "recipient"}
-                                     for r in row.get("reminders", [])]}
+        return {**row, "reminders": [_without_recipient(r) for r in row.get("reminders", [])]}
 
     return {**report, "standings": [standing(r) for r in report.get("standings", [])],
             "missing_units": [missing(r) for r in report.get("missing_units", [])]}

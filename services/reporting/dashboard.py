@@ -7,6 +7,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.reporting.labels import VN_TZ
+from services.reporting.models import (
+    ClusterCounts,
+    DailyPoint,
+    NationalReport,
+    ReportLinks,
+    ReportsByUnit,
+)
 
 # The chart always shows at least the last month before the deadline.
 SERIES_MIN_DAYS = 30
@@ -14,8 +21,8 @@ NATIONAL_FORMATS = ("html", "pdf", "xlsx", "csv", "json")
 CLUSTER_FORMATS = ("html", "pdf", "csv", "json")
 
 
-def daily_series(*, expected: list[str], reports: dict[str, dict[str, Any]],
-                 deadline: datetime, as_of: datetime) -> list[dict[str, Any]]:
+def daily_series(*, expected: list[str], reports: ReportsByUnit,
+                 deadline: datetime, as_of: datetime) -> list[DailyPoint]:
     """Cumulative submitted and on-time counts (and rates) at the end of each Hanoi
     calendar day, by first-receipt time, from the first receipt (or a month before the
     deadline) up to today, or the deadline's day once the campaign is over."""
@@ -29,7 +36,7 @@ def daily_series(*, expected: list[str], reports: dict[str, dict[str, Any]],
     days = [d for d, _ in firsts]
     start = min([deadline_day - timedelta(days=SERIES_MIN_DAYS - 1), *days])
     end = min(as_of.astimezone(VN_TZ).date(), max([deadline_day, *days]))
-    series = []
+    series: list[DailyPoint] = []
     whole = len(expected)
     day = start
     while day <= end:
@@ -42,8 +49,8 @@ def daily_series(*, expected: list[str], reports: dict[str, dict[str, Any]],
     return series
 
 
-def report_links(period: int, clusters: dict[str, Any], movement: str | None = None
-                 ) -> dict[str, Any]:
+def report_links(period: int, clusters: dict[str, ClusterCounts], movement: str | None = None
+                 ) -> ReportLinks:
     of = f"&movement={movement}" if movement else ""
     national = {f: f"/v1/reports/national?period={period}{of}&format={f}"
                 for f in NATIONAL_FORMATS}
@@ -58,7 +65,7 @@ def report_links(period: int, clusters: dict[str, Any], movement: str | None = N
     }
 
 
-def dashboard_view(report: dict[str, Any], series: list[dict[str, Any]],
+def dashboard_view(report: NationalReport, series: list[DailyPoint],
                    refresh_seconds: float) -> dict[str, Any]:
     """The page's data: the same figures as the national report (one computation, so
     the page and the report cannot disagree), plus the series and the links."""
@@ -71,7 +78,8 @@ def dashboard_view(report: dict[str, Any], series: list[dict[str, Any]],
                 "reminders": len(m["reminders"]),
                 "last_reminder": m["reminders"][-1] if m["reminders"] else None}
                for m in report["missing_units"]]
-    return {**{k: report[k] for k in keep}, "missing_units": missing, "series": series,
+    figures = dict(report.items())
+    return {**{k: figures[k] for k in keep}, "missing_units": missing, "series": series,
             "reports": report_links(report["period"], report["by_cluster"],
                                     report.get("movement")),
             "refresh_seconds": refresh_seconds}

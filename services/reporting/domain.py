@@ -11,11 +11,42 @@ from datetime import datetime
 from typing import Any
 
 from services.common import individuals, movements
+from services.common.errors import Refusal, Refused
 from services.reporting.labels import CONTENTS, DEFAULT_SCALE_NOTE, award_label
+from services.reporting.models import (
+    ClusterCounts,
+    Clusters,
+    ContentSummary,
+    Counts,
+    Example,
+    IndividualsSummary,
+    MissingUnit,
+    NamedProposal,
+    NationalReport,
+    ProposalsDoc,
+    ProposalsView,
+    RegistryUnit,
+    ReminderDoc,
+    ReminderOutcomes,
+    ReminderRow,
+    RemindersByUnit,
+    ReportsByUnit,
+    ScoreDistribution,
+    ScoreDoc,
+    ScoresByUnit,
+    UnitRow,
+)
 
 EXAMPLES_PER_CONTENT = 3
 EXAMPLE_SUMMARY_CHARS = 400
 HISTOGRAM_BUCKETS = 10
+
+
+class UnknownCluster(Refused):
+    """No such cluster in that period's registry."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Refusal.NOT_FOUND, "not-found", detail)
 
 
 def rate(part: int, whole: int) -> float:
@@ -26,15 +57,15 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def campaign_deadline(period: int, reports: dict[str, dict[str, Any]],
+def campaign_deadline(period: int, reports: ReportsByUnit,
                       movement: str = movements.DEFAULT) -> datetime:
     """The deadline the submissions were judged by (each event carries it), else the
     movement's default one."""
-    seen = [r["deadline"] for r in reports.values() if isinstance(r.get("deadline"), datetime)]
+    seen = [d for r in reports.values() if isinstance(d := r.get("deadline"), datetime)]
     return max(seen) if seen else movements.default_deadline(period, movement)
 
 
-def counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def counts(expected: list[str], reports: ReportsByUnit) -> Counts:
     submitted = [u for u in expected if u in reports]
     on_time = [u for u in submitted if reports[u].get("on_time")]
     return {
@@ -45,7 +76,7 @@ def counts(expected: list[str], reports: dict[str, dict[str, Any]]) -> dict[str,
     }
 
 
-def cluster_of(clusters: dict[str, dict[str, Any]]) -> dict[str, str]:
+def cluster_of(clusters: Clusters) -> dict[str, str]:
     return {m: cid for cid, c in clusters.items() for m in c.get("members", [])}
 
 
@@ -61,20 +92,19 @@ def statement(as_of: datetime, last_event_at: datetime | None) -> str:
             f"processed by then{newest}.")
 
 
-def reminder_view(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = [{"stage": d.get("stage"), "channel": d.get("channel"),
+def reminder_view(docs: list[ReminderDoc]) -> list[ReminderRow]:
+    rows: list[ReminderRow] = [{"stage": d.get("stage"), "channel": d.get("channel"),
              "recipient": d.get("recipient"), "status": d.get("status"),
              "sent_at": iso(d.get("sent_at"))} for d in docs]
     return sorted(rows, key=lambda r: (r["sent_at"] or "", str(r["stage"]), str(r["channel"]),
                                        str(r["recipient"])))
 
 
-def unit_rows(units: list[dict[str, Any]], clusters: dict[str, dict[str, Any]],
-              reports: dict[str, dict[str, Any]], scores: dict[str, dict[str, Any]]
-              ) -> list[dict[str, Any]]:
+def unit_rows(units: list[RegistryUnit], clusters: Clusters, reports: ReportsByUnit,
+              scores: ScoresByUnit) -> list[UnitRow]:
     """One line per expected unit: who it is, whether and when it reported, its score."""
     in_cluster = cluster_of(clusters)
-    rows = []
+    rows: list[UnitRow] = []
     for u in units:
         uid, rep, score = u["_id"], reports.get(u["_id"]), scores.get(u["_id"])
         rows.append({
@@ -90,7 +120,7 @@ def unit_rows(units: list[dict[str, Any]], clusters: dict[str, dict[str, Any]],
     return rows
 
 
-def score_distribution(totals: list[tuple[float, float]]) -> dict[str, Any]:
+def score_distribution(totals: list[tuple[float, float]]) -> ScoreDistribution:
     """Statistics of (total, max) pairs; the histogram is over the percentage of the
     maximum, in buckets of 10 points (the last one includes 100 %)."""
     width = 100 // HISTOGRAM_BUCKETS
@@ -111,24 +141,25 @@ def score_distribution(totals: list[tuple[float, float]]) -> dict[str, Any]:
     }
 
 
-def content_synthesis(units: list[dict[str, Any]], reports: dict[str, dict[str, Any]],
-                      scores: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def content_synthesis(units: list[RegistryUnit], reports: ReportsByUnit,
+                      scores: ScoresByUnit) -> dict[str, ContentSummary]:
     """Per content: how many units reported on it, the sum of each indicator, and a
     few examples (the best-scored units' summaries)."""
     names = {u["_id"]: u.get("name", u["_id"]) for u in units}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ContentSummary] = {}
     for key, (title, title_en) in CONTENTS.items():
         sums: dict[str, float] = defaultdict(float)
         reporters = []
         for uid in names:
-            item = (reports.get(uid) or {}).get("contents", {}).get(key)
+            rep = reports.get(uid)
+            item = rep.get("contents", {}).get(key) if rep else None
             if not item:
                 continue
             reporters.append(uid)
             for name, value in item.get("indicators", {}).items():
                 sums[name] += value
         best = sorted(reporters, key=lambda u: (-_score_of(scores.get(u)), u))
-        examples = []
+        examples: list[Example] = []
         for uid in best[:EXAMPLES_PER_CONTENT]:
             summary = str(reports[uid]["contents"][key].get("summary", ""))
             if len(summary) > EXAMPLE_SUMMARY_CHARS:
@@ -142,8 +173,8 @@ def content_synthesis(units: list[dict[str, Any]], reports: dict[str, dict[str, 
     return out
 
 
-def _score_of(doc: dict[str, Any] | None) -> float:
-    total = (doc or {}).get("total")
+def _score_of(doc: ScoreDoc | None) -> float:
+    total = doc.get("total") if doc else None
     return float(total) if isinstance(total, int | float) else -1.0
 
 
@@ -151,12 +182,12 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 4)
 
 
-def proposals_view(doc: dict[str, Any] | None, names: dict[str, str],
+def proposals_view(doc: ProposalsDoc | None, names: dict[str, str],
                    cluster_id: str | None = None, movement: str | None = None
-                   ) -> dict[str, Any] | None:
+                   ) -> ProposalsView | None:
     if doc is None:
         return None
-    items = [
+    items: list[NamedProposal] = [
         {**p, "name": names.get(p["unit_id"], p["unit_id"]),
          "award_label": award_label(p.get("award", ""))}
         for p in doc.get("proposals", [])
@@ -168,8 +199,7 @@ def proposals_view(doc: dict[str, Any] | None, names: dict[str, str],
             "cluster_leaders": doc.get("cluster_leaders"), "items": items}
 
 
-def missing_units(rows: list[dict[str, Any]], reminders: dict[str, list[dict[str, Any]]]
-                  ) -> list[dict[str, Any]]:
+def missing_units(rows: list[UnitRow], reminders: RemindersByUnit) -> list[MissingUnit]:
     return [
         {"unit_id": r["unit_id"], "name": r["name"], "type": r["type"],
          "cluster_id": r["cluster_id"], "reminders": reminder_view(reminders.get(r["unit_id"],
@@ -178,17 +208,16 @@ def missing_units(rows: list[dict[str, Any]], reminders: dict[str, list[dict[str
     ]
 
 
-def in_movement(movement: str, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def in_movement(movement: str, units: list[RegistryUnit]) -> list[RegistryUnit]:
     return [u for u in units if movements.movement_of(u["_id"]) == movement]
 
 
-def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]],
-                    clusters: dict[str, dict[str, Any]], reports: dict[str, dict[str, Any]],
-                    scores: dict[str, dict[str, Any]],
-                    reminders: dict[str, list[dict[str, Any]]] | None = None,
-                    proposals: dict[str, Any] | None = None,
+def national_report(*, period: int, as_of: datetime, units: list[RegistryUnit],
+                    clusters: Clusters, reports: ReportsByUnit, scores: ScoresByUnit,
+                    reminders: RemindersByUnit | None = None,
+                    proposals: ProposalsDoc | None = None,
                     last_event_at: datetime | None = None,
-                    movement: str | None = movements.DEFAULT) -> dict[str, Any]:
+                    movement: str | None = movements.DEFAULT) -> NationalReport:
     """One movement's synthesis: reporting rates overall, by unit type and by cluster;
     what was done under each content; scores; proposals; who is missing. For `toan-dan`
     it is the synthesis for the Prime Minister (the police are not in it: each province
@@ -211,8 +240,8 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         by_type[u["type"]].append(u["_id"])
     rows = unit_rows(units, clusters, reports, scores)
     names = {r["unit_id"]: r["name"] for r in rows}
-    scored = [(float(s["total"]), float(s.get("max") or 0)) for u, s in scores.items()
-              if u in names and isinstance(s.get("total"), int | float)]
+    scored = [(float(total), float(s.get("max") or 0)) for u, s in scores.items()
+              if u in names and isinstance(total := s.get("total"), int | float)]
     missing_rows = missing_units(rows, reminders or {})
     return {
         "period": period,
@@ -227,7 +256,7 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
         **counts(expected, reports),
         "by_type": {t: counts(ids, reports) for t, ids in sorted(by_type.items())},
         "by_cluster": {
-            cid: {"name": c.get("name", cid), **counts(list(c["members"]), reports)}
+            cid: _cluster_counts(c.get("name", cid), counts(list(c["members"]), reports))
             for cid, c in sorted(clusters.items(), key=lambda kv: cluster_order(kv[0]))
         },
         "missing": [u for u in expected if u not in reports],
@@ -244,8 +273,12 @@ def national_report(*, period: int, as_of: datetime, units: list[dict[str, Any]]
     }
 
 
-def individuals_synthesis(reports: dict[str, dict[str, Any]],
-                          scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _cluster_counts(name: str, of: Counts) -> ClusterCounts:
+    return {"name": name, **of}
+
+
+def individuals_synthesis(reports: ReportsByUnit, scores: ScoresByUnit
+                          ) -> IndividualsSummary:
     """The people's records of criterion group 5 (services.common.individuals): how many,
     on time, scored, by person group (5a, 5b) and by the unit that reported them. Counts
     only, never an id: the synthesis names no person."""
@@ -259,7 +292,7 @@ def individuals_synthesis(reports: dict[str, dict[str, Any]],
             "by_unit": dict(sorted(by_unit.items()))}
 
 
-def reminder_outcomes(reminders: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def reminder_outcomes(reminders: RemindersByUnit) -> ReminderOutcomes:
     """Every reminder of the period by its latest status, and the two operators watch:
     `unknown` (it may or may not have gone out; resolved within minutes, so one that
     stays is a fault) and `escalated` (sent again by the other channel, with a note that
@@ -270,13 +303,13 @@ def reminder_outcomes(reminders: dict[str, list[dict[str, Any]]]) -> dict[str, A
             "reminders_escalated": by_status.get("escalated", 0)}
 
 
-def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
+def report_csv_rows(report: NationalReport) -> list[list[Any]]:
     """One row per breakdown line: scope, name, expected, submitted, on time, late, rates."""
     head = ["scope", "name", "expected", "submitted", "on_time", "late", "completeness",
             "timeliness"]
     rows: list[list[Any]] = [head]
 
-    def row(scope: str, name: str, c: dict[str, Any]) -> list[Any]:
+    def row(scope: str, name: str, c: Counts) -> list[Any]:
         return [scope, name, c["expected"], c["submitted"], c["on_time"], c["late"],
                 c["completeness"], c["timeliness"]]
 
@@ -284,8 +317,8 @@ def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     rows += [row("type", t, c) for t, c in report["by_type"].items()]
     rows += [row("cluster", cid, c) for cid, c in report["by_cluster"].items()]
     # Individuals: no expected count, so no rates; the groups by their records only.
-    people = report.get("individuals") or {}
-    if people.get("submitted"):
+    people = report.get("individuals")
+    if people and people.get("submitted"):
         rows.append(["individuals", "all", "", people["submitted"], people["on_time"],
                      people["submitted"] - people["on_time"], "", ""])
         rows += [["individuals", g, "", n, "", "", "", ""]

@@ -3,12 +3,15 @@ in Vietnamese (the reports go to the ministries) with the English beside them.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from services.common.individuals import GROUP_NAMES
 from services.common.movements import DEFAULT as DEFAULT_MOVEMENT
 from services.common.movements import MOVEMENTS
+
+if TYPE_CHECKING:
+    from services.reporting.models import NationalReport
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -161,11 +164,11 @@ def award_label(award: str) -> str:
     return AWARDS.get(award, award)
 
 
-def movement_title(report: dict[str, Any]) -> str:
+def movement_title(report: NationalReport) -> str:
     """The movement a synthesis is of, as the plan or seed 004 names it."""
     return str(report.get("movement_name") or MOVEMENTS[DEFAULT_MOVEMENT].name)
 
 
-def addressee(report: dict[str, Any]) -> str:
+def addressee(report: NationalReport) -> str:
     """Who the synthesis is for: the movement's organiser."""
     return str(report.get("organiser") or MOVEMENTS[DEFAULT_MOVEMENT].organiser)

@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.registry_replica import year_entry
+from services.reporting.models import Clusters, RegistryUnit
 
 
-def clusters_for_period(period: int, units: list[dict[str, Any]],
-                        raw_clusters: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def clusters_for_period(period: int, units: list[RegistryUnit],
+                        raw_clusters: list[dict[str, Any]]) -> Clusters:
     """cluster id -> {name, members, head, deputy} for the units active in `period`.
 
     The registry's last year carries on into later years (as the registry does)."""
     by_id = {c["_id"]: c for c in raw_clusters}
     years = {int(y) for u in units for y in (u.get("clusters") or {})}
     if not years:  # a registry copy without the units' maps: trust the clusters' entries
-        return {cid: {"name": c.get("name", cid), **entry}
+        return {cid: {"name": entry.get("name", c.get("name", cid)),
+                      "members": list(entry.get("members", [])),
+                      "head": entry.get("head"), "deputy": entry.get("deputy")}
                 for cid, c in by_id.items() if (entry := year_entry(c, period)) is not None}
     known = [y for y in years if y <= period]
     if not known:
@@ -31,7 +34,7 @@ def clusters_for_period(period: int, units: list[dict[str, Any]],
         cid = (u.get("clusters") or {}).get(year)
         if cid:
             members.setdefault(cid, []).append(u["_id"])
-    out = {}
+    out: Clusters = {}
     for cid, ids in members.items():
         raw = by_id.get(cid, {})
         entry = year_entry(raw, period) if raw else None

@@ -10,6 +10,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common import individuals
+from services.common.contracts import (
+    ClusterLeadership,
+    ClusterStandings,
+    CriterionScore,
+    NotificationV1,
+    RecognitionProposals,
+    ScoreComputedV1,
+    SubmissionAcceptedV1,
+)
+from services.reporting.models import (
+    ContentDigest,
+    FirstReport,
+    LatestRevision,
+    LeadershipDoc,
+    Proposal,
+    ProposalsDoc,
+    ReminderDoc,
+    ScoreDoc,
+    ScoreLine,
+    StandingRow,
+    StandingsDoc,
+)
 
 SUMMARY_LIMIT = 2000  # characters of each content's summary kept for the reports
 
@@ -37,7 +59,8 @@ def order_stamp(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when else ""
 
 
-def derived_order(data: dict[str, Any], when: datetime | None) -> str:
+def derived_order(data: ClusterStandings | RecognitionProposals | ClusterLeadership,
+                  when: datetime | None) -> str:
     """The order of a scoring-derived event (standings, proposals, leadership): its
     `sequence` (wall-clock microseconds of the computation), else its time in the same
     unit, so the later computation wins even when the business clock went back."""
@@ -51,19 +74,19 @@ def unit_key(unit_id: str, period: int) -> str:
     return f"{unit_id}|{period}"
 
 
-def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def submission_parts(data: SubmissionAcceptedV1) -> tuple[FirstReport, LatestRevision]:
     """(first-report fields, latest-revision fields) of an accepted submission.
 
     The first report decides timeliness; the latest revision says what was done."""
     revision = int(data["revision"])
-    first = {
+    first: FirstReport = {
         "first_revision": revision,
         "first_submission_id": data.get("submission_id"),
         "first_received_at": parse_time(data.get("received_at")),
         "on_time": bool(data.get("on_time")),
     }
     content = data.get("content") or {}
-    contents = {}
+    contents: dict[str, ContentDigest] = {}
     for name, item in (content.get("contents") or {}).items():
         if not isinstance(item, dict):
             continue
@@ -72,7 +95,7 @@ def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         contents[name] = {"summary": str(item.get("summary", ""))[:SUMMARY_LIMIT],
                           "indicators": indicators,
                           "evidence_count": len(item.get("evidence") or [])}
-    latest = {
+    latest: LatestRevision = {
         "revision": revision,
         "latest_submission_id": data.get("submission_id"),
         "latest_received_at": parse_time(data.get("received_at")),
@@ -86,7 +109,7 @@ def submission_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return first, latest
 
 
-def score_doc(data: dict[str, Any], event_time: str) -> dict[str, Any]:
+def score_doc(data: ScoreComputedV1, event_time: str) -> ScoreDoc:
     """The current score of a unit; a newer revision, or a rescoring of the same
     revision (a later `scored_at`), replaces it."""
     scored_at = parse_time(data.get("scored_at")) or parse_time(event_time)
@@ -103,13 +126,13 @@ def score_doc(data: dict[str, Any], event_time: str) -> dict[str, Any]:
     }
 
 
-def _line(item: dict[str, Any]) -> dict[str, Any]:
+def _line(item: CriterionScore) -> ScoreLine:
     return {"criterion": str(item.get("criterion", "")), "points": item.get("points"),
             "max_points": item.get("max_points"),
             "explanation": str(item.get("explanation", ""))}
 
 
-def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> dict[str, Any]:
+def reminder_doc(event_type: str, event_time: str, data: NotificationV1) -> ReminderDoc:
     """One reminder (unit, period, stage, channel, recipient) with its latest status."""
     status = str(data.get("status") or event_type.rsplit(".", 1)[-1])
     when = parse_time(event_time)
@@ -124,9 +147,9 @@ def reminder_doc(event_type: str, event_time: str, data: dict[str, Any]) -> dict
     }
 
 
-def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
+def standings_doc(data: ClusterStandings) -> StandingsDoc:
     computed_at = parse_time(data.get("computed_at"))
-    rows = []
+    rows: list[StandingRow] = []
     for row in data.get("standings") or []:
         if not isinstance(row, dict) or "unit_id" not in row:
             continue
@@ -145,9 +168,9 @@ def standings_doc(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
+def proposals_doc(data: RecognitionProposals) -> ProposalsDoc:
     computed_at = parse_time(data.get("computed_at"))
-    items = [
+    items: list[Proposal] = [
         {"unit_id": p["unit_id"], "cluster_id": p.get("cluster_id"),
          "award": str(p.get("award", "")), "reason": str(p.get("reason", ""))}
         for p in data.get("proposals") or [] if isinstance(p, dict) and "unit_id" in p
@@ -160,7 +183,7 @@ def proposals_doc(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def leadership_doc(data: dict[str, Any]) -> dict[str, Any]:
+def leadership_doc(data: ClusterLeadership) -> LeadershipDoc:
     """Head and deputy of a cluster for the year they serve (`period`)."""
     decided_at = parse_time(data.get("decided_at"))
     return {

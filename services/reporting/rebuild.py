@@ -17,13 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
-from services.common import schemas
-from services.common.envelope import EnvelopeError, Event, parse_event
-from services.common.kafka import Handler, Rejected, TransientError, gather_or_cancel
+from services.common.envelope import Event
+from services.common.kafka import (
+    BoundedReplay,
+    Handler,
+    Rejected,
+    ReplayRecord,
+    TransientError,
+    decode_record,
+    gather_or_cancel,
+)
 from services.common.kafka_auth import KafkaAuth
 from services.common.mongo import TRANSIENT_ERRORS
 from services.common.progress import Progress, silent
@@ -99,16 +105,17 @@ class Rebuilder:
             await self.model.drop_all(self.documents)
         except TRANSIENT_ERRORS as exc:
             raise RebuildError(f"the reporting database is unavailable: {exc!r}") from exc
-        consumer = await asyncio.to_thread(self._consumer)
+        limit = max(0.0, self.timeout - (time.monotonic() - started))
         try:
-            end = await asyncio.to_thread(self._assign, consumer)
-            for tp, offset in end.items():
-                result.end_offsets[tp.topic] = result.end_offsets.get(tp.topic, 0) + offset
-            await self._replay(consumer, end, started, result)
-        except KafkaError as exc:
+            async with BoundedReplay(self.bootstrap, self.handlers, client_id="reporting-rebuild",
+                                     limit_seconds=limit, auth=self.auth) as replay:
+                for tp, offset in replay.end_offsets.items():
+                    result.end_offsets[tp.topic] = result.end_offsets.get(tp.topic, 0) + offset
+                await self._replay(replay, result)
+        except TimeoutError as exc:
+            raise RebuildError(f"not finished after {self.timeout:.0f} s: {exc}") from exc
+        except (KafkaError, OSError) as exc:
             raise RebuildError(f"Kafka failed during the replay: {exc!r}") from exc
-        finally:
-            await asyncio.to_thread(consumer.close)
         try:
             await self.model.flush()  # the watermark is written at most every few 100 ms
         except TRANSIENT_ERRORS as exc:
@@ -117,60 +124,30 @@ class Rebuilder:
         result.finished_at = datetime.now(UTC).isoformat()
         return result
 
-    def _consumer(self) -> KafkaConsumer:
-        try:
-            return KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=None,
-                                 enable_auto_commit=False, client_id="reporting-rebuild",
-                                 auto_offset_reset="earliest", request_timeout_ms=30000,
-                                 **self.auth.kafka_python())
-        except Exception as exc:
-            raise RebuildError(f"cannot reach Kafka: {exc!r}") from exc
-
-    def _assign(self, consumer: KafkaConsumer) -> dict[TopicPartition, int]:
-        """Assign every partition of the topics, seek to the beginning, and return the
-        end offsets as of now: the replay stops there."""
-        parts = [TopicPartition(topic, p) for topic in self.handlers
-                 for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end: dict[TopicPartition, int] = consumer.end_offsets(parts)
-        consumer.pause(*(tp for tp, offset in end.items() if offset == 0))
-        return end
-
-    async def _replay(self, consumer: KafkaConsumer, end: dict[TopicPartition, int],
-                      started: float, result: RebuildResult) -> None:
-        left = {tp for tp, offset in end.items() if offset > 0}
-        total, done = sum(end.values()), 0
+    async def _replay(self, replay: BoundedReplay, result: RebuildResult) -> None:
+        total, done = sum(replay.end_offsets.values()), 0
         self._progress("replaying", 0, total)
-        while True:
-            # kafka-python blocks (position() may ask the broker): in a worker thread.
-            left, batch = await asyncio.to_thread(_poll, consumer, left, end)
-            if not left:
-                return
-            if time.monotonic() - started > self.timeout:
-                raise RebuildError(f"not finished after {self.timeout:.0f} s; partitions "
-                                   f"left: {sorted(str(tp) for tp in left)}")
+        async for batch in replay.batches():
             # One key's records in order, different keys together (as the live loop).
-            by_key: dict[tuple[str, Any], list[Any]] = {}
+            by_key: dict[tuple[str, Any], list[ReplayRecord]] = {}
             for tp, records in batch.items():
                 for record in records:
-                    if record.offset < end[tp]:
-                        by_key.setdefault((tp.topic, record.key), []).append(record)
-                        done += 1
+                    by_key.setdefault((tp.topic, record.key), []).append(record)
+                    done += 1
             slots = asyncio.Semaphore(CONCURRENCY)
             await gather_or_cancel(self._in_order(slots, topic, records, result)
                                    for (topic, _), records in by_key.items())
             self._progress("replaying", done, total)
 
-    async def _in_order(self, slots: asyncio.Semaphore, topic: str, records: list[Any],
+    async def _in_order(self, slots: asyncio.Semaphore, topic: str, records: list[ReplayRecord],
                         result: RebuildResult) -> None:
         async with slots:
             for record in records:
                 await self._apply(topic, record, result)
 
-    async def _apply(self, topic: str, record: Any, result: RebuildResult) -> None:
+    async def _apply(self, topic: str, record: ReplayRecord, result: RebuildResult) -> None:
         try:
-            event = _decode(record.value)
+            event = decode_record(record.value, record.headers)
             await self._call(self.handlers[topic], event)
         except Rejected as exc:
             # Already dead-lettered when it first arrived: counted, not sent again.
@@ -199,30 +176,3 @@ class Rebuilder:
             except Exception as exc:
                 log.exception("rebuild handler failed", extra={"fields": {"event_id": event.id}})
                 raise Rejected("handler-error", repr(exc)[:500]) from exc
-
-
-def _poll(consumer: KafkaConsumer, left: set[TopicPartition], end: dict[TopicPartition, int]
-          ) -> tuple[set[TopicPartition], dict[TopicPartition, list[Any]]]:
-    """The partitions not yet read up to their end offset, and the next records."""
-    still = {tp for tp in left if consumer.position(tp) < end[tp]}
-    if left - still:
-        consumer.pause(*(left - still))  # read up to its end: fetch no more of it
-    if not still:
-        return still, {}
-    return still, consumer.poll(timeout_ms=500, max_records=500)
-
-
-def _decode(value: bytes | None) -> Event:
-    """As the live record loop decodes: the envelope, then the event's own schema."""
-    try:
-        event = parse_event(value)
-    except EnvelopeError as exc:
-        raise Rejected("bad-envelope", str(exc)) from exc
-    name = f"{event.schema_name}.v{event.schema_version}"
-    try:
-        found = schemas.errors(name, event.to_dict())
-    except KeyError as exc:
-        raise Rejected("unknown-schema", f"no schema {name}") from exc
-    if found:
-        raise Rejected("schema-violation", found[0].message)
-    return event

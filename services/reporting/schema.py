@@ -127,7 +127,7 @@ class LeadershipViewDoc(ClusterPeriodDocument):
 class MetaDoc(me.Document):
     """`watermark`: the time of the newest event applied (`last_event_at`, what a report
     reflects); `version|<period>`: a token that changes after every write the national
-    synthesis of that period reads (`writes.Versions`)."""
+    synthesis of that period reads (`freshness.Versions`)."""
 
     meta = {"collection": "rm_meta", "strict": False}
     id = me.StringField(primary_key=True)
@@ -138,4 +138,4 @@ class MetaDoc(me.Document):
 DOCUMENTS: list[Any] = [ReportDoc, ScoreViewDoc, ReminderViewDoc, StandingsViewDoc,
                         ProposalsViewDoc, LeadershipViewDoc, MetaDoc]
 # The document class of each read-model collection, for the writes that take a collection.
-BY_COLLECTION: dict[str, Any] = {d._meta["collection"]: d for d in DOCUMENTS}
+BY_COLLECTION: dict[str, type[me.Document]] = {d._meta["collection"]: d for d in DOCUMENTS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,17 +13,35 @@ from opentelemetry import trace
 
 from services.common import event_types, movements
 from services.common.clock import Clock
-from services.common.envelope import Event
+from services.common.contracts import (
+    ClusterLeadership,
+    ClusterStandings,
+    NotificationV1,
+    RecognitionProposals,
+    ScoreComputedV1,
+    SubmissionAcceptedV1,
+)
+from services.common.envelope import Event, data_of
 from services.common.kafka import Handler, Rejected
 from services.common.registry_replica import RegistryReplica
 from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting import metrics, projections
 from services.reporting.cluster_report import cluster_report
 from services.reporting.dashboard import daily_series, dashboard_view
-from services.reporting.domain import iso, national_report, statement
+from services.reporting.domain import UnknownCluster, iso, national_report, statement
 from services.reporting.membership import clusters_for_period
+from services.reporting.models import (
+    ClusterReport,
+    Clusters,
+    NationalReport,
+    RegistryUnit,
+    RemindersByUnit,
+    ReportBase,
+    ReportsByUnit,
+    ScoresByUnit,
+)
 from services.reporting.snapshots import Snapshots
-from services.reporting.store import ReadModel
+from services.reporting.store import ReadModel, loaded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -36,10 +54,6 @@ LEADERSHIP = event_types.CLUSTER_LEADERSHIP
 NOTIFICATION_PREFIX = event_types.NOTIFICATION_PREFIX
 
 
-class UnknownCluster(LookupError):
-    """No such cluster in that period's registry."""
-
-
 @dataclass(frozen=True)
 class National:
     """The national synthesis of a period as computed from the read models (its `as_of`,
@@ -47,12 +61,12 @@ class National:
     (the cluster reports of the period read the same). Shared between requests: read
     it, never change it."""
 
-    report: dict[str, dict[str, Any]]  # by movement
-    units: list[dict[str, Any]]
-    clusters: dict[str, dict[str, Any]]
-    reports: dict[str, dict[str, Any]]
-    scores: dict[str, dict[str, Any]]
-    reminders: dict[str, list[dict[str, Any]]]
+    report: dict[str, NationalReport]  # by movement
+    units: list[RegistryUnit]
+    clusters: Clusters
+    reports: ReportsByUnit
+    scores: ScoresByUnit
+    reminders: RemindersByUnit
 
 
 class Reports:
@@ -74,34 +88,39 @@ class Reports:
             metrics.applied(event.type, "ignored")
             return
         with _usable(event):
-            data = event.data
+            data = data_of(event, SubmissionAcceptedV1)
             first, latest = projections.submission_parts(data)
             key = projections.unit_key(data["unit_id"], data["period"])
-            base = {"unit_id": data["unit_id"], "period": int(data["period"])}
+            base: ReportBase = {"unit_id": data["unit_id"], "period": int(data["period"])}
         await self._applied(event, await self.model.apply_submission(key, base, first, latest))
 
     async def on_score(self, event: Event) -> None:
+        write: Awaitable[bool]
         with _usable(event):
             if event.type == SCORED:
-                doc = projections.score_doc(event.data, event.time)
-                write = self.model.apply_score
+                write = self.model.apply_score(projections.score_doc(
+                    data_of(event, ScoreComputedV1), event.time))
             elif event.type == STANDINGS:
-                doc, write = projections.standings_doc(event.data), self.model.apply_standings
+                write = self.model.apply_standings(projections.standings_doc(
+                    data_of(event, ClusterStandings)))
             elif event.type == PROPOSALS:
-                doc, write = projections.proposals_doc(event.data), self.model.apply_proposals
+                write = self.model.apply_proposals(projections.proposals_doc(
+                    data_of(event, RecognitionProposals)))
             elif event.type == LEADERSHIP:
-                doc, write = projections.leadership_doc(event.data), self.model.apply_leadership
+                write = self.model.apply_leadership(projections.leadership_doc(
+                    data_of(event, ClusterLeadership)))
             else:
                 metrics.applied(event.type, "ignored")
                 return
-        await self._applied(event, await write(doc))
+        await self._applied(event, await write)
 
     async def on_notification(self, event: Event) -> None:
         if not event.type.startswith(NOTIFICATION_PREFIX):
             metrics.applied(event.type, "ignored")
             return
         with _usable(event):
-            doc = projections.reminder_doc(event.type, event.time, event.data)
+            doc = projections.reminder_doc(event.type, event.time,
+                                           data_of(event, NotificationV1))
         await self._applied(event, await self.model.apply_reminder(doc))
 
     async def _applied(self, event: Event, stored: bool) -> None:
@@ -111,11 +130,11 @@ class Reports:
     # -- reports ------------------------------------------------------------------------
 
     async def national(self, period: int, movement: str = movements.DEFAULT
-                       ) -> dict[str, Any]:
+                       ) -> NationalReport:
         return (await self._national(period, movement))[0]
 
     async def _national(self, period: int, movement: str = movements.DEFAULT
-                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+                        ) -> tuple[NationalReport, ReportsByUnit]:
         """The synthesis as of now. What it is computed from is read only when the
         period's version token or the registry's generation changed (two reads by `_id`
         otherwise); the time it states is read first, so it is never newer than that."""
@@ -124,7 +143,7 @@ class Reports:
             last_event_at = await self.model.last_event_at()
             held = await self._held(period)
             as_of = self.clock.now()
-            report = {**held.report[movement], "as_of": as_of.isoformat(),
+            report: NationalReport = {**held.report[movement], "as_of": as_of.isoformat(),
                       "last_event_at": iso(last_event_at),
                       "statement": statement(as_of, last_event_at)}
             return report, held.reports
@@ -137,7 +156,7 @@ class Reports:
         return (await self.model.version(period), await self.replica.generation())
 
     async def _compute_national(self, period: int) -> National:
-        units = await self.replica.units(period)
+        units = await self._units(period)
         clusters = await self._clusters(period, units)
         reports = await self.model.reports_for(period)
         scores = await self.model.scores_for(period)
@@ -150,9 +169,13 @@ class Reports:
         return National(report=report, units=units, clusters=clusters, reports=reports,
                         scores=scores, reminders=reminders)
 
-    async def _clusters(self, period: int, units: list[dict[str, Any]] | None = None
-                        ) -> dict[str, dict[str, Any]]:
-        units = units if units is not None else await self.replica.units(period)
+    async def _units(self, period: int) -> list[RegistryUnit]:
+        """The registry's units of `period`, as reporting reads them."""
+        return loaded(list[RegistryUnit], await self.replica.units(period))
+
+    async def _clusters(self, period: int, units: list[RegistryUnit] | None = None
+                        ) -> Clusters:
+        units = units if units is not None else await self._units(period)
         raw = await self.replica.all_clusters()
         return clusters_for_period(period, units, raw)
 
@@ -162,7 +185,7 @@ class Reports:
             raise UnknownCluster(f"no cluster {cluster_id} in {period}")
         return list(cluster.get("members", []))
 
-    async def cluster(self, cluster_id: str, period: int) -> dict[str, Any]:
+    async def cluster(self, cluster_id: str, period: int) -> ClusterReport:
         with tracer.start_as_current_span("reporting.cluster",
                                           attributes={"emulation.period": period,
                                                       "emulation.cluster": cluster_id}):

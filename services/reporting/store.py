@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -22,19 +22,46 @@ from services.common.kafka import TransientError
 from services.common.mongo import BulkUpdates, BulkWrites
 from services.common.ports import Collection, Database
 from services.common.schema import validated, validated_update
+from services.reporting.freshness import WATERMARK_SECONDS, Versions, Watermark
+from services.reporting.models import (
+    FirstReport,
+    LatestRevision,
+    LeadershipDoc,
+    ProposalsDoc,
+    ReminderDoc,
+    RemindersByUnit,
+    ReportBase,
+    ReportsByUnit,
+    ScoreDoc,
+    ScoresByUnit,
+    StandingsDoc,
+    UnitReport,
+)
 from services.reporting.projections import parse_time, unit_key
 from services.reporting.schema import BY_COLLECTION, ReportDoc
-from services.reporting.writes import (
-    ATTEMPTS,
-    WATERMARK_SECONDS,
-    Known,
-    Versions,
-    Watermark,
-    below,
-)
+from services.reporting.write_cache import ATTEMPTS, Known, below
 
 # The collections the national synthesis reads by period (the version token's writes).
 VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_proposals"})
+
+# A document kept whole and replaced only by one of a greater `order`.
+Ordered = ScoreDoc | ReminderDoc | StandingsDoc | ProposalsDoc | LeadershipDoc
+T = TypeVar("T")
+
+
+def bson(doc: Ordered) -> dict[str, Any]:
+    """A read-model document as pymongo takes it (the store boundary, out)."""
+    return cast(dict[str, Any], doc)
+
+
+def loaded(_: type[T], raw: Any) -> T:
+    """A document read back as the read model's type (the store boundary, in: what
+    projections.py built and schema.py checked on its way in)."""
+    return cast(T, raw)
+
+
+def loaded_one(kind: type[T], raw: Any) -> T | None:
+    return None if raw is None else loaded(kind, raw)
 
 
 async def _stored(coll: Collection, key: str, keep: tuple[str, ...]
@@ -46,12 +73,12 @@ async def _stored(coll: Collection, key: str, keep: tuple[str, ...]
     return doc.get("order"), frozenset(k for k in keep if doc.get(k) is not None)
 
 
-def flat_report(doc: dict[str, Any]) -> dict[str, Any]:
+def flat_report(doc: dict[str, Any]) -> UnitReport:
     """A `rm_submissions` document as the reports read it: its first-report and
     latest-revision parts (kept apart so each is one `$min`/`$max`) beside its base."""
     first, latest = doc.get("first") or {}, doc.get("latest") or {}
-    return {**{k: v for k, v in doc.items() if k not in ("first", "latest")},
-            **first, **latest}
+    return loaded(UnitReport, {**{k: v for k, v in doc.items() if k not in ("first", "latest")},
+                               **first, **latest})
 
 
 class ReadModel:
@@ -77,14 +104,14 @@ class ReadModel:
                                                      self.standings, self.proposals,
                                                      self.leadership)}
 
-    def _remember(self, coll: Collection, key: str, value: Any, epoch: int) -> None:
+    def _remember(self, coll: Collection, key: str, value: tuple[Any, Any], epoch: int) -> None:
         if epoch == self.epoch and epoch % 2 == 0:
             self.known[coll.name].put(key, value)
 
     # -- writes (from events) ---------------------------------------------------------
 
-    async def apply_submission(self, key: str, base: dict[str, Any], first: dict[str, Any],
-                               latest: dict[str, Any]) -> bool:
+    async def apply_submission(self, key: str, base: ReportBase, first: FirstReport,
+                               latest: LatestRevision) -> bool:
         """One write by `_id`, whatever the order of the revisions: `first` (which starts
         with `first_revision`) is kept with `$min` and `latest` (which starts with
         `revision`) with `$max`. MongoDB, and FerretDB 1.24 alike, compare embedded
@@ -96,8 +123,8 @@ class ReadModel:
         await self.versions.settle(int(base["period"]))
         return changed
 
-    async def _apply_submission(self, key: str, base: dict[str, Any], first: dict[str, Any],
-                                latest: dict[str, Any]) -> bool:
+    async def _apply_submission(self, key: str, base: ReportBase, first: FirstReport,
+                                latest: LatestRevision) -> bool:
         rev, epoch = int(latest["revision"]), self.epoch
         bounds = self.known[self.reports.name].get(key)  # (first_revision, revision)
         if bounds is not None and not below(rev, bounds[0]) and not below(bounds[1], rev):
@@ -118,29 +145,29 @@ class ReadModel:
     # Scores, reminders and proposals are read by the national synthesis: their period's
     # version token changes after each write. Standings and leadership are not.
 
-    async def apply_score(self, doc: dict[str, Any]) -> bool:
+    async def apply_score(self, doc: ScoreDoc) -> bool:
         return await self._versioned(doc, self._replace_if_newer(self.scores, doc))
 
-    async def apply_reminder(self, doc: dict[str, Any]) -> bool:
+    async def apply_reminder(self, doc: ReminderDoc) -> bool:
         # A later status event may not repeat when the reminder went out: keep it.
         return await self._versioned(
             doc, self._replace_if_newer(self.reminders, doc, keep=("sent_at",)))
 
-    async def apply_standings(self, doc: dict[str, Any]) -> bool:
+    async def apply_standings(self, doc: StandingsDoc) -> bool:
         return await self._replace_if_newer(self.standings, doc)
 
-    async def apply_proposals(self, doc: dict[str, Any]) -> bool:
+    async def apply_proposals(self, doc: ProposalsDoc) -> bool:
         return await self._versioned(doc, self._replace_if_newer(self.proposals, doc))
 
-    async def _versioned(self, doc: dict[str, Any], write: Awaitable[bool]) -> bool:
+    async def _versioned(self, doc: Ordered, write: Awaitable[bool]) -> bool:
         changed = await write
         await self.versions.settle(int(doc["period"]))
         return changed
 
-    async def apply_leadership(self, doc: dict[str, Any]) -> bool:
+    async def apply_leadership(self, doc: LeadershipDoc) -> bool:
         return await self._replace_if_newer(self.leadership, doc)
 
-    async def _replace_if_newer(self, coll: Collection, doc: dict[str, Any],
+    async def _replace_if_newer(self, coll: Collection, typed: Ordered,
                                 keep: tuple[str, ...] = ()) -> bool:
         """Store `doc` unless the stored one has the same or a greater `order`; True if
         stored. A `keep` field the stored document has is never unset by a newer doc
@@ -151,7 +178,7 @@ class ReadModel:
         newer doc: one conditional write (`{_id, order: {$lt: new}}`, upsert for a
         document dropped meanwhile; a duplicate key: another writer was first, read it
         again). Known `_id`, stale doc: nothing, or the fill."""
-        validated(BY_COLLECTION[coll.name], doc)
+        doc = validated(BY_COLLECTION[coll.name], bson(typed))
         key, order, epoch = doc["_id"], doc["order"], self.epoch
         # Only the collections the national synthesis reads count for the version token.
         period = int(doc["period"]) if coll.name in VERSIONED else None
@@ -215,28 +242,30 @@ class ReadModel:
 
     # -- reads --------------------------------------------------------------------------
 
-    async def reports_for(self, period: int) -> dict[str, dict[str, Any]]:
+    async def reports_for(self, period: int) -> ReportsByUnit:
         docs = await self.reports.find({"period": period}).to_list(None)
         return {d["unit_id"]: flat_report(d) for d in docs}
 
-    async def scores_for(self, period: int) -> dict[str, dict[str, Any]]:
+    async def scores_for(self, period: int) -> ScoresByUnit:
         docs = await self.scores.find({"period": period}).to_list(None)
-        return {d["unit_id"]: d for d in docs}
+        return {d["unit_id"]: loaded(ScoreDoc, d) for d in docs}
 
-    async def reminders_for(self, period: int) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
+    async def reminders_for(self, period: int) -> RemindersByUnit:
+        out: RemindersByUnit = {}
         for d in await self.reminders.find({"period": period}).to_list(None):
-            out.setdefault(d["unit_id"], []).append(d)
+            out.setdefault(d["unit_id"], []).append(loaded(ReminderDoc, d))
         return out
 
-    async def standings_of(self, cluster_id: str, period: int) -> dict[str, Any] | None:
-        return await self.standings.find_one({"_id": unit_key(cluster_id, period)})
+    async def standings_of(self, cluster_id: str, period: int) -> StandingsDoc | None:
+        return loaded_one(StandingsDoc,
+                      await self.standings.find_one({"_id": unit_key(cluster_id, period)}))
 
-    async def proposals_of(self, period: int) -> dict[str, Any] | None:
-        return await self.proposals.find_one({"_id": str(period)})
+    async def proposals_of(self, period: int) -> ProposalsDoc | None:
+        return loaded_one(ProposalsDoc, await self.proposals.find_one({"_id": str(period)}))
 
-    async def leadership_of(self, cluster_id: str, period: int) -> dict[str, Any] | None:
-        return await self.leadership.find_one({"_id": unit_key(cluster_id, period)})
+    async def leadership_of(self, cluster_id: str, period: int) -> LeadershipDoc | None:
+        return loaded_one(LeadershipDoc,
+                      await self.leadership.find_one({"_id": unit_key(cluster_id, period)}))
 
     async def version(self, period: int) -> str:
         """A token that changes whenever what `reports_for`, `scores_for`,

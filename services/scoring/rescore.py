@@ -13,15 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
-from services.common import schemas
 from services.common.clock import Clock
 from services.common.contracts import SubmissionAcceptedV1
-from services.common.envelope import EnvelopeError, data_of, parse_event
-from services.common.kafka import KafkaUnavailable
+from services.common.envelope import data_of
+from services.common.kafka import BoundedReplay, KafkaUnavailable, Rejected, decode_record
 from services.common.kafka_auth import KafkaAuth
 from services.common.progress import Progress, silent
 from services.common.topics import SUBMISSIONS
@@ -61,43 +59,13 @@ async def replay(bootstrap: str, topic: str, limit_seconds: float,
                  auth: KafkaAuth | None = None) -> AsyncIterator[bytes]:
     """Every record value of `topic` from the beginning up to the end offsets taken at
     the start (records produced meanwhile are the live consumer's); bounded in time."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                client_id="scoring-rescore", **(auth or KafkaAuth()).aiokafka())
-    deadline = time.monotonic() + limit_seconds
-    try:
-        await asyncio.wait_for(consumer.start(), limit_seconds)
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(await _partitions(consumer, topic, deadline))]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        pending = {tp for tp in partitions if ends[tp] > 0}
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"replaying {topic} took more than {limit_seconds}s")
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp] and record.value is not None:
+    async with BoundedReplay(bootstrap, [topic], client_id="scoring-rescore",
+                             limit_seconds=limit_seconds, auth=auth) as records:
+        async for batch in records.batches():
+            for part in batch.values():
+                for record in part:
+                    if record.value is not None:
                         yield record.value
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, deadline: float) -> set[int]:
-    while True:
-        # A consumer without subscriptions keeps no metadata of its own: ask the cluster.
-        cluster = await consumer._client.fetch_all_metadata()
-        found = cluster.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topic {topic} has no partitions")
-        await asyncio.sleep(0.2)
 
 
 class Rescorer:
@@ -188,14 +156,7 @@ def _accepted(value: bytes) -> SubmissionAcceptedV1 | None:
     """The data of a valid accepted-submission record, else None (the live consumer
     dead-letters what is invalid; a replay skips it)."""
     try:
-        event = parse_event(value)
-    except EnvelopeError:
+        event = decode_record(value)
+    except Rejected:
         return None
-    if event.type != ACCEPTED:
-        return None
-    try:
-        if schemas.errors(f"{event.schema_name}.v{event.schema_version}", event.to_dict()):
-            return None
-    except KeyError:
-        return None
-    return data_of(event, SubmissionAcceptedV1)
+    return data_of(event, SubmissionAcceptedV1) if event.type == ACCEPTED else None

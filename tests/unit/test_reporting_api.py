@@ -21,8 +21,8 @@ from services.common.http import create_app
 from services.common.jobs import Jobs, job_router
 from services.common.progress import Progress
 from services.reporting.api import build_router
+from services.reporting.api_dashboard import mount_dashboard
 from services.reporting.dashboard import dashboard_view
-from services.reporting.dashboard_api import mount_dashboard
 from services.reporting.rebuild import Rebuilder, RebuildResult, RebuildRunning
 from services.reporting.service import UnknownCluster
 from services.reporting.settings import ReportingSettings

@@ -15,7 +15,7 @@ import pytest
 
 from services.reporting import projections
 from services.reporting.store import ReadModel, flat_report
-from services.reporting.writes import Known, below
+from services.reporting.write_cache import Known, below
 from tests.fakes.mongo import FakeDatabase
 from tests.unit.reporting_samples import accepted
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -14,13 +14,16 @@ from fpdf.fonts import FontFace
 from services.reporting.labels import (
     DEADLINE_READING,
     DEFAULT_SCALE_NOTE,
-    INDIVIDUALS_HEADING,
-    INDIVIDUALS_NOTE,
-    NO_INDIVIDUALS,
     REMINDER_STATUS,
     addressee,
     movement_title,
     unit_type_label,
+)
+from services.reporting.models import (
+    ClusterReport,
+    MissingUnit,
+    NationalReport,
+    ReminderRow,
 )
 from services.reporting.phrases import explanation_vi, line_label, reason_vi, tie_break_vi
 from services.reporting.render.text import (
@@ -28,14 +31,12 @@ from services.reporting.render.text import (
     SUGGESTIONS_HEADING,
     as_of_line,
     conference_line,
+    count_cells,
     indicator_label,
-    individual_tables,
-    individuals_line,
-    individuals_submitted,
+    individuals_part,
     local_time,
     nfc,
     number,
-    percent,
     shows_individuals,
     yes_no,
 )
@@ -43,6 +44,9 @@ from services.reporting.render.text import (
 FONT = "DejaVu"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
+
+
+T = TypeVar("T")
 
 
 class FontMissing(RuntimeError):
@@ -96,6 +100,14 @@ class ReportPDF(FPDF):
         self.multi_cell(0, 6, nfc(text), new_x="LMARGIN", new_y="NEXT")
         self.set_font(FONT, "", 9)
 
+    def section(self, title: str, content: T | None, absent: str) -> T | None:
+        """A section's heading and, when it has no content, the note saying so; the
+        content, if any, for the caller to write."""
+        self.heading(title)
+        if content is None:
+            self.para(absent, style="I")
+        return content
+
     def para(self, text: str, size: float = 9, style: str = "") -> None:
         self.set_font(FONT, style, size)
         self.multi_cell(0, 4.8, nfc(text), new_x="LMARGIN", new_y="NEXT")
@@ -144,12 +156,8 @@ COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", "Đầy
 COUNT_ALIGN = ["RIGHT"] * 6
 
 
-def _counts(c: dict[str, Any]) -> list[str]:
-    return [number(c["expected"]), number(c["submitted"]), number(c["on_time"]),
-            number(c["late"]), percent(c["completeness"]), percent(c["timeliness"])]
 
-
-def _reminders(items: list[dict[str, Any]]) -> str:
+def _reminders(items: list[ReminderRow]) -> str:
     if not items:
         return "chưa có"
     last = items[-1]
@@ -158,23 +166,21 @@ def _reminders(items: list[dict[str, Any]]) -> str:
             f"({last['channel']}, {last['stage']}, {status})")
 
 
-def _missing(pdf: ReportPDF, missing: list[dict[str, Any]]) -> None:
+def _missing(pdf: ReportPDF, missing: list[MissingUnit]) -> None:
     pdf.grid(["Đơn vị", "Loại", "Cụm", "Nhắc nhở đã gửi"],
              [[m["name"], unit_type_label(m["type"]), m["cluster_id"] or "",
                _reminders(m["reminders"])] for m in missing], (58, 38, 24, 58))
 
 
-def _individuals(pdf: ReportPDF, report: dict[str, Any]) -> None:
-    pdf.subheading(INDIVIDUALS_HEADING)
-    if not individuals_submitted(report):
-        pdf.para(NO_INDIVIDUALS, style="I")
-        return
-    pdf.para(f"{individuals_line(report)} {INDIVIDUALS_NOTE}.")
-    for head, rows in individual_tables(report):
+def _individuals(pdf: ReportPDF, report: NationalReport) -> None:
+    title, sentence, tables = individuals_part(report)
+    pdf.subheading(title)
+    pdf.para(sentence, style="" if tables else "I")
+    for head, rows in tables:
         pdf.grid(head, rows, (146, 32), ["LEFT", "RIGHT"])
 
 
-def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
+def national_pdf(report: NationalReport, font_dir: Path) -> bytes:
     period = report["period"]
     pdf = ReportPDF(font_dir, f"Báo cáo tổng hợp năm {period}",
                     f"Báo cáo tổng hợp năm {period} · lập lúc {local_time(report['as_of'])}")
@@ -186,16 +192,16 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
              f"{DEADLINE_READING}).")
 
     pdf.heading("I. Tình hình báo cáo")
-    pdf.grid(["", *COUNT_HEAD], [["Toàn quốc", *_counts(report)]], (34, 22, 24, 22, 18, 20, 22),
+    pdf.grid(["", *COUNT_HEAD], [["Toàn quốc", *count_cells(report)]], (34, 22, 24, 22, 18, 20, 22),
              ["LEFT", *COUNT_ALIGN])
     pdf.subheading("Theo loại đơn vị")
     pdf.grid(["Loại đơn vị", *COUNT_HEAD],
-             [[unit_type_label(t), *_counts(c)] for t, c in report["by_type"].items()],
+             [[unit_type_label(t), *count_cells(c)] for t, c in report["by_type"].items()],
              (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
     if report["by_cluster"]:
         pdf.subheading("Theo cụm thi đua (Công an các tỉnh, thành phố)")
         pdf.grid(["Cụm thi đua", *COUNT_HEAD],
-                 [[c["name"], *_counts(c)] for c in report["by_cluster"].values()],
+                 [[c["name"], *count_cells(c)] for c in report["by_cluster"].values()],
                  (52, 18, 20, 18, 14, 18, 22), ["LEFT", *COUNT_ALIGN])
     if shows_individuals(report):
         _individuals(pdf, report)
@@ -219,11 +225,9 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
              f"{DEFAULT_SCALE_NOTE}.")
     pdf.bars([(f"{b['from']}–{b['to']} %", b["count"]) for b in s["histogram"]])
 
-    pdf.heading("IV. Đề nghị khen thưởng")
-    proposals = report.get("proposals")
-    if proposals is None:
-        pdf.para("Chưa có đề nghị khen thưởng cho năm này.", style="I")
-    else:
+    proposals = pdf.section("IV. Đề nghị khen thưởng", report.get("proposals"),
+                            "Chưa có đề nghị khen thưởng cho năm này.")
+    if proposals is not None:
         pdf.para(f"Đề nghị lập lúc {local_time(proposals['computed_at'])}; số đơn vị dẫn đầu "
                  f"cụm: "
                  f"{number(proposals.get('cluster_leaders'))}; số Cờ thi đua của Chính phủ "
@@ -237,7 +241,7 @@ def national_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     return bytes(pdf.output())
 
 
-def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
+def cluster_pdf(report: ClusterReport, font_dir: Path) -> bytes:
     period, name = report["period"], report["name"]
     pdf = ReportPDF(font_dir, f"{name} - báo cáo năm {period}",
                     f"{name} · năm {period} · lập lúc {local_time(report['as_of'])}")
@@ -246,7 +250,7 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
     pdf.para(f"Cụm trưởng năm {period}: {head['name'] if head else '–'}; Cụm phó: "
              f"{deputy['name'] if deputy else '–'}.")
     pdf.heading("I. Tình hình báo cáo")
-    pdf.grid(COUNT_HEAD, [_counts(report)], (28, 30, 28, 26, 26, 30), COUNT_ALIGN)
+    pdf.grid(COUNT_HEAD, [count_cells(report)], (28, 30, 28, 26, 26, 30), COUNT_ALIGN)
 
     pdf.heading("II. Bảng xếp hạng")
     if report["standings_source"] == "derived":
@@ -275,11 +279,9 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
                    explanation_vi(b["explanation"])] for b in r["breakdown"]], (44, 18, 18, 98),
                  ["LEFT", "RIGHT", "RIGHT", "LEFT"], size=8)
 
-    pdf.heading("III. Đề nghị khen thưởng")
-    conference = report.get("conference")
-    if conference is None:
-        pdf.para(NO_CONFERENCE, style="I")
-    else:
+    conference = pdf.section("III. Đề nghị khen thưởng", report.get("conference"),
+                             NO_CONFERENCE)
+    if conference is not None:
         pdf.para(conference_line(conference))
         pdf.grid(["Đơn vị", "Hình thức", "Lý do"],
                  [[p["name"], p["award_label"], p["reason"]]
@@ -290,16 +292,15 @@ def cluster_pdf(report: dict[str, Any], font_dir: Path) -> bytes:
               for p in report["proposals"]],
              (60, 44, 74))
 
-    pdf.heading(f"IV. Cụm trưởng, Cụm phó năm {period + 1}")
-    lead = report.get("next_year_leadership")
-    if lead is None:
-        pdf.para("Chưa có gợi ý, chưa ghi nhận kết quả bầu.", style="I")
-    else:
+    lead = pdf.section(f"IV. Cụm trưởng, Cụm phó năm {period + 1}",
+                       report.get("next_year_leadership"),
+                       "Chưa có gợi ý, chưa ghi nhận kết quả bầu.")
+    if lead is not None:
         pdf.para(f"Cụm trưởng: {lead['head']['name'] if lead['head'] else '–'}; "
                  f"Cụm phó: {lead['deputy']['name'] if lead['deputy'] else '–'} "
                  f"({lead['status_label']}).")
-        if lead.get("reason"):
-            pdf.para(f"Căn cứ: {reason_vi(lead['reason'])}", size=8.5)
+        if reason := lead.get("reason"):
+            pdf.para(f"Căn cứ: {reason_vi(reason)}", size=8.5)
 
     pdf.heading(f"V. Đơn vị chưa báo cáo ({len(report['missing_units'])})")
     _missing(pdf, report["missing_units"])

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.reporting.cluster_report import cluster_csv_rows
 from services.reporting.domain import report_csv_rows
+from services.reporting.models import ClusterReport, NationalReport
 from services.reporting.render.text import inert, nfc
 
 
@@ -18,9 +19,9 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def national_csv(report: dict[str, Any]) -> bytes:
+def national_csv(report: NationalReport) -> bytes:
     return _csv(report_csv_rows(report))
 
 
-def cluster_csv(report: dict[str, Any]) -> bytes:
+def cluster_csv(report: ClusterReport) -> bytes:
     return _csv(cluster_csv_rows(report))

@@ -23,6 +23,7 @@ from services.reporting.labels import (
     movement_title,
     unit_type_label,
 )
+from services.reporting.models import Counts, NationalReport
 from services.reporting.phrases import reason_vi
 from services.reporting.render.text import (
     as_of_line,
@@ -40,7 +41,7 @@ RATE_COLUMNS = ("Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn")
 COUNT_HEAD = ["Dự kiến", "Đã báo cáo", "Đúng hạn", "Muộn", *RATE_COLUMNS]
 
 
-def _counts(c: dict[str, Any]) -> list[Any]:
+def _counts(c: Counts) -> list[Any]:
     return [c["expected"], c["submitted"], c["on_time"], c["late"], c["completeness"],
             c["timeliness"]]
 
@@ -75,7 +76,7 @@ def _as_text(cells: Iterable[Cell | MergedCell]) -> None:
             cell.quotePrefix = True
 
 
-def _individuals(wb: Workbook, report: dict[str, Any]) -> None:
+def _individuals(wb: Workbook, report: NationalReport) -> None:
     """Criterion group 5: counts of the people's records, by person group and by the unit
     that reported them (unit ids, never a person's)."""
     rows: list[list[Any]] = [
@@ -87,7 +88,7 @@ def _individuals(wb: Workbook, report: dict[str, Any]) -> None:
     _sheet(wb, "Cá nhân", ["Phân loại", "Mã", "Tên", "Số hồ sơ"], rows, {1: 18, 2: 28, 3: 60})
 
 
-def national_xlsx(report: dict[str, Any]) -> bytes:
+def national_xlsx(report: NationalReport) -> bytes:
     wb = Workbook()
     summary = wb.active
     assert summary is not None
@@ -100,12 +101,15 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
                     nfc(DEADLINE_READING)])
     summary.append(["Thang điểm", nfc(DEFAULT_SCALE_NOTE)])
     summary.append([])
-    for label, key in (("Đơn vị dự kiến", "expected"), ("Đã báo cáo", "submitted"),
-                       ("Đúng hạn", "on_time"), ("Muộn", "late"),
-                       ("Tỷ lệ đầy đủ", "completeness"), ("Tỷ lệ đúng hạn", "timeliness"),
-                       ("Đã chấm điểm", "scored"), ("Nhắc nhở đã gửi", "reminders_sent")):
-        summary.append([label, report[key]])
-        if key in ("completeness", "timeliness"):
+    for label, value, rate in (
+            ("Đơn vị dự kiến", report["expected"], False),
+            ("Đã báo cáo", report["submitted"], False), ("Đúng hạn", report["on_time"], False),
+            ("Muộn", report["late"], False), ("Tỷ lệ đầy đủ", report["completeness"], True),
+            ("Tỷ lệ đúng hạn", report["timeliness"], True),
+            ("Đã chấm điểm", report["scored"], False),
+            ("Nhắc nhở đã gửi", report["reminders_sent"], False)):
+        summary.append([label, value])
+        if rate:
             summary.cell(summary.max_row, 2).number_format = "0.0%"
     summary.column_dimensions["A"].width = 28
     summary.column_dimensions["B"].width = 18
@@ -140,7 +144,8 @@ def national_xlsx(report: dict[str, Any]) -> bytes:
             ["Số đơn vị có điểm", s["count"]], ["Trung bình", s["mean"]],
             ["Trung vị", s["median"]], ["Thấp nhất", s["min"]], ["Cao nhất", s["max"]],
             ["Điểm tối đa", s["max_possible"]]], {1: 26})
-    proposals = (report.get("proposals") or {}).get("items", [])
+    held = report.get("proposals")
+    proposals = held["items"] if held else []
     _sheet(wb, "Đề nghị khen thưởng", ["Đơn vị", "Mã", "Cụm", "Hình thức", "Lý do"],
            ([p["name"], p["unit_id"], p.get("cluster_id"), p["award_label"],
              reason_vi(p["reason"])]

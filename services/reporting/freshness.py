@@ -1,6 +1,7 @@
-"""The parts of the read models' `_id`-first writes that hold state in this process:
-what is known of each stored document (so most events need one round trip, or none)
-and the watermark, written when it grows and at most every few hundred milliseconds."""
+"""How fresh the read models are, as this process writes it: the watermark (the newest
+event time applied, written when it grows and at most every few hundred milliseconds)
+and each period's version token (replaced after every write the national synthesis
+reads)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import logging
 import time
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -17,51 +17,12 @@ from services.common.batching import GroupCommit
 from services.common.kafka import TransientError
 from services.common.mongo import insert_new
 from services.common.ports import Collection
+from services.reporting.write_cache import ATTEMPTS
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 4  # reads and writes of one event before it is retried as a transient failure
 VERSION_PREFIX = "version|"  # rm_meta `_id` of a period's version token: version|2026
-KNOWN_LIMIT = 50_000  # `_id`s remembered per collection (a few seasons of every unit)
 WATERMARK_SECONDS = 0.25  # the watermark document is written at most this often
-
-
-class Known:
-    """What this process last saw stored under each `_id` of one collection, as a bound
-    the stored document can only have moved past since: orders only grow, a submission's
-    `first_revision` only falls and its `revision` only rises, a kept field (`sent_at`) is
-    never unset. So an event within the bound cannot change the document and needs no
-    round trip, and one beyond it goes straight to its conditional write. Only dropping
-    the collection (a rebuild) breaks the bound: `ReadModel.drop_all` forgets everything,
-    and a value read or written across a drop is not remembered (the epoch)."""
-
-    def __init__(self, limit: int = KNOWN_LIMIT) -> None:
-        self.limit = limit
-        self._values: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return self._values.get(key)
-
-    def put(self, key: str, value: Any) -> None:
-        self._values.pop(key, None)  # the most recently written last: evicted last
-        self._values[key] = value
-        if len(self._values) > self.limit:
-            del self._values[next(iter(self._values))]
-
-    def clear(self) -> None:
-        self._values.clear()
-
-
-def below(stored: Any, new: Any) -> bool:
-    """`stored < new` as MongoDB's `$lt` decides it: values of different kinds (or a
-    missing one) never match."""
-    if isinstance(stored, str) and isinstance(new, str):
-        return stored < new
-    numbers = (int, float)
-    if isinstance(stored, numbers) and isinstance(new, numbers) \
-            and not isinstance(stored, bool) and not isinstance(new, bool):
-        return stored < new
-    return False
 
 
 class Watermark:
