@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.kafka import raw_topic
 from services.common.registry_replica import RegistryReplica
 from services.common.runtime import Runtime
 from services.common.topics import SUBMISSIONS, UNITS
@@ -28,17 +29,15 @@ def register(rt: Runtime, settings: NotificationsSettings, *, service: Notificat
     cancels) and on the unit registry; the timers; the receipt listener."""
     loop = rt.record_loop("notifications")
 
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
     async def submissions_agent(stream: Any) -> None:
         await loop.run(stream, service.on_submission)
 
     async def units_agent(stream: Any) -> None:
         await loop.run(stream, replica.apply)
 
-    rt.faust_app.agent(topic(SUBMISSIONS), name="notifications-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="notifications-units")(units_agent)
+    app = rt.faust_app
+    app.agent(raw_topic(app, SUBMISSIONS), name="notifications-submissions")(submissions_agent)
+    app.agent(raw_topic(app, UNITS), name="notifications-units")(units_agent)
 
     async def scheduled_pass() -> None:
         await scheduler.run_pass("timer")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.kafka import raw_topic
 from services.common.registry_replica import RegistryReplica
 from services.common.runtime import Runtime
 from services.common.topics import SUBMISSIONS, UNITS
@@ -20,15 +21,13 @@ def register(rt: Runtime, *, scorer: Scorer, replica: RegistryReplica,
     proposals are published (the first run publishes what a crash left pending)."""
     loop = rt.record_loop("scoring")
 
-    def topic(name: str) -> Any:
-        return rt.faust_app.topic(name, value_serializer="raw", key_serializer="raw")
-
     async def submissions_agent(stream: Any) -> None:
         await loop.run(stream, scorer.on_submission)
 
     async def units_agent(stream: Any) -> None:
         await loop.run(stream, replica.apply)
 
-    rt.faust_app.agent(topic(SUBMISSIONS), name="scoring-submissions")(submissions_agent)
-    rt.faust_app.agent(topic(UNITS), name="scoring-units")(units_agent)
+    app = rt.faust_app
+    app.agent(raw_topic(app, SUBMISSIONS), name="scoring-submissions")(submissions_agent)
+    app.agent(raw_topic(app, UNITS), name="scoring-units")(units_agent)
     rt.every(rankings_interval, rankings.tick)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.common import movements
 from services.common.http import AdminAction, CurrentPrincipal, Period, ensure_access
+from services.common.job_actions import start_job
 from services.common.jobs import Job, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
@@ -178,9 +179,6 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
             result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
             return result.to_dict()
 
-        job = jobs.start("rescore", work, _failure)
-        action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
-        response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
-        return JobRead(**job.to_dict())
+        return start_job(jobs, "rescore", work, _failure, action=action, response=response)
 
     return router

@@ -8,7 +8,7 @@ from typing import Any
 from services.common import event_types
 from services.common.envelope import Event
 from services.common.inputs import check_parsed
-from services.common.kafka import Handler, Rejected
+from services.common.kafka import Handler, Rejected, raw_topic
 from services.common.problems import Problem
 from services.common.runtime import Runtime
 from services.common.topics import SUBMISSION_REQUESTS, SUBMISSION_REQUESTS_DLQ
@@ -22,8 +22,7 @@ def register(rt: Runtime, intake: Intake, settings: SubmissionsSettings) -> None
     """The intake agent on `emulation.submission-requests.v1` (its dead letters on the
     topic's DLQ, each record's proof of the unit checked first when required) and the
     outbox relay, every `relay_interval_seconds`."""
-    requests = rt.faust_app.topic(SUBMISSION_REQUESTS, value_serializer="raw",
-                                  key_serializer="raw")
+    requests = raw_topic(rt.faust_app, SUBMISSION_REQUESTS)
     proof = UnitProof(UnitKeys(settings.unit_keys_file)) if settings.require_unit_proof else None
     loop = rt.record_loop("submissions-intake", dead_letter_topic=SUBMISSION_REQUESTS_DLQ,
                           admit=proof.check if proof else None)
