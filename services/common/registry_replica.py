@@ -16,13 +16,20 @@ changes the token then."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import mongoengine as me
 
 from services.common import event_types
+from services.common.contracts import (
+    ClusterRegistered,
+    ClusterYear,
+    ConferenceRecorded,
+    DeadlineSet,
+    UnitRegistered,
+)
 from services.common.envelope import Event
-from services.common.mongo import ByIdReads
+from services.common.mongo import ByIdReads, all_stored_as, stored_as
 from services.common.ports import Database
 from services.common.schema import IntField, validated
 
@@ -110,26 +117,73 @@ class RegistryMetaDoc(me.Document):
     token = me.StringField(required=True)
 
 
+class ReplicaUnit(UnitRegistered):
+    """A unit as the replica holds it: its latest registry event's data, keyed by id."""
+
+    _id: str
+    event_id: str
+
+
+class ReplicaYear(ClusterYear):
+    """A cluster's year, with the conference that elected its head and deputy."""
+
+    conference: NotRequired[ReplicaConference]
+
+
+class ReplicaCluster(TypedDict):
+    """A cluster as the replica holds it, its years with what conferences decided."""
+
+    _id: str
+    cluster_id: str
+    name: str
+    years: dict[str, ReplicaYear]
+    event_id: str
+
+
+class ReplicaConference(ConferenceRecorded):
+    _id: str
+    event_id: str
+
+
+class ReplicaDeadline(DeadlineSet):
+    _id: str
+    event_id: str
+
+
+class ClusterInForce(ReplicaYear):
+    """A cluster in one period: its name, members, head and deputy."""
+
+    name: str
+
+
 REPLICA_DOCUMENTS = [RegistryUnitDoc, RegistryClusterDoc, RegistryConferenceDoc,
                      RegistryDeadlineDoc, RegistryMetaDoc]
 GENERATION = "generation"
 
 
-def active_in(unit: dict[str, Any], period: int) -> bool:
+def active_in(unit: UnitRegistered, period: int) -> bool:
     start, end = unit.get("valid_from"), unit.get("valid_until")
     return (start is None or start <= period) and (end is None or end >= period)
 
 
-def year_entry(cluster: dict[str, Any], period: int) -> dict[str, Any] | None:
+def year_entry(cluster: ReplicaCluster | ClusterRegistered, period: int
+               ) -> ReplicaYear | None:
     """A year with no entry of its own inherits the latest earlier year's members (not
     its head and deputy: they serve the year they were elected for); a cluster dissolved
     in a year has no entry from then on."""
-    years = [int(y) for y in cluster.get("years", {}) if int(y) <= period]
-    entry = cluster["years"][str(max(years))] if years else None
+    return _entry_in(cast("dict[str, ReplicaYear]", cluster.get("years", {})), period)
+
+
+def _entry_in(years: dict[str, ReplicaYear], period: int) -> ReplicaYear | None:
+    past = [int(y) for y in years if int(y) <= period]
+    entry = years[str(max(past))] if past else None
     if entry is None or entry.get("dissolved"):
         return None
-    if max(years) != period:
-        return {k: v for k, v in entry.items() if k not in ("head", "deputy", "conference")}
+    if max(past) != period:
+        inherited: ReplicaYear = {"members": entry["members"]}
+        if "dissolved" in entry:
+            inherited["dissolved"] = entry["dissolved"]
+        return inherited
     return entry
 
 
@@ -143,8 +197,8 @@ def deadline_key(movement: str, period: int) -> str:
     return f"{movement}|deadline|{period}"
 
 
-def with_conferences(cluster: dict[str, Any], conferences: list[dict[str, Any]]
-                     ) -> dict[str, Any]:
+def with_conferences(cluster: ReplicaCluster, conferences: list[ReplicaConference]
+                     ) -> ReplicaCluster:
     """The cluster's registry record with what its conferences decided: the conference
     reviewing year P elects the head and deputy of P + 1, which is that year's entry's
     head and deputy (the one source of cluster leadership for every service), with the
@@ -156,11 +210,12 @@ def with_conferences(cluster: dict[str, Any], conferences: list[dict[str, Any]]
     years = dict(cluster.get("years") or {})
     for conf in own:
         serves = int(conf["period"]) + 1
-        entry = year_entry({"years": years}, serves)
+        entry = _entry_in(years, serves)
         if entry is None:
             continue  # dissolved, or not yet founded: nobody to lead
-        years[str(serves)] = {**entry, "head": conf["head"], "deputy": conf.get("deputy"),
-                              "conference": conf}
+        elected: ReplicaYear = {**entry, "head": conf["head"], "deputy": conf.get("deputy"),
+                                "conference": conf}
+        years[str(serves)] = elected
     return {**cluster, "years": years}
 
 
@@ -175,9 +230,9 @@ class RegistryReplica:
         # What this process holds: the generation token it was read under, and the
         # documents (shared with callers: read them, never change them).
         self._token: Any = None
-        self._units: list[dict[str, Any]] | None = None
-        self._clusters: list[dict[str, Any]] | None = None
-        self._by_period: dict[int, list[dict[str, Any]]] = {}
+        self._units: list[ReplicaUnit] | None = None
+        self._clusters: list[ReplicaCluster] | None = None
+        self._by_period: dict[int, list[ReplicaUnit]] = {}
         self._epoch = 0  # bumped whenever what is held is forgotten
 
     async def apply(self, event: Event) -> None:
@@ -225,17 +280,17 @@ class RegistryReplica:
         await self._fresh()
         return self._token
 
-    async def all_units(self) -> list[dict[str, Any]]:
+    async def all_units(self) -> list[ReplicaUnit]:
         await self._fresh()
         if self._units is None:
             epoch = self._epoch
-            units = await self.units_coll.find({}).to_list(None)
+            units = all_stored_as(ReplicaUnit, await self.units_coll.find({}).to_list(None))
             if epoch == self._epoch:  # nothing was applied or noticed while reading
                 self._units = units
             return units
         return self._units
 
-    async def units(self, period: int) -> list[dict[str, Any]]:
+    async def units(self, period: int) -> list[ReplicaUnit]:
         everything = await self.all_units()
         cached = self._by_period.get(period)
         if cached is not None and self._units is everything:
@@ -245,34 +300,36 @@ class RegistryReplica:
             self._by_period[period] = found
         return found
 
-    async def all_clusters(self) -> list[dict[str, Any]]:
+    async def all_clusters(self) -> list[ReplicaCluster]:
         """Every cluster's record, with what its recorded conferences decided."""
         await self._fresh()
         if self._clusters is None:
             epoch = self._epoch
-            raw = await self.clusters_coll.find({}).to_list(None)
-            conferences = await self.conferences_coll.find({}).to_list(None)
+            raw = all_stored_as(ReplicaCluster, await self.clusters_coll.find({}).to_list(None))
+            conferences = all_stored_as(
+                ReplicaConference, await self.conferences_coll.find({}).to_list(None))
             clusters = [with_conferences(c, conferences) for c in raw]
             if epoch == self._epoch:
                 self._clusters = clusters
             return clusters
         return self._clusters
 
-    async def cluster_record(self, cluster_id: str) -> dict[str, Any] | None:
+    async def cluster_record(self, cluster_id: str) -> ReplicaCluster | None:
         """One cluster's record (`years`), with what its recorded conferences decided."""
         return next((c for c in await self.all_clusters() if c["_id"] == cluster_id), None)
 
-    async def unit(self, unit_id: str) -> dict[str, Any] | None:
-        return await self._unit_reads.get(unit_id)
+    async def unit(self, unit_id: str) -> ReplicaUnit | None:
+        return stored_as(ReplicaUnit, await self._unit_reads.get(unit_id))
 
-    async def deadline(self, movement: str, period: int) -> dict[str, Any] | None:
+    async def deadline(self, movement: str, period: int) -> ReplicaDeadline | None:
         """The deadline an operator set for the movement's period (submissions'
         `PUT /v1/movements/{movement}/deadlines/{period}`), or None: the default."""
-        return await self.deadlines_coll.find_one({"_id": deadline_key(movement, period)})
+        return stored_as(ReplicaDeadline, await self.deadlines_coll.find_one(
+            {"_id": deadline_key(movement, period)}))
 
-    async def clusters(self, period: int) -> dict[str, dict[str, Any]]:
+    async def clusters(self, period: int) -> dict[str, ClusterInForce]:
         """cluster id -> {name, members, head, deputy} in force for the period."""
-        out = {}
+        out: dict[str, ClusterInForce] = {}
         for c in await self.all_clusters():
             entry = year_entry(c, period)
             if entry is not None:

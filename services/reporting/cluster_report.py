@@ -4,10 +4,12 @@ year's head and deputy, and who has not reported."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from services.common import movements
+from services.common.registry_replica import ReplicaYear
 from services.reporting.domain import (
     campaign_deadline,
     counts,
@@ -70,7 +72,7 @@ def _named(unit_id: str | None, names: dict[str, str]) -> NamedUnit | None:
 
 
 def next_leadership(period: int, decided: LeadershipDoc | None,
-                    registry_years: dict[str, Any], names: dict[str, str]
+                    registry_years: Mapping[str, ReplicaYear], names: dict[str, str]
                     ) -> Leadership | None:
     """Head and deputy for period + 1: who was elected (the cluster conference's record,
     or the registry for that year: the one source every service reads), else the
@@ -97,23 +99,25 @@ def next_leadership(period: int, decided: LeadershipDoc | None,
     return None
 
 
-def conference_view(period: int, registry_years: dict[str, Any], names: dict[str, str]
+def conference_view(period: int, registry_years: Mapping[str, ReplicaYear], names: dict[str, str]
                     ) -> ConferenceView | None:
     """The record of the cluster's conference reviewing `period` (what it agreed and who
     recorded it), or None while none is recorded."""
-    conference = (registry_years.get(str(period + 1)) or {}).get("conference")
+    entry = registry_years.get(str(period + 1))
+    conference = entry.get("conference") if entry else None
     if not conference:
         return None
     return {"date": conference.get("date"), "place": conference.get("place"),
             "recorded_by": conference.get("recorded_by"),
             "recorded_at": conference.get("recorded_at"),
-            "proposals": [{**p, "name": names.get(p["unit_id"], p["unit_id"]),
+            "proposals": [{"unit_id": p["unit_id"], "award": p["award"], "reason": p["reason"],
+                           "name": names.get(p["unit_id"], p["unit_id"]),
                            "award_label": award_label(p.get("award", ""))}
                           for p in conference.get("proposals", [])]}
 
 
 def cluster_report(*, cluster_id: str, period: int, as_of: datetime,
-                   cluster: ClusterEntry, registry_years: dict[str, Any],
+                   cluster: ClusterEntry, registry_years: Mapping[str, ReplicaYear],
                    units: list[RegistryUnit], reports: ReportsByUnit, scores: ScoresByUnit,
                    reminders: RemindersByUnit,
                    standings: StandingsDoc | None, proposals: ProposalsDoc | None,

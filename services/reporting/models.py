@@ -290,7 +290,18 @@ class ConferenceView(TypedDict):
     place: Any
     recorded_by: Any
     recorded_at: Any
-    proposals: list[dict[str, Any]]  # the registry's own, each with its name and award label
+    proposals: list[ConferenceProposalView]  # the registry's own, named and labelled
+
+
+class ConferenceProposalView(TypedDict):
+    """A conference's proposal (contracts.ConferenceProposal), with the unit's name and
+    the award's label."""
+
+    unit_id: str
+    award: str
+    reason: str
+    name: str
+    award_label: str
 
 
 class NamedUnit(TypedDict):

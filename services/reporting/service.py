@@ -196,10 +196,10 @@ class Reports:
             cluster = held.clusters.get(cluster_id)
             if cluster is None:
                 raise UnknownCluster(f"no cluster {cluster_id} in {period}")
-            raw = await self.replica.cluster_record(cluster_id) or {}
+            raw = await self.replica.cluster_record(cluster_id)
             return cluster_report(
                 cluster_id=cluster_id, period=period, as_of=self.clock.now(), cluster=cluster,
-                registry_years=raw.get("years", {}), units=held.units,
+                registry_years=raw.get("years", {}) if raw else {}, units=held.units,
                 reports=held.reports, scores=held.scores, reminders=held.reminders,
                 standings=await self.model.standings_of(cluster_id, period),
                 proposals=await self.model.proposals_of(period),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from services.scoring.models import ClusterYearRecord
+from services.common.registry_replica import ReplicaYear
 
 RULE = ("rotation-v1: the previous year's deputy becomes head; the member after the new "
         "head in the registry's member order for the year served becomes deputy, skipping "
@@ -56,7 +56,7 @@ def rotate(previous: Pair | None, members: Sequence[str]) -> Pair | None:
     return Pair(head, deputy)
 
 
-def members_in(years: Mapping[str, ClusterYearRecord | None], year: int) -> list[str] | None:
+def members_in(years: Mapping[str, ReplicaYear | None], year: int) -> list[str] | None:
     """The members for `year` from a registry cluster record's `years` (a year without
     an entry inherits the latest earlier one); None before the cluster exists."""
     known = [int(y) for y in years if int(y) <= year]
@@ -66,7 +66,7 @@ def members_in(years: Mapping[str, ClusterYearRecord | None], year: int) -> list
     return (list(entry.get("members") or []) or None) if entry else None
 
 
-def registry_known(years: Mapping[str, ClusterYearRecord | None]) -> dict[int, Known]:
+def registry_known(years: Mapping[str, ReplicaYear | None]) -> dict[int, Known]:
     """The registry's own head and deputy, for the years it lists with a head."""
     out = {}
     for y, entry in years.items():
@@ -77,7 +77,7 @@ def registry_known(years: Mapping[str, ClusterYearRecord | None]) -> dict[int, K
     return out
 
 
-def suggest(year: int, years: Mapping[str, ClusterYearRecord | None], known: Mapping[int, Known]
+def suggest(year: int, years: Mapping[str, ReplicaYear | None], known: Mapping[int, Known]
             ) -> Suggestion | None:
     """The rule's head and deputy for `year`, rotating forward from the latest known
     year before it (each year in between as if its suggestion had been followed)."""

@@ -10,10 +10,9 @@ from typing import NotRequired, TypedDict
 
 from services.common.contracts import (
     ClusterLeadership,
-    ClusterYear,
-    ConferenceRecorded,
     CriterionScore,
 )
+from services.common.registry_replica import ReplicaYear
 
 
 class ScoreRecord(TypedDict):
@@ -78,12 +77,6 @@ class LeadershipView(LeadershipRecord):
     source: str
 
 
-class ClusterYearRecord(ClusterYear, total=False):
-    """A year of a cluster as the registry replica keeps it (RegistryReplica.all_clusters):
-    the registry's entry, with the cluster conference's record when one was made."""
-
-    conference: ConferenceRecorded
-
-
-# A cluster's registry record by year (the replica's `years`; None: dissolved that year).
-ClusterYears = dict[str, ClusterYearRecord | None]
+# A cluster's registry record by year (the replica's `years`, each with the conference's
+# record when one was made; None: dissolved that year).
+ClusterYears = dict[str, ReplicaYear | None]

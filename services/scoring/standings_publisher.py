@@ -20,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from opentelemetry import trace
 
 from services.common.batching import GroupCommit
 from services.common.clock import Clock
 from services.common.contracts import ClusterStandings, RecognitionProposals
-from services.common.registry_replica import RegistryReplica, year_entry
+from services.common.registry_replica import (
+    ClusterInForce,
+    RegistryReplica,
+    ReplicaCluster,
+    year_entry,
+)
 from services.scoring import metrics
 from services.scoring.change_publisher import ChangePublisher
 from services.scoring.leadership_register import LeadershipRegister
@@ -44,11 +48,11 @@ from services.scoring.store import ScoreStore, gather_bounded
 tracer = trace.get_tracer(__name__)
 
 
-def clusters_in(raw: Iterable[dict[str, Any]], period: int) -> dict[str, dict[str, Any]]:
+def clusters_in(raw: Iterable[ReplicaCluster], period: int) -> dict[str, ClusterInForce]:
     """cluster id -> {name, members, head, deputy} in force for the period, from the
     replica's cluster records (as RegistryReplica.clusters, for several periods from
     one read)."""
-    out = {}
+    out: dict[str, ClusterInForce] = {}
     for c in raw:
         entry = year_entry(c, period)
         if entry is not None:
@@ -167,7 +171,8 @@ class StandingsPublisher:
                 # Taken before the inputs are read (docs/scoring.md, "Order").
                 sequence = wall_sequence()
                 raw = await self.replica.all_clusters()
-                years: dict[str, ClusterYears] = {c["_id"]: c.get("years") or {} for c in raw}
+                years: dict[str, ClusterYears] = {c["_id"]: dict(c.get("years") or {})
+                                                  for c in raw}
                 left = False
                 for period in sorted(pending):
                     token, units = pending[period]
