@@ -4,8 +4,8 @@ pymongo client for request and stream paths (the ODM stays off hot paths)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, cast, overload
 
 import mongoengine
 from pymongo import AsyncMongoClient, InsertOne, ReplaceOne, UpdateOne
@@ -58,7 +58,13 @@ async def ping(db: AsyncDatabase[Any]) -> None:
     await db.command("ping")
 
 
-def stored_as(kind: type[T], doc: dict[str, Any] | None) -> T | None:
+@overload
+def stored_as(kind: type[T], doc: None) -> None: ...
+@overload
+def stored_as(kind: type[T], doc: Mapping[str, Any]) -> T: ...
+@overload
+def stored_as(kind: type[T], doc: Mapping[str, Any] | None) -> T | None: ...
+def stored_as(kind: type[T], doc: Mapping[str, Any] | None) -> T | None:
     """A document read from a collection as its type (a TypedDict of the service's
     models.py): the store checked it against its schema class when it wrote it
     (services/common/schema.py), so this is a view for the type checker, nothing
@@ -66,12 +72,18 @@ def stored_as(kind: type[T], doc: dict[str, Any] | None) -> T | None:
     return cast("T | None", doc)
 
 
+def bson(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed document as pymongo takes it (a copy: pymongo may add an `_id` to what
+    it writes): the one way out of a store's types to BSON."""
+    return dict(doc)
+
+
 def without_id(doc: Mapping[str, V] | None) -> dict[str, V] | None:
     """A stored record without its `_id` (a key built from its own fields)."""
     return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
 
 
-def all_stored_as(kind: type[T], docs: list[dict[str, Any]]) -> list[T]:
+def all_stored_as(kind: type[T], docs: Sequence[Mapping[str, Any]]) -> list[T]:
     """`stored_as` for a list of documents."""
     return cast("list[T]", docs)
 

@@ -8,15 +8,23 @@ else has it), because FerretDB has no transactions and no atomic findAndModify."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pymongo.errors import ConnectionFailure
 
 from services.common.batching import GroupCommit
 from services.common.contracts import SubmissionAcceptedV1
-from services.common.mongo import BulkUpserts, ByIdReads, insert_new, upsert_one
+from services.common.mongo import (
+    BulkUpserts,
+    ByIdReads,
+    all_stored_as,
+    bson,
+    insert_new,
+    stored_as,
+    upsert_one,
+)
 from services.common.ports import Database
 from services.common.schema import validated, validated_set, validated_update
 from services.notifications.models import (
@@ -50,19 +58,6 @@ PERIOD_STATUS_BACKFILL = "backfill:period-status:v1"
 OPEN_CLAIMS_BACKFILL = "backfill:open-claims:v1"
 UNRESOLVED_BACKFILL = "backfill:unresolved:v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-T = TypeVar("T", bound=Mapping[str, Any])
-
-
-def stored(kind: type[T], doc: dict[str, Any]) -> T:
-    """A document read from the database in its typed form (models.py): the store's one
-    way in from BSON; each document was checked against its class (schema.py) when it
-    was written."""
-    return cast(T, doc)
-
-
-def bson(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A typed document as pymongo takes it: the store's one way out to BSON."""
-    return dict(doc)
 
 
 async def _upsert(coll: Any, _id: str, update: dict[str, Any]) -> None:
@@ -166,7 +161,7 @@ class StatusStore:
 
     async def of_unit(self, unit_id: str, period: int) -> UnitStatus | None:
         doc = await self.status.find_one({"_id": f"{unit_id}|{period}"})
-        return stored(UnitStatus, doc) if doc is not None else None
+        return stored_as(UnitStatus, doc) if doc is not None else None
 
 
 class CampaignStore:
@@ -176,11 +171,11 @@ class CampaignStore:
 
     async def get(self, period: int) -> StoredCampaign | None:
         doc = await self._reads.get(str(period))
-        return stored(StoredCampaign, doc) if doc is not None else None
+        return stored_as(StoredCampaign, doc) if doc is not None else None
 
     async def all(self) -> list[StoredCampaign]:
-        return sorted((stored(StoredCampaign, d) for d in await self.coll.find({}).to_list(None)),
-                      key=lambda d: d["period"])
+        found = await self.coll.find({}).to_list(None)
+        return sorted(all_stored_as(StoredCampaign, found), key=lambda d: d["period"])
 
     async def create(self, spec: StoredCampaign) -> bool:
         """Only if the period has none yet (an operator's campaign is never replaced)."""
@@ -247,7 +242,7 @@ class LedgerStore:
 
     async def get(self, key: str) -> LedgerEntry | None:
         doc = await self.ledger.find_one({"_id": key})
-        return stored(LedgerEntry, doc) if doc is not None else None
+        return stored_as(LedgerEntry, doc) if doc is not None else None
 
     async def update(self, key: str, fields: LedgerEntry, *, owner: str | None = None,
                      where: dict[str, Any] | None = None) -> bool:
@@ -276,7 +271,7 @@ class LedgerStore:
             await self.closed(key)
 
     async def of_period(self, period: int) -> list[LedgerEntry]:
-        return [stored(LedgerEntry, d)
+        return [stored_as(LedgerEntry, d)
                 for d in await self.ledger.find({"period": period}).to_list(None)]
 
     # -- open claims (entries in `sending`) ------------------------------------------------
@@ -329,7 +324,7 @@ class LedgerStore:
     async def round_claim(self, key: str, round_no: int) -> RoundClaim | None:
         """Who claimed retry round `round_no` of the reminder, and when."""
         doc = await self.rounds.find_one({"_id": f"{key}#r{round_no}"})
-        return stored(RoundClaim, doc) if doc is not None else None
+        return stored_as(RoundClaim, doc) if doc is not None else None
 
     # -- what waits --------------------------------------------------------------------
     async def defer(self, doc: Wait) -> bool:
@@ -346,13 +341,13 @@ class LedgerStore:
         by `_id`), and the pass needs each of them, so this costs what the pass has to do
         anyway; reading the same documents one by one through an index document would
         cost a read by `_id` (~1 ms) each instead of ~50 us."""
-        return [stored(Wait, d) for d in await self.deferrals.find({}).to_list(None)]
+        return [stored_as(Wait, d) for d in await self.deferrals.find({}).to_list(None)]
 
     async def waits(self, keys: list[str]) -> list[Wait]:
         """The waits among these keys, read by `_id` (a batch's records' keys together:
         one `$in` read)."""
         found = await asyncio.gather(*(self._deferral_reads.get(k) for k in keys))
-        return [stored(Wait, w) for w in found if w is not None]
+        return [stored_as(Wait, w) for w in found if w is not None]
 
     async def drop_deferral(self, key: str) -> None:
         await self.deferrals.delete_one({"_id": key})
@@ -385,7 +380,7 @@ class LedgerStore:
 
     async def _message(self, _id: str) -> ProviderMessage | None:
         doc = await self.messages.find_one({"_id": _id})
-        return stored(ProviderMessage, doc) if doc is not None else None
+        return stored_as(ProviderMessage, doc) if doc is not None else None
 
 
 class OutboxStore:
@@ -400,7 +395,7 @@ class OutboxStore:
 
     async def older_than(self, when: datetime, limit: int = 200) -> list[OutboxEntry]:
         docs = await self.coll.find({"created_at": {"$lte": when}}).to_list(limit)
-        return sorted((stored(OutboxEntry, d) for d in docs), key=lambda d: d["created_at"])
+        return sorted((stored_as(OutboxEntry, d) for d in docs), key=lambda d: d["created_at"])
 
 
 class MilestoneStore:
@@ -411,10 +406,10 @@ class MilestoneStore:
 
     async def get(self, period: int) -> Milestone | None:
         doc = await self.coll.find_one({"_id": period})
-        return stored(Milestone, doc) if doc else None
+        return stored_as(Milestone, doc) if doc else None
 
     async def all(self) -> list[Milestone]:
-        return [stored(Milestone, d) for d in await self.coll.find({}).to_list(None)]
+        return [stored_as(Milestone, d) for d in await self.coll.find({}).to_list(None)]
 
     async def put(self, period: int, doc: Milestone) -> None:
         await self.coll.replace_one({"_id": period}, validated(MilestoneDoc, bson(doc)),

@@ -23,6 +23,7 @@ from services.common.contracts import (
 )
 from services.common.envelope import Event, data_of
 from services.common.kafka import Handler, Rejected
+from services.common.mongo import all_stored_as
 from services.common.registry_replica import RegistryReplica
 from services.common.topics import NOTIFICATIONS, SCORES, SUBMISSIONS, UNITS
 from services.reporting import metrics, projections
@@ -41,7 +42,7 @@ from services.reporting.models import (
     ScoresByUnit,
 )
 from services.reporting.snapshots import Snapshots
-from services.reporting.store import ReadModel, loaded
+from services.reporting.store import ReadModel
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -171,7 +172,7 @@ class Reports:
 
     async def _units(self, period: int) -> list[RegistryUnit]:
         """The registry's units of `period`, as reporting reads them."""
-        return loaded(list[RegistryUnit], await self.replica.units(period))
+        return all_stored_as(RegistryUnit, await self.replica.units(period))
 
     async def _clusters(self, period: int, units: list[RegistryUnit] | None = None
                         ) -> Clusters:

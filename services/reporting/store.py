@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.kafka import TransientError
-from services.common.mongo import BulkUpdates, BulkWrites
+from services.common.mongo import BulkUpdates, BulkWrites, bson, stored_as
 from services.common.ports import Collection, Database
 from services.common.schema import validated, validated_update
 from services.reporting.freshness import WATERMARK_SECONDS, Versions, Watermark
@@ -46,22 +46,6 @@ VERSIONED = frozenset({"rm_submissions", "rm_scores", "rm_reminders", "rm_propos
 
 # A document kept whole and replaced only by one of a greater `order`.
 Ordered = ScoreDoc | ReminderDoc | StandingsDoc | ProposalsDoc | LeadershipDoc
-T = TypeVar("T")
-
-
-def bson(doc: Ordered) -> dict[str, Any]:
-    """A read-model document as pymongo takes it (the store boundary, out)."""
-    return cast(dict[str, Any], doc)
-
-
-def loaded(_: type[T], raw: Any) -> T:
-    """A document read back as the read model's type (the store boundary, in: what
-    projections.py built and schema.py checked on its way in)."""
-    return cast(T, raw)
-
-
-def loaded_one(kind: type[T], raw: Any) -> T | None:
-    return None if raw is None else loaded(kind, raw)
 
 
 async def _stored(coll: Collection, key: str, keep: tuple[str, ...]
@@ -77,7 +61,7 @@ def flat_report(doc: dict[str, Any]) -> UnitReport:
     """A `rm_submissions` document as the reports read it: its first-report and
     latest-revision parts (kept apart so each is one `$min`/`$max`) beside its base."""
     first, latest = doc.get("first") or {}, doc.get("latest") or {}
-    return loaded(UnitReport, {**{k: v for k, v in doc.items() if k not in ("first", "latest")},
+    return stored_as(UnitReport, {**{k: v for k, v in doc.items() if k not in ("first", "latest")},
                                **first, **latest})
 
 
@@ -248,23 +232,23 @@ class ReadModel:
 
     async def scores_for(self, period: int) -> ScoresByUnit:
         docs = await self.scores.find({"period": period}).to_list(None)
-        return {d["unit_id"]: loaded(ScoreDoc, d) for d in docs}
+        return {d["unit_id"]: stored_as(ScoreDoc, d) for d in docs}
 
     async def reminders_for(self, period: int) -> RemindersByUnit:
         out: RemindersByUnit = {}
         for d in await self.reminders.find({"period": period}).to_list(None):
-            out.setdefault(d["unit_id"], []).append(loaded(ReminderDoc, d))
+            out.setdefault(d["unit_id"], []).append(stored_as(ReminderDoc, d))
         return out
 
     async def standings_of(self, cluster_id: str, period: int) -> StandingsDoc | None:
-        return loaded_one(StandingsDoc,
+        return stored_as(StandingsDoc,
                       await self.standings.find_one({"_id": unit_key(cluster_id, period)}))
 
     async def proposals_of(self, period: int) -> ProposalsDoc | None:
-        return loaded_one(ProposalsDoc, await self.proposals.find_one({"_id": str(period)}))
+        return stored_as(ProposalsDoc, await self.proposals.find_one({"_id": str(period)}))
 
     async def leadership_of(self, cluster_id: str, period: int) -> LeadershipDoc | None:
-        return loaded_one(LeadershipDoc,
+        return stored_as(LeadershipDoc,
                       await self.leadership.find_one({"_id": unit_key(cluster_id, period)}))
 
     async def version(self, period: int) -> str:
