@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # After a change of pyproject.toml's dependencies: pins every package (with its hashes)
-# for Python 3.11 on every platform. tests/unit/test_dependencies.py fails until it is run.
+# for Python 3.11 on every platform. tests/unit/platform/test_dependencies.py fails until it is run.
 lock: $(STAMP)
 	$(PY) -m uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
 	  --python-version 3.11 --quiet -o requirements.lock

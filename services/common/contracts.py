@@ -4,7 +4,7 @@ each, required keys required and optional keys `NotRequired`.
 
 The JSON Schemas stay the authority (they validate every request and every consumed
 event); these types let mypy check the code that builds or reads the payloads, and
-tests/unit/test_contracts.py checks every TypedDict's keys, and its required/optional
+tests/unit/common/test_contracts.py checks every TypedDict's keys, and its required/optional
 split, against its schema, so a key renamed in a schema or in the code fails a test.
 `PAYLOADS` ties each event type of the one catalogue (`event_types`) to its schema and
 its payload type. Types are free at run time: nothing here validates or converts.

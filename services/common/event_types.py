@@ -1,6 +1,6 @@
 """The catalogue of the platform's event types (CloudEvents `type`), one definition each.
 Every type here has a JSON Schema under `schemas/events/` and a message in
-`schemas/asyncapi.yaml` (tests/unit/test_event_types.py checks both ways)."""
+`schemas/asyncapi.yaml` (tests/unit/common/test_event_types.py checks both ways)."""
 
 from __future__ import annotations
 

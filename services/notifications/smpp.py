@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {smpplib.consts.SMPP_ESME_RSYSERR, smpplib.consts.SMPP_ESME_RMSGQFUL,
                       smpplib.consts.SMPP_ESME_RTHROTTLED, 0x00000045, 0x00000064}
 # Parts one reminder may have: every SMS template fits two segments for the longest unit
-# name of the registry (tests/unit/test_notifications_templates.py).
+# name of the registry (tests/unit/notifications/test_notifications_templates.py).
 MAX_PARTS = 2
 RECEIPT_FLAG = 0x04  # esm_class: this deliver_sm is a delivery receipt
 RECEIPT_FIELDS = re.compile(rb"(id|stat|err):(\S+)")

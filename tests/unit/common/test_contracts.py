@@ -15,7 +15,7 @@ import pytest
 
 from services.common import contracts, event_types
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "schemas"
 REQUEST = "urn:emulation:schema:submission-request:v1"
 

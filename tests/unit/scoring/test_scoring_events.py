@@ -24,7 +24,7 @@ from services.scoring.produced_events import (
 from services.scoring.rubrics import load_rubrics
 from services.scoring.standings import cluster_standings, rank_members, recognition_proposals
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2031, 11, 25, 3, 0, tzinfo=UTC)
 
 

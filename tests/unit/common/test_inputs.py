@@ -26,7 +26,7 @@ from services.common.problems import Problem
 from services.notifications.api import CampaignWrite
 from services.notifications.campaigns import CampaignInvalid, build_campaign, load_defaults
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def example() -> dict[str, Any]:

@@ -31,7 +31,7 @@ import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
 PROMETHEUS_FILES = ("prometheus.yml", "prometheus.local.yml")

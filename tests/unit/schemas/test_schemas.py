@@ -13,7 +13,7 @@ import pytest
 
 from services.common import schemas
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "schemas" / "examples"
 
 def _latest() -> list[Path]:

@@ -20,7 +20,7 @@ from services.reporting.store import ReadModel
 from tests.fakes.mongo import FakeDatabase
 from tests.unit.reporting_samples import accepted
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
 
 
 def test_submission_keeps_first_receipt_and_latest_content_apart() -> None:

@@ -16,7 +16,7 @@ from services.common.errors import Refusal, Refused
 from services.common.http import create_app
 from services.common.problems import REFUSAL_STATUS, problem_for
 
-SERVICES = pathlib.Path(__file__).resolve().parents[2] / "services"
+SERVICES = pathlib.Path(__file__).resolve().parents[3] / "services"
 
 
 def test_every_kind_has_a_status() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHECK = ROOT / "tests" / "asyncapi"
 DOCUMENT = ROOT / "schemas" / "asyncapi.yaml"
 

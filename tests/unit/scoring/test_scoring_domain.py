@@ -1,6 +1,6 @@
 """Scoring arithmetic: every line within its maximum, lines adding up to the total,
 caps on bonus and deductions, and the worked example of docs/scoring.md.
-(The two scoring tests of tests/unit/test_domain_rules.py moved here.)"""
+(The two scoring tests of tests/unit/platform/test_domain_rules.py moved here.)"""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from services.scoring.domain import (
 )
 from services.scoring.rubrics import load_rubrics
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BOOK = load_rubrics()
 EVIDENCE = [{"url": "https://a.example/x.pdf", "sha256": "0" * 64}]
 

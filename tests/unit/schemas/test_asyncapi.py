@@ -16,7 +16,7 @@ from services.common import schemas, topics
 from services.common.kafka import STRUCTURED
 from services.submissions.proof import KEY_ID_HEADER, SIGNATURE_HEADER
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "schemas"
 DOC: dict[str, Any] = yaml.safe_load((SCHEMAS / "asyncapi.yaml").read_text(encoding="utf-8"))
 

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-SERVICES = pathlib.Path(__file__).resolve().parents[2] / "services"
+SERVICES = pathlib.Path(__file__).resolve().parents[3] / "services"
 NAMES = ("submissions", "scoring", "notifications", "reporting")
 CORE = ("__main__", "settings", "bootstrap", "agents", "api", "domain", "service", "store",
         "schema", "metrics", "models")

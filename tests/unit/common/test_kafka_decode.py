@@ -12,7 +12,7 @@ import pytest
 
 from services.common.kafka import Rejected, decode_record
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
 
 
 def example(name: str) -> dict[str, Any]:

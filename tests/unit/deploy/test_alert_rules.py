@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "emulation.yml"
 TESTS = ROOT / "deploy" / "prometheus" / "tests" / "emulation_test.yml"
 ALERTS = {"ServiceDown", "ConsumerLagGrowing", "ConsumerStalled", "DeadLetterRecords",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from services.common import event_types
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TYPE = re.compile(r"vn\.emulation\.[a-z-]+(?:\.[a-z-]+)*")
 LITERAL = re.compile(r"[\"']vn\.emulation\.")  # a string literal, not a docstring's mention
 
