@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import inputs, metrics
-from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog
+from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog, TargetValue
 from services.common.auth import Principal, TokenRefused, TokenStore
 from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
@@ -569,7 +569,7 @@ def _action(request: Request, principal: Principal, role: str) -> Action:
                       "percent-encoded UTF-8") from exc
     route = _route_of(request)
     endpoint = request.scope.get("endpoint")
-    target: dict[str, Any] = dict(request.path_params)
+    target: dict[str, TargetValue] = dict(request.path_params)
     body = request.scope.get(PARSED_BODY)
     period = request.query_params.get("period") or (
         body.get("period") if isinstance(body, dict) else None)
