@@ -30,6 +30,10 @@ REASON_HEADER = "Audit-Reason"
 MAX_STATE_CHARS = 20_000
 
 
+# A value of an action's target: text, or a value of the request's JSON body.
+TargetValue = str | int | float | bool | None | list["TargetValue"] | dict[str, "TargetValue"]
+
+
 class AuditRecord(TypedDict):
     """One operator action as the audit collection keeps it (AuditDoc below); `target`,
     `before` and `after` are JSON-safe summaries (`bounded`)."""
@@ -62,7 +66,10 @@ class Action:
     route: str
     method: str
     path: str
-    target: dict[str, Any] = field(default_factory=dict)
+    # What the action is done to, by name: its route's path parameters (text), the period
+    # (the query's text, or the body's value as sent) and what the handler adds (a unit,
+    # a rubric version).
+    target: dict[str, TargetValue] = field(default_factory=dict)
     before: object = None
     after: object = None
 

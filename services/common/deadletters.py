@@ -32,6 +32,8 @@ DLQ_TOPICS = (SUBMISSION_REQUESTS_DLQ, DEAD_LETTERS)
 REPLAYED_FROM = "emulation-replayed-from"
 POLL_MS = 1000
 MAX_IDLE_POLLS = 30  # of POLL_MS each: Kafka away, the listing stops
+# Bytes shown to a person (`_show`): the JSON they held, their text, or {"base64": ...}.
+Shown = str | int | float | bool | None | list["Shown"] | dict[str, "Shown"]
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,9 @@ class RecordShown(TypedDict):
     """A record to send again, readable (text or base64, `_show`)."""
 
     topic: str
-    key: Any
-    headers: dict[str, Any]
-    value: Any
+    key: Shown
+    headers: dict[str, Shown]
+    value: Shown
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _bytes(text: str, encoding: str) -> bytes:
     return base64.b64decode(text) if encoding == "base64" else text.encode("utf-8")
 
 
-def _show(raw: bytes) -> Any:
+def _show(raw: bytes) -> Shown:
     """Bytes for a person: JSON parsed, text as text, anything else as base64."""
     try:
         text = raw.decode("utf-8")
@@ -282,7 +284,7 @@ def main(argv: list[str] | None = None, dead_letters: DeadLetters | None = None)
         print(f"no record {topic}:{partition}:{offset}", file=sys.stderr)
         return 1
     if args.command == "show":
-        original: Any
+        original: RecordShown | dict[str, str]
         try:
             original = letter.original().describe()
         except ValueError as exc:

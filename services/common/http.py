@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import inputs, metrics
-from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog
+from services.common.audit import CURSOR, REASON_HEADER, Action, MemoryAuditLog, TargetValue
 from services.common.auth import Principal, TokenRefused, TokenStore
 from services.common.backoff import MAX_RETRY_AFTER, MIN_RETRY_AFTER, bounded
 from services.common.clock import Clock, ControlledClock
@@ -37,7 +37,7 @@ from services.common.mongo import TRANSIENT_ERRORS
 from services.common.pagination import PAGED, next_link
 from services.common.problems import Problem, problem_for, problem_response
 from services.common.telemetry import instrument_app
-from services.common.watch import Verdict
+from services.common.watch import NoConsumers, Verdict
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -48,7 +48,7 @@ AUDIT_ACTION = "emulation.audit_action"
 
 
 def _always_live() -> Verdict:
-    return Verdict(live=True, detail={})
+    return Verdict(live=True, detail=NoConsumers())
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -415,9 +415,8 @@ def create_app(
         verdict = liveness()
         if verdict.live:
             return JSONResponse({"status": "live", "consumers": verdict.detail})
-        return problem_response(503, "consumer-stalled", "; ".join(
-            verdict.detail.get("problems", ())) or "a consumer stalled",
-            consumers=verdict.detail)
+        return problem_response(503, "consumer-stalled", "; ".join(verdict.problems)
+                                or "a consumer stalled", consumers=verdict.detail)
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
@@ -570,7 +569,7 @@ def _action(request: Request, principal: Principal, role: str) -> Action:
                       "percent-encoded UTF-8") from exc
     route = _route_of(request)
     endpoint = request.scope.get("endpoint")
-    target: dict[str, Any] = dict(request.path_params)
+    target: dict[str, TargetValue] = dict(request.path_params)
     body = request.scope.get(PARSED_BODY)
     period = request.query_params.get("period") or (
         body.get("period") if isinstance(body, dict) else None)

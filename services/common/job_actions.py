@@ -7,14 +7,14 @@ from __future__ import annotations
 from fastapi import Response
 
 from services.common.audit import Action
-from services.common.jobs import Failure, JobRead, Jobs, Work
+from services.common.jobs import Failure, JobRead, Jobs, R, Work
 
 
-def start_job(jobs: Jobs, kind: str, work: Work, failure: Failure, *, action: Action,
+def start_job(jobs: Jobs, kind: str, work: Work[R], failure: Failure, *, action: Action,
               response: Response) -> JobRead:
     """Start `work` as a job of `kind` (the caller checked none of its kind runs) and
     answer with it; the audit record of `action` names the job."""
     job = jobs.start(kind, work, failure)
     action.after = {"job": job.id}  # its outcome: GET /v1/admin/jobs/{id}
     response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
-    return JobRead(**job.to_dict())
+    return JobRead.of(job)

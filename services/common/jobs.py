@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -25,6 +25,14 @@ from services.common.problems import Problem
 
 log = logging.getLogger(__name__)
 State = Literal["running", "succeeded", "failed"]
+R = TypeVar("R")  # a job's result: its action's summary (a rescore's, a rebuild's)
+
+
+class JobFailure(TypedDict):
+    """Why a job failed, as the problem its request would have answered."""
+    status: int
+    code: str
+    detail: str
 
 
 def _now() -> str:
@@ -32,23 +40,20 @@ def _now() -> str:
 
 
 @dataclass
-class Job:
+class Job(Generic[R]):
     kind: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: State = "running"
     stage: str = "starting"
     done: int = 0
     total: int | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    result: R | None = None
+    error: JobFailure | None = None
     started_at: str = field(default_factory=_now)
     finished_at: str | None = None
 
     def progress(self, stage: str, done: int, total: int | None = None) -> None:
         self.stage, self.done, self.total = stage, done, total
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 class JobRead(BaseModel):
@@ -58,14 +63,18 @@ class JobRead(BaseModel):
     stage: str
     done: int
     total: int | None
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
+    result: dict[str, Any] | None  # the API's schema: an object (each action its own)
+    error: dict[str, Any] | None  # a JobFailure
     started_at: str
     finished_at: str | None
 
+    @classmethod
+    def of(cls, job: Job[Any]) -> JobRead:
+        return cls.model_validate(job, from_attributes=True)
 
-Work = Callable[[Job], Awaitable[dict[str, Any]]]
-Failure = Callable[[Exception], dict[str, Any]]
+
+Work = Callable[[Job[R]], Awaitable[R]]
+Failure = Callable[[Exception], JobFailure]
 
 
 class Jobs:
@@ -73,17 +82,17 @@ class Jobs:
 
     def __init__(self, keep: int = 50) -> None:
         self.keep = keep
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._jobs: OrderedDict[str, Job[Any]] = OrderedDict()  # of every kind
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended: dict[str, asyncio.Event] = {}
 
-    def running(self, kind: str) -> Job | None:
+    def running(self, kind: str) -> Job[Any] | None:
         return next((j for j in self._jobs.values()
                      if j.kind == kind and j.state == "running"), None)
 
-    def start(self, kind: str, work: Work, failure: Failure) -> Job:
+    def start(self, kind: str, work: Work[R], failure: Failure) -> Job[R]:
         """Start `work` as a job now (the caller checked nothing of its kind runs)."""
-        job = Job(kind=kind)
+        job: Job[R] = Job(kind=kind)
         self._jobs[job.id] = job
         ended = self._ended[job.id] = asyncio.Event()
         while len(self._jobs) > self.keep:
@@ -109,13 +118,13 @@ class Jobs:
         task.add_done_callback(self._tasks.discard)
         return job
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str) -> Job[Any] | None:
         return self._jobs.get(job_id)
 
-    def all(self) -> list[Job]:
+    def all(self) -> list[Job[Any]]:
         return list(reversed(self._jobs.values()))
 
-    async def wait(self, job_id: str) -> Job:
+    async def wait(self, job_id: str) -> Job[Any]:
         """For tests and the CLI: until the job ends."""
         await self._ended[job_id].wait()
         return self._jobs[job_id]
@@ -132,7 +141,7 @@ def job_router(jobs: Jobs) -> APIRouter:
         if job is None:
             raise Problem(404, "not-found", f"no job {job_id} in this process (finished "
                           "long ago, or the service restarted: start it again)")
-        return JobRead(**job.to_dict())
+        return JobRead.of(job)
 
     @router.get("/jobs", response_model=list[JobRead], responses=PAGED)
     async def list_jobs(_: AdminPrincipal, page: Paging, request: Request,
@@ -141,6 +150,6 @@ def job_router(jobs: Jobs) -> APIRouter:
         chosen, after = page_of_items(jobs.all(), lambda j: (j.started_at, j.id), page,
                                       descending=True)
         next_link(request, response, after, page.limit)
-        return [JobRead(**j.to_dict()) for j in chosen]
+        return [JobRead.of(j) for j in chosen]
 
     return router

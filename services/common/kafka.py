@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypedDict, Unpack
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -20,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from services.common import event_types, metrics, schemas
+from services.common.contracts import DeadLetter, DeadLetterHeader
 from services.common.envelope import EnvelopeError, Event, new_event, parse_record
 from services.common.failures import PERMANENT_KAFKA, TransientError, backoff, is_transient
 from services.common.faults import IN_RECORD, FaultPoints
@@ -39,10 +40,24 @@ class KafkaUnavailable(TransientError):
     """Kafka did not acknowledge in time: nothing may be confirmed to the caller."""
 
 
+class RejectionExtra(TypedDict, total=False):
+    """What a rejection adds to its dead letter."""
+    errors: list[object]  # the record's schema or field errors
+    why: str  # an unauthenticated record: why its proof failed
+    key_id: str  # an unauthenticated record: the key it names
+    size: int  # a record too large: its value's bytes
+    limit: int  # a record too large: the consumer's limit
+
+
+class RejectedLetter(DeadLetter, RejectionExtra):
+    """A dead letter as the record loop writes it: the schema's members and the
+    rejection's extras (the schema lets a letter carry more members)."""
+
+
 class Rejected(ValueError):
     """A record that can never be processed: it goes to the dead-letter topic."""
 
-    def __init__(self, reason: str, detail: str, **extra: Any) -> None:
+    def __init__(self, reason: str, detail: str, **extra: Unpack[RejectionExtra]) -> None:
         super().__init__(detail)
         self.reason, self.detail, self.extra = reason, detail, extra
 
@@ -127,6 +142,11 @@ class EventProducer:
             self._producer = None
 
 
+class StaticMembership(TypedDict, total=False):
+    """The faust option that makes a process a static member of its group."""
+    consumer_group_instance_id: str
+
+
 def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None,
                    auth: KafkaAuth | None = None) -> faust.App:
     """A faust app that only consumes: no web server, no tables, no leader topic.
@@ -135,7 +155,7 @@ def make_faust_app(app_id: str, bootstrap: str, instance_id: str | None = None,
     # Static membership: a process restarted under the same id takes its predecessor's
     # place without a rebalance. Opt-in: with it a partition taken over from a killed
     # worker went unfetched more often in the fault suite (docs/faults.md).
-    static: dict[str, Any] = {"consumer_group_instance_id": instance_id} if instance_id else {}
+    static: StaticMembership = {"consumer_group_instance_id": instance_id} if instance_id else {}
     return faust.App(
         app_id, broker=brokers, web_enabled=False, store="memory://", autodiscover=False,
         topic_allow_declare=False, topic_disable_leader=True,
@@ -377,7 +397,7 @@ class RecordLoop:
     def _letter(self, message: Any, exc: Rejected, value_chars: int) -> Event:
         text, encoding = _text(message.value or b"")
         key = _text(message.key)[0] if message.key else ""
-        data: dict[str, Any] = {
+        data: RejectedLetter = {
             "consumer": self.consumer, "topic": message.topic,
             "partition": message.partition, "offset": message.offset, "key": key,
             "reason": exc.reason, "detail": exc.detail[:2000],
@@ -490,10 +510,10 @@ def _text(raw: bytes) -> tuple[str, str]:
         return base64.b64encode(raw).decode(), "base64"
 
 
-def _headers(headers: Any) -> list[dict[str, str]]:
+def _headers(headers: Any) -> list[DeadLetterHeader]:
     """The record's headers as the dead letter keeps them (trace context included)."""
     pairs = list((headers.items() if hasattr(headers, "items") else headers) or ())
-    kept = []
+    kept: list[DeadLetterHeader] = []
     for name, value in pairs[:MAX_LETTER_HEADERS]:
         raw = value if isinstance(value, bytes) else str(value or "").encode()
         text, encoding = _text(raw)

@@ -15,7 +15,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
@@ -70,7 +70,13 @@ def page_request(
 
 Paging = Annotated[PageRequest, Depends(page_request)]
 
-NEXT_LINK: dict[str, Any] = {"Link": {
+class HeaderDoc(TypedDict):
+    """A response header as the OpenAPI document describes it."""
+    description: str
+    schema: dict[str, str]
+
+
+NEXT_LINK: dict[str, HeaderDoc] = {"Link": {
     "description": "RFC 8288: `<url>; rel=\"next\"` when there is a next page (absent on "
                    "the last one); follow it as it is",
     "schema": {"type": "string"}}}

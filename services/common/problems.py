@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from fastapi.responses import JSONResponse
 
@@ -17,6 +17,16 @@ REFUSAL_STATUS: dict[Refusal, int] = {
     Refusal.NOT_FOUND: 404,
     Refusal.CONFLICT: 409,
 }
+
+
+class ProblemBody(TypedDict):
+    """The RFC 9457 members of a problem body; a problem's extras are merged after them
+    (`errors`, `checks`, `consumers`, what a refusal adds: open, as the refusals')."""
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: NotRequired[str]
 
 
 class Problem(Exception):
@@ -36,7 +46,7 @@ def problem_response(
     status: int, code: str, detail: str, *, instance: str | None = None,
     headers: dict[str, str] | None = None, **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
+    body: ProblemBody = {
         "type": PROBLEM_BASE + code,
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -44,9 +54,8 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json",
-                        headers=headers)
+    return JSONResponse({**body, **extra}, status_code=status,
+                        media_type="application/problem+json", headers=headers)
 
 
 def problem_for(exc: Refused, *, headers: dict[str, str] | None = None) -> Problem:

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, HTTPException
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from typing_extensions import TypedDict
 
 from services.common import metrics
 from services.common.audit import COLLECTION as AUDIT_COLLECTION
@@ -218,6 +219,14 @@ def http_app(runtime: Runtime, title: str) -> FastAPI:
     return app
 
 
+class FaultArmed(TypedDict):
+    """A fault armed for a fault test (typing_extensions: FastAPI's response model)."""
+    armed: str
+    kind: str
+    times: int
+    topic: str | None
+
+
 def fault_router(runtime: Runtime) -> APIRouter:
     """For fault tests: a consumer that holds its partitions and fetches nothing, as
     after the restart stall (docs/faults.md); /livez must notice and the supervisor act."""
@@ -232,7 +241,7 @@ def fault_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/v1/admin/faults/arm")
     async def arm(_: AdminAction, step: str, kind: str, times: int = 1,
-                  topic: str | None = None) -> dict[str, Any]:
+                  topic: str | None = None) -> FaultArmed:
         """Fail the next `times` passes through `step` (of records of `topic`)."""
         assert runtime.faults is not None
         try:

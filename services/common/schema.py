@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import mongoengine as me
 from mongoengine.base import BaseDocument
@@ -28,6 +28,23 @@ D = TypeVar("D", bound=Mapping[str, Any])
 CHECKS = True
 # The update operators whose values are (parts of) fields: each is checked by its field.
 FIELD_OPERATORS = ("$set", "$setOnInsert", "$max", "$min")
+
+
+class IndexSpec(TypedDict, total=False):
+    """An index of a collection, as mongoengine's `meta["indexes"]` takes it."""
+    fields: list[str]  # "-name": descending
+    unique: bool
+    sparse: bool
+    name: str
+
+
+class DocumentMeta(TypedDict, total=False):
+    """mongoengine's `meta` options a collection's class sets (its metaclass reads them
+    as a plain dict)."""
+    abstract: bool
+    strict: bool  # False: fields the class does not declare pass
+    collection: str
+    indexes: list[IndexSpec]
 
 
 class IntField(me.IntField):
@@ -51,7 +68,7 @@ class DateTimeField(me.DateTimeField):
 class UnitPeriodDocument(me.Document):
     """A collection of one unit's period: `_id` (built from them), `unit_id`, `period`."""
 
-    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    meta: DocumentMeta = {"abstract": True, "strict": False}
     id = me.StringField(primary_key=True)
     unit_id = me.StringField(required=True)
     period = IntField(required=True)
@@ -61,14 +78,14 @@ class KeyedDocument(me.Document):
     """A collection whose `_id` is a string the service builds (a ledger key, a period,
     `provider:message id`, an event id): every document is looked up by it."""
 
-    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    meta: DocumentMeta = {"abstract": True, "strict": False}
     id = me.StringField(primary_key=True)
 
 
 class ClusterPeriodDocument(me.Document):
     """A collection of one cluster's period: `_id`, `cluster_id`, `period`."""
 
-    meta: dict[str, Any] = {"abstract": True, "strict": False}
+    meta: DocumentMeta = {"abstract": True, "strict": False}
     id = me.StringField(primary_key=True)
     cluster_id = me.StringField(required=True)
     period = IntField(required=True)

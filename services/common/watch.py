@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict, final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -21,10 +21,35 @@ log = logging.getLogger(__name__)
 Partition = tuple[str, int]
 
 
+class ConsumerProgress(TypedDict):
+    """What /livez and /readyz say of a consumer group's progress (and its stall logs)."""
+    group: str
+    assigned: list[str]  # "topic[partition]" held by this process
+    lag: int  # records waiting on the held partitions
+    group_lag: int  # records waiting on all the group's partitions
+    seconds_since_progress: float
+    stall_limit_seconds: float
+    seconds_since_retry: NotRequired[float]
+    lag_error: NotRequired[str]  # the lag could not be read (Kafka away): no verdict
+    problems: NotRequired[list[str]]  # why it is not live
+
+
+@final
+class NoConsumers(TypedDict):
+    """The detail of a service that runs no consumer: `{}`."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     live: bool
-    detail: dict[str, Any]
+    detail: ConsumerProgress | NoConsumers
+
+    @property
+    def problems(self) -> list[str]:
+        """Why it is not live (none when it is)."""
+        if "problems" in self.detail:
+            return self.detail["problems"]
+        return []
 
 
 class ConsumerWatch:
@@ -100,7 +125,7 @@ class ConsumerWatch:
         held_lag = sum(self.lag.get(tp, 0) for tp in self.assigned)
         stalled = now - max(self.last_progress, self.last_caught_up, self.last_retry or 0.0)
         orphaned = 0.0 if self.assigned or not self.lag else now - self.last_held
-        detail: dict[str, Any] = {
+        detail: ConsumerProgress = {
             "group": self.group,
             "assigned": sorted(f"{t}[{p}]" for t, p in self.assigned),
             "lag": held_lag, "group_lag": sum(self.lag.values()),
@@ -109,7 +134,7 @@ class ConsumerWatch:
         }
         if self.last_retry is not None:
             detail["seconds_since_retry"] = round(now - self.last_retry, 1)
-        problems = []
+        problems: list[str] = []
         if self.lag_error is not None:
             # Kafka itself is away: no verdict (a restart would not bring it back).
             detail["lag_error"] = self.lag_error

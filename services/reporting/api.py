@@ -11,13 +11,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from services.common import movements
 from services.common.auth import Principal
 from services.common.http import AdminAction, CurrentPrincipal, Period, ViewerPrincipal
 from services.common.job_actions import start_job
-from services.common.jobs import Job, JobRead, Jobs
+from services.common.jobs import Job, JobFailure, JobRead, Jobs
 from services.common.movements import MovementQuery
 from services.common.problems import Problem, problem_for
 from services.reporting import metrics
@@ -28,7 +27,7 @@ from services.reporting.models import (
     NationalReport,
     Report,
 )
-from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning
+from services.reporting.rebuild import Rebuilder, RebuildError, RebuildRunning, RebuildSummary
 from services.reporting.render import html, pdf, tables, xlsx
 from services.reporting.render.values import writable
 from services.reporting.service import Reports
@@ -42,16 +41,6 @@ MEDIA = {
     "pdf": "application/pdf",
     "html": "text/html; charset=utf-8",
 }
-
-
-class RebuildRead(BaseModel):
-    started_at: str
-    finished_at: str
-    seconds: float
-    end_offsets: dict[str, int]
-    applied: dict[str, int]
-    skipped: dict[str, int]
-    skipped_reasons: dict[str, int]
 
 
 def _documented(model: type, formats: tuple[str, ...]) -> dict[int | str, Any]:
@@ -87,7 +76,7 @@ async def _render(kind: str, fmt: str, report: Report, name: str,
     return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 
-def _rebuild_failure(exc: Exception) -> dict[str, Any]:
+def _rebuild_failure(exc: Exception) -> JobFailure:
     if isinstance(exc, RebuildRunning):
         return {"status": 409, "code": "rebuild-running", "detail": str(exc)}
     if isinstance(exc, RebuildError):
@@ -159,9 +148,9 @@ def build_router(reports: Reports, rebuilder: Rebuilder, font_dir: FsPath,
         if rebuilder.running or jobs.running("rebuild") is not None:
             raise Problem(409, "rebuild-running", "a rebuild is already running")
 
-        async def work(job: Job) -> dict[str, Any]:
+        async def work(job: Job[RebuildSummary]) -> RebuildSummary:
             result = await rebuilder.run(job.progress)
-            return RebuildRead(**result.to_dict()).model_dump()
+            return result.to_dict()
 
         return start_job(jobs, "rebuild", work, _rebuild_failure, action=action,
                          response=response)

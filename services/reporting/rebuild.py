@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
@@ -50,6 +50,17 @@ class RebuildRunning(RebuildError):
     """A rebuild is already running in this process."""
 
 
+class RebuildSummary(TypedDict):
+    """A rebuild's result (the job's, the CLI's, its log line)."""
+    started_at: str
+    finished_at: str
+    seconds: float
+    end_offsets: dict[str, int]
+    applied: dict[str, int]
+    skipped: dict[str, int]
+    skipped_reasons: dict[str, int]
+
+
 @dataclass
 class RebuildResult:
     started_at: str
@@ -60,8 +71,11 @@ class RebuildResult:
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_reasons: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+    def to_dict(self) -> RebuildSummary:
+        return RebuildSummary(started_at=self.started_at, finished_at=self.finished_at,
+                              seconds=self.seconds, end_offsets=dict(self.end_offsets),
+                              applied=dict(self.applied), skipped=dict(self.skipped),
+                              skipped_reasons=dict(self.skipped_reasons))
 
 
 CONCURRENCY = 200  # keys replayed at the same time (as the live agents: a wave, one bulk write)

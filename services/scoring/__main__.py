@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from services.common.runtime import serve
 from services.scoring.settings import ScoringSettings
 
+if TYPE_CHECKING:
+    from services.scoring.rescore import RescoreSummary
 
-async def rescore(settings: ScoringSettings, period: int, version: str) -> dict[str, object]:
+
+async def rescore(settings: ScoringSettings, period: int, version: str) -> RescoreSummary:
     """The operator's rescore without the HTTP service: same code, same database and
     topics (the EMULATION_* settings), the real clock."""
     from services.common.clock import Clock

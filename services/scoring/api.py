@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from services.common import movements
 from services.common.http import AdminAction, CurrentPrincipal, Period, ensure_access
 from services.common.job_actions import start_job
-from services.common.jobs import Job, JobRead, Jobs
+from services.common.jobs import Job, JobFailure, JobRead, Jobs
 from services.common.kafka import KafkaUnavailable
 from services.common.pagination import PAGED, Paging, next_link, page_of_items
 from services.common.problems import Problem, problem_for
@@ -26,7 +26,7 @@ from services.scoring.domain import (
     rescore_running,
 )
 from services.scoring.models import ScoreRecord
-from services.scoring.rescore import Rescorer
+from services.scoring.rescore import Rescorer, RescoreSummary
 from services.scoring.rubrics import RubricBook
 from services.scoring.service import Scorer
 from services.scoring.store import ScoreStore
@@ -89,7 +89,7 @@ def _score(doc: ScoreRecord, current: ScoreRecord | None) -> ScoreRead:
     return ScoreRead(**fields, current=in_force)
 
 
-def _failure(exc: Exception) -> dict[str, Any]:
+def _failure(exc: Exception) -> JobFailure:
     if isinstance(exc, RescoreRefused):
         problem = problem_for(exc)
         return {"status": problem.status, "code": problem.code, "detail": problem.detail}
@@ -175,7 +175,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
         if jobs.running("rescore") is not None:
             raise problem_for(rescore_running())
 
-        async def work(job: Job) -> dict[str, Any]:
+        async def work(job: Job[RescoreSummary]) -> RescoreSummary:
             result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
             return result.to_dict()
 

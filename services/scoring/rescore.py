@@ -10,8 +10,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
@@ -41,6 +41,17 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
+class RescoreSummary(TypedDict):
+    """A rescore's result (the job's, the CLI's)."""
+    period: int
+    rubric_version: str
+    unit_type: str
+    records_read: int
+    submissions: int
+    rescored: int
+    superseded: int
+
+
 @dataclass(frozen=True)
 class RescoreResult:
     period: int
@@ -51,8 +62,11 @@ class RescoreResult:
     rescored: int
     superseded: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> RescoreSummary:
+        return RescoreSummary(period=self.period, rubric_version=self.rubric_version,
+                              unit_type=self.unit_type, records_read=self.records_read,
+                              submissions=self.submissions, rescored=self.rescored,
+                              superseded=self.superseded)
 
 
 async def replay(bootstrap: str, topic: str, limit_seconds: float,

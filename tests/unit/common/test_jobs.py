@@ -5,33 +5,36 @@ from __future__ import annotations
 import asyncio
 import io
 
-from services.common.jobs import Job, Jobs
+from services.common.jobs import Job, JobFailure, Jobs
 from services.common.progress import ProgressBar
 
 
 def test_a_job_reports_its_progress_then_its_result_or_its_error() -> None:
-    async def scenario() -> tuple[Job, Job, list[str]]:
+    async def scenario() -> tuple[Job[dict[str, int]], Job[dict[str, int]], list[str]]:
         jobs = Jobs(keep=2)
         gate = asyncio.Event()
         seen: list[str] = []
 
-        async def work(job: Job) -> dict[str, int]:
+        def failure(exc: Exception) -> JobFailure:
+            return {"status": 500, "code": "failed", "detail": str(exc)}
+
+        async def work(job: Job[dict[str, int]]) -> dict[str, int]:
             job.progress("replaying", 5, 10)
             await gate.wait()
             return {"rescored": 10}
 
-        async def broken(job: Job) -> dict[str, int]:
+        async def broken(job: Job[dict[str, int]]) -> dict[str, int]:
             raise RuntimeError("Kafka away")
 
-        ok = jobs.start("rescore", work, lambda e: {"detail": str(e)})
+        ok = jobs.start("rescore", work, failure)
         await asyncio.sleep(0)
         seen.append(f"{ok.state} {ok.stage} {ok.done}/{ok.total}")
         assert jobs.running("rescore") is ok and jobs.running("rebuild") is None
-        bad = jobs.start("rebuild", broken, lambda e: {"detail": str(e)})
+        bad = jobs.start("rebuild", broken, failure)
         gate.set()
         await jobs.wait(ok.id)
         await jobs.wait(bad.id)
-        jobs.start("rebuild", broken, lambda e: {"detail": str(e)})  # the oldest goes
+        jobs.start("rebuild", broken, failure)  # the oldest goes
         assert jobs.get(ok.id) is None and len(jobs.all()) == 2
         return ok, bad, seen
 
@@ -39,7 +42,8 @@ def test_a_job_reports_its_progress_then_its_result_or_its_error() -> None:
     assert seen == ["running replaying 5/10"]
     assert (ok.state, ok.stage, ok.result) == ("succeeded", "done", {"rescored": 10})
     assert ok.finished_at is not None
-    assert (bad.state, bad.error) == ("failed", {"detail": "Kafka away"})
+    assert (bad.state, bad.error) == ("failed", {"status": 500, "code": "failed",
+                                        "detail": "Kafka away"})
 
 
 def test_the_progress_bar_draws_on_a_terminal_and_writes_lines_elsewhere() -> None:
