@@ -35,7 +35,7 @@ async def rescore(settings: ScoringSettings, period: int, version: str) -> Resco
             result = await parts.rescorer.rescore(period, version, bar)
         finally:
             bar.close()
-        return result.to_dict()
+        return result
     finally:
         await producer.stop()
         await client.close()

@@ -176,8 +176,7 @@ def build_router(*, store: ScoreStore, rubrics: RubricBook, scorer: Scorer,
             raise problem_for(rescore_running())
 
         async def work(job: Job[RescoreSummary]) -> RescoreSummary:
-            result = await rescorer.rescore(body.period, body.rubric_version, job.progress)
-            return result.to_dict()
+            return await rescorer.rescore(body.period, body.rubric_version, job.progress)
 
         return start_job(jobs, "rescore", work, _failure, action=action, response=response)
 

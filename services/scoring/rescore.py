@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TypedDict
 
 from aiokafka.errors import KafkaError
@@ -42,7 +41,8 @@ tracer = trace.get_tracer(__name__)
 
 
 class RescoreSummary(TypedDict):
-    """A rescore's result (the job's, the CLI's)."""
+    """A rescore's result (the job's, the CLI's, the log line's)."""
+
     period: int
     rubric_version: str
     unit_type: str
@@ -50,23 +50,6 @@ class RescoreSummary(TypedDict):
     submissions: int
     rescored: int
     superseded: int
-
-
-@dataclass(frozen=True)
-class RescoreResult:
-    period: int
-    rubric_version: str
-    unit_type: str
-    records_read: int
-    submissions: int
-    rescored: int
-    superseded: int
-
-    def to_dict(self) -> RescoreSummary:
-        return RescoreSummary(period=self.period, rubric_version=self.rubric_version,
-                              unit_type=self.unit_type, records_read=self.records_read,
-                              submissions=self.submissions, rescored=self.rescored,
-                              superseded=self.superseded)
 
 
 async def replay(bootstrap: str, topic: str, limit_seconds: float,
@@ -107,7 +90,7 @@ class Rescorer:
         return rubric
 
     async def rescore(self, period: int, version: str,
-                      progress: Progress | None = None) -> RescoreResult:
+                      progress: Progress | None = None) -> RescoreSummary:
         """`progress(stage, done, total)`: told as the replay and the scoring advance."""
         rubric = self._rubric(period, version)
         self._progress = progress or silent
@@ -122,10 +105,10 @@ class Rescorer:
                     raise KafkaUnavailable(f"could not replay {SUBMISSIONS}: {exc!r}") from exc
             metrics.RESCORES.labels("completed").inc()
             metrics.RESCORE_SECONDS.observe(time.perf_counter() - started)
-            log.info("rescored", extra={"fields": result.to_dict()})
+            log.info("rescored", extra={"fields": result})
             return result
 
-    async def _rescore(self, period: int, rubric: Rubric) -> RescoreResult:
+    async def _rescore(self, period: int, rubric: Rubric) -> RescoreSummary:
         unit_type, version = rubric.unit_type, rubric.version
         if not self.rankings.backfilled:
             # The candidates of scores stored before they were kept, for the proposals
@@ -161,7 +144,7 @@ class Rescorer:
         superseded = len(outcomes) - rescored
         if latest:
             await self.rankings.after_scores(period, list(latest))
-        return RescoreResult(period=period, rubric_version=version, unit_type=unit_type,
+        return RescoreSummary(period=period, rubric_version=version, unit_type=unit_type,
                              records_read=read, submissions=len(latest), rescored=rescored,
                              superseded=superseded)
 
