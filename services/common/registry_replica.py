@@ -180,10 +180,9 @@ def _entry_in(years: dict[str, ReplicaYear], period: int) -> ReplicaYear | None:
     if entry is None or entry.get("dissolved"):
         return None
     if max(past) != period:
-        inherited: ReplicaYear = {"members": entry["members"]}
-        if "dissolved" in entry:
-            inherited["dissolved"] = entry["dissolved"]
-        return inherited
+        # Every key but who leads: the schema lets a year carry keys beyond its own.
+        return cast("ReplicaYear", {k: v for k, v in entry.items()
+                                    if k not in ("head", "deputy", "conference")})
     return entry
 
 
