@@ -445,12 +445,17 @@ class BoundedReplay:
     fetch by partition, each partition's in order)."""
 
     def __init__(self, bootstrap: str, topics: Iterable[str], *, client_id: str,
-                 limit_seconds: float, auth: KafkaAuth | None = None) -> None:
+                 limit_seconds: float, auth: KafkaAuth | None = None,
+                 max_records: int = 500) -> None:
+        """`max_records`: at most this many records per batch (and a fetch of each
+        partition large enough for them, at about 2 KB a record)."""
         self.topics, self.limit_seconds = list(topics), limit_seconds
+        self.max_records = max(1, max_records)
         self.end_offsets: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", client_id=client_id,
+            max_partition_fetch_bytes=max(1 << 20, self.max_records * 2048),
             **(auth or KafkaAuth()).aiokafka())
         self._deadline = 0.0
 
@@ -492,7 +497,8 @@ class BoundedReplay:
                 raise TimeoutError(
                     f"replay not finished after {self.limit_seconds:.0f} s; partitions "
                     f"left: {sorted(str(tp) for tp in pending)}")
-            fetched = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
+            fetched = await consumer.getmany(*pending, timeout_ms=500,
+                                             max_records=self.max_records)
             batch = {tp: kept for tp, records in fetched.items()
                      if (kept := [r for r in records if r.offset < ends[tp]])}
             for tp in list(pending):

@@ -37,7 +37,7 @@ async def rebuild(settings: ReportingSettings) -> int:
         rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
                               handlers=reports.handlers(), documents=READ_MODELS,
                               timeout=settings.rebuild_timeout_seconds,
-                              auth=settings.kafka_auth())
+                              auth=settings.kafka_auth(), folds=reports.folds())
         bar = ProgressBar()
         try:
             result = await rebuilder.run(bar)

@@ -36,7 +36,7 @@ def build_parts(rt: Runtime, settings: ReportingSettings) -> Parts:
     rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
                           handlers=reports.handlers(), documents=READ_MODELS,
                           timeout=settings.rebuild_timeout_seconds,
-                          auth=settings.kafka_auth())
+                          auth=settings.kafka_auth(), folds=reports.folds())
     return Parts(reports=reports, rebuilder=rebuilder)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.common import individuals
+from services.common import event_types, individuals
 from services.common.contracts import (
     ClusterLeadership,
     ClusterStandings,
@@ -19,6 +19,7 @@ from services.common.contracts import (
     ScoreComputedV1,
     SubmissionAcceptedV1,
 )
+from services.common.envelope import Event
 from services.reporting.models import (
     ContentDigest,
     FirstReport,
@@ -193,3 +194,30 @@ def leadership_doc(data: ClusterLeadership) -> LeadershipDoc:
         "status": data.get("status"), "rule": data.get("rule"), "reason": data.get("reason"),
         "decided_at": decided_at, "order": derived_order(data, decided_at),
     }
+
+
+def fold_submissions(events: list[Event]) -> list[Event]:
+    """Of one record key's accepted submissions replayed together (in their order), those
+    whose effect on the read models is not contained in another's: per (unit, period),
+    the lowest revision (`first`, kept with `$min`), the highest (`latest`, kept with
+    `$max`) and the latest event time (the watermark). Applying only them leaves the
+    same documents as applying every one, in any order (store.py). An event that is not
+    an accepted submission, or whose unit, period or revision is unreadable, is always
+    kept, so its handler decides about it as before."""
+    groups: dict[tuple[str, int], list[tuple[int, int]]] = {}  # -> [(revision, index)]
+    kept: set[int] = set()
+    for i, event in enumerate(events):
+        data = event.data if isinstance(event.data, dict) else {}
+        unit, period, revision = data.get("unit_id"), data.get("period"), data.get("revision")
+        if (event.type != event_types.SUBMISSION_ACCEPTED or not isinstance(unit, str)
+                or not isinstance(period, int) or isinstance(period, bool)
+                or not isinstance(revision, int) or isinstance(revision, bool)):
+            kept.add(i)
+            continue
+        groups.setdefault((unit, period), []).append((revision, i))
+    for members in groups.values():
+        low, high = min(r for r, _ in members), max(r for r, _ in members)
+        kept.update(i for r, i in members if r in (low, high))
+        kept.add(max((i for _, i in members),
+                     key=lambda i: order_stamp(parse_time(events[i].time))))
+    return [event for i, event in enumerate(events) if i in kept]

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -79,11 +80,18 @@ class RebuildResult:
 
 
 CONCURRENCY = 200  # keys replayed at the same time (as the live agents: a wave, one bulk write)
+# Records of one fetch: a larger fetch folds more of one key's revisions into one write.
+FETCH_RECORDS = 5000
+Fold = Callable[[list[Event]], list[Event]]
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,
-                 transient_retries: int = 8, auth: KafkaAuth | None = None) -> None:
+                 transient_retries: int = 8, auth: KafkaAuth | None = None,
+                 folds: Mapping[str, Fold] | None = None) -> None:
+        """`folds[topic]`: of one key's records of a fetch (decoded, in order), those
+        whose effect the others do not contain (the rest are counted as applied)."""
         self.bootstrap, self.model, self.handlers = bootstrap, model, handlers
+        self.folds = dict(folds or {})
         self.auth = auth or KafkaAuth()
         self.documents, self.timeout = documents, timeout
         self.transient_retries = transient_retries
@@ -122,7 +130,8 @@ class Rebuilder:
         limit = max(0.0, self.timeout - (time.monotonic() - started))
         try:
             async with BoundedReplay(self.bootstrap, self.handlers, client_id="reporting-rebuild",
-                                     limit_seconds=limit, auth=self.auth) as replay:
+                                     limit_seconds=limit, auth=self.auth,
+                                     max_records=FETCH_RECORDS) as replay:
                 for tp, offset in replay.end_offsets.items():
                     result.end_offsets[tp.topic] = result.end_offsets.get(tp.topic, 0) + offset
                 await self._replay(replay, result)
@@ -156,23 +165,38 @@ class Rebuilder:
     async def _in_order(self, slots: asyncio.Semaphore, topic: str, records: list[ReplayRecord],
                         result: RebuildResult) -> None:
         async with slots:
+            events: list[Event] = []
             for record in records:
-                await self._apply(topic, record, result)
+                try:
+                    events.append(decode_record(record.value, record.headers))
+                except Rejected as exc:
+                    self._skipped(topic, exc, result)
+            fold = self.folds.get(topic)
+            kept = fold(events) if fold is not None and len(events) > 1 else events
+            self._count(topic, "folded", len(events) - len(kept), result)
+            for event in kept:
+                try:
+                    await self._call(self.handlers[topic], event)
+                except Rejected as exc:
+                    self._skipped(topic, exc, result)
+                    continue
+                self._count(topic, "applied", 1, result)
 
-    async def _apply(self, topic: str, record: ReplayRecord, result: RebuildResult) -> None:
-        try:
-            event = decode_record(record.value, record.headers)
-            await self._call(self.handlers[topic], event)
-        except Rejected as exc:
-            # Already dead-lettered when it first arrived: counted, not sent again.
-            result.skipped[topic] = result.skipped.get(topic, 0) + 1
-            reasons = Counter(result.skipped_reasons)
-            reasons[exc.reason] += 1
-            result.skipped_reasons = dict(reasons)
-            metrics.REBUILD_RECORDS.labels(topic, "skipped").inc()
-            return
-        result.applied[topic] = result.applied.get(topic, 0) + 1
-        metrics.REBUILD_RECORDS.labels(topic, "applied").inc()
+    @staticmethod
+    def _count(topic: str, outcome: str, n: int, result: RebuildResult) -> None:
+        if n:
+            # A folded record's effect is in a record applied after it: applied too.
+            result.applied[topic] = result.applied.get(topic, 0) + n
+            metrics.REBUILD_RECORDS.labels(topic, outcome).inc(n)
+
+    @staticmethod
+    def _skipped(topic: str, exc: Rejected, result: RebuildResult) -> None:
+        # Already dead-lettered when it first arrived: counted, not sent again.
+        result.skipped[topic] = result.skipped.get(topic, 0) + 1
+        reasons = Counter(result.skipped_reasons)
+        reasons[exc.reason] += 1
+        result.skipped_reasons = dict(reasons)
+        metrics.REBUILD_RECORDS.labels(topic, "skipped").inc()
 
     async def _call(self, handler: Handler, event: Event) -> None:
         failures = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,12 @@ class Reports:
         """The handler of each topic: the live agents and the rebuild use the same."""
         return {UNITS: self.replica.apply, SUBMISSIONS: self.on_submission,
                 SCORES: self.on_score, NOTIFICATIONS: self.on_notification}
+
+    @staticmethod
+    def folds() -> dict[str, Callable[[list[Event]], list[Event]]]:
+        """What a replay may leave out of one key's records fetched together: the
+        submissions whose effect another one holds (`projections.fold_submissions`)."""
+        return {SUBMISSIONS: projections.fold_submissions}
 
     # -- events -------------------------------------------------------------------------
 
