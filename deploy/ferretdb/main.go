@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -26,7 +27,15 @@ func main() {
 	// waits for the disk (fsync) at each commit, which on a shared disk caps the whole
 	// server at a few hundred writes per second.
 	synchronous := flag.String("synchronous", "full", `"full" or "normal"`)
+	// Go's garbage collector runs when the heap has grown by this percentage since the
+	// last collection (GOGC). FerretDB's heap is small and its garbage is per request
+	// (decoded documents): 400 instead of Go's 100 takes a tenth to a fifth of its CPU
+	// back for a few tens of MB. The GOGC environment variable, when set, wins.
+	gcPercent := flag.Int("gc-percent", 400, "GOGC unless the environment sets it")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
+	}
 	if *synchronous != "full" && *synchronous != "normal" {
 		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
 	}
