@@ -83,6 +83,8 @@ CONCURRENCY = 200  # keys replayed at the same time (as the live agents: a wave,
 # Records of one fetch: a larger fetch folds more of one key's revisions into one write.
 FETCH_RECORDS = 5000
 Fold = Callable[[list[Event]], list[Event]]
+
+
 class Rebuilder:
     def __init__(self, *, bootstrap: str, model: ReadModel, handlers: dict[str, Handler],
                  documents: list[Any], timeout: float = 300.0,
