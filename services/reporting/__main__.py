@@ -23,8 +23,8 @@ async def rebuild(settings: ReportingSettings) -> int:
     from services.common.mongo import async_database, connect_odm
     from services.common.progress import ProgressBar
     from services.common.registry_replica import RegistryReplica
-    from services.reporting.bootstrap import READ_MODELS
-    from services.reporting.rebuild import Rebuilder, RebuildError
+    from services.reporting.bootstrap import READ_MODELS, rebuilder_for
+    from services.reporting.rebuild import RebuildError
     from services.reporting.service import Reports
     from services.reporting.store import ReadModel
 
@@ -32,12 +32,8 @@ async def rebuild(settings: ReportingSettings) -> int:
     mongo, db = async_database(settings.mongo_url, settings.mongo_db,
                                 settings.mongo_serial_writes)
     try:
-        model = ReadModel(db)
-        reports = Reports(model=model, replica=RegistryReplica(db), clock=Clock())
-        rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
-                              handlers=reports.handlers(), documents=READ_MODELS,
-                              timeout=settings.rebuild_timeout_seconds,
-                              auth=settings.kafka_auth(), folds=reports.folds())
+        reports = Reports(model=ReadModel(db), replica=RegistryReplica(db), clock=Clock())
+        rebuilder = rebuilder_for(settings, reports)
         bar = ProgressBar()
         try:
             result = await rebuilder.run(bar)

@@ -29,15 +29,20 @@ class Parts:
 
 
 def build_parts(rt: Runtime, settings: ReportingSettings) -> Parts:
-    """The service's adapters on a runtime; the CLI's rebuild uses the same."""
+    """The service's adapters on a runtime."""
     model = ReadModel(rt.db)
     reports = Reports(model=model, replica=RegistryReplica(rt.db), clock=rt.clock,
                       refresh_seconds=settings.dashboard_refresh_seconds)
-    rebuilder = Rebuilder(bootstrap=settings.kafka_bootstrap, model=model,
-                          handlers=reports.handlers(), documents=READ_MODELS,
-                          timeout=settings.rebuild_timeout_seconds,
-                          auth=settings.kafka_auth(), folds=reports.folds())
-    return Parts(reports=reports, rebuilder=rebuilder)
+    return Parts(reports=reports, rebuilder=rebuilder_for(settings, reports))
+
+
+def rebuilder_for(settings: ReportingSettings, reports: Reports) -> Rebuilder:
+    """The rebuild of `reports`' read models through its handlers and folds (the
+    service's and the CLI's)."""
+    return Rebuilder(bootstrap=settings.kafka_bootstrap, model=reports.model,
+                     handlers=reports.handlers(), documents=READ_MODELS,
+                     timeout=settings.rebuild_timeout_seconds,
+                     auth=settings.kafka_auth(), folds=reports.folds())
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:

@@ -187,7 +187,7 @@ class Rebuilder:
     @staticmethod
     def _count(topic: str, outcome: str, n: int, result: RebuildResult) -> None:
         if n:
-            # A folded record's effect is in a record applied after it: applied too.
+            # A folded record's effect is in a record of its fetch that is applied.
             result.applied[topic] = result.applied.get(topic, 0) + n
             metrics.REBUILD_RECORDS.labels(topic, outcome).inc(n)
 

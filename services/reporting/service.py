@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ from services.reporting.models import (
     ReportsByUnit,
     ScoresByUnit,
 )
+from services.reporting.rebuild import Fold
 from services.reporting.snapshots import Snapshots
 from services.reporting.store import ReadModel
 
@@ -83,7 +84,7 @@ class Reports:
                 SCORES: self.on_score, NOTIFICATIONS: self.on_notification}
 
     @staticmethod
-    def folds() -> dict[str, Callable[[list[Event]], list[Event]]]:
+    def folds() -> dict[str, Fold]:
         """What a replay may leave out of one key's records fetched together: the
         submissions whose effect another one holds (`projections.fold_submissions`)."""
         return {SUBMISSIONS: projections.fold_submissions}
